@@ -1,0 +1,16 @@
+"""labelport's Python client of the native API (`labelport.Project`)."""
+
+from labelport.sdk.client import DEFAULT_HOST
+from labelport.sdk.errors import LabelportHTTPError, PacketRejected, Problem
+from labelport.sdk.project import Directory, File, Import, Project
+
+__all__ = [
+    "DEFAULT_HOST",
+    "Directory",
+    "File",
+    "Import",
+    "LabelportHTTPError",
+    "PacketRejected",
+    "Problem",
+    "Project",
+]

@@ -1,0 +1,80 @@
+"""`create_app(service)`: the HTTP app; native API and `diffgram`-compatible routes, one Service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from labelport import __version__
+from labelport.api import compat, errors, native
+from labelport.api.auth import Authenticator
+
+DESCRIPTION = """\
+Import existing annotations into a labelport project: send one **packet** per media file (media
+plus instances), watch the **import**, read back files, instances and sequences.
+
+Authenticate with HTTP Basic `client_id:client_secret`. A key belongs to one project; its role is
+`viewer` (read), `editor` (also import, labels, attributes, directories) or `admin` (also keys).
+
+Errors always answer `{"error": {"code", "message", ...}}`; a rejected packet answers 422 with
+every problem (`code`, `path`, `message`).
+"""
+
+
+def create_app(
+    service: Any,
+    *,
+    auth_cache_seconds: float = 60.0,
+    max_body_bytes: int = 1 << 30,
+    compat_wait_seconds: float = 300.0,
+    include_compat: bool = True,
+) -> FastAPI:
+    """The app over `service` (a `labelport.service.Service`); the caller owns its lifetime.
+
+    auth_cache_seconds: how long a checked key is trusted without hashing its secret again.
+    max_body_bytes: the largest request body (a packet) accepted; larger answers 413.
+    compat_wait_seconds: how long the SDK's `from_local` waits for its import to finish.
+    """
+    app = FastAPI(
+        title="labelport",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.service = service
+    app.state.authenticator = Authenticator(service, ttl=auth_cache_seconds)
+    app.state.max_body_bytes = max_body_bytes
+    app.state.compat_wait_seconds = compat_wait_seconds
+    errors.install(app)
+    app.include_router(native.router, tags=["labelport"])
+    if include_compat:
+        # Kept out of the OpenAPI document: their shapes are the diffgram SDK's, not ours.
+        app.include_router(compat.router, include_in_schema=False)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str, bool]]:
+    """(method, path template, in the OpenAPI schema) of every route, included routers flattened.
+
+    Tests walk this so that a new route cannot escape the isolation and auth checks.
+    """
+    out: list[tuple[str, str, bool]] = []
+    for route in app.routes:
+        # FastAPI keeps an included router as one entry; its routes are behind it.
+        contexts = getattr(route, "effective_route_contexts", None)
+        entries = list(contexts()) if callable(contexts) else [route]
+        for entry in entries:
+            path = getattr(entry, "path_format", None) or getattr(entry, "path", "")
+            in_schema = bool(getattr(entry, "include_in_schema", False))
+            for method in sorted(getattr(entry, "methods", None) or ()):
+                if method != "HEAD":
+                    out.append((method, path, in_schema))
+    return out

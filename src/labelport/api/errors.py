@@ -1,0 +1,172 @@
+"""One answer per error, in one of two shapes: the native API's and the `diffgram` SDK's.
+
+Native:  {"error": {"code", "message", "problems"?, "problem_count"?, "warnings"?}}
+Compat:  {"log": {"success": false, "error": "<readable text>"}, "problems"?, "problem_count"?}
+
+The `diffgram` SDK raises with `body["log"]["error"]` on a 400 and loses the body of a 500, so on
+the compatibility routes bad input is a 400 whose `log.error` already reads well on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from labelport.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    LabelportError,
+    NotFound,
+    Rejected,
+    Unauthorized,
+)
+
+log = logging.getLogger("labelport.api")
+
+# Paths served for the `diffgram` SDK. Everything else (native API, docs) answers the native shape.
+COMPAT_PREFIXES = ("/api/project/", "/api/walrus/", "/api/v1/project/", "/api/v1/file/")
+
+# How many problems a compat 400 spells out in `log.error`; the full list is in `problems`.
+_READABLE_PROBLEMS = 25
+
+_STATUS = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 400,
+    Rejected: 422,
+    Unauthorized: 401,
+    Forbidden: 403,
+}
+
+
+class PayloadTooLarge(LabelportError):
+    code = "request.too_large"
+
+
+_STATUS[PayloadTooLarge] = 413
+
+
+def is_compat(path: str) -> bool:
+    return path.startswith(COMPAT_PREFIXES)
+
+
+def problem_dict(problem: Any) -> dict[str, Any]:
+    """A problem or warning as JSON, whatever struct the format layer uses for it."""
+    if isinstance(problem, dict):
+        return {
+            "code": str(problem.get("code", "")),
+            "path": str(problem.get("path", "")),
+            "message": str(problem.get("message", "")),
+        }
+    return {
+        "code": str(getattr(problem, "code", "")),
+        "path": str(getattr(problem, "path", "")),
+        "message": str(getattr(problem, "message", problem)),
+    }
+
+
+def problem_dicts(problems: Iterable[Any] | None) -> list[dict[str, Any]]:
+    return [problem_dict(p) for p in problems or ()]
+
+
+def report_of(exc: Rejected) -> dict[str, Any]:
+    report = exc.report
+    problems = problem_dicts(getattr(report, "problems", None))
+    warnings = problem_dicts(getattr(report, "warnings", None))
+    return {
+        "problems": problems,
+        "problem_count": int(getattr(report, "problem_count", len(problems))),
+        "warnings": warnings,
+        "warning_count": int(getattr(report, "warning_count", len(warnings))),
+    }
+
+
+def readable(message: str, problems: list[dict[str, Any]], problem_count: int) -> str:
+    """One text a person can read in a terminal: the summary, then one line per problem."""
+    lines = [message]
+    for p in problems[:_READABLE_PROBLEMS]:
+        where = f"{p['path']}: " if p["path"] else ""
+        lines.append(f"  {where}{p['message']} [{p['code']}]")
+    more = problem_count - min(len(problems), _READABLE_PROBLEMS)
+    if more > 0:
+        lines.append(f"  ... and {more} more")
+    return "\n".join(lines)
+
+
+def native_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def compat_body(message: str, **extra: Any) -> dict[str, Any]:
+    return {"log": {"success": False, "error": message, "errors": message}, **extra}
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, **extra: Any
+) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="labelport"'} if status == 401 else None
+    if is_compat(request.url.path):
+        problems = extra.get("problems")
+        if problems:
+            message = readable(message, problems, extra.get("problem_count", len(problems)))
+        # The SDK shows 400 bodies and hides most others: bad input there is always a 400.
+        if status in (413, 422):
+            status = 400
+        body = compat_body(message, code=code, **extra)
+    else:
+        body = native_body(code, message, **extra)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _labelport_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LabelportError)
+    status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+    if isinstance(exc, Rejected):
+        return error_response(request, status, exc.code, exc.message, **report_of(exc))
+    return error_response(request, status, exc.code, exc.message)
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ())]
+        problems.append(
+            {
+                "code": "request." + str(err.get("type", "invalid")),
+                "path": "/".join(loc),
+                "message": str(err.get("msg", "invalid value")),
+            }
+        )
+    n = len(problems)
+    message = f"the request has {n} problem{'s' if n != 1 else ''}"
+    return error_response(
+        request, 400, "request.invalid", message, problems=problems, problem_count=n
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return error_response(request, exc.status_code, code, message)
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Logged with its traceback here, answered without one.
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(request, 500, "internal", "internal error; see the server log")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(LabelportError, _labelport_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,402 @@
+"""The native API: /api/v1/projects/{project_string_id}/..., a thin layer over the Service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from labelport.api import models as m
+from labelport.api.auth import Principal, admin, editor, viewer
+from labelport.api.errors import PayloadTooLarge, problem_dicts
+from labelport.errors import Invalid
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": m.ErrorOut, "description": text}
+    for status, text in (
+        (400, "Bad request: the problems are listed"),
+        (401, "Missing or wrong credentials"),
+        (403, "The key's role does not allow this"),
+        (404, "Not found (or another project's)"),
+        (409, "Name or reference already taken"),
+        (413, "Body too large"),
+        (422, "Packet rejected: every problem, nothing stored"),
+    )
+}
+
+router = APIRouter(prefix="/api/v1/projects/{project_string_id}", responses=ERROR_RESPONSES)
+
+Psid = Annotated[str, PathParam(min_length=1, max_length=200)]
+IdPath = Annotated[int, PathParam(ge=1, le=m.MAX_ID)]
+Page = Annotated[int, Query(ge=1, le=1_000_000)]
+
+# The packet is passed to the Service as raw bytes (decoded there, typed, in one pass), so FastAPI
+# does not see a model; this schema documents it for /docs and for schemathesis.
+_POINT = {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}}}
+_INSTANCE = {
+    "type": "object",
+    "description": "One instance; see docs/instance-format.md for every type's keys.",
+    "properties": {
+        "type": {"type": "string"},
+        "name": {"type": "string"},
+        "label_file_id": {"type": "integer"},
+        "number": {"type": "integer"},
+        "x_min": {"type": "number"},
+        "y_min": {"type": "number"},
+        "x_max": {"type": "number"},
+        "y_max": {"type": "number"},
+        "points": {"type": "array", "items": _POINT},
+        "machine_made": {"type": "boolean"},
+        "score": {"type": "number"},
+        "id": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+PACKET_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Packet",
+    "description": "One media file and its instances.",
+    "properties": {
+        "media": {
+            "type": "object",
+            "properties": {"url": {"type": "string"}, "type": {"type": "string"}},
+        },
+        "file_id": {"type": "integer"},
+        "mode": {"type": "string", "enum": ["update", "update_with_existing"]},
+        "text_data": {"type": "string"},
+        "original_filename": {"type": "string"},
+        "instance_list": {"type": "array", "items": _INSTANCE},
+        "frame_packet_map": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": _INSTANCE},
+        },
+        "directory_id": {"type": "integer"},
+        "parent_file_id": {"type": "integer"},
+        "ordinal": {"type": "integer"},
+        "idempotency_key": {"type": "string"},
+        "on_error": {"type": "string", "enum": ["reject", "skip_instances"]},
+        "auto_create_labels": {"type": "boolean"},
+        "clip_to_media": {"type": "boolean"},
+        "dry_run": {"type": "boolean"},
+        "strict": {"type": "boolean"},
+    },
+    "additionalProperties": True,
+}
+
+
+def service(request: Request) -> Any:
+    return request.app.state.service
+
+
+Svc = Annotated[Any, Depends(service)]
+Viewer = Annotated[Principal, Depends(viewer)]
+Editor = Annotated[Principal, Depends(editor)]
+Admin = Annotated[Principal, Depends(admin)]
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole body, refusing early once it passes the app's limit."""
+    limit: int = request.app.state.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def import_answer(result: dict[str, Any]) -> JSONResponse:
+    """202 for a queued (or already known) import; 200 for a dry run, which stores nothing."""
+    if result.get("status") == "dry_run":
+        body = m.DryRunOut.model_validate(_jsonable_problems(result))
+        return JSONResponse(body.model_dump(mode="json"), status_code=200)
+    body = m.ImportOut.model_validate(_jsonable_problems(result))
+    return JSONResponse(body.model_dump(mode="json"), status_code=202)
+
+
+def _jsonable_problems(result: dict[str, Any]) -> dict[str, Any]:
+    out = dict(result)
+    for key in ("problems", "warnings"):
+        if key in out and out[key] is not None:
+            out[key] = problem_dicts(out[key])
+    return out
+
+
+# --- project and keys ------------------------------------------------------------------------
+
+
+@router.get("", response_model=m.ProjectOut, summary="The project of this key")
+def get_project(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+    return svc.get_project(project_string_id)
+
+
+@router.post("/keys", response_model=m.KeyOut, status_code=201, summary="Create an API key")
+def create_key(project_string_id: Psid, body: m.KeyIn, who: Admin, svc: Svc) -> Any:
+    return svc.create_api_key(who.project_id, role=body.role)
+
+
+# --- labels, schemas, attributes -------------------------------------------------------------
+
+
+@router.get("/labels", response_model=list[m.LabelOut])
+def list_labels(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+    return svc.list_labels(who.project_id)
+
+
+@router.post("/labels", response_model=list[m.LabelOut], status_code=201)
+def create_labels(project_string_id: Psid, body: m.LabelsIn, who: Editor, svc: Svc) -> Any:
+    return svc.create_labels(
+        who.project_id, body.names, schema_id=body.schema_id, colour=body.colour
+    )
+
+
+@router.get("/labels/{label_id}", response_model=m.LabelOut)
+def get_label(project_string_id: Psid, label_id: IdPath, who: Viewer, svc: Svc) -> Any:
+    return svc.get_label(who.project_id, label_id)
+
+
+@router.get("/label-schemas", response_model=list[m.SchemaOut])
+def list_label_schemas(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+    return svc.list_label_schemas(who.project_id)
+
+
+@router.post("/label-schemas", response_model=m.SchemaOut, status_code=201)
+def create_label_schema(project_string_id: Psid, body: m.SchemaIn, who: Editor, svc: Svc) -> Any:
+    return svc.create_label_schema(who.project_id, body.name)
+
+
+@router.get("/attribute-groups", response_model=list[m.AttributeGroupOut])
+def list_attribute_groups(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+    return svc.list_attribute_groups(who.project_id)
+
+
+@router.post("/attribute-groups", response_model=m.AttributeGroupOut, status_code=201)
+def create_attribute_group(
+    project_string_id: Psid, body: m.AttributeGroupIn, who: Editor, svc: Svc
+) -> Any:
+    return svc.create_attribute_group(who.project_id, **body.model_dump())
+
+
+@router.patch("/attribute-groups/{group_id}", response_model=m.AttributeGroupOut)
+def update_attribute_group(
+    project_string_id: Psid,
+    group_id: IdPath,
+    body: m.AttributeGroupPatch,
+    who: Editor,
+    svc: Svc,
+) -> Any:
+    fields = body.model_dump(exclude_unset=True)
+    if not fields:
+        raise Invalid("nothing to change: send at least one field")
+    return svc.update_attribute_group(who.project_id, group_id, **fields)
+
+
+@router.post("/attribute-groups/{group_id}/options", response_model=m.OptionOut, status_code=201)
+def add_attribute_option(
+    project_string_id: Psid, group_id: IdPath, body: m.OptionIn, who: Editor, svc: Svc
+) -> Any:
+    return svc.add_attribute_option(
+        who.project_id, group_id, body.name, display_name=body.display_name
+    )
+
+
+# --- directories -----------------------------------------------------------------------------
+
+
+@router.get("/directories", response_model=list[m.DirectoryOut])
+def list_directories(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+    return svc.list_directories(who.project_id)
+
+
+@router.post("/directories", response_model=m.DirectoryOut, status_code=201)
+def create_directory(project_string_id: Psid, body: m.DirectoryIn, who: Editor, svc: Svc) -> Any:
+    return svc.create_directory(who.project_id, body.nickname)
+
+
+@router.get("/directories/{directory_id}", response_model=m.DirectoryOut)
+def get_directory(project_string_id: Psid, directory_id: IdPath, who: Viewer, svc: Svc) -> Any:
+    return svc.get_directory(who.project_id, directory_id=directory_id)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+@router.get("/files", response_model=m.FilePage)
+def list_files(
+    project_string_id: Psid,
+    who: Viewer,
+    svc: Svc,
+    directory_id: Annotated[int | None, Query(ge=1, le=m.MAX_ID)] = None,
+    page: Page = 1,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    items, total = svc.list_files(
+        who.project_id, directory_id=directory_id, page=page, per_page=per_page
+    )
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+@router.get("/files/{file_id}", response_model=m.FileOut)
+def get_file(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: Svc) -> Any:
+    return svc.get_file(who.project_id, file_id)
+
+
+@router.get(
+    "/files/{file_id}/media",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The media bytes, with their content type",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+def get_file_media(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: Svc) -> Any:
+    stream, content_type = svc.open_file_media(who.project_id, file_id)
+
+    def chunks() -> Iterator[bytes]:
+        while chunk := stream.read(1 << 16):
+            yield chunk
+
+    return StreamingResponse(
+        chunks(), media_type=content_type, background=BackgroundTask(stream.close)
+    )
+
+
+@router.get("/files/{file_id}/tokens", response_model=list[m.TokenOut])
+def get_tokens(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: Svc) -> Any:
+    return svc.get_tokens(who.project_id, file_id)
+
+
+@router.get("/files/{file_id}/instances", response_model=m.InstancePage)
+def list_instances(
+    project_string_id: Psid,
+    file_id: IdPath,
+    who: Viewer,
+    svc: Svc,
+    frame_start: Annotated[int | None, Query(ge=0, le=2**31)] = None,
+    frame_end: Annotated[int | None, Query(ge=0, le=2**31)] = None,
+    page: Page = 1,
+    per_page: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Any:
+    items, total = svc.list_instances(
+        who.project_id,
+        file_id,
+        frame_start=frame_start,
+        frame_end=frame_end,
+        page=page,
+        per_page=per_page,
+    )
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+@router.get("/files/{file_id}/sequences", response_model=list[m.SequenceOut])
+def list_sequences(
+    project_string_id: Psid,
+    file_id: IdPath,
+    who: Viewer,
+    svc: Svc,
+    label_id: Annotated[int | None, Query(ge=1, le=m.MAX_ID)] = None,
+) -> Any:
+    return svc.list_sequences(who.project_id, file_id, label_id=label_id)
+
+
+@router.post(
+    "/files/upload",
+    status_code=202,
+    response_model=m.ImportOut,
+    responses={200: {"model": m.DryRunOut, "description": "Dry run: checked, nothing stored"}},
+    summary="Upload a local file with its packet (multipart: file, packet)",
+)
+def upload_file(
+    project_string_id: Psid,
+    who: Editor,
+    svc: Svc,
+    file: Annotated[UploadFile, File(description="The media file")],
+    packet: Annotated[str | None, Form(description="The packet as JSON, without media")] = None,
+    dry_run: bool = False,
+) -> Any:
+    raw = packet.encode() if packet else b"{}"
+    result = svc.submit_packet(
+        who.project_id,
+        raw,
+        source="upload",
+        upload=(file.filename or "upload", file.file),
+        dry_run=dry_run,
+    )
+    return import_answer(result)
+
+
+# --- packets and imports ---------------------------------------------------------------------
+
+
+@router.post(
+    "/packets",
+    status_code=202,
+    response_model=m.ImportOut,
+    responses={200: {"model": m.DryRunOut, "description": "Dry run: checked, nothing stored"}},
+    summary="Send one packet (media + instances); answers the queued import",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PACKET_SCHEMA}},
+        }
+    },
+)
+async def post_packet(
+    request: Request, project_string_id: Psid, who: Editor, svc: Svc, dry_run: bool = False
+) -> Any:
+    body = await read_body(request)
+    result = await run_in_threadpool(
+        svc.submit_packet, who.project_id, body, source="api", dry_run=dry_run
+    )
+    return import_answer(result)
+
+
+@router.get("/imports", response_model=m.ImportPage)
+def list_imports(
+    project_string_id: Psid,
+    who: Viewer,
+    svc: Svc,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    media_type: Annotated[str | None, Query(max_length=32)] = None,
+    page: Page = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    items, total = svc.list_imports(
+        who.project_id, status=status, media_type=media_type, page=page, per_page=per_page
+    )
+    return {
+        "items": [_jsonable_problems(i) for i in items],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
+
+
+@router.get("/imports/{import_id}", response_model=m.ImportOut)
+def get_import(
+    project_string_id: Psid,
+    import_id: IdPath,
+    who: Viewer,
+    svc: Svc,
+    problems_page: Page = 1,
+    problems_per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    result = svc.get_import(
+        who.project_id,
+        import_id,
+        problems_page=problems_page,
+        problems_per_page=problems_per_page,
+    )
+    return _jsonable_problems(result)

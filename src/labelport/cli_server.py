@@ -1,0 +1,282 @@
+"""The server's commands: `serve`, `project create`, `key create`, `label add`, `imports`,
+`import-status`. Registered on the `labelport` command by `register(app)`.
+
+All but `serve` open the Service with no worker threads, so they work beside a running server on
+the same data (the server's workers pick up anything they queue).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from labelport.errors import LabelportError
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (SQLite + blobs). Default: ./labelport-data"),
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="PostgreSQL URL instead of SQLite")
+]
+ProjectOpt = Annotated[str, typer.Option("--project", "-p", help="The project's string id")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text")]
+
+project_app = typer.Typer(help="Projects.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys.", no_args_is_help=True)
+label_app = typer.Typer(help="Labels.", no_args_is_help=True)
+
+EXIT_ERROR = 1
+EXIT_NOT_FOUND = 3
+EXIT_CONFLICT = 4
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _service(data_dir: Path | None, database_url: str | None, workers: int = 0) -> Iterator[Any]:
+    """The Service for one command; a labelport error becomes a message and an exit code."""
+    from labelport.errors import Conflict, NotFound
+    from labelport.service import Service
+
+    try:
+        service = Service.open(data_dir=data_dir, database_url=database_url, workers=workers)
+    except LabelportError as exc:
+        raise _fail(exc.message) from None
+    except Exception as exc:  # a bad URL or an unreadable directory: say which, no traceback
+        raise _fail(f"cannot open the data store: {exc}") from None
+    try:
+        yield service
+    except NotFound as exc:
+        raise _fail(exc.message, EXIT_NOT_FOUND) from None
+    except Conflict as exc:
+        raise _fail(exc.message, EXIT_CONFLICT) from None
+    except LabelportError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        service.close()
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (the diffgram SDK's debug default)")] = 8085,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(help="Import worker threads (0: queue only)")] = 2,
+    allow_private_urls: Annotated[
+        bool,
+        typer.Option(help="Let packets fetch media from private / loopback addresses"),
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+) -> None:
+    """Run the HTTP server: the native API, the diffgram-compatible routes, /docs."""
+    import uvicorn
+
+    from labelport.api import create_app
+    from labelport.service import Service
+
+    try:
+        service = Service.open(
+            data_dir=data_dir,
+            database_url=database_url,
+            allow_private_urls=allow_private_urls,
+            workers=workers,
+        )
+    except LabelportError as exc:
+        raise _fail(exc.message) from None
+    except Exception as exc:
+        raise _fail(f"cannot open the data store: {exc}") from None
+    try:
+        app = create_app(service)
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
+        server = uvicorn.Server(config)
+        typer.echo(f"labelport serving on http://{host}:{port} (API docs: /docs)")
+        sys.stdout.flush()
+        server.run()
+        if not server.started:
+            raise _fail(f"could not listen on {host}:{port}")
+    finally:
+        service.close()
+
+
+@project_app.command("create")
+def project_create(
+    name: Annotated[str, typer.Argument(help="The project's name")],
+    string_id: Annotated[
+        str | None, typer.Option("--string-id", help="URL id (default: from the name)")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a project; prints its id and string id."""
+    with _service(data_dir, database_url) as service:
+        project = service.create_project(name, string_id=string_id)
+    out = {k: project[k] for k in ("id", "string_id", "name")}
+    if as_json:
+        _print_json(out)
+    else:
+        typer.echo(f"project {out['string_id']} (id {out['id']}): {out['name']}")
+
+
+@key_app.command("create")
+def key_create(
+    project: ProjectOpt,
+    role: Annotated[str, typer.Option(help="admin, editor or viewer")] = "admin",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key; its secret is shown this once."""
+    with _service(data_dir, database_url) as service:
+        project_id = service.get_project(project)["id"]
+        key = service.create_api_key(project_id, role=role)
+    out = {
+        "client_id": key["client_id"],
+        "client_secret": key["client_secret"],
+        "role": key["role"],
+    }
+    if as_json:
+        _print_json(out)
+    else:
+        typer.echo(f"client_id:     {out['client_id']}")
+        typer.echo(f"client_secret: {out['client_secret']}   (shown once: keep it now)")
+        typer.echo(f"role:          {out['role']}")
+
+
+@label_app.command("add")
+def label_add(
+    names: Annotated[list[str], typer.Argument(help="Label names, exact")],
+    project: ProjectOpt,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create labels in the project's default schema."""
+    with _service(data_dir, database_url) as service:
+        project_id = service.get_project(project)["id"]
+        labels = service.create_labels(project_id, names)
+    out = [{"id": label["id"], "name": label["name"]} for label in labels]
+    if as_json:
+        _print_json(out)
+    else:
+        for label in out:
+            typer.echo(f"label {label['id']}: {label['name']}")
+
+
+def imports(
+    project: ProjectOpt,
+    status: Annotated[str | None, typer.Option(help="Only imports with this status")] = None,
+    media_type: Annotated[str | None, typer.Option(help="Only this media type")] = None,
+    page: int = 1,
+    per_page: int = 50,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The project's imports, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    with _service(data_dir, database_url) as service:
+        project_id = service.get_project(project)["id"]
+        items, total = service.list_imports(
+            project_id, status=status, media_type=media_type, page=page, per_page=per_page
+        )
+    if as_json:
+        _print_json({"items": items, "total": total, "page": page, "per_page": per_page})
+        return
+    table = Table(title=f"imports of {project} ({total})")
+    for column in ("id", "status", "%", "media", "file", "instances", "problems", "created"):
+        table.add_column(column)
+    for i in items:
+        counts = i.get("counts") or {}
+        table.add_row(
+            str(i["id"]),
+            _status_text(i.get("status", "")),
+            f"{i.get('percent') or 0:.0f}",
+            str(i.get("media_type") or ""),
+            str(i.get("file_id") or ""),
+            str(counts.get("instances", "")),
+            str(i.get("problem_count") or 0),
+            str(i.get("created_at") or "")[:19],
+        )
+    Console().print(table)
+
+
+def _status_text(status: str) -> str:
+    colour = {"success": "green", "failed": "red"}.get(status, "yellow")
+    return f"[{colour}]{status}[/{colour}]"
+
+
+def import_status(
+    import_id: Annotated[int, typer.Argument(help="The import's id")],
+    project: ProjectOpt,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One import: status, counts, and every problem with its place. Exit 2 when it failed."""
+    from rich.console import Console
+
+    with _service(data_dir, database_url) as service:
+        project_id = service.get_project(project)["id"]
+        imp = service.get_import(project_id, import_id, problems_per_page=1000)
+    if as_json:
+        _print_json(imp)
+    else:
+        console = Console()
+        console.print(
+            f"import {imp['id']}: {_status_text(imp.get('status', ''))} "
+            f"({imp.get('percent') or 0:.0f}%)  file {imp.get('file_id')}  "
+            f"{imp.get('media_type') or ''}"
+        )
+        if imp.get("error"):
+            console.print(f"error: {imp['error']}", markup=False)
+        for key, value in (imp.get("counts") or {}).items():
+            console.print(f"  {key}: {value}", markup=False)
+        problems = imp.get("problems") or []
+        if imp.get("problem_count"):
+            console.print(f"{imp['problem_count']} problem(s):")
+        for p in problems:
+            console.print(f"  {p['path']}: {p['message']} [{p['code']}]", markup=False)
+        if imp.get("problem_count", 0) > len(problems):
+            console.print(f"  ... and {imp['problem_count'] - len(problems)} more")
+        for w in imp.get("warnings") or []:
+            console.print(f"  warning {w['path']}: {w['message']} [{w['code']}]", markup=False)
+    if imp.get("status") == "failed":
+        raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the server's commands to the `labelport` Typer app."""
+    app.command("serve")(serve)
+    app.add_typer(project_app, name="project")
+    app.add_typer(key_app, name="key")
+    app.add_typer(label_app, name="label")
+    app.command("imports")(imports)
+    app.command("import-status")(import_status)
+
+
+def main() -> None:
+    """Stand-alone entry (`python -m labelport.cli_server`), for before cli.py registers us."""
+    app = typer.Typer(help="labelport server commands", no_args_is_help=True)
+    register(app)
+    app()
+
+
+if __name__ == "__main__":
+    main()

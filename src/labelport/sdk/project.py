@@ -1,0 +1,479 @@
+"""`Project`: labelport's Python client, shaped like the `diffgram` SDK's so that code moves over.
+
+    project = Project("my-project", client_id, client_secret)
+    imp = project.file.from_url(url, media_type="image", instance_list=[...]).wait()
+    imp.status, imp.counts, imp.problems
+
+Every import call returns an `Import` at once (the server queues the work); `.wait()` polls it.
+A packet with problems raises `PacketRejected` carrying every problem; nothing is stored then.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+import httpx
+import msgspec
+
+from labelport.sdk.client import DEFAULT_HOST, Client
+from labelport.sdk.errors import LabelportHTTPError, Problem
+
+FINISHED = frozenset({"success", "failed", "dry_run"})
+
+
+class Import:
+    """One import (Diffgram's "input"): its status, counts and problems as last fetched."""
+
+    def __init__(self, project: Project, data: dict[str, Any]) -> None:
+        self._project = project
+        self._set(data)
+
+    def _set(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.id: int | None = data.get("id")
+        self.file_id: int | None = data.get("file_id")
+        self.status: str = data.get("status", "")
+        self.percent: float | None = data.get("percent")
+        self.counts: dict[str, Any] = data.get("counts") or {}
+        self.problems = [Problem.from_dict(p) for p in data.get("problems") or []]
+        self.problem_count: int = int(data.get("problem_count") or len(self.problems))
+        self.warnings = [Problem.from_dict(p) for p in data.get("warnings") or []]
+        self.warning_count: int = int(data.get("warning_count") or len(self.warnings))
+        self.error: str | None = data.get("error")
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("success", "dry_run") and self.problem_count == 0
+
+    def refresh(self) -> Import:
+        if self.id is None:  # a dry run has nothing on the server to refresh
+            return self
+        self._set(self._project._get(f"/imports/{self.id}"))
+        return self
+
+    def wait(self, timeout: float = 60.0, poll: float = 0.05) -> Import:
+        """Poll until the import is finished (success or failed); TimeoutError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        delay = poll
+        while not self.done:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"import {self.id} still {self.status!r} after {timeout} s "
+                    f"({self.percent or 0}%)"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+            self.refresh()
+        return self
+
+    def all_problems(self, per_page: int = 1000) -> list[Problem]:
+        """Every problem, fetched page by page (the import itself carries the first page)."""
+        if self.id is None or self.problem_count <= len(self.problems):
+            return list(self.problems)
+        out: list[Problem] = []
+        page = 1
+        while len(out) < self.problem_count:
+            data = self._project._get(
+                f"/imports/{self.id}",
+                params={"problems_page": page, "problems_per_page": per_page},
+            )
+            batch = [Problem.from_dict(p) for p in data.get("problems") or []]
+            if not batch:
+                break
+            out.extend(batch)
+            page += 1
+        return out
+
+    def __repr__(self) -> str:
+        return f"Import(id={self.id}, status={self.status!r}, problems={self.problem_count})"
+
+
+class File:
+    """A stored media file; instances and sequences are fetched when asked for."""
+
+    def __init__(self, project: Project, data: dict[str, Any]) -> None:
+        self._project = project
+        self.data = data
+        self.id: int = data["id"]
+        self.media_type: str | None = data.get("media_type")
+        self._instances: list[dict[str, Any]] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        # width, height, frame_count, fps, original_filename, ...: whatever the server sent.
+        try:
+            return self.__dict__["data"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def instances(self) -> list[dict[str, Any]]:
+        """Every instance of the file (all frames for a video), fetched once."""
+        if self._instances is None:
+            self._instances = self.instances_between()
+        return self._instances
+
+    def instances_between(
+        self, frame_start: int | None = None, frame_end: int | None = None, per_page: int = 5000
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            params: dict[str, Any] = {"page": page, "per_page": per_page}
+            if frame_start is not None:
+                params["frame_start"] = frame_start
+            if frame_end is not None:
+                params["frame_end"] = frame_end
+            data = self._project._get(f"/files/{self.id}/instances", params=params)
+            out.extend(data["items"])
+            if not data["items"] or len(out) >= data["total"]:
+                return out
+            page += 1
+
+    def sequences(self, label_id: int | None = None) -> list[dict[str, Any]]:
+        params = {"label_id": label_id} if label_id is not None else None
+        return self._project._get(f"/files/{self.id}/sequences", params=params)
+
+    def tokens(self) -> list[dict[str, Any]]:
+        return self._project._get(f"/files/{self.id}/tokens")
+
+    def media(self) -> bytes:
+        return self._project._client.stream_bytes(self._project._path(f"/files/{self.id}/media"))
+
+    def update(self, **kwargs: Any) -> Import:
+        self._instances = None
+        return self._project.file.update(self.id, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"File(id={self.id}, media_type={self.media_type!r})"
+
+
+@dataclass
+class Directory:
+    id: int
+    nickname: str
+    is_default: bool = False
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _packet(**fields: Any) -> dict[str, Any]:
+    # None means "not sent": the server's defaults apply.
+    return {k: v for k, v in fields.items() if v is not None and v is not False}
+
+
+class FileAPI:
+    """`project.file`: send media with instances, update a file's instances, read files."""
+
+    def __init__(self, project: Project) -> None:
+        self._project = project
+
+    def _send(self, packet: dict[str, Any], dry_run: bool) -> Import:
+        body = msgspec.json.encode(packet)
+        data = self._project._post(
+            "/packets",
+            content=body,
+            headers={"Content-Type": "application/json"},
+            params={"dry_run": "true"} if dry_run else None,
+        )
+        return Import(self._project, data)
+
+    def from_url(
+        self,
+        url: str,
+        media_type: str = "image",
+        instance_list: list[Any] | None = None,
+        frame_packet_map: dict[Any, list[Any]] | None = None,
+        directory_id: int | None = None,
+        idempotency_key: str | None = None,
+        on_error: str | None = None,
+        auto_create_labels: bool = False,
+        dry_run: bool = False,
+        **options: Any,
+    ) -> Import:
+        """Fetch `url` on the server and attach the instances. `options`: any other packet key
+        (clip_to_media, strict, parent_file_id, ordinal, ...)."""
+        packet = _packet(
+            media={"url": url, "type": media_type},
+            instance_list=instance_list,
+            frame_packet_map=frame_packet_map,
+            directory_id=directory_id,
+            idempotency_key=idempotency_key,
+            on_error=on_error,
+            auto_create_labels=auto_create_labels,
+            **options,
+        )
+        return self._send(packet, dry_run)
+
+    def from_text_data(
+        self,
+        text: str,
+        original_filename: str,
+        instance_list: list[Any] | None = None,
+        directory_id: int | None = None,
+        idempotency_key: str | None = None,
+        on_error: str | None = None,
+        auto_create_labels: bool = False,
+        dry_run: bool = False,
+        **options: Any,
+    ) -> Import:
+        packet = _packet(
+            text_data=text,
+            original_filename=original_filename,
+            instance_list=instance_list,
+            directory_id=directory_id,
+            idempotency_key=idempotency_key,
+            on_error=on_error,
+            auto_create_labels=auto_create_labels,
+            **options,
+        )
+        return self._send(packet, dry_run)
+
+    def from_local(
+        self,
+        path: str | os.PathLike[str] | BinaryIO,
+        instance_list: list[Any] | None = None,
+        frame_packet_map: dict[Any, list[Any]] | None = None,
+        directory_id: int | None = None,
+        media_type: str | None = None,
+        idempotency_key: str | None = None,
+        on_error: str | None = None,
+        auto_create_labels: bool = False,
+        dry_run: bool = False,
+        filename: str | None = None,
+        **options: Any,
+    ) -> Import:
+        """Upload a local file (a path, or an open binary file with `filename`)."""
+        packet = _packet(
+            media={"type": media_type} if media_type else None,
+            instance_list=instance_list,
+            frame_packet_map=frame_packet_map,
+            directory_id=directory_id,
+            idempotency_key=idempotency_key,
+            on_error=on_error,
+            auto_create_labels=auto_create_labels,
+            **options,
+        )
+        form = {"packet": msgspec.json.encode(packet).decode()}
+        params = {"dry_run": "true"} if dry_run else None
+        if isinstance(path, str | os.PathLike):
+            with open(path, "rb") as fh:
+                name = filename or Path(path).name
+                data = self._project._post(
+                    "/files/upload", files={"file": (name, fh)}, data=form, params=params
+                )
+        else:
+            name = filename or Path(getattr(path, "name", "upload")).name
+            data = self._project._post(
+                "/files/upload", files={"file": (name, path)}, data=form, params=params
+            )
+        return Import(self._project, data)
+
+    def update(
+        self,
+        file_id: int,
+        instance_list: list[Any] | None = None,
+        frame_packet_map: dict[Any, list[Any]] | None = None,
+        mode: str = "update",
+        idempotency_key: str | None = None,
+        on_error: str | None = None,
+        auto_create_labels: bool = False,
+        dry_run: bool = False,
+        **options: Any,
+    ) -> Import:
+        """Add instances to a stored file (`update`), or replace them (`update_with_existing`)."""
+        packet = _packet(
+            file_id=file_id,
+            mode=mode,
+            instance_list=instance_list,
+            frame_packet_map=frame_packet_map,
+            idempotency_key=idempotency_key,
+            on_error=on_error,
+            auto_create_labels=auto_create_labels,
+            **options,
+        )
+        return self._send(packet, dry_run)
+
+    def get_by_id(self, id: int) -> File:
+        return File(self._project, self._project._get(f"/files/{id}"))
+
+    def list(
+        self, directory_id: int | None = None, page: int = 1, per_page: int = 100
+    ) -> list[File]:
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if directory_id is not None:
+            params["directory_id"] = directory_id
+        data = self._project._get("/files", params=params)
+        return [File(self._project, f) for f in data["items"]]
+
+
+class DirectoryAPI:
+    """`project.directory`: datasets of the project."""
+
+    def __init__(self, project: Project) -> None:
+        self._project = project
+
+    @staticmethod
+    def _of(data: dict[str, Any]) -> Directory:
+        return Directory(data["id"], data["nickname"], bool(data.get("is_default")), data)
+
+    def new(self, name: str) -> Directory:
+        return self._of(self._project._post("/directories", json={"nickname": name}))
+
+    def list(self) -> list[Directory]:
+        return [self._of(d) for d in self._project._get("/directories")]
+
+    def get(self, name: str | None = None) -> Directory | None:
+        """The directory called `name` (the default one when `name` is None), or None."""
+        for d in self.list():
+            if (name is None and d.is_default) or (name is not None and d.nickname == name):
+                return d
+        return None
+
+
+class Project:
+    """A labelport project, reached over HTTP with one API key."""
+
+    def __init__(
+        self,
+        project_string_id: str,
+        client_id: str,
+        client_secret: str,
+        host: str = DEFAULT_HOST,
+        *,
+        timeout: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.project_string_id = project_string_id
+        self.host = host
+        self._client = Client(client_id, client_secret, host, timeout=timeout, transport=transport)
+        self._base = f"/api/v1/projects/{quote(project_string_id, safe='')}"
+        self.file = FileAPI(self)
+        self.directory = DirectoryAPI(self)
+
+    # -- plumbing
+    def _path(self, path: str) -> str:
+        return self._base + path
+
+    def _get(self, path: str, **kwargs: Any) -> Any:
+        return self._client.get(self._path(path), **kwargs)
+
+    def _post(self, path: str, **kwargs: Any) -> Any:
+        return self._client.post(self._path(path), **kwargs)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- project and keys
+    def info(self) -> dict[str, Any]:
+        return self._client.get(self._base)
+
+    def new_key(self, role: str = "editor") -> dict[str, Any]:
+        """Another key for this project (needs an admin key); its secret is shown only here."""
+        return self._post("/keys", json={"role": role})
+
+    # -- labels and schemas
+    def labels(self) -> list[dict[str, Any]]:
+        return self._get("/labels")
+
+    def label_new(
+        self, name: str | dict[str, Any], colour: str | None = None, schema_id: int | None = None
+    ) -> dict[str, Any]:
+        """Create one label. Accepts the `diffgram` SDK's `{"name": ...}` dict too."""
+        if isinstance(name, dict):
+            name = name["name"]
+        return self.labels_new([name], colour=colour, schema_id=schema_id)[0]
+
+    def labels_new(
+        self, names: Iterable[str], colour: str | None = None, schema_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        body = _packet(names=list(names), colour=colour, schema_id=schema_id)
+        return self._post("/labels", json=body)
+
+    def get_label(self, name: str) -> dict[str, Any] | None:
+        """The label called exactly `name`, or None."""
+        return next((label for label in self.labels() if label["name"] == name), None)
+
+    def label_schemas(self) -> list[dict[str, Any]]:
+        return self._get("/label-schemas")
+
+    def new_label_schema(self, name: str) -> dict[str, Any]:
+        return self._post("/label-schemas", json={"name": name})
+
+    # -- attributes
+    def attribute_groups(self) -> list[dict[str, Any]]:
+        return self._get("/attribute-groups")
+
+    def new_attribute_group(
+        self,
+        name: str,
+        kind: str,
+        prompt: str = "",
+        label_ids: Iterable[int] = (),
+        labels: Iterable[str] = (),
+        options: Iterable[str] = (),
+        min_value: float | None = None,
+        max_value: float | None = None,
+    ) -> dict[str, Any]:
+        """A group of attributes (kind: select, multiple_select, radio, text, slider, date, time,
+        tree) for the labels given by id or by name."""
+        ids = list(label_ids)
+        wanted = list(labels)
+        if wanted:
+            by_name = {label["name"]: label["id"] for label in self.labels()}
+            missing = [n for n in wanted if n not in by_name]
+            if missing:
+                raise LabelportHTTPError(404, "label.unknown", f"no label named {missing}")
+            ids += [by_name[n] for n in wanted]
+        body = _packet(
+            name=name,
+            kind=kind,
+            prompt=prompt,
+            label_ids=ids,
+            options=list(options),
+            min_value=min_value,
+            max_value=max_value,
+        )
+        return self._post("/attribute-groups", json=body)
+
+    def update_attribute_group(self, group_id: int, **fields: Any) -> dict[str, Any]:
+        return self._client.patch(self._path(f"/attribute-groups/{group_id}"), json=fields)
+
+    def add_attribute_option(
+        self, group_id: int, name: str, display_name: str | None = None
+    ) -> dict[str, Any]:
+        body = _packet(name=name, display_name=display_name)
+        return self._post(f"/attribute-groups/{group_id}/options", json=body)
+
+    # -- imports
+    def imports(
+        self,
+        status: str | None = None,
+        media_type: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> list[Import]:
+        """Imports of the project, newest first."""
+        params = _packet(status=status, media_type=media_type, page=page, per_page=per_page)
+        data = self._get("/imports", params=params)
+        return [Import(self, i) for i in data["items"]]
+
+    def get_import(self, import_id: int) -> Import:
+        return Import(self, self._get(f"/imports/{import_id}"))
+
+    def __repr__(self) -> str:
+        return f"Project({self.project_string_id!r}, host={self.host!r})"
