@@ -1,0 +1,263 @@
+"""Blob storage: where media bytes and packet payloads live.
+
+Keys are relative, slash-separated strings such as ``files/ab/cd/<sha256>.jpg`` or
+``packets/<import id>.json``. The same key means the same thing on every backend, so a
+database row holding a key stays valid when the deployment moves from a local directory to an
+object store (issue #7). The `BlobStore` protocol therefore never promises a local path:
+`local_path` may return None, and readers must use `open`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+import msgspec
+
+from labelport.media.errors import BLOB_KEY_INVALID, BLOB_NOT_FOUND, BlobError
+
+_CHUNK = 1024 * 1024
+# Conservative on purpose: keys end up in URLs, S3 object names and file systems alike.
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
+_MAX_KEY_LENGTH = 1024
+
+
+class StoredBlob(msgspec.Struct, frozen=True):
+    """What a put returns: the key, and the size and sha256 computed while writing."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Storage for immutable-ish blobs addressed by relative keys.
+
+    Writes are atomic: a reader sees either the old blob or the complete new one, never a
+    partial write. Every put hashes the bytes it writes, so callers get the sha256 for free.
+    """
+
+    def put_bytes(self, key: str, data: bytes) -> StoredBlob: ...
+
+    def put_stream(self, key: str, stream: BinaryIO) -> StoredBlob: ...
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> StoredBlob: ...
+
+    def open(self, key: str) -> BinaryIO:
+        """A binary file-like for reading; the caller closes it."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """A path on this machine when the backend has one (local directory), else None."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> bool:
+        """Remove the blob; True if it existed. Deleting a missing key is not an error."""
+        ...
+
+    def size(self, key: str) -> int: ...
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative key, else raise ``media.blob_key_invalid``.
+
+    Refused: empty keys, absolute paths, backslashes, ``.``/``..`` segments, empty segments
+    (``a//b``), segments starting with a dot (our temp files and hidden files), and characters
+    outside ``[A-Za-z0-9._=+-]``.
+    """
+    if not isinstance(key, str) or not key:
+        raise BlobError(BLOB_KEY_INVALID, "blob key is empty")
+    if len(key) > _MAX_KEY_LENGTH:
+        raise BlobError(BLOB_KEY_INVALID, f"blob key is longer than {_MAX_KEY_LENGTH} characters")
+    if key.startswith("/") or "\\" in key or "\x00" in key:
+        raise BlobError(BLOB_KEY_INVALID, f"blob key {key!r} must be a relative key using '/'")
+    for segment in key.split("/"):
+        if segment in ("", ".", "..") or not _SEGMENT.match(segment):
+            raise BlobError(
+                BLOB_KEY_INVALID, f"blob key {key!r} has a disallowed segment {segment!r}"
+            )
+    return key
+
+
+def content_key(sha256: str, extension: str = "", prefix: str = "files") -> str:
+    """The content-addressed key of a blob: ``files/ab/cd/<sha256><extension>``.
+
+    Two directory levels keep directories small on local disks; the extension (with its dot,
+    e.g. ``.jpg``) is kept so that downloads and content-type guesses stay meaningful.
+    """
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise BlobError(BLOB_KEY_INVALID, f"not a lowercase hex sha256: {sha256!r}")
+    return validate_key(f"{prefix}/{sha256[:2]}/{sha256[2:4]}/{sha256}{extension}")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """(sha256 hex, size) of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def put_content_addressed(
+    store: BlobStore,
+    source: str | os.PathLike[str] | bytes | BinaryIO,
+    extension: str = "",
+) -> StoredBlob:
+    """Store a file, bytes or a binary stream under its content key (`content_key`).
+
+    An identical blob already stored is reused, not rewritten. The hash must be known before
+    the key, so a stream is first spooled to a temp file while hashing; a path is hashed in a
+    first read. That is what lets any backend, S3 included, put the blob under its final key.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        sha = hashlib.sha256(data).hexdigest()
+        key = content_key(sha, extension)
+        if store.exists(key):
+            return StoredBlob(key=key, size=len(data), sha256=sha)
+        return store.put_bytes(key, data)
+    if isinstance(source, str | os.PathLike):
+        sha, size = sha256_file(source)
+        key = content_key(sha, extension)
+        if store.exists(key):
+            return StoredBlob(key=key, size=size, sha256=sha)
+        return store.put_file(key, source)
+    fd, tmp_name = tempfile.mkstemp(prefix="spool-")
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        return put_content_addressed(store, tmp_name, extension)
+    finally:
+        with suppress(OSError):
+            os.unlink(tmp_name)
+
+
+class LocalBlobStore:
+    """A `BlobStore` in a directory on the local file system.
+
+    Atomicity comes from writing to a temp file inside ``<root>/.tmp`` (same file system, so
+    ``os.replace`` is a rename) and renaming it into place only after it is complete and synced.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.root / ".tmp"
+        self._tmp.mkdir(exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"LocalBlobStore({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        validate_key(key)
+        path = (self.root / key).resolve()
+        # The syntactic check above already refuses '..'; this also catches a symlinked
+        # directory inside the root that points elsewhere.
+        if not path.is_relative_to(self.root):
+            raise BlobError(BLOB_KEY_INVALID, f"blob key {key!r} resolves outside the store")
+        return path
+
+    @contextmanager
+    def _atomic_writer(self, key: str) -> Iterator[tuple[BinaryIO, Any, list[int]]]:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        digest = hashlib.sha256()
+        counter = [0]
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f, digest, counter
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp_name, target)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+
+    def put_stream(self, key: str, stream: BinaryIO) -> StoredBlob:
+        with self._atomic_writer(key) as (f, digest, counter):
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                counter[0] += len(chunk)
+                f.write(chunk)
+        return StoredBlob(key=key, size=counter[0], sha256=digest.hexdigest())
+
+    def put_bytes(self, key: str, data: bytes) -> StoredBlob:
+        with self._atomic_writer(key) as (f, digest, counter):
+            digest.update(data)
+            counter[0] = len(data)
+            f.write(data)
+        return StoredBlob(key=key, size=len(data), sha256=digest.hexdigest())
+
+    def put_file(self, key: str, path: str | os.PathLike[str]) -> StoredBlob:
+        with open(path, "rb") as src:
+            return self.put_stream(key, src)
+
+    def open(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        try:
+            return open(path, "rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise BlobError(BLOB_NOT_FOUND, f"no blob with key {key!r}") from None
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> bool:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise BlobError(BLOB_NOT_FOUND, f"no blob with key {key!r}") from None
+
+
+@contextmanager
+def local_copy(store: BlobStore, key: str) -> Iterator[Path]:
+    """A local path holding the blob's bytes, for readers that need a real file (PyAV, probes).
+
+    Uses the store's own file when it has one; otherwise copies to a temp file that is removed
+    on exit.
+    """
+    path = store.local_path(key)
+    if path is not None:
+        if not path.is_file():
+            raise BlobError(BLOB_NOT_FOUND, f"no blob with key {key!r}")
+        yield path
+        return
+    suffix = Path(key).suffix
+    fd, tmp_name = tempfile.mkstemp(prefix="blob-", suffix=suffix)
+    try:
+        with store.open(key) as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst, _CHUNK)
+        yield Path(tmp_name)
+    finally:
+        with suppress(OSError):
+            os.unlink(tmp_name)

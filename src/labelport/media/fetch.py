@@ -1,0 +1,348 @@
+"""Fetching media by URL, safely.
+
+How the SSRF guard is enforced (see `labelport.media.guard` for *what* is refused):
+
+1. Only ``http`` and ``https`` URLs are accepted.
+2. For every request - the first one and every redirect hop, which we follow ourselves - the
+   host is resolved once by `guard.resolve_checked`, and every address it resolves to must be
+   public (unless ``allow_private`` or the host is in ``trusted_hosts``).
+3. The request is then sent to the *checked IP address itself*: the URL's host is replaced by
+   the IP, the ``Host`` header carries the original host name, and for https the TLS
+   SNI/certificate check uses the original host name (httpx's ``sni_hostname`` extension), so
+   certificates are still verified against the name. httpx never resolves the name again, so
+   a DNS answer that changes between check and connect (DNS rebinding) cannot redirect us.
+4. Connections are not kept alive between requests: a pooled connection is keyed by IP, and
+   reusing one opened for another host name would skip that name's certificate check.
+5. Environment proxies are ignored (``trust_env=False``): a proxy would resolve names itself.
+
+Retries: connection errors, timeouts, and 5xx / 408 / 429 answers are retried with exponential
+backoff up to ``max_attempts`` in total; a refusal, a 4xx, or a size overrun is final.
+The body is streamed to a temp file, hashed on the way, and aborted once it passes
+``max_bytes`` (counted after content decoding, so a gzip bomb stops at the limit too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import random
+import re
+import tempfile
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+from urllib.parse import unquote
+
+import httpx
+
+from labelport.media.errors import (
+    FETCH_FAILED,
+    HTTP_ERROR,
+    TOO_LARGE,
+    TOO_MANY_REDIRECTS,
+    URL_INVALID,
+    URL_REFUSED,
+    FetchError,
+)
+from labelport.media.guard import Resolver, parse_ip_literal, resolve_checked, system_resolver
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """How URLs are fetched. The defaults are the safe production settings."""
+
+    allow_private: bool = False  # turn the SSRF guard off (trusted networks, tests only)
+    trusted_hosts: frozenset[str] = frozenset()  # host names exempt from the address check
+    max_bytes: int = 2 * 1024**3
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0  # between two chunks, not for the whole body
+    total_timeout: float = 30 * 60.0  # wall clock for one fetch, all attempts and hops
+    max_attempts: int = 3  # per hop, including the first try
+    backoff_base: float = 0.5  # seconds; attempt n waits base * 2**(n-1) (+ jitter)
+    backoff_max: float = 8.0
+    max_redirects: int = 5
+    temp_dir: str | None = None  # where bodies are streamed; default: the system temp dir
+    user_agent: str = "labelport media fetcher"
+    resolver: Resolver = system_resolver
+    # For tests and unusual deployments (e.g. a custom TLS context); None = httpx default.
+    transport: httpx.BaseTransport | None = None
+    verify_tls: bool = True
+
+
+@dataclass
+class FetchResult:
+    """A fetched body in a temp file. The caller owns the file: `cleanup()` (or use ``with``)."""
+
+    path: Path
+    size: int
+    sha256: str
+    content_type: str | None  # media type only, parameters removed, lowercased
+    final_url: str  # after redirects
+    filename: str  # best guess for the original file name
+    redirects: list[str] = field(default_factory=list)  # the URLs that redirected
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes()
+
+    def cleanup(self) -> None:
+        with suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
+class _Retryable(Exception):
+    def __init__(self, error: FetchError) -> None:
+        self.error = error
+
+
+class Fetcher:
+    """Fetches URLs under one `FetchConfig`. Thread-safe: ingest workers share one."""
+
+    def __init__(self, config: FetchConfig | None = None) -> None:
+        self.config = config or FetchConfig()
+        c = self.config
+        self._client = httpx.Client(
+            transport=c.transport,
+            verify=c.verify_tls,
+            trust_env=False,
+            follow_redirects=False,
+            timeout=httpx.Timeout(
+                connect=c.connect_timeout, read=c.read_timeout, write=c.read_timeout, pool=5.0
+            ),
+            limits=httpx.Limits(max_keepalive_connections=0),
+            headers={"User-Agent": c.user_agent},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def fetch(self, url: str) -> FetchResult:
+        """Fetch ``url`` into a temp file; raises `FetchError` with a stable code on failure."""
+        deadline = time.monotonic() + self.config.total_timeout
+        redirects: list[str] = []
+        current = _parse_url(url)
+        for _hop in range(self.config.max_redirects + 1):
+            outcome = self._fetch_hop(current, deadline)
+            if isinstance(outcome, FetchResult):
+                outcome.redirects = redirects
+                return outcome
+            redirects.append(str(current))
+            current = _parse_url(str(current.join(outcome)))
+        raise FetchError(
+            TOO_MANY_REDIRECTS,
+            f"more than {self.config.max_redirects} redirects, last to {str(current)!r}",
+        )
+
+    def _fetch_hop(self, url: httpx.URL, deadline: float) -> FetchResult | str:
+        """One hop, with retries: a result, or the Location of a redirect."""
+        c = self.config
+        last: FetchError | None = None
+        for attempt in range(1, max(1, c.max_attempts) + 1):
+            if attempt > 1:
+                delay = min(c.backoff_max, c.backoff_base * 2 ** (attempt - 2))
+                delay += random.uniform(0, c.backoff_base / 2)  # spread retries of many workers
+                if time.monotonic() + delay > deadline:
+                    break
+                time.sleep(delay)
+            try:
+                return self._attempt(url, deadline)
+            except _Retryable as retry:
+                last = retry.error
+        assert last is not None
+        attempts = "attempt" if c.max_attempts == 1 else "attempts"
+        raise FetchError(last.code, f"{last.message} (after {c.max_attempts} {attempts})")
+
+    def _attempt(self, url: httpx.URL, deadline: float) -> FetchResult | str:
+        c = self.config
+        host = url.host
+        port = url.port or (443 if url.scheme == "https" else 80)
+        # Re-resolved and re-checked on every attempt: a retry must not trust an old answer.
+        try:
+            addresses = resolve_checked(
+                host,
+                port,
+                allow_private=c.allow_private,
+                trusted_hosts=c.trusted_hosts,
+                resolver=c.resolver,
+            )
+        except FetchError as exc:
+            if exc.code == FETCH_FAILED:  # a resolver hiccup may pass; a refusal never does
+                raise _Retryable(exc) from None
+            raise
+        address = addresses[0]
+        headers = {"Host": url.netloc.decode("ascii").rsplit("@", 1)[-1]}
+        extensions = {}
+        if url.scheme == "https" and parse_ip_literal(host) is None:
+            extensions["sni_hostname"] = host
+        request = self._client.build_request(
+            "GET", url.copy_with(host=address), headers=headers, extensions=extensions
+        )
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise _Retryable(FetchError(FETCH_FAILED, f"timed out fetching {url}: {exc}")) from None
+        except httpx.HTTPError as exc:
+            raise _Retryable(FetchError(FETCH_FAILED, f"could not fetch {url}: {exc}")) from None
+        try:
+            status = response.status_code
+            if status in _REDIRECTS and "location" in response.headers:
+                return response.headers["location"]
+            if status in _RETRYABLE_STATUS:
+                raise _Retryable(FetchError(HTTP_ERROR, f"{url} answered HTTP {status}"))
+            if not 200 <= status < 300:
+                raise FetchError(HTTP_ERROR, f"{url} answered HTTP {status}")
+            return self._read_body(url, response, deadline)
+        finally:
+            response.close()
+
+    def _read_body(self, url: httpx.URL, response: httpx.Response, deadline: float) -> FetchResult:
+        limit = self.config.max_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise FetchError(
+                TOO_LARGE, f"{url} is {int(declared)} bytes, over the limit of {limit} bytes"
+            )
+        fd, tmp_name = tempfile.mkstemp(prefix="fetch-", dir=self.config.temp_dir)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in response.iter_bytes(_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise FetchError(
+                            TOO_LARGE, f"{url} is larger than the limit of {limit} bytes"
+                        )
+                    if time.monotonic() > deadline:
+                        raise FetchError(FETCH_FAILED, f"fetching {url} took too long")
+                    digest.update(chunk)
+                    out.write(chunk)
+        except httpx.HTTPError as exc:
+            os.unlink(tmp_name)
+            message = f"connection lost reading {url}: {exc}"
+            raise _Retryable(FetchError(FETCH_FAILED, message)) from None
+        except BaseException:
+            os.unlink(tmp_name)
+            raise
+        content_type = _media_type(response.headers.get("content-type"))
+        return FetchResult(
+            path=Path(tmp_name),
+            size=size,
+            sha256=digest.hexdigest(),
+            content_type=content_type,
+            final_url=str(url),
+            filename=guess_filename(url, response.headers.get("content-disposition"), content_type),
+        )
+
+
+def fetch_url(
+    url: str,
+    config: FetchConfig | None = None,
+    *,
+    allow_private: bool | None = None,
+    max_bytes: int | None = None,
+    dest_dir: str | os.PathLike[str] | None = None,
+) -> FetchResult:
+    """One-off fetch with a fresh `Fetcher` (share a `Fetcher` for many URLs).
+
+    The keyword arguments override the matching `FetchConfig` fields (``dest_dir`` is
+    ``temp_dir``: where the body file is written).
+    """
+    config = config or FetchConfig()
+    overrides: dict[str, object] = {}
+    if allow_private is not None:
+        overrides["allow_private"] = allow_private
+    if max_bytes is not None:
+        overrides["max_bytes"] = max_bytes
+    if dest_dir is not None:
+        overrides["temp_dir"] = str(dest_dir)
+    if overrides:
+        config = replace(config, **overrides)
+    with Fetcher(config) as fetcher:
+        return fetcher.fetch(url)
+
+
+def _parse_url(url: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise FetchError(URL_INVALID, f"not a valid URL: {url!r} ({exc})") from None
+    if parsed.scheme not in ("http", "https"):
+        raise FetchError(
+            URL_REFUSED, f"only http and https URLs are fetched, not {parsed.scheme or 'none'!r}"
+        )
+    if not parsed.host:
+        raise FetchError(URL_INVALID, f"URL has no host: {url!r}")
+    return parsed
+
+
+def _media_type(header: str | None) -> str | None:
+    if not header:
+        return None
+    value = header.split(";", 1)[0].strip().lower()
+    return value or None
+
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def guess_filename(url: httpx.URL, disposition: str | None, content_type: str | None) -> str:
+    """A file name for the body: Content-Disposition, else the URL's last path segment.
+
+    The result is a bare name (no directories, no control characters); when it has no
+    extension, one is guessed from the content type.
+    """
+    name = _disposition_filename(disposition) if disposition else None
+    if not name:
+        name = unquote(url.path.rsplit("/", 1)[-1])
+    name = _UNSAFE_NAME.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip(" .")
+    if not name:
+        name = "download"
+    if "." not in name and content_type:
+        ext = mimetypes.guess_extension(content_type)
+        if ext:
+            name += ext
+    return name[:255]
+
+
+def _disposition_filename(header: str) -> str | None:
+    # RFC 6266: filename* (RFC 5987, percent-encoded with a charset) wins over filename.
+    star = re.search(r"filename\*\s*=\s*([^';]+)'[^']*'([^;]+)", header, re.IGNORECASE)
+    if star:
+        try:
+            return unquote(star.group(2).strip(), encoding=star.group(1).strip())
+        except LookupError:
+            pass
+    plain = re.search(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]+))', header, re.IGNORECASE)
+    if plain:
+        return (plain.group(1) if plain.group(1) is not None else plain.group(2)).strip()
+    return None

@@ -1,0 +1,68 @@
+"""Image probing with Pillow: size and format, after proving the pixels decode."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from labelport.media.errors import TOO_MANY_PIXELS, UNREADABLE, ProbeError
+from labelport.media.probe_types import Probe, ProbeLimits
+
+_MIME = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+
+
+def probe_image(path: Path, limits: ProbeLimits) -> Probe:
+    """Width, height and format of an image; refuses decompression bombs and corrupt files.
+
+    ``width``/``height`` are the stored pixel dimensions (what the decoder produces); an EXIF
+    orientation, when present, is reported in ``extra["exif_orientation"]`` and not applied.
+    """
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            if width * height > limits.max_image_pixels:
+                raise ProbeError(
+                    TOO_MANY_PIXELS,
+                    f"image is {width}x{height} = {width * height} pixels, over the limit of "
+                    f"{limits.max_image_pixels} (possible decompression bomb)",
+                )
+            fmt = im.format
+            frames = getattr(im, "n_frames", 1)
+            mode = im.mode
+            orientation = im.getexif().get(0x0112)
+            if fmt == "JPEG":
+                # Decoding at 1/8 scale still walks every entropy-coded block (so truncation and
+                # corruption are caught) with 64x less memory.
+                im.draft(im.mode, (max(1, width // 8), max(1, height // 8)))
+            im.load()
+    except ProbeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ProbeError(TOO_MANY_PIXELS, f"image refused as a decompression bomb: {exc}") from None
+    except UnidentifiedImageError:
+        raise ProbeError(UNREADABLE, "not an image format that can be read") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        message = f"image does not decode (corrupt or truncated): {exc}"
+        raise ProbeError(UNREADABLE, message) from None
+    extra: dict[str, object] = {"mode": mode}
+    if frames > 1:
+        extra["frames"] = frames
+    if orientation is not None:
+        extra["exif_orientation"] = int(orientation)
+    return Probe(
+        media_type="image",
+        format=(fmt or "").lower() or None,
+        mime_type=_MIME.get(fmt or ""),
+        width=width,
+        height=height,
+        extra=extra,
+    )
