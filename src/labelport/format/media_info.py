@@ -1,4 +1,7 @@
-"""What the media-dependent checks need to know about a file: filled by `labelport.media` probing."""
+"""What the media-dependent checks need to know about a file.
+
+Filled by `labelport.media` probing.
+"""
 
 from __future__ import annotations
 
@@ -17,4 +20,5 @@ class MediaInfo(msgspec.Struct, kw_only=True):
     frame_count: int | None = None  # decoded frames at the native rate (video)
     fps: float | None = None
     duration: float | None = None  # seconds (video, audio)
-    token_count: int | None = None  # tokens of the text, as the tokenizer of labelport.media splits it
+    # tokens of the text, as the tokenizer of labelport.media splits it
+    token_count: int | None = None

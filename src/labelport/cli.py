@@ -1,0 +1,113 @@
+"""The `labelport` command. Thin: one function per command, the work lives in the packages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Import existing annotations into a training-data project.")
+
+
+@app.callback()
+def _root() -> None:
+    """labelport: checked, fast imports of existing annotations."""
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _read_json(path: Path, what: str) -> object:
+    try:
+        return json.loads(path.read_bytes())
+    except OSError as error:
+        raise _fail(f"cannot read {what} {path}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise _fail(f"{what} {path} is not JSON: {error}") from None
+
+
+@app.command()
+def check(
+    packet: Annotated[Path, typer.Argument(help="The packet JSON file.")],
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="JSON list of the project's label names.")
+    ] = None,
+    media_info: Annotated[
+        Path | None, typer.Option("--media-info", help="JSON MediaInfo of the media file.")
+    ] = None,
+    media_type: Annotated[
+        str | None, typer.Option("--media-type", help="image, video, text, audio, ...")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings are problems.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Check a packet offline. Exit 0: no problems; 1: problems; 2: the file cannot be read."""
+    from labelport.format import LabelIndex, MediaInfo, check_media, check_packet, decode_packet
+
+    label_index = None
+    if labels is not None:
+        names = _read_json(labels, "labels file")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _fail(f"labels file {labels} must be a JSON list of label names")
+        label_index = LabelIndex.from_names(names)
+    info = None
+    if media_info is not None:
+        _read_json(media_info, "media info file")
+        try:
+            info = msgspec.json.decode(media_info.read_bytes(), type=MediaInfo)
+        except msgspec.ValidationError as error:
+            raise _fail(f"media info file {media_info}: {error}") from None
+    try:
+        data = packet.read_bytes()
+    except OSError as error:
+        raise _fail(f"cannot read packet {packet}: {error.strerror or error}") from None
+
+    decoded, report = decode_packet(data)
+    if decoded is None:
+        first = report.problems[0] if report.problems else None
+        raise _fail(f"packet {packet} cannot be read: {first.message if first else 'unknown'}")
+    media_type = media_type or (info.media_type if info else None)
+    check_packet(decoded, labels=label_index, media_type=media_type, strict=strict, report=report)
+    if info is not None:
+        check_media(decoded, info, strict=strict, report=report)
+
+    if as_json:
+        typer.echo(msgspec.json.encode(report.to_dict()).decode())
+    else:
+        _print_report(report, packet)
+    raise typer.Exit(1 if report.problem_count else 0)
+
+
+def _print_report(report: object, source: Path) -> None:
+    console = Console(highlight=False)
+    for title, items, total, style in (
+        ("problems", report.problems, report.problem_count, "red"),
+        ("warnings", report.warnings, report.warning_count, "yellow"),
+    ):
+        if not total:
+            continue
+        table = Table(title=f"{total} {title}", title_style=style, show_lines=False)
+        table.add_column("code", style=style, no_wrap=True)
+        table.add_column("path", no_wrap=True)
+        table.add_column("message")
+        for item in items:
+            table.add_row(item.code, item.path, item.message)
+        console.print(table)
+        if total > len(items):
+            console.print(f"… and {total - len(items)} more {title} not listed")
+    counts = report.counts
+    console.print(
+        f"{source}: {counts.get('instances', 0)} instances, "
+        f"{report.problem_count} problems, {report.warning_count} warnings"
+    )
+
+
+def main() -> None:
+    app()

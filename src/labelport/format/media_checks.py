@@ -1,0 +1,194 @@
+"""Checks that need the media: `check_media`, run once the file is probed.
+
+A bound whose fact is unknown (None in `MediaInfo`) is skipped rather than guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelport.format._gc import paused
+from labelport.format.instances import (
+    Audio,
+    Box,
+    Cuboid,
+    Curve,
+    Ellipse,
+    Keypoints,
+    Line,
+    PointInstance,
+    Polygon,
+    TextToken,
+)
+from labelport.format.media_info import MediaInfo
+from labelport.format.packet import Packet, instance_path, iter_instances
+from labelport.format.problems import Report
+
+
+def check_media(
+    packet: Packet,
+    media: MediaInfo,
+    *,
+    clip: bool = False,
+    strict: bool = False,
+    report: Report | None = None,
+) -> Report:
+    """Frames within the video, shapes within the image, tokens and times within the media.
+
+    With `clip` (the packet's clip_to_media) shapes are clipped to the media and warned about.
+    """
+    if report is None:
+        report = Report()
+    report.strict = report.strict or strict or packet.strict
+    clip = clip or packet.clip_to_media
+    with paused():
+        if media.frame_count is not None and packet.frame_packet_map:
+            last = media.frame_count - 1
+            for frame, instances in packet.frame_packet_map.items():
+                if frame > last:
+                    for index, instance in enumerate(instances):
+                        if instance is not None:
+                            report.problem(
+                                "frame.out_of_range",
+                                f"frame_packet_map/{frame}/{index}",
+                                f"frame {frame} is beyond the video's last frame {last} "
+                                f"({media.frame_count} frames)",
+                                (frame, index),
+                            )
+        width, height = media.width, media.height
+        planar = width is not None and height is not None
+        for frame, index, instance in iter_instances(packet):
+            check = _CHECKS.get(instance.__class__)
+            if check is None:
+                continue
+            if check is _check_token or check is _check_audio:
+                check(instance, instance_path(frame, index), (frame, index), media, report)
+            elif planar:
+                _check_planar(
+                    instance,
+                    instance_path(frame, index),
+                    (frame, index),
+                    width,
+                    height,
+                    clip,
+                    report,
+                )
+    return report
+
+
+def _points(instance: Any) -> list[tuple[str, Any]]:
+    """(path suffix, point object) of every point a planar instance has."""
+    cls = instance.__class__
+    if cls in (Polygon, Line, PointInstance):
+        return [(f"points/{i}", p) for i, p in enumerate(instance.points)]
+    if cls is Curve:
+        return [("p1", instance.p1), ("p2", instance.p2), ("cp", instance.cp)]
+    if cls is Cuboid:
+        return [
+            (f"{face}/{corner}", getattr(getattr(instance, face), corner))
+            for face in ("front_face", "rear_face")
+            for corner in ("top_left", "top_right", "bot_left", "bot_right")
+        ]
+    if cls is Keypoints:
+        # Occluded nodes may lie outside the image (a hidden hand, for instance).
+        return [(f"nodes/{i}", n) for i, n in enumerate(instance.nodes) if not n.occluded]
+    return []
+
+
+def _check_planar(
+    instance: Any,
+    path: str,
+    at: tuple[int | None, int],
+    width: int,
+    height: int,
+    clip: bool,
+    report: Report,
+) -> None:
+    cls = instance.__class__
+    if cls is Box:
+        coords = [("x_min", width), ("x_max", width), ("y_min", height), ("y_max", height)]
+        _bound(instance, coords, path, at, width, height, clip, report)
+    elif cls is Ellipse:
+        coords = [("center_x", width), ("center_y", height)]
+        _bound(instance, coords, path, at, width, height, clip, report)
+    else:
+        for suffix, point in _points(instance):
+            _bound(
+                point,
+                [("x", width), ("y", height)],
+                f"{path}/{suffix}",
+                at,
+                width,
+                height,
+                clip,
+                report,
+            )
+
+
+def _bound(
+    obj: Any,
+    coords: list[tuple[str, int]],
+    path: str,
+    at: tuple[int | None, int],
+    width: int,
+    height: int,
+    clip: bool,
+    report: Report,
+) -> None:
+    for key, limit in coords:
+        value = getattr(obj, key)
+        if 0 <= value <= limit:
+            continue
+        clipped = min(max(value, 0), limit)
+        size = f"{width}x{height}"
+        if clip:
+            setattr(obj, key, float(clipped))
+            report.warning(
+                "shape.clipped",
+                f"{path}/{key}",
+                f"{key} {value} is outside the {size} media; clipped to {clipped}",
+                at,
+            )
+        else:
+            report.problem(
+                "shape.outside_media",
+                f"{path}/{key}",
+                f"{key} {value} is outside the {size} media (0 to {limit})",
+                at,
+            )
+
+
+def _check_token(instance: TextToken, path: str, at: Any, media: MediaInfo, report: Report) -> None:
+    if media.token_count is None:
+        return
+    for key in ("start_token", "end_token"):
+        value = getattr(instance, key)
+        if value >= media.token_count:
+            report.problem(
+                "text_token.out_of_range",
+                f"{path}/{key}",
+                f"{key} {value} is beyond the text's last token {media.token_count - 1} "
+                f"({media.token_count} tokens)",
+                at,
+            )
+
+
+def _check_audio(instance: Audio, path: str, at: Any, media: MediaInfo, report: Report) -> None:
+    if media.duration is None:
+        return
+    for key in ("start_time", "end_time"):
+        value = getattr(instance, key)
+        if value > media.duration:
+            report.problem(
+                "audio.out_of_range",
+                f"{path}/{key}",
+                f"{key} {value} s is beyond the audio's duration {media.duration} s",
+                at,
+            )
+
+
+_CHECKS: dict[type, Any] = {
+    cls: True for cls in (Box, Ellipse, Polygon, Line, PointInstance, Curve, Cuboid, Keypoints)
+}
+_CHECKS[TextToken] = _check_token
+_CHECKS[Audio] = _check_audio

@@ -1,0 +1,180 @@
+"""The one catalogue of problem and warning codes, and the `Report` every check writes to.
+
+Codes are stable and dotted; `docs/problems.md` documents each one (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+PROBLEM = "problem"
+WARNING = "warning"
+
+# code -> (severity, one-line summary). A warning keeps the data; `strict` makes it a problem.
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # the packet as a whole
+    "packet.not_json": (PROBLEM, "the body is not JSON (or not UTF-8, or nested too deeply)"),
+    "packet.not_object": (PROBLEM, "the body is JSON but not an object"),
+    "packet.invalid_value": (PROBLEM, "a packet key has a value of the wrong kind or range"),
+    "packet.conflicting_keys": (PROBLEM, "keys that exclude each other were given together"),
+    "packet.wrong_container": (
+        PROBLEM,
+        "instance_list for a video, or frame_packet_map for non-video",
+    ),
+    "packet.mode_without_file": (PROBLEM, "`mode` was given without `file_id`"),
+    # frames (video)
+    "frame.key_invalid": (PROBLEM, "a frame_packet_map key is not a plain non-negative integer"),
+    "frame.not_list": (PROBLEM, "a frame_packet_map value is not a list of instances"),
+    "frame.out_of_range": (PROBLEM, "the frame is beyond the video's last frame"),
+    # instances, generic
+    "instance.null": (PROBLEM, "an instance is null (diffgram SDK 0.15.0 with label_file_id)"),
+    "instance.not_object": (PROBLEM, "an instance is not a JSON object"),
+    "instance.type_missing": (PROBLEM, "an instance has no `type`"),
+    "instance.type_unknown": (PROBLEM, "`type` is not one of the 19 instance types"),
+    "instance.missing_key": (PROBLEM, "a key the type requires is missing"),
+    "instance.type_not_for_media": (PROBLEM, "the instance type does not fit the media type"),
+    "instance.id_duplicate": (PROBLEM, "two instances of one file share an external `id`"),
+    "value.wrong_kind": (PROBLEM, "a value has the wrong kind (e.g. a string where a number goes)"),
+    "value.not_finite": (PROBLEM, "a number is NaN or infinite"),
+    "value.out_of_range": (PROBLEM, "a number is outside the range its key allows"),
+    "value.invalid": (PROBLEM, "a value is not acceptable for another reason"),
+    "number.invalid": (PROBLEM, "a sequence `number` is not an integer >= 1"),
+    "score.out_of_range": (PROBLEM, "`score` is not a number in [0, 1]"),
+    "model.run_without_model": (PROBLEM, "`model_run_ref` without `model_ref` or `model_id`"),
+    # labels and sequences
+    "label.missing": (PROBLEM, "the instance has neither `name` nor `label_file_id`"),
+    "label.unknown": (PROBLEM, "`name` is not a label of the project"),
+    "label.id_unknown": (PROBLEM, "`label_file_id` is not a label of the project"),
+    "label.name_list": (WARNING, "`name` was a list of one string; the string is used"),
+    "sequence.duplicate_in_frame": (PROBLEM, "the same (label, number) twice in one frame"),
+    # geometry
+    "box.empty": (PROBLEM, "a box has zero width or zero height"),
+    "box.inverted": (WARNING, "a box had min > max; the two were swapped"),
+    "points.count": (PROBLEM, "too few (or, for point, too many) points"),
+    "polygon.collinear": (WARNING, "all points of a polygon lie on one line"),
+    "shape.not_positive": (PROBLEM, "a size (width, height, depth, radius) is not > 0"),
+    "keypoints.node_id_duplicate": (PROBLEM, "two nodes of one keypoints instance share an id"),
+    "keypoints.edge_unknown_node": (PROBLEM, "an edge end is not a node id"),
+    "cuboid_3d.missing_center": (PROBLEM, "a cuboid_3d has neither center_3d nor position_3d"),
+    "text_token.order": (PROBLEM, "start_token > end_token"),
+    "audio.order": (PROBLEM, "start_time is not before end_time"),
+    "relation.missing_end": (PROBLEM, "a relation lacks `from` or `to`"),
+    "relation.unknown_end": (PROBLEM, "a relation end is not the `id` of an instance of the file"),
+    "relation.self": (PROBLEM, "a relation goes from an instance to itself"),
+    "geo.out_of_range": (PROBLEM, "a longitude or latitude is outside its range"),
+    "geo.count": (PROBLEM, "too few coordinates (geo_polyline >= 2, geo_polygon >= 3)"),
+    "geo_box.order": (PROBLEM, "bounds_lonlat min is not below max"),
+    # attributes
+    "attribute.group_invalid": (PROBLEM, "an attribute_groups key is not a group id"),
+    "attribute.group_unknown": (PROBLEM, "the attribute group does not exist"),
+    "attribute.not_for_label": (PROBLEM, "the attribute group does not apply to this label"),
+    "attribute.value_invalid": (PROBLEM, "the value does not fit the attribute group's kind"),
+    # against the media
+    "shape.outside_media": (PROBLEM, "geometry lies outside the image or video frame"),
+    "shape.clipped": (WARNING, "geometry outside the media was clipped to it (clip_to_media)"),
+    "text_token.out_of_range": (PROBLEM, "a token index is beyond the text's tokens"),
+    "audio.out_of_range": (PROBLEM, "a time is beyond the audio's duration"),
+}
+
+DEFAULT_LIMIT = 1000
+
+
+class Problem(msgspec.Struct, frozen=True):
+    code: str
+    path: str
+    message: str
+
+
+class Report(msgspec.Struct, kw_only=True):
+    """Everything the checks found. Lists are capped at `limit`; the counts are not."""
+
+    problems: list[Problem] = msgspec.field(default_factory=list)
+    warnings: list[Problem] = msgspec.field(default_factory=list)
+    problem_count: int = 0
+    warning_count: int = 0
+    counts: dict[str, Any] = msgspec.field(default_factory=dict)
+    # (frame or None, index) of every instance with a problem; ingest skips these under
+    # on_error="skip_instances".
+    rejected: set[tuple[int | None, int]] = msgspec.field(default_factory=set)
+    limit: int = DEFAULT_LIMIT
+    strict: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    @property
+    def problems_not_listed(self) -> int:
+        return self.problem_count - len(self.problems)
+
+    @property
+    def warnings_not_listed(self) -> int:
+        return self.warning_count - len(self.warnings)
+
+    def problem(
+        self, code: str, path: str, message: str, at: tuple[int | None, int] | None = None
+    ) -> None:
+        assert code in CATALOGUE, code
+        self.problem_count += 1
+        if len(self.problems) < self.limit:
+            self.problems.append(Problem(code, path, message))
+        if at is not None:
+            self.rejected.add(at)
+
+    def warning(
+        self, code: str, path: str, message: str, at: tuple[int | None, int] | None = None
+    ) -> None:
+        if self.strict:
+            self.problem(code, path, message + " (strict: warnings are problems)", at)
+            return
+        assert code in CATALOGUE, code
+        self.warning_count += 1
+        if len(self.warnings) < self.limit:
+            self.warnings.append(Problem(code, path, message))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape the CLI and the API answer with."""
+        return {
+            "problems": [msgspec.structs.asdict(p) for p in self.problems],
+            "warnings": [msgspec.structs.asdict(p) for p in self.warnings],
+            "problem_count": self.problem_count,
+            "warning_count": self.warning_count,
+            "counts": self.counts,
+        }
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """The offending value for a message: JSON-ish and short."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        text = '"' + value + '"'
+    else:
+        try:
+            text = msgspec.json.encode(value).decode()
+        except (TypeError, ValueError, OverflowError):
+            text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def kind_of(value: Any) -> str:
+    """The JSON name of a value's kind, for "expected a number, got a string"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
