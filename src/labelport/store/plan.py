@@ -1,4 +1,5 @@
-"""The contract between ingest (which plans an import) and store (which writes it in one transaction).
+"""The contract between ingest (which plans an import) and store (which writes it in one
+transaction).
 
 Ingest resolves everything that needs no write: label ids, attribute values, which sequences and
 models the packet names. Store gets or creates the sequences, models and runs *inside* the write
@@ -59,7 +60,7 @@ class WritePlan:
 
     project_id: int
     import_id: int
-    file_id: int
+    file_id: int | None  # None with `new_file`: the file row is created inside the transaction
     mode: Mode
     sequences: list[SequencePlan]
     model_refs: list[str]  # get-or-create, unique per project
@@ -68,6 +69,12 @@ class WritePlan:
     instance_count: int
     counts: dict[str, Any] = field(default_factory=dict)  # ingest's counts, stored on the import
     warnings: list[dict[str, str]] = field(default_factory=list)  # stored on the import
+    # Columns of the file row to create in the same transaction (so a failed import leaves no
+    # file behind); `file_id` is set from it.
+    new_file: dict[str, Any] | None = None
+    # Problems of instances skipped under on_error="skip_instances": stored on the import.
+    problems: list[dict[str, str]] = field(default_factory=list)
+    problem_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,3 +86,6 @@ class WriteResult:
     removed: int  # update_with_existing only
     sequences_created: int
     sequences_extended: int
+    # Added by store, compatibly: how many of `added` overwrote an existing row of the file with
+    # the same external id (different content hash). Always: added + unchanged == rows sent.
+    replaced: int = 0

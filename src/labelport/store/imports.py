@@ -1,0 +1,258 @@
+"""Imports (Diffgram's "input"): creation with idempotency keys, progress, the job queue, and the
+write that ends them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from labelport.store import tables as t
+from labelport.store.base import StoreBase
+from labelport.store.coltypes import utcnow
+from labelport.store.errors import NotFound
+from labelport.store.plan import WritePlan, WriteResult
+from labelport.store.records import Import, from_row
+from labelport.store.write import write_import
+
+# Columns `update_import` may set; ids, the key and created_at never change.
+IMPORT_FIELDS = frozenset(
+    {
+        "file_id",
+        "directory_id",
+        "source",
+        "media_type",
+        "mode",
+        "status",
+        "percent",
+        "counts",
+        "problems",
+        "warnings",
+        "problem_count",
+        "packet_blob_key",
+        "claimed_by",
+        "claimed_at",
+        "heartbeat_at",
+        "started_at",
+        "finished_at",
+        "error",
+    }
+)
+
+
+class ImportsMixin(StoreBase):
+    def create_import(
+        self,
+        project_id: int,
+        *,
+        source: str | None = None,
+        media_type: str | None = None,
+        mode: str = "create",
+        file_id: int | None = None,
+        directory_id: int | None = None,
+        idempotency_key: str | None = None,
+        packet_blob_key: str | None = None,
+        status: str = "queued",
+    ) -> tuple[Import, bool]:
+        """(import, created). With an idempotency key already used in the project, the existing
+        import and False, even when two requests race."""
+        _check_status(status)
+        if mode not in t.IMPORT_MODES:
+            raise ValueError(f"mode {mode!r}: one of {', '.join(t.IMPORT_MODES)}")
+        values = {
+            "project_id": project_id,
+            "source": source,
+            "media_type": media_type,
+            "mode": mode,
+            "file_id": file_id,
+            "directory_id": directory_id,
+            "idempotency_key": idempotency_key,
+            "packet_blob_key": packet_blob_key,
+            "status": status,
+            "percent": 0.0,
+            "problem_count": 0,
+            "attempts": 0,
+            "created_at": utcnow(),
+        }
+        i = t.import_
+        ins = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        with self._write() as conn:
+            if idempotency_key is None:
+                row = conn.execute(insert(i).values(values).returning(*i.c)).one()
+                return from_row(Import, row), True
+            # DO NOTHING waits for a concurrent insert of the same key to commit, after which
+            # the SELECT (a new statement, a new snapshot under READ COMMITTED) sees it.
+            row = conn.execute(
+                ins(i)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
+                .returning(*i.c)
+            ).first()
+            if row is not None:
+                return from_row(Import, row), True
+            row = conn.execute(
+                select(i).where(
+                    i.c.project_id == project_id, i.c.idempotency_key == idempotency_key
+                )
+            ).one()
+            return from_row(Import, row), False
+
+    def get_import(self, import_id: int, project_id: int | None = None) -> Import:
+        i = t.import_
+        where = [i.c.id == import_id]
+        if project_id is not None:
+            where.append(i.c.project_id == project_id)
+        with self._read() as conn:
+            row = conn.execute(select(i).where(*where)).first()
+        if row is None:
+            raise NotFound(f"import {import_id} not found")
+        return from_row(Import, row)
+
+    def list_imports(
+        self,
+        project_id: int,
+        *,
+        status: str | None = None,
+        media_type: str | None = None,
+        file_id: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Import]:
+        """Newest first."""
+        i = t.import_
+        q = select(i).where(i.c.project_id == project_id)
+        if status is not None:
+            q = q.where(i.c.status == status)
+        if media_type is not None:
+            q = q.where(i.c.media_type == media_type)
+        if file_id is not None:
+            q = q.where(i.c.file_id == file_id)
+        q = q.order_by(i.c.created_at.desc(), i.c.id.desc()).limit(limit).offset(offset)
+        with self._read() as conn:
+            return [from_row(Import, r) for r in conn.execute(q)]
+
+    def update_import(self, import_id: int, **changes: Any) -> Import:
+        """Set any of IMPORT_FIELDS. Entering a terminal status stamps finished_at (if not
+        given); `problems` sets problem_count (if not given)."""
+        unknown = set(changes) - IMPORT_FIELDS
+        if unknown:
+            raise TypeError(f"not import fields: {', '.join(sorted(unknown))}")
+        if "status" in changes:
+            _check_status(changes["status"])
+            if changes["status"] in t.TERMINAL_STATUSES:
+                changes.setdefault("finished_at", utcnow())
+        if changes.get("problems") is not None:
+            changes.setdefault("problem_count", len(changes["problems"]))
+        i = t.import_
+        with self._write() as conn:
+            row = conn.execute(
+                update(i).where(i.c.id == import_id).values(**changes).returning(*i.c)
+            ).first()
+        if row is None:
+            raise NotFound(f"import {import_id} not found")
+        return from_row(Import, row)
+
+    def heartbeat_import(self, import_id: int, worker_id: str) -> bool:
+        """Refresh the claim; False when the import is no longer this worker's (requeued)."""
+        i = t.import_
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    update(i)
+                    .where(i.c.id == import_id, i.c.claimed_by == worker_id)
+                    .where(i.c.status.not_in(t.TERMINAL_STATUSES))
+                    .values(heartbeat_at=utcnow())
+                ).rowcount
+                == 1
+            )
+
+    def claim_next_import(self, worker_id: str) -> Import | None:
+        """Atomically take the oldest queued import: status `fetching`, claimed by `worker_id`,
+        attempts + 1. None when nothing is queued."""
+        i = t.import_
+        now = utcnow()
+        # PostgreSQL: SKIP LOCKED lets concurrent workers take different rows without waiting.
+        # SQLite ignores FOR UPDATE; its write transaction (BEGIN IMMEDIATE) is the lock.
+        oldest = (
+            select(i.c.id)
+            .where(i.c.status == "queued")
+            .order_by(i.c.created_at, i.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        with self._write() as conn:
+            row = conn.execute(
+                update(i)
+                .where(i.c.id == oldest, i.c.status == "queued")
+                .values(
+                    status="fetching",
+                    claimed_by=worker_id,
+                    claimed_at=now,
+                    heartbeat_at=now,
+                    attempts=i.c.attempts + 1,
+                    started_at=now,
+                )
+                .returning(*i.c)
+            ).first()
+        return None if row is None else from_row(Import, row)
+
+    def requeue_stale_imports(
+        self, older_than: timedelta | datetime, max_attempts: int | None = None
+    ) -> list[Import]:
+        """Claimed, unfinished imports whose heartbeat (or claim) is older than the bound go back
+        to `queued` (their worker is presumed dead). With `max_attempts`, those that have used
+        them up become `failed` instead. Returns the imports changed."""
+        cutoff = utcnow() - older_than if isinstance(older_than, timedelta) else older_than
+        i = t.import_
+        beat = i.c.heartbeat_at
+        stale = [
+            i.c.status.not_in((*t.TERMINAL_STATUSES, "queued")),
+            ((beat.is_not(None) & (beat < cutoff)) | (beat.is_(None) & (i.c.claimed_at < cutoff))),
+        ]
+        changed = []
+        with self._write() as conn:
+            if max_attempts is not None:
+                rows = conn.execute(
+                    update(i)
+                    .where(*stale, i.c.attempts >= max_attempts)
+                    .values(
+                        status="failed",
+                        finished_at=utcnow(),
+                        error=f"the worker stopped responding; gave up after {max_attempts} "
+                        "attempts",
+                    )
+                    .returning(*i.c)
+                ).all()
+                changed.extend(rows)
+            rows = conn.execute(
+                update(i)
+                .where(*stale)
+                .values(
+                    status="queued",
+                    claimed_by=None,
+                    claimed_at=None,
+                    heartbeat_at=None,
+                    percent=0.0,
+                )
+                .returning(*i.c)
+            ).all()
+            changed.extend(rows)
+        return sorted((from_row(Import, r) for r in changed), key=lambda r: r.id)
+
+    def write_import(self, plan: WritePlan) -> WriteResult:
+        """Apply `plan` in one transaction, ending with the import in `success` (see write.py).
+
+        Raises (and stores nothing) on any failure, including when the rows iterator raises;
+        the import keeps its earlier status for the caller to set `failed`.
+        """
+        with self._write() as conn:
+            return write_import(conn, plan)
+
+
+def _check_status(status: str) -> None:
+    if status not in t.IMPORT_STATUSES:
+        raise ValueError(f"status {status!r}: one of {', '.join(t.IMPORT_STATUSES)}")

@@ -1,0 +1,367 @@
+"""Projects and what hangs off them directly: api keys, label schemas, labels, attribute groups,
+directories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from labelport.store import tables as t
+from labelport.store.base import StoreBase
+from labelport.store.coltypes import utcnow
+from labelport.store.errors import NotFound
+from labelport.store.records import (
+    ApiKey,
+    AttributeGroup,
+    AttributeOption,
+    Directory,
+    Label,
+    LabelSchema,
+    Project,
+    from_row,
+)
+
+DEFAULT_SCHEMA_NAME = "default"
+DEFAULT_DIRECTORY_NICKNAME = "default"
+
+
+def _one(conn: Connection, table: Any, cls: type, what: str, *where: Any) -> Any:
+    row = conn.execute(select(table).where(*where)).first()
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return from_row(cls, row)
+
+
+class ProjectsMixin(StoreBase):
+    # -- projects -------------------------------------------------------------------------
+
+    def create_project(self, string_id: str, name: str | None = None) -> Project:
+        """A project with its default label schema and default directory."""
+        now = utcnow()
+        with self._write() as conn:
+            row = conn.execute(
+                insert(t.project)
+                .values(string_id=string_id, name=name or string_id, created_at=now)
+                .returning(*t.project.c)
+            ).one()
+            conn.execute(
+                insert(t.label_schema).values(
+                    project_id=row.id, name=DEFAULT_SCHEMA_NAME, is_default=True, created_at=now
+                )
+            )
+            conn.execute(
+                insert(t.directory).values(
+                    project_id=row.id,
+                    nickname=DEFAULT_DIRECTORY_NICKNAME,
+                    is_default=True,
+                    created_at=now,
+                )
+            )
+        return from_row(Project, row)
+
+    def get_project(self, project_id: int) -> Project:
+        with self._read() as conn:
+            return _one(
+                conn, t.project, Project, f"project {project_id}", t.project.c.id == project_id
+            )
+
+    def get_project_by_string_id(self, string_id: str) -> Project:
+        with self._read() as conn:
+            return _one(
+                conn,
+                t.project,
+                Project,
+                f"project {string_id!r}",
+                t.project.c.string_id == string_id,
+            )
+
+    def list_projects(self, limit: int = 100, offset: int = 0) -> list[Project]:
+        q = select(t.project).order_by(t.project.c.id).limit(limit).offset(offset)
+        with self._read() as conn:
+            return [from_row(Project, r) for r in conn.execute(q)]
+
+    # -- api keys -------------------------------------------------------------------------
+
+    def create_api_key(
+        self, project_id: int, client_id: str, secret_hash: str, role: str = "editor"
+    ) -> ApiKey:
+        """Stores the hash it is given; hashing the secret is the caller's job."""
+        if role not in t.ROLES:
+            raise ValueError(f"role {role!r}: one of {', '.join(t.ROLES)}")
+        with self._write() as conn:
+            row = conn.execute(
+                insert(t.api_key)
+                .values(
+                    project_id=project_id,
+                    client_id=client_id,
+                    secret_hash=secret_hash,
+                    role=role,
+                    created_at=utcnow(),
+                )
+                .returning(*t.api_key.c)
+            ).one()
+        return from_row(ApiKey, row)
+
+    def get_api_key(self, client_id: str) -> ApiKey | None:
+        with self._read() as conn:
+            row = conn.execute(select(t.api_key).where(t.api_key.c.client_id == client_id)).first()
+        return None if row is None else from_row(ApiKey, row)
+
+    # -- label schemas and labels ---------------------------------------------------------
+
+    def create_label_schema(self, project_id: int, name: str) -> LabelSchema:
+        with self._write() as conn:
+            row = conn.execute(
+                insert(t.label_schema)
+                .values(project_id=project_id, name=name, is_default=False, created_at=utcnow())
+                .returning(*t.label_schema.c)
+            ).one()
+        return from_row(LabelSchema, row)
+
+    def list_label_schemas(self, project_id: int) -> list[LabelSchema]:
+        """The default schema first, then by creation."""
+        s = t.label_schema
+        q = select(s).where(s.c.project_id == project_id).order_by(s.c.is_default.desc(), s.c.id)
+        with self._read() as conn:
+            return [from_row(LabelSchema, r) for r in conn.execute(q)]
+
+    def default_label_schema(self, project_id: int) -> LabelSchema:
+        s = t.label_schema
+        with self._read() as conn:
+            return _one(
+                conn,
+                s,
+                LabelSchema,
+                f"default label schema of project {project_id}",
+                s.c.project_id == project_id,
+                s.c.is_default.is_(True),
+            )
+
+    def create_labels(
+        self,
+        project_id: int,
+        labels: Iterable[str | Mapping[str, Any]],
+        schema_id: int | None = None,
+    ) -> list[Label]:
+        """Labels given as names or {"name", "colour"}; all or none (Conflict on a taken name)."""
+        now = utcnow()
+        values = []
+        for item in labels:
+            spec = {"name": item} if isinstance(item, str) else dict(item)
+            values.append(
+                {
+                    "name": spec["name"],
+                    "colour": spec.get("colour"),
+                    "project_id": project_id,
+                    "created_at": now,
+                }
+            )
+        if not values:
+            return []
+        with self._write() as conn:
+            schema_id = self._schema_of(conn, project_id, schema_id)
+            for v in values:
+                v["schema_id"] = schema_id
+            rows = conn.execute(
+                insert(t.label).returning(*t.label.c, sort_by_parameter_order=True), values
+            ).all()
+        return [from_row(Label, r) for r in rows]
+
+    def create_label(
+        self, project_id: int, name: str, colour: str | None = None, schema_id: int | None = None
+    ) -> Label:
+        return self.create_labels(project_id, [{"name": name, "colour": colour}], schema_id)[0]
+
+    def list_labels(self, project_id: int, schema_id: int | None = None) -> list[Label]:
+        q = select(t.label).where(t.label.c.project_id == project_id)
+        if schema_id is not None:
+            q = q.where(t.label.c.schema_id == schema_id)
+        with self._read() as conn:
+            return [from_row(Label, r) for r in conn.execute(q.order_by(t.label.c.id))]
+
+    def get_label(self, label_id: int) -> Label:
+        with self._read() as conn:
+            return _one(conn, t.label, Label, f"label {label_id}", t.label.c.id == label_id)
+
+    def get_label_by_name(
+        self, project_id: int, name: str, schema_id: int | None = None
+    ) -> Label | None:
+        """Exact (case-sensitive) name in the given schema, default: the project's default one."""
+        with self._read() as conn:
+            schema_id = self._schema_of(conn, project_id, schema_id)
+            row = conn.execute(
+                select(t.label).where(t.label.c.schema_id == schema_id, t.label.c.name == name)
+            ).first()
+        return None if row is None else from_row(Label, row)
+
+    def _schema_of(self, conn: Connection, project_id: int, schema_id: int | None) -> int:
+        s = t.label_schema
+        q = select(s.c.id).where(s.c.project_id == project_id)
+        q = q.where(s.c.is_default.is_(True)) if schema_id is None else q.where(s.c.id == schema_id)
+        found = conn.execute(q).scalar()
+        if found is None:
+            what = "default label schema" if schema_id is None else f"label schema {schema_id}"
+            raise NotFound(f"{what} of project {project_id} not found")
+        return found
+
+    # -- attribute groups -----------------------------------------------------------------
+
+    def create_attribute_group(
+        self,
+        project_id: int,
+        name: str,
+        kind: str,
+        *,
+        label_ids: Iterable[int] = (),
+        options: Iterable[str | Mapping[str, Any]] = (),
+        prompt: str | None = None,
+        min_value: float | None = None,
+        max_value: float | None = None,
+        is_root: bool = False,
+        schema_id: int | None = None,
+    ) -> AttributeGroup:
+        """A group, the labels it applies to, and its options.
+
+        Options are names or {"name", "display_name", "children": [...]}; children nest for
+        `tree` groups.
+        """
+        if kind not in t.ATTRIBUTE_KINDS:
+            raise ValueError(f"kind {kind!r}: one of {', '.join(t.ATTRIBUTE_KINDS)}")
+        label_ids = list(dict.fromkeys(label_ids))
+        with self._write() as conn:
+            schema_id = self._schema_of(conn, project_id, schema_id)
+            if label_ids:
+                found = conn.execute(
+                    select(func.count()).where(
+                        t.label.c.id.in_(label_ids), t.label.c.project_id == project_id
+                    )
+                ).scalar()
+                if found != len(label_ids):
+                    raise NotFound(f"some of labels {label_ids} are not in project {project_id}")
+            group_id = conn.execute(
+                insert(t.attribute_group)
+                .values(
+                    project_id=project_id,
+                    schema_id=schema_id,
+                    name=name,
+                    kind=kind,
+                    prompt=prompt,
+                    min_value=min_value,
+                    max_value=max_value,
+                    is_root=is_root,
+                    created_at=utcnow(),
+                )
+                .returning(t.attribute_group.c.id)
+            ).scalar_one()
+            if label_ids:
+                conn.execute(
+                    insert(t.attribute_group_label),
+                    [{"group_id": group_id, "label_id": lid} for lid in label_ids],
+                )
+            self._insert_options(conn, group_id, list(options), parent_id=None)
+            return self._groups(conn, project_id, group_id)[0]
+
+    def _insert_options(
+        self,
+        conn: Connection,
+        group_id: int,
+        options: list[str | Mapping[str, Any]],
+        parent_id: int | None,
+    ) -> None:
+        for ordinal, item in enumerate(options):
+            spec: Mapping[str, Any] = {"name": item} if isinstance(item, str) else item
+            option_id = conn.execute(
+                insert(t.attribute_option)
+                .values(
+                    group_id=group_id,
+                    name=spec["name"],
+                    display_name=spec.get("display_name"),
+                    parent_id=parent_id,
+                    ordinal=ordinal,
+                )
+                .returning(t.attribute_option.c.id)
+            ).scalar_one()
+            if spec.get("children"):
+                self._insert_options(conn, group_id, list(spec["children"]), option_id)
+
+    def list_attribute_groups(self, project_id: int) -> list[AttributeGroup]:
+        """Every group of the project with its options and label ids (three queries in all)."""
+        with self._read() as conn:
+            return self._groups(conn, project_id, None)
+
+    def _groups(
+        self, conn: Connection, project_id: int, group_id: int | None
+    ) -> list[AttributeGroup]:
+        g, o, gl = t.attribute_group, t.attribute_option, t.attribute_group_label
+        q = select(g).where(g.c.project_id == project_id)
+        if group_id is not None:
+            q = q.where(g.c.id == group_id)
+        groups = conn.execute(q.order_by(g.c.id)).all()
+        ids = [r.id for r in groups]
+        if not ids:
+            return []
+        options: dict[int, list[AttributeOption]] = {i: [] for i in ids}
+        for r in conn.execute(
+            select(o)
+            .where(o.c.group_id.in_(ids))
+            .order_by(o.c.group_id, o.c.parent_id, o.c.ordinal, o.c.id)
+        ):
+            options[r.group_id].append(from_row(AttributeOption, r))
+        labels: dict[int, list[int]] = {i: [] for i in ids}
+        for gid, lid in conn.execute(
+            select(gl.c.group_id, gl.c.label_id)
+            .where(gl.c.group_id.in_(ids))
+            .order_by(gl.c.label_id)
+        ):
+            labels[gid].append(lid)
+        return [
+            from_row(
+                AttributeGroup,
+                r,
+                label_ids=tuple(labels[r.id]),
+                options=tuple(options[r.id]),
+                is_root=bool(r.is_root),
+            )
+            for r in groups
+        ]
+
+    # -- directories ----------------------------------------------------------------------
+
+    def create_directory(self, project_id: int, nickname: str) -> Directory:
+        with self._write() as conn:
+            row = conn.execute(
+                insert(t.directory)
+                .values(
+                    project_id=project_id, nickname=nickname, is_default=False, created_at=utcnow()
+                )
+                .returning(*t.directory.c)
+            ).one()
+        return from_row(Directory, row)
+
+    def list_directories(self, project_id: int) -> list[Directory]:
+        d = t.directory
+        q = select(d).where(d.c.project_id == project_id).order_by(d.c.is_default.desc(), d.c.id)
+        with self._read() as conn:
+            return [from_row(Directory, r) for r in conn.execute(q)]
+
+    def get_directory(self, directory_id: int, project_id: int | None = None) -> Directory:
+        d = t.directory
+        where = [d.c.id == directory_id]
+        if project_id is not None:
+            where.append(d.c.project_id == project_id)
+        with self._read() as conn:
+            return _one(conn, d, Directory, f"directory {directory_id}", *where)
+
+    def default_directory(self, project_id: int) -> Directory:
+        d = t.directory
+        with self._read() as conn:
+            return _one(
+                conn,
+                d,
+                Directory,
+                f"default directory of project {project_id}",
+                d.c.project_id == project_id,
+                d.c.is_default.is_(True),
+            )

@@ -1,0 +1,218 @@
+"""What read methods return: small frozen dataclasses, one per table, JSON columns decoded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Row
+
+R = TypeVar("R")
+
+
+def from_row(cls: type[R], row: Row[Any] | Any, **extra: Any) -> R:
+    """Build `cls` from a result row, taking the columns `cls` has fields for."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    return cls(**{n: extra[n] if n in extra else mapping[n] for n in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: int
+    string_id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    client_id: str
+    secret_hash: str
+    role: str
+    project_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSchema:
+    id: int
+    project_id: int
+    name: str
+    is_default: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    id: int
+    schema_id: int
+    project_id: int
+    name: str
+    colour: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeOption:
+    id: int
+    group_id: int
+    name: str
+    display_name: str | None
+    parent_id: int | None
+    ordinal: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeGroup:
+    id: int
+    project_id: int
+    schema_id: int
+    name: str
+    kind: str
+    prompt: str | None
+    min_value: float | None
+    max_value: float | None
+    is_root: bool
+    created_at: datetime
+    label_ids: tuple[int, ...]
+    options: tuple[AttributeOption, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    id: int
+    project_id: int
+    nickname: str
+    is_default: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    id: int
+    project_id: int
+    directory_id: int
+    media_type: str
+    original_filename: str | None
+    blob_key: str | None
+    sha256: str | None
+    size: int | None
+    width: int | None
+    height: int | None
+    frame_count: int | None
+    fps: float | None
+    duration: float | None
+    tokens: list[Any] | None
+    token_count: int | None
+    point_count: int | None
+    bounds: Any
+    parent_file_id: int | None
+    ordinal: int | None
+    source_url: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    id: int
+    project_id: int
+    file_id: int | None
+    directory_id: int | None
+    source: str | None
+    media_type: str | None
+    mode: str
+    status: str
+    percent: float
+    counts: dict[str, Any] | None
+    problems: list[Any] | None
+    warnings: list[Any] | None
+    problem_count: int
+    idempotency_key: str | None
+    packet_blob_key: str | None
+    attempts: int
+    claimed_by: str | None
+    claimed_at: datetime | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    id: int
+    project_id: int
+    reference: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRun:
+    id: int
+    model_id: int
+    reference: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    id: int
+    project_id: int
+    file_id: int
+    label_id: int
+    number: int
+    instance_count: int
+    first_frame: int | None
+    last_frame: int | None
+    keyframes: list[int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    id: int
+    project_id: int
+    file_id: int
+    import_id: int | None
+    frame: int | None
+    label_id: int | None
+    sequence_id: int | None
+    type: str
+    machine_made: bool
+    model_id: int | None
+    model_run_id: int | None
+    score: float | None
+    x_min: float | None
+    y_min: float | None
+    x_max: float | None
+    y_max: float | None
+    geometry: Any  # decoded JSON
+    attributes: Any  # decoded JSON
+    external_id: str | None
+    content_hash: str
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Instance:
+        m = row._mapping
+        return from_row(
+            cls,
+            row,
+            machine_made=bool(m["machine_made"]),
+            geometry=None if m["geometry"] is None else json.loads(m["geometry"]),
+            attributes=None if m["attributes"] is None else json.loads(m["attributes"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceCount:
+    """Instances of one file per (label, type); label_id/label_name are None for unlabelled."""
+
+    label_id: int | None
+    label_name: str | None
+    type: str
+    count: int

@@ -1,0 +1,435 @@
+"""`write_import`: apply one WritePlan in one transaction.
+
+Order inside the transaction: lock the file (so concurrent imports into one file take turns),
+mark the import, get or create models, runs and sequences, stream the instance rows in bulk,
+recompute the touched sequences, set the import to success. Any exception rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from labelport.store import tables as t
+from labelport.store.bulk import insert_rows, quote
+from labelport.store.coltypes import utcnow
+from labelport.store.errors import Conflict, NotFound
+from labelport.store.plan import INSTANCE_COLUMNS, Resolved, WritePlan, WriteResult
+
+_LABEL, _SEQUENCE, _MODEL, _RUN = (
+    INSTANCE_COLUMNS.index(c) for c in ("label_id", "sequence_id", "model_id", "model_run_id")
+)
+_STAGE = "lp_stage"
+# Ids that must also be equal for a row to count as unchanged, whatever the content hash covers.
+_MATCH_COLUMNS = ("frame", "label_id", "sequence_id", "model_id", "model_run_id")
+_CHUNK = 500  # rows per multi-VALUES statement (SQLite allows 32766 parameters)
+
+
+def write_import(conn: Connection, plan: WritePlan) -> WriteResult:
+    """Write `plan` on `conn`, which must be inside a write transaction the caller commits."""
+    now = utcnow()
+    _lock_file(conn, plan)
+    _start(conn, plan, now)
+    model_ids, run_ids = _models_and_runs(conn, plan, now)
+    sequence_ids, created = _sequences(conn, plan)
+    resolved = Resolved(sequence_ids=sequence_ids, model_ids=model_ids, model_run_ids=run_ids)
+
+    refs = _Refs()
+    rows = refs.noting(plan.rows(resolved))
+    merged: set[int] | None = None
+    if _needs_merge(conn, plan):
+        merged = set()
+        added, unchanged, removed, replaced = _merge(conn, plan, rows, merged)
+    else:
+        constants = {"project_id": plan.project_id, "file_id": plan.file_id}
+        constants["import_id"] = plan.import_id
+        added = insert_rows(conn, "instance", INSTANCE_COLUMNS, rows, constants)
+        unchanged = removed = replaced = 0
+
+    _check_references(conn, plan, refs)
+    touched = refs.sequences | set(sequence_ids.values())
+    if merged is not None:
+        touched |= merged
+    _recompute_sequences(conn, plan, touched, keep=set(sequence_ids.values()))
+    result = WriteResult(
+        added=added,
+        unchanged=unchanged,
+        removed=removed,
+        sequences_created=created,
+        sequences_extended=len(sequence_ids) - created,
+        replaced=replaced,
+    )
+    _finish(conn, plan, result)
+    return result
+
+
+class _Refs:
+    """The distinct ids the rows use, collected while they stream past (no second pass)."""
+
+    def __init__(self) -> None:
+        self.labels: set[int] = set()
+        self.sequences: set[int] = set()
+        self.models: set[int] = set()
+        self.runs: set[int] = set()
+
+    def noting(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+        labels, sequences = self.labels.add, self.sequences.add
+        models, runs = self.models.add, self.runs.add
+        for row in rows:
+            labels(row[_LABEL])
+            sequences(row[_SEQUENCE])
+            models(row[_MODEL])
+            runs(row[_RUN])
+            yield row
+        for ids in (self.labels, self.sequences, self.models, self.runs):
+            ids.discard(None)  # type: ignore[arg-type]
+
+
+def _check_references(conn: Connection, plan: WritePlan, refs: _Refs) -> None:
+    """What foreign keys would check, once per distinct id instead of once per row."""
+    run_owner = select(t.model_run.c.id).join(t.model, t.model.c.id == t.model_run.c.model_id)
+    checks = [
+        ("label", refs.labels, t.label.c.id, select(t.label.c.id).where(
+            t.label.c.project_id == plan.project_id)),
+        ("sequence", refs.sequences, t.sequence.c.id, select(t.sequence.c.id).where(
+            t.sequence.c.file_id == plan.file_id)),
+        ("model", refs.models, t.model.c.id, select(t.model.c.id).where(
+            t.model.c.project_id == plan.project_id)),
+        ("model run", refs.runs, t.model_run.c.id, run_owner.where(
+            t.model.c.project_id == plan.project_id)),
+    ]  # fmt: skip
+    for what, wanted, column, query in checks:
+        found: set[int] = set()
+        for chunk in _chunks(sorted(wanted)):
+            found.update(conn.execute(query.where(column.in_(chunk))).scalars())
+        missing = sorted(wanted - found)
+        if missing:
+            owner = f"file {plan.file_id}" if what == "sequence" else f"project {plan.project_id}"
+            raise NotFound(f"{what} ids {missing[:10]} do not exist in {owner}")
+
+
+def _insert(conn: Connection):  # type: ignore[no-untyped-def]
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+def _lock_file(conn: Connection, plan: WritePlan) -> None:
+    q = select(t.file.c.project_id).where(t.file.c.id == plan.file_id)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()  # SQLite's write transaction already excludes other writers
+    project_id = conn.execute(q).scalar()
+    if project_id is None:
+        raise NotFound(f"file {plan.file_id} does not exist")
+    if project_id != plan.project_id:
+        raise NotFound(f"file {plan.file_id} is not in project {plan.project_id}")
+
+
+def _start(conn: Connection, plan: WritePlan, now: datetime) -> None:
+    imp = t.import_
+    done = conn.execute(
+        update(imp)
+        .where(
+            imp.c.id == plan.import_id,
+            imp.c.project_id == plan.project_id,
+            imp.c.status.not_in(t.TERMINAL_STATUSES),
+        )
+        .values(status="writing", heartbeat_at=now, file_id=plan.file_id)
+    ).rowcount
+    if done != 1:
+        status = conn.execute(select(imp.c.status).where(imp.c.id == plan.import_id)).scalar()
+        if status is None:
+            raise NotFound(f"import {plan.import_id} does not exist")
+        raise Conflict(f"import {plan.import_id} is already {status}; it is written only once")
+
+
+def _models_and_runs(
+    conn: Connection, plan: WritePlan, now: datetime
+) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    refs = sorted(set(plan.model_refs) | {m for m, _ in plan.model_run_refs})
+    if not refs:
+        return {}, {}
+    # Sorted inserts: two transactions wanting the same new refs lock them in the same order.
+    ins = _insert(conn)
+    for chunk in _chunks(refs):
+        values = [
+            {"project_id": plan.project_id, "reference": r, "name": r, "created_at": now}
+            for r in chunk
+        ]
+        conn.execute(
+            ins(t.model)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["project_id", "reference"])
+        )
+    model_ids: dict[str, int] = {}
+    for chunk in _chunks(refs):
+        q = select(t.model.c.reference, t.model.c.id).where(
+            t.model.c.project_id == plan.project_id, t.model.c.reference.in_(chunk)
+        )
+        model_ids.update((ref, mid) for ref, mid in conn.execute(q))
+
+    runs = sorted(set(plan.model_run_refs))
+    run_ids: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(runs):
+        values = [{"model_id": model_ids[m], "reference": r, "created_at": now} for m, r in chunk]
+        conn.execute(
+            ins(t.model_run)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["model_id", "reference"])
+        )
+    by_model: dict[int, list[str]] = {}
+    for m, r in runs:
+        by_model.setdefault(model_ids[m], []).append(r)
+    ref_of = {v: k for k, v in model_ids.items()}
+    for model_id, run_refs in by_model.items():
+        for chunk in _chunks(run_refs):
+            q = select(t.model_run.c.reference, t.model_run.c.id).where(
+                t.model_run.c.model_id == model_id, t.model_run.c.reference.in_(chunk)
+            )
+            for ref, run_id in conn.execute(q):
+                run_ids[(ref_of[model_id], ref)] = run_id
+    return model_ids, run_ids
+
+
+def _sequences(conn: Connection, plan: WritePlan) -> tuple[dict[tuple[int, int], int], int]:
+    wanted = sorted({(s.label_id, s.number) for s in plan.sequences})
+    if not wanted:
+        return {}, 0
+    ins = _insert(conn)
+    created = 0
+    for chunk in _chunks(wanted):
+        values = [
+            {
+                "project_id": plan.project_id,
+                "file_id": plan.file_id,
+                "label_id": label_id,
+                "number": number,
+                "instance_count": 0,
+                "keyframes": [],
+            }
+            for label_id, number in chunk
+        ]
+        stmt = (
+            ins(t.sequence)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["file_id", "label_id", "number"])
+            .returning(t.sequence.c.id)
+        )
+        # RETURNING yields only the rows this statement inserted.
+        created += len(conn.execute(stmt).all())
+    q = select(t.sequence.c.label_id, t.sequence.c.number, t.sequence.c.id).where(
+        t.sequence.c.file_id == plan.file_id
+    )
+    want = set(wanted)
+    ids = {(lab, num): sid for lab, num, sid in conn.execute(q) if (lab, num) in want}
+    return ids, created
+
+
+def _needs_merge(conn: Connection, plan: WritePlan) -> bool:
+    """Whether rows may meet existing ones. If not (e.g. a file's first import), insert directly."""
+    q = select(t.instance.c.id).where(t.instance.c.file_id == plan.file_id)
+    if plan.mode != "update_with_existing":
+        q = q.where(t.instance.c.external_id.is_not(None))
+    return conn.execute(q.limit(1)).first() is not None
+
+
+def _merge(
+    conn: Connection, plan: WritePlan, rows: Iterable[tuple[Any, ...]], touched: set[int]
+) -> tuple[int, int, int, int]:
+    """Stage the rows in a temporary table, then match, delete, update and insert set-wise."""
+    pg = conn.dialect.name == "postgresql"
+    same = "IS NOT DISTINCT FROM" if pg else "IS"
+    cols = ", ".join(map(quote, INSTANCE_COLUMNS))
+    defs = ", ".join(
+        f"{quote(c)} {t.instance.c[c].type.compile(dialect=conn.dialect)}" for c in INSTANCE_COLUMNS
+    )
+    if pg:
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {_STAGE} (stage_id bigint GENERATED ALWAYS AS IDENTITY, "
+            f"{defs}, matched_id bigint, same_hash integer NOT NULL DEFAULT 0) ON COMMIT DROP"
+        )
+    else:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{_STAGE}")
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {_STAGE} (stage_id INTEGER PRIMARY KEY, {defs}, "
+            "matched_id INTEGER, same_hash INTEGER NOT NULL DEFAULT 0)"
+        )
+    total = insert_rows(conn, _STAGE, INSTANCE_COLUMNS, rows)
+    params = {"f": plan.file_id, "imp": plan.import_id, "p": plan.project_id}
+
+    dup = conn.execute(
+        text(
+            f"SELECT external_id FROM {_STAGE} WHERE external_id IS NOT NULL "
+            "GROUP BY external_id HAVING count(*) > 1 LIMIT 1"
+        )
+    ).scalar()
+    if dup is not None:
+        raise Conflict(f"external id {dup!r} is sent twice for file {plan.file_id}")
+
+    ids_equal = " AND ".join(f"i.{c} {same} {_STAGE}.{c}" for c in _MATCH_COLUMNS)
+    conn.execute(
+        text(
+            f"UPDATE {_STAGE} SET matched_id = i.id, same_hash = CASE WHEN "
+            f"i.content_hash = {_STAGE}.content_hash AND {ids_equal} THEN 1 ELSE 0 END "
+            f"FROM instance AS i WHERE i.file_id = :f AND i.external_id = {_STAGE}.external_id"
+        ),
+        params,
+    )
+    if plan.mode == "update_with_existing":
+        # Rows without an external id are matched by content, pairing duplicates one to one.
+        part = ", ".join(("content_hash", *_MATCH_COLUMNS))
+        on = " AND ".join(f"e.{c} {same} s.{c}" for c in ("content_hash", *_MATCH_COLUMNS))
+        conn.execute(
+            text(
+                f"UPDATE {_STAGE} SET matched_id = m.id, same_hash = 1 FROM ("
+                f"SELECT s.stage_id AS stage_id, e.id AS id FROM "
+                f"(SELECT stage_id, {part}, row_number() OVER "
+                f"(PARTITION BY {part} ORDER BY stage_id) AS rn "
+                f"FROM {_STAGE} WHERE external_id IS NULL) AS s "
+                f"JOIN (SELECT id, {part}, row_number() OVER (PARTITION BY {part} ORDER BY id) "
+                f"AS rn FROM instance WHERE file_id = :f AND external_id IS NULL) AS e "
+                f"ON e.rn = s.rn AND {on}) AS m WHERE {_STAGE}.stage_id = m.stage_id"
+            ),
+            params,
+        )
+
+    unchanged, replaced = conn.execute(
+        text(
+            "SELECT COALESCE(SUM(same_hash), 0), "
+            "COALESCE(SUM(CASE WHEN matched_id IS NOT NULL AND same_hash = 0 THEN 1 ELSE 0 END), 0)"
+            f" FROM {_STAGE}"
+        )
+    ).one()
+
+    # Sequences that lose an instance (replaced, or removed) need recomputing as well.
+    if plan.mode == "update_with_existing":
+        # NOT EXISTS is an anti-join on PostgreSQL, where a large NOT IN can degrade to a
+        # nested loop; SQLite builds one index over a NOT IN list, which is what we want.
+        kept = (
+            f"NOT EXISTS (SELECT 1 FROM {_STAGE} AS s WHERE s.matched_id = instance.id{{}})"
+            if pg
+            else f"id NOT IN (SELECT matched_id FROM {_STAGE} WHERE matched_id IS NOT NULL{{}})"
+        )
+        losing = (
+            "SELECT DISTINCT sequence_id FROM instance WHERE file_id = :f AND "
+            "sequence_id IS NOT NULL AND " + kept.format(" AND same_hash = 1")
+        )
+    else:
+        losing = (
+            f"SELECT DISTINCT i.sequence_id FROM instance AS i JOIN {_STAGE} AS s "
+            "ON s.matched_id = i.id WHERE s.same_hash = 0 AND i.sequence_id IS NOT NULL"
+        )
+    touched.update(conn.execute(text(losing), params).scalars())
+
+    removed = 0
+    if plan.mode == "update_with_existing":
+        removed = conn.execute(
+            text(f"DELETE FROM instance WHERE file_id = :f AND {kept.format('')}"), params
+        ).rowcount
+
+    sets = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in INSTANCE_COLUMNS)
+    conn.execute(
+        text(
+            f"UPDATE instance SET import_id = :imp, {sets} FROM {_STAGE} AS s "
+            "WHERE instance.id = s.matched_id AND s.same_hash = 0"
+        ),
+        params,
+    )
+    conn.execute(
+        text(
+            f"INSERT INTO instance (project_id, file_id, import_id, {cols}) "
+            f"SELECT :p, :f, :imp, {cols} FROM {_STAGE} WHERE matched_id IS NULL "
+            "ORDER BY stage_id"
+        ),
+        params,
+    )
+    if not pg:
+        conn.exec_driver_sql(f"DROP TABLE temp.{_STAGE}")
+    return total - unchanged, unchanged, removed, replaced
+
+
+def _recompute_sequences(
+    conn: Connection, plan: WritePlan, touched: set[int], keep: set[int]
+) -> None:
+    """Counts, first/last frame and keyframes of the touched sequences, from the instance rows.
+
+    Empty sequences that the plan did not ask for (their instances were all removed) go away.
+    """
+    if not touched:
+        return
+    pg = conn.dialect.name == "postgresql"
+    frames_agg = "array_agg(DISTINCT frame)" if pg else "group_concat(DISTINCT frame)"
+    sql = (
+        f"SELECT sequence_id, count(*), min(frame), max(frame), {frames_agg} FROM instance "
+        "WHERE file_id = :f AND sequence_id IS NOT NULL"
+    )
+    wanted = sorted(touched)
+    params: dict[str, Any] = {"f": plan.file_id}
+    if len(wanted) <= 1000:
+        stmt = text(sql + " AND sequence_id IN :ids GROUP BY sequence_id").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        params["ids"] = wanted
+    else:  # one pass over the file beats a statement per chunk of ids
+        stmt = text(sql + " GROUP BY sequence_id")
+    found = {row[0]: row[1:] for row in conn.execute(stmt, params)}
+
+    updates = []
+    empty = []
+    for sid in wanted:
+        if sid in found:
+            n, first, last, frames = found[sid]
+            if isinstance(frames, str):  # SQLite's group_concat
+                frames = [int(f) for f in frames.split(",")]
+            frames = sorted(f for f in frames or () if f is not None)
+            updates.append(
+                {"sid": sid, "n": n, "first": first, "last": last, "kf": frames},
+            )
+        elif sid in keep:
+            updates.append({"sid": sid, "n": 0, "first": None, "last": None, "kf": []})
+        else:
+            empty.append(sid)
+    s = t.sequence
+    if updates:
+        conn.execute(
+            update(s)
+            .where(s.c.id == bindparam("sid"))
+            .values(
+                instance_count=bindparam("n"),
+                first_frame=bindparam("first"),
+                last_frame=bindparam("last"),
+                keyframes=bindparam("kf", type_=s.c.keyframes.type),
+            ),
+            updates,
+        )
+    for chunk in _chunks(empty):
+        conn.execute(s.delete().where(s.c.id.in_(chunk), s.c.file_id == plan.file_id))
+
+
+def _finish(conn: Connection, plan: WritePlan, result: WriteResult) -> None:
+    imp = t.import_
+    current = conn.execute(select(imp.c.counts).where(imp.c.id == plan.import_id)).scalar()
+    counts = {**(current or {}), **plan.counts, **dataclasses.asdict(result)}
+    now = utcnow()
+    conn.execute(
+        update(imp)
+        .where(imp.c.id == plan.import_id)
+        .values(
+            status="success",
+            percent=100.0,
+            counts=counts,
+            warnings=list(plan.warnings),
+            finished_at=now,
+            heartbeat_at=now,
+            error=None,
+        )
+    )
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]

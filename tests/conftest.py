@@ -1,0 +1,95 @@
+"""Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL.
+
+- `database`: parametrized over "sqlite" and "postgresql"; a `TestDatabase` whose `.url` is
+  self-contained (PostgreSQL: the test's own schema is in the URL as a search_path option), so
+  a test can open more Stores or hand the URL to a subprocess. Dropped after the test.
+- `store`: `database.open()`, closed after the test.
+
+One dialect only: `@pytest.mark.parametrize("database", ["sqlite"], indirect=True)`.
+
+PostgreSQL: `LABELPORT_TEST_POSTGRES_URL` (default postgresql://root@127.0.0.1:5432/test).
+When it is unreachable the postgresql cases skip, saying why, unless LABELPORT_REQUIRE_POSTGRES=1
+(CI), which makes them fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from labelport.store import Store
+
+POSTGRES_URL = os.environ.get(
+    "LABELPORT_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test"
+)
+DIALECTS = ("sqlite", "postgresql")
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    __test__ = False  # not a test class, despite the name
+
+    dialect: str
+    url: str  # open this (Store.open(url)) to reach the test's database
+    schema: str | None = None  # PostgreSQL: the test's schema
+
+    def open(self) -> Store:
+        return Store.open(self.url)
+
+
+@cache
+def _postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (the `postgres` extra)"
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {POSTGRES_URL} is unreachable: {' '.join(str(exc).split())}"
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '10s'")
+        conn.execute(sql)
+
+
+@pytest.fixture(params=DIALECTS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
+    if request.param == "sqlite":
+        yield TestDatabase("sqlite", f"sqlite:///{tmp_path / 'labelport.db'}")
+        return
+    reason = _postgres_unreachable()
+    if reason is not None:
+        if os.environ.get("LABELPORT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason} (LABELPORT_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    _admin(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    try:
+        yield TestDatabase("postgresql", url, schema)
+    finally:
+        _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def store(database: TestDatabase) -> Iterator[Store]:
+    s = database.open()
+    try:
+        yield s
+    finally:
+        s.close()
