@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -33,10 +32,7 @@ def labelport_command() -> list[str]:
     script = Path(sys.executable).parent / "labelport"
     if script.exists():
         return [str(script)]
-    found = shutil.which("labelport")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "labelport.cli"]
+    return [sys.executable, "-c", "from labelport.cli import main; main()"]
 
 
 def run_cli(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -109,5 +109,15 @@ def _print_report(report: object, source: Path) -> None:
     )
 
 
+def _register_server_commands() -> None:
+    # serve, project, key, label, imports, import-status: they live in cli_server.py.
+    from labelport.cli_server import register
+
+    register(app)
+
+
+_register_server_commands()
+
+
 def main() -> None:
     app()

@@ -32,7 +32,7 @@ project_app = typer.Typer(help="Projects.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 label_app = typer.Typer(help="Labels.", no_args_is_help=True)
 
-EXIT_ERROR = 1
+EXIT_ERROR = 2  # as `labelport check`: 1 means "problems found", 2 "could not do it"
 EXIT_NOT_FOUND = 3
 EXIT_CONFLICT = 4
 
@@ -229,7 +229,7 @@ def import_status(
     database_url: DatabaseUrl = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """One import: status, counts, and every problem with its place. Exit 2 when it failed."""
+    """One import: status, counts, and every problem with its place. Exit 1 when it failed."""
     from rich.console import Console
 
     with _service(data_dir, database_url) as service:
@@ -258,7 +258,7 @@ def import_status(
         for w in imp.get("warnings") or []:
             console.print(f"  warning {w['path']}: {w['message']} [{w['code']}]", markup=False)
     if imp.get("status") == "failed":
-        raise typer.Exit(2)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
