@@ -60,3 +60,11 @@ def test_file_errors(store: Store) -> None:
         store.get_file(f.id, project_id=other.id)
     with pytest.raises(TypeError):
         store.create_file(p.id, "image", colour="red")
+
+
+def test_existing_file_ids_only_in_the_project(store: Store) -> None:
+    p = store.create_project("acme")
+    other = store.create_project("other")
+    mine = store.create_file(p.id, "image").id
+    theirs = store.create_file(other.id, "image").id
+    assert store.existing_file_ids(p.id, [mine, theirs, 999]) == {mine}

@@ -176,3 +176,14 @@ def test_finished_imports_are_never_requeued(store: Store, project_id: int) -> N
     store.update_import(imp.id, status="success")
     _age(store, imp.id, timedelta(hours=1))
     assert store.requeue_stale_imports(timedelta(minutes=5)) == []
+
+
+def test_find_by_key_and_requeue_running(store: Store, project_id: int) -> None:
+    imp, _ = store.create_import(project_id, idempotency_key="k")
+    assert store.find_import_by_key(project_id, "k") == imp
+    assert store.find_import_by_key(project_id, "other") is None
+    store.create_import(project_id)
+    store.claim_next_import("w")
+    store.claim_next_import("w")
+    assert store.requeue_running_imports() == 2
+    assert len(store.list_imports(project_id, status="queued")) == 2

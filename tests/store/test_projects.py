@@ -120,3 +120,28 @@ def test_directories(store: Store) -> None:
     other = store.create_project("other")
     with pytest.raises(NotFound):
         store.get_directory(d.id, project_id=other.id)
+
+
+def test_get_or_create_labels_keeps_existing_and_order(store: Store) -> None:
+    p = store.create_project("acme")
+    cat = store.create_label(p.id, "cat")
+    got = store.get_or_create_labels(p.id, ["dog", "cat", "dog"])
+    assert [lab.name for lab in got] == ["dog", "cat"] and got[1] == cat
+    assert len(store.list_labels(p.id)) == 2
+    assert store.get_or_create_labels(p.id, []) == []
+
+
+def test_update_attribute_group_and_add_option(store: Store) -> None:
+    p = store.create_project("acme")
+    cat, dog = store.create_labels(p.id, ["cat", "dog"])
+    g = store.create_attribute_group(p.id, "colour", "select", label_ids=[cat.id], options=["red"])
+    changed = store.update_attribute_group(p.id, g.id, prompt="Which?", label_ids=[dog.id])
+    assert (changed.prompt, changed.label_ids) == ("Which?", (dog.id,))
+    option = store.add_attribute_option(p.id, g.id, "blue", "Blue")
+    assert (option.ordinal, option.display_name) == (1, "Blue")
+    assert [o.name for o in store.list_attribute_groups(p.id)[0].options] == ["red", "blue"]
+    with pytest.raises(ValueError):
+        store.update_attribute_group(p.id, g.id, schema_id=5)
+    other = store.create_project("other")
+    with pytest.raises(NotFound):
+        store.update_attribute_group(other.id, g.id, prompt="x")

@@ -10,6 +10,7 @@ import pytest
 from store_helpers import Ctx, Spec, plan_of, row_of
 
 from labelport.store import Conflict, NotFound, Resolved
+from labelport.store import tables as t
 
 
 def test_write_stores_rows_sequences_models_and_finishes_import(ctx: Ctx) -> None:
@@ -110,10 +111,14 @@ def test_unique_violation_leaves_nothing(ctx: Ctx) -> None:
 
 def test_duplicate_external_id_in_a_merge_is_a_conflict(ctx: Ctx) -> None:
     ctx.store.write_import(plan_of(ctx, [Spec(ctx.cat, frame=1, external_id="a")]))
-    specs = [Spec(ctx.cat, frame=1, external_id="b"), Spec(ctx.cat, frame=2, external_id="b")]
-    with pytest.raises(Conflict, match="'b'"):
-        ctx.store.write_import(plan_of(ctx, specs, mode="update"))
-    assert ctx.counts()["instance"] == 1
+    for ext in ("a", "b"):  # an id already stored, and a new one
+        specs = [Spec(ctx.cat, frame=1, external_id=ext), Spec(ctx.cat, frame=2, external_id=ext)]
+        with pytest.raises(Conflict):
+            ctx.store.write_import(plan_of(ctx, specs, mode="update"))
+        assert ctx.counts()["instance"] == 1
+    specs = [Spec(ctx.cat, frame=1, external_id="a"), Spec(ctx.cat, frame=2, external_id="a")]
+    with pytest.raises(Conflict, match="'a' is sent twice"):
+        ctx.store.write_import(plan_of(ctx, specs, mode="update_with_existing"))
 
 
 def test_an_import_is_written_once(ctx: Ctx) -> None:
@@ -301,3 +306,26 @@ def test_update_with_existing_always_leaves_exactly_what_was_sent(ctx: Ctx) -> N
         assert result.added + result.unchanged == len(sent)
         assert len(stored) == before + result.added - result.replaced - result.removed
         before = len(stored)
+
+
+def test_new_file_is_created_in_the_same_transaction(ctx: Ctx) -> None:
+    files_before = ctx.rows_in(t.file)
+    specs = [Spec(ctx.cat, frame=f) for f in range(10)]
+    failing = plan_of(ctx, specs, file_id=None, rows=_failing_rows(specs, after=5))
+    failing.file_id = None
+    failing.new_file = {"media_type": "video", "frame_count": 10, "original_filename": "v.mp4"}
+    with pytest.raises(RuntimeError):
+        ctx.store.write_import(failing)
+    assert ctx.rows_in(t.file) == files_before and failing.file_id is None
+    assert ctx.store.get_import(failing.import_id).file_id is None
+
+    plan = plan_of(ctx, specs, problems=[{"code": "x", "path": "p", "message": "m"}])
+    plan.file_id = None
+    plan.new_file = {"media_type": "text", "tokens": ["a", "b"]}
+    ctx.store.write_import(plan)
+    made = ctx.store.get_file(plan.file_id)
+    assert (made.media_type, made.token_count) == ("text", 2)
+    assert made.directory_id == ctx.store.default_directory(ctx.project_id).id
+    imp = ctx.store.get_import(plan.import_id)
+    assert imp.file_id == made.id and imp.problems == [{"code": "x", "path": "p", "message": "m"}]
+    assert ctx.store.count_instances(made.id) == 10

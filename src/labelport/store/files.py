@@ -100,6 +100,19 @@ class FilesMixin(StoreBase):
             raise NotFound(f"file {file_id} not found")
         return from_row(File, row)
 
+    def existing_file_ids(self, project_id: int, file_ids: list[int]) -> set[int]:
+        f = t.file
+        found: set[int] = set()
+        with self._read() as conn:
+            for start in range(0, len(file_ids), 500):
+                chunk = file_ids[start : start + 500]
+                found.update(
+                    conn.execute(
+                        select(f.c.id).where(f.c.project_id == project_id, f.c.id.in_(chunk))
+                    ).scalars()
+                )
+        return found
+
     def update_file(self, file_id: int, **facts: Any) -> File:
         """Set media facts (after fetching / probing); returns the updated file."""
         _check_facts(facts)

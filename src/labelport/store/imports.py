@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -111,6 +111,21 @@ class ImportsMixin(StoreBase):
             raise NotFound(f"import {import_id} not found")
         return from_row(Import, row)
 
+    def find_import_by_key(self, project_id: int, idempotency_key: str) -> Import | None:
+        i = t.import_
+        with self._read() as conn:
+            row = conn.execute(
+                select(i).where(
+                    i.c.project_id == project_id, i.c.idempotency_key == idempotency_key
+                )
+            ).first()
+        return None if row is None else from_row(Import, row)
+
+    def requeue_running_imports(self) -> int:
+        """Every claimed, unfinished import goes back to `queued`: for a runner that knows (by its
+        lock) that no other runner is alive on this database."""
+        return len(self.requeue_stale_imports(utcnow() + timedelta(days=1)))
+
     def list_imports(
         self,
         project_id: int,
@@ -133,6 +148,18 @@ class ImportsMixin(StoreBase):
         q = q.order_by(i.c.created_at.desc(), i.c.id.desc()).limit(limit).offset(offset)
         with self._read() as conn:
             return [from_row(Import, r) for r in conn.execute(q)]
+
+    def count_imports(
+        self, project_id: int, *, status: str | None = None, media_type: str | None = None
+    ) -> int:
+        i = t.import_
+        q = select(func.count()).select_from(i).where(i.c.project_id == project_id)
+        if status is not None:
+            q = q.where(i.c.status == status)
+        if media_type is not None:
+            q = q.where(i.c.media_type == media_type)
+        with self._read() as conn:
+            return conn.execute(q).scalar_one()
 
     def update_import(self, import_id: int, **changes: Any) -> Import:
         """Set any of IMPORT_FIELDS. Entering a terminal status stamps finished_at (if not

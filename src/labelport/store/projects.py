@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from labelport.store import tables as t
 from labelport.store.base import StoreBase
@@ -169,6 +169,27 @@ class ProjectsMixin(StoreBase):
             ).all()
         return [from_row(Label, r) for r in rows]
 
+    def get_or_create_labels(self, project_id: int, names: Iterable[str]) -> list[Label]:
+        """Labels of the default schema by name, created where missing; safe under races."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return []
+        with self._write() as conn:
+            schema_id = self._schema_of(conn, project_id, None)
+            now = utcnow()
+            conn.execute(
+                _insert_ignoring(conn, t.label, ["schema_id", "name"]),
+                [
+                    {"name": n, "project_id": project_id, "schema_id": schema_id, "created_at": now}
+                    for n in wanted
+                ],
+            )
+            rows = conn.execute(
+                select(t.label).where(t.label.c.schema_id == schema_id, t.label.c.name.in_(wanted))
+            ).all()
+        by_name = {r.name: from_row(Label, r) for r in rows}
+        return [by_name[n] for n in wanted]
+
     def create_label(
         self, project_id: int, name: str, colour: str | None = None, schema_id: int | None = None
     ) -> Label:
@@ -262,6 +283,63 @@ class ProjectsMixin(StoreBase):
                 )
             self._insert_options(conn, group_id, list(options), parent_id=None)
             return self._groups(conn, project_id, group_id)[0]
+
+    def update_attribute_group(
+        self, project_id: int, group_id: int, **changes: Any
+    ) -> AttributeGroup:
+        """Change name, prompt, kind, min/max, is_root, or the labels it applies to (label_ids)."""
+        allowed = {"name", "prompt", "kind", "min_value", "max_value", "is_root"}
+        unknown = set(changes) - allowed - {"label_ids"}
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))} of an attribute group")
+        if "kind" in changes and changes["kind"] not in t.ATTRIBUTE_KINDS:
+            raise ValueError(f"kind {changes['kind']!r}: one of {', '.join(t.ATTRIBUTE_KINDS)}")
+        g = t.attribute_group
+        with self._write() as conn:
+            self._groups_or_missing(conn, project_id, group_id)
+            values = {k: v for k, v in changes.items() if k in allowed}
+            if values:
+                conn.execute(update(g).where(g.c.id == group_id).values(**values))
+            if changes.get("label_ids") is not None:
+                label_ids = list(dict.fromkeys(changes["label_ids"]))
+                found = conn.execute(
+                    select(func.count()).where(
+                        t.label.c.id.in_(label_ids), t.label.c.project_id == project_id
+                    )
+                ).scalar()
+                if found != len(label_ids):
+                    raise NotFound(f"some of labels {label_ids} are not in project {project_id}")
+                gl = t.attribute_group_label
+                conn.execute(gl.delete().where(gl.c.group_id == group_id))
+                if label_ids:
+                    conn.execute(
+                        insert(gl), [{"group_id": group_id, "label_id": i} for i in label_ids]
+                    )
+            return self._groups(conn, project_id, group_id)[0]
+
+    def add_attribute_option(
+        self, project_id: int, group_id: int, name: str, display_name: str | None = None
+    ) -> AttributeOption:
+        o = t.attribute_option
+        with self._write() as conn:
+            self._groups_or_missing(conn, project_id, group_id)
+            ordinal = conn.execute(
+                select(func.count()).where(o.c.group_id == group_id, o.c.parent_id.is_(None))
+            ).scalar()
+            row = conn.execute(
+                insert(o)
+                .values(group_id=group_id, name=name, display_name=display_name, ordinal=ordinal)
+                .returning(*o.c)
+            ).one()
+        return from_row(AttributeOption, row)
+
+    def _groups_or_missing(self, conn: Connection, project_id: int, group_id: int) -> None:
+        g = t.attribute_group
+        found = conn.execute(
+            select(g.c.id).where(g.c.id == group_id, g.c.project_id == project_id)
+        ).scalar()
+        if found is None:
+            raise NotFound(f"attribute group {group_id} of project {project_id} not found")
 
     def _insert_options(
         self,
@@ -365,3 +443,12 @@ class ProjectsMixin(StoreBase):
                 d.c.project_id == project_id,
                 d.c.is_default.is_(True),
             )
+
+
+def _insert_ignoring(conn: Connection, table: Any, conflict_columns: list[str]) -> Any:
+    """INSERT that skips rows whose unique key exists (race-safe get-or-create)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
