@@ -117,7 +117,7 @@ def error_response(
         if problems:
             message = readable(message, problems, extra.get("problem_count", len(problems)))
         # The SDK shows 400 bodies and hides most others: bad input there is always a 400.
-        if status in (413, 422):
+        if status in (409, 413, 422):
             status = 400
         body = compat_body(message, code=code, **extra)
     else:

@@ -76,6 +76,40 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "shape.clipped": (WARNING, "geometry outside the media was clipped to it (clip_to_media)"),
     "text_token.out_of_range": (PROBLEM, "a token index is beyond the text's tokens"),
     "audio.out_of_range": (PROBLEM, "a time is beyond the audio's duration"),
+    # checked by ingest against the project (references) and the fetched media
+    "packet.media_source": (
+        PROBLEM,
+        "a packet needs exactly one of media.url, file_id, text_data or an uploaded file",
+    ),
+    "file.not_found": (PROBLEM, "`file_id` is not a file of this project"),
+    "directory.not_found": (PROBLEM, "`directory_id` is not a directory of this project"),
+    "model.unknown": (PROBLEM, "`model_id` is not a model of this project"),
+    "model_run.unknown": (PROBLEM, "`model_run_id` is not a model run of this project"),
+    "model_run.other_model": (PROBLEM, "`model_run_id` belongs to another model than `model_id`"),
+    "sequence.unknown": (PROBLEM, "`sequence_id` is not a sequence of this video"),
+    "sequence.other_label": (PROBLEM, "`sequence_id` tracks another label than the instance's"),
+    "media.url_invalid": (PROBLEM, "the media URL cannot be parsed or has no host"),
+    "media.url_refused": (
+        PROBLEM,
+        "not http(s), or the address is private/loopback (allow with --allow-private-urls)",
+    ),
+    "media.fetch_failed": (
+        PROBLEM,
+        "the media could not be fetched (connection, timeout, DNS) after retries",
+    ),
+    "media.http_error": (PROBLEM, "the media server answered with an error status"),
+    "media.too_many_redirects": (PROBLEM, "the media URL redirected too many times"),
+    "media.too_large": (PROBLEM, "the media is over the size limit"),
+    "media.too_many_pixels": (PROBLEM, "the image is over the decompression-bomb pixel limit"),
+    "media.unreadable": (PROBLEM, "the media is corrupt, truncated or not the format it claims"),
+    "media.type_mismatch": (PROBLEM, "the declared media type contradicts the content"),
+    "media.unsupported_type": (
+        PROBLEM,
+        "the media type cannot be told from the content and was not declared",
+    ),
+    "media.blob_key_invalid": (PROBLEM, "a stored media key is malformed"),
+    "media.blob_not_found": (PROBLEM, "stored media is missing"),
+    "media.file_not_found": (PROBLEM, "a local file to upload does not exist"),
 }
 
 DEFAULT_LIMIT = 1000

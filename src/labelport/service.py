@@ -1,0 +1,685 @@
+"""`Service`: the one application object. The HTTP app, the CLI and the demo call only this.
+
+Every method that touches a project's data takes the caller's `project_id` and answers `NotFound`
+for an id of another project, exactly as for a missing one: callers cannot probe other projects.
+Return values are plain JSON-ready dicts (shapes documented per method).
+"""
+
+from __future__ import annotations
+
+# Shapes returned (all ids are ints unless said otherwise):
+#
+# project   {"id", "string_id", "name", "created_at"}
+# api key   {"client_id", "client_secret" (only when created), "role", "project_id"}
+# schema    {"id", "name", "is_default"}
+# label     {"id", "name", "colour", "schema_id"}
+# attribute group {"id", "name", "kind", "prompt", "min_value", "max_value", "label_ids": [...],
+#                  "options": [{"id", "name", "display_name", "parent_id"}]}
+# directory {"id", "nickname", "is_default"}
+# file      {"id", "directory_id", "media_type", "original_filename", "sha256", "size", "width",
+#            "height", "frame_count", "fps", "duration", "token_count", "source_url",
+#            "parent_file_id", "ordinal", "created_at"}
+# import    {"id", "file_id", "directory_id", "status", "percent", "source", "media_type", "mode",
+#            "counts": {...}, "problem_count", "problems": [{code, path, message}] (first page),
+#            "warning_count", "warnings": [...], "idempotency_key", "error",
+#            "created_at", "started_at", "finished_at"}
+# instance  {"id", "file_id", "frame", "type", "label_id", "label_name", "sequence_id", "number",
+#            "machine_made", "model_id", "model_run_id", "score", "external_id",
+#            "attribute_groups": {...}, and the type's geometry keys as sent (x_min.., points, ...)}
+# sequence  {"id", "file_id", "label_id", "label_name", "number", "instance_count",
+#            "first_frame", "last_frame", "keyframes": [int, ...]}
+import dataclasses
+import io
+import logging
+import mimetypes
+import re
+import tempfile
+import time
+import uuid
+import zlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+
+from labelport import auth
+from labelport import format as fmt
+from labelport.errors import Invalid, NotFound, Rejected
+from labelport.ingest import envelope
+from labelport.ingest.context import load_context
+from labelport.ingest.job import (
+    ImportJob,
+    Settings,
+    media_info_of_row,
+    missing_label_names,
+    problem_dicts,
+)
+from labelport.ingest.jobs import Dispatcher, NoDispatch, ThreadRunner
+from labelport.media import MediaError
+from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
+from labelport.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = Path("labelport-data")
+_STRING_ID = re.compile(r"[^a-z0-9]+")
+
+
+def string_id_for(name: str) -> str:
+    slug = _STRING_ID.sub("-", name.lower()).strip("-")
+    return slug or "project"
+
+
+class Service:
+    """Projects, labels, media and imports over one store, one blob store and one dispatcher."""
+
+    def __init__(
+        self,
+        store: Store,
+        blobs: BlobStore,
+        *,
+        settings: Settings | None = None,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.settings = settings or Settings()
+        self.job = ImportJob(store, blobs, self.settings)
+        self.dispatcher: Dispatcher = dispatcher or NoDispatch()
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        data_dir: str | Path | None = None,
+        database_url: str | None = None,
+        allow_private_urls: bool = False,
+        workers: int = 2,
+    ) -> Service:
+        """The embedded default: SQLite and blobs under `data_dir`, `workers` import threads."""
+        root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+        root.mkdir(parents=True, exist_ok=True)
+        store = Store.open(database_url or f"sqlite:///{(root / 'labelport.db').resolve()}")
+        blobs = LocalBlobStore(root / "blobs")
+        service = cls(store, blobs, settings=Settings(allow_private_urls=allow_private_urls))
+        if workers > 0:
+            service.dispatcher = ThreadRunner(
+                claim=service._claim,
+                run=service.job.run,
+                requeue_orphans=store.requeue_running_imports,
+                lock_path=root / "jobs.lock",
+                workers=workers,
+            )
+            service.dispatcher.start()
+        return service
+
+    def _claim(self, worker_id: str) -> int | None:
+        claimed = self.store.claim_next_import(worker_id)
+        return None if claimed is None else claimed.id
+
+    def close(self) -> None:
+        self.dispatcher.stop()
+        self.store.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- projects and keys -----------------------------------------------------------------
+
+    def create_project(self, name: str, string_id: str | None = None) -> dict[str, Any]:
+        if not name.strip():
+            raise Invalid("a project needs a name")
+        return _dict(self.store.create_project(string_id or string_id_for(name), name))
+
+    def get_project(self, string_id: str) -> dict[str, Any]:
+        return _dict(self.store.get_project_by_string_id(string_id))
+
+    def create_api_key(self, project_id: int, role: str = "admin") -> dict[str, Any]:
+        if role not in auth.ROLES:
+            raise Invalid(f"role must be one of {', '.join(auth.ROLES)}, not {role!r}")
+        self.store.get_project(project_id)
+        client_id, secret = auth.new_client_id(), auth.new_client_secret()
+        self.store.create_api_key(
+            project_id=project_id,
+            client_id=client_id,
+            secret_hash=auth.hash_secret(secret),
+            role=role,
+        )
+        return {
+            "client_id": client_id,
+            "client_secret": secret,
+            "role": role,
+            "project_id": project_id,
+        }
+
+    def authenticate(self, client_id: str, client_secret: str) -> dict[str, Any] | None:
+        key = self.store.get_api_key(client_id)
+        if key is None or not auth.verify_secret(client_secret, key.secret_hash):
+            return None
+        project = self.store.get_project(key.project_id)
+        return {
+            "client_id": client_id,
+            "role": key.role,
+            "project_id": project.id,
+            "project_string_id": project.string_id,
+        }
+
+    # -- labels, attributes, directories ---------------------------------------------------
+
+    def list_label_schemas(self, project_id: int) -> list[dict[str, Any]]:
+        return [_public(r, _SCHEMA_KEYS) for r in self.store.list_label_schemas(project_id)]
+
+    def create_label_schema(self, project_id: int, name: str) -> dict[str, Any]:
+        return _public(self.store.create_label_schema(project_id, name), _SCHEMA_KEYS)
+
+    def create_labels(
+        self,
+        project_id: int,
+        names: list[str],
+        *,
+        schema_id: int | None = None,
+        colour: str | None = None,
+    ) -> list[dict[str, Any]]:
+        cleaned = [n for n in (name.strip() for name in names) if n]
+        if len(cleaned) != len(names):
+            raise Invalid("label names must not be empty")
+        if schema_id is not None:
+            self._schema_in(project_id, schema_id)
+        labels = self.store.create_labels(
+            project_id, [{"name": n, "colour": colour or colour_for(n)} for n in cleaned], schema_id
+        )
+        return [_public(r, _LABEL_KEYS) for r in labels]
+
+    def list_labels(self, project_id: int) -> list[dict[str, Any]]:
+        return [_public(r, _LABEL_KEYS) for r in self.store.list_labels(project_id)]
+
+    def get_label(self, project_id: int, label_id: int) -> dict[str, Any]:
+        label = self.store.get_label(label_id)
+        if label.project_id != project_id:
+            raise NotFound(f"label {label_id} not found")
+        return _public(label, _LABEL_KEYS)
+
+    def create_attribute_group(
+        self,
+        project_id: int,
+        *,
+        name: str,
+        kind: str,
+        prompt: str = "",
+        label_ids: list[int] | tuple[int, ...] = (),
+        options: list[Any] | tuple[Any, ...] = (),
+        min_value: float | None = None,
+        max_value: float | None = None,
+        is_root: bool = True,
+    ) -> dict[str, Any]:
+        try:
+            group = self.store.create_attribute_group(
+                project_id,
+                name,
+                kind,
+                label_ids=label_ids,
+                options=options,
+                prompt=prompt,
+                min_value=min_value,
+                max_value=max_value,
+                is_root=is_root,
+            )
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        return public_group(group)
+
+    def update_attribute_group(
+        self, project_id: int, group_id: int, **fields: Any
+    ) -> dict[str, Any]:
+        try:
+            return public_group(self.store.update_attribute_group(project_id, group_id, **fields))
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+
+    def add_attribute_option(
+        self, project_id: int, group_id: int, name: str, display_name: str | None = None
+    ) -> dict[str, Any]:
+        option = self.store.add_attribute_option(project_id, group_id, name, display_name)
+        return _public(option, _OPTION_KEYS)
+
+    def list_attribute_groups(self, project_id: int) -> list[dict[str, Any]]:
+        return [public_group(g) for g in self.store.list_attribute_groups(project_id)]
+
+    def create_directory(self, project_id: int, nickname: str) -> dict[str, Any]:
+        if not nickname.strip():
+            raise Invalid("a directory needs a name")
+        return _public(self.store.create_directory(project_id, nickname), _DIRECTORY_KEYS)
+
+    def list_directories(self, project_id: int) -> list[dict[str, Any]]:
+        return [_public(d, _DIRECTORY_KEYS) for d in self.store.list_directories(project_id)]
+
+    def get_directory(
+        self, project_id: int, directory_id: int | None = None, nickname: str | None = None
+    ) -> dict[str, Any]:
+        if directory_id is not None:
+            found = self.store.get_directory(directory_id, project_id)
+        elif nickname is not None:
+            matches = [d for d in self.store.list_directories(project_id) if d.nickname == nickname]
+            if not matches:
+                raise NotFound(f"directory {nickname!r} not found")
+            found = matches[0]
+        else:
+            found = self.store.default_directory(project_id)
+        return _public(found, _DIRECTORY_KEYS)
+
+    def _schema_in(self, project_id: int, schema_id: int) -> None:
+        if schema_id not in {s.id for s in self.store.list_label_schemas(project_id)}:
+            raise NotFound(f"label schema {schema_id} not found")
+
+    # -- files -----------------------------------------------------------------------------
+
+    def get_file(self, project_id: int, file_id: int) -> dict[str, Any]:
+        return public_file(self.store.get_file(file_id, project_id))
+
+    def list_files(
+        self,
+        project_id: int,
+        *,
+        directory_id: int | None = None,
+        page: int = 1,
+        per_page: int = 100,
+    ) -> tuple[list[dict[str, Any]], int]:
+        if directory_id is not None:
+            self.store.get_directory(directory_id, project_id)
+        page, per_page = max(page, 1), min(max(per_page, 1), 1000)
+        rows = self.store.list_files(
+            project_id, directory_id, limit=per_page, offset=(page - 1) * per_page
+        )
+        total = self.store.count_files(project_id, directory_id)
+        return [public_file(r) for r in rows], total
+
+    def files_exist(self, project_id: int, file_ids: list[int]) -> list[int]:
+        present = self.store.existing_file_ids(project_id, file_ids)
+        return [i for i in file_ids if i not in present]
+
+    def open_file_media(self, project_id: int, file_id: int) -> tuple[BinaryIO, str]:
+        row = self.store.get_file(file_id, project_id)
+        if row.blob_key is None:
+            raise NotFound(f"file {file_id} has no stored media")
+        content_type = mimetypes.guess_type(row.original_filename or row.blob_key)[0]
+        return self.blobs.open(row.blob_key), content_type or "application/octet-stream"
+
+    def get_tokens(self, project_id: int, file_id: int) -> list[dict[str, Any]]:
+        row = self.store.get_file(file_id, project_id)
+        if row.media_type != "text":
+            raise NotFound(f"file {file_id} is not a text file")
+        return row.tokens or []
+
+    # -- imports ---------------------------------------------------------------------------
+
+    def submit_packet(
+        self,
+        project_id: int,
+        packet: bytes | dict[str, Any],
+        *,
+        source: str = "api",
+        upload: tuple[str, BinaryIO] | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Check everything that needs no media now; queue the rest. Raises `Rejected`."""
+        data = packet if isinstance(packet, bytes) else msgspec.json.encode(packet)
+        parsed, report = fmt.decode_packet(data)
+        if parsed is None:
+            raise Rejected(report)
+        dry_run = dry_run or parsed.dry_run
+        if parsed.idempotency_key and not dry_run:
+            first = self.store.find_import_by_key(project_id, parsed.idempotency_key)
+            if first is not None:
+                return public_import(first)
+
+        existing_file = self._target_file(project_id, parsed, upload, report)
+        directory_id = self._target_directory(project_id, parsed, report)
+        media_type = parsed.media_type or (existing_file or {}).get("media_type")
+        if upload is not None and media_type is None:
+            media_type = guess_media_type(upload[0])
+        context = load_context(
+            self.store, project_id, existing_file["id"] if existing_file else None
+        )
+        if parsed.auto_create_labels:
+            context.add_labels(
+                self._create_missing_labels(project_id, parsed, context, dry_run=dry_run)
+            )
+        fmt.check_packet(
+            parsed,
+            labels=context.label_index,
+            attributes=context.attribute_schema,
+            media_type=media_type,
+            strict=parsed.strict,
+            report=report,
+        )
+        context.check_references(parsed, report)
+        if existing_file is not None:
+            fmt.check_media(
+                parsed,
+                media_info_of_row(existing_file),
+                clip=parsed.clip_to_media,
+                strict=parsed.strict,
+                report=report,
+            )
+        if dry_run:
+            return self._dry_run(project_id, parsed, report, upload, existing_file)
+        if report.problem_count and parsed.on_error != "skip_instances":
+            raise Rejected(report)
+
+        staged = self._stage_media(parsed, upload)
+        packet_key = f"packets/{uuid.uuid4().hex}.json"
+        self.blobs.put_bytes(packet_key, envelope.wrap(data, staged))
+        row, created = self.store.create_import(
+            project_id,
+            directory_id=directory_id,
+            file_id=existing_file["id"] if existing_file else None,
+            source=source,
+            media_type=media_type,
+            mode=parsed.mode or ("update" if existing_file else "create"),
+            idempotency_key=parsed.idempotency_key,
+            packet_blob_key=packet_key,
+        )
+        if not created:  # lost an idempotency race: the first import is the answer
+            self.blobs.delete(packet_key)
+        else:
+            if self.dispatcher.runs_jobs:
+                self.job.handoff[row.id] = (parsed, report, staged)
+            self.dispatcher.notify()
+        return public_import(row)
+
+    def _target_file(
+        self, project_id: int, parsed: Any, upload: tuple[str, BinaryIO] | None, report: Any
+    ) -> dict[str, Any] | None:
+        sources = [
+            name
+            for name, present in (
+                ("media", parsed.media is not None and parsed.media.url is not None),
+                ("file_id", parsed.file_id is not None),
+                ("text_data", parsed.text_data is not None),
+                ("upload", upload is not None),
+            )
+            if present
+        ]
+        if len(sources) != 1:
+            what = " and ".join(sources) if sources else "none"
+            report.problem(
+                "packet.media_source",
+                "media" if not sources else sources[1],
+                "a packet needs exactly one of media.url, file_id, text_data or an uploaded"
+                f" file; it has {what}",
+            )
+            return None
+        if parsed.file_id is None:
+            return None
+        try:
+            return _dict(self.store.get_file(parsed.file_id, project_id))
+        except NotFound:
+            report.problem(
+                "file.not_found", "file_id", f"file {parsed.file_id} is not in this project"
+            )
+            return None
+
+    def _target_directory(self, project_id: int, parsed: Any, report: Any) -> int | None:
+        try:
+            return self.get_directory(project_id, parsed.directory_id)["id"]
+        except NotFound:
+            report.problem(
+                "directory.not_found",
+                "directory_id",
+                f"directory {parsed.directory_id} is not in this project",
+            )
+            return None
+
+    def _create_missing_labels(
+        self, project_id: int, parsed: Any, context: Any, *, dry_run: bool
+    ) -> list[dict[str, Any]]:
+        missing = missing_label_names(parsed, context.label_ids)
+        if not missing:
+            return []
+        if dry_run:  # would be created: stand-in ids keep the checks honest without writing
+            return [{"id": -(n + 1), "name": name} for n, name in enumerate(missing)]
+        return [_dict(r) for r in self.store.get_or_create_labels(project_id, missing)]
+
+    def _stage_media(
+        self, parsed: Any, upload: tuple[str, BinaryIO] | None
+    ) -> envelope.StagedMedia | None:
+        if upload is not None:
+            filename, stream = upload
+            blob = put_content_addressed(self.blobs, stream, Path(filename).suffix)
+            return envelope.StagedMedia(
+                blob_key=blob.key, filename=filename, sha256=blob.sha256, size=blob.size
+            )
+        if parsed.text_data is not None:
+            filename = parsed.original_filename or "text.txt"
+            blob = put_content_addressed(
+                self.blobs, io.BytesIO(parsed.text_data.encode()), Path(filename).suffix or ".txt"
+            )
+            return envelope.StagedMedia(
+                blob_key=blob.key, filename=filename, sha256=blob.sha256, size=blob.size
+            )
+        return None
+
+    def _dry_run(
+        self,
+        project_id: int,
+        parsed: Any,
+        report: Any,
+        upload: tuple[str, BinaryIO] | None,
+        existing_file: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """Check against the media too when it can be had, then store nothing."""
+        if existing_file is None and not report.problem_count:
+            with tempfile.TemporaryDirectory(prefix="labelport-dry-") as tmp:
+                try:
+                    staged = None
+                    if upload is not None or parsed.text_data is not None:
+                        staged = self._stage_media(parsed, upload)
+                    media = self.job.resolve_media(project_id, parsed, staged, Path(tmp))
+                    fmt.check_media(
+                        parsed,
+                        media.info,
+                        clip=parsed.clip_to_media,
+                        strict=parsed.strict,
+                        report=report,
+                    )
+                except MediaError as exc:
+                    report.problem(exc.code, "media", exc.message)
+        return {
+            "status": "dry_run",
+            "problem_count": report.problem_count,
+            "problems": problem_dicts(report.problems),
+            "warning_count": report.warning_count,
+            "warnings": problem_dicts(report.warnings),
+            "counts": report.counts,
+        }
+
+    def get_import(
+        self,
+        project_id: int,
+        import_id: int,
+        *,
+        problems_page: int = 1,
+        problems_per_page: int = 100,
+    ) -> dict[str, Any]:
+        row = self.store.get_import(import_id, project_id)
+        return public_import(row, problems_page=problems_page, problems_per_page=problems_per_page)
+
+    def list_imports(
+        self,
+        project_id: int,
+        *,
+        status: str | None = None,
+        media_type: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        page, per_page = max(page, 1), min(max(per_page, 1), 500)
+        rows = self.store.list_imports(
+            project_id,
+            status=status,
+            media_type=media_type,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+        total = self.store.count_imports(project_id, status=status, media_type=media_type)
+        return [public_import(r, problems_per_page=0) for r in rows], total
+
+    def wait_import(self, project_id: int, import_id: int, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while True:
+            found = self.get_import(project_id, import_id)
+            if found["status"] in ("success", "failed") or time.monotonic() >= deadline:
+                return found
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    # -- instances and sequences -----------------------------------------------------------
+
+    def list_instances(
+        self,
+        project_id: int,
+        file_id: int,
+        *,
+        frame_start: int | None = None,
+        frame_end: int | None = None,
+        page: int = 1,
+        per_page: int = 1000,
+    ) -> tuple[list[dict[str, Any]], int]:
+        self.store.get_file(file_id, project_id)
+        page, per_page = max(page, 1), min(max(per_page, 1), 10_000)
+        rows = self.store.list_instances(
+            file_id,
+            frame_min=frame_start,
+            frame_max=frame_end,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+        total = self.store.count_instances(file_id, frame_min=frame_start, frame_max=frame_end)
+        labels = self._label_names(project_id)
+        numbers = {s.id: s.number for s in self.store.list_sequences(file_id)}
+        return [public_instance(r, labels, numbers) for r in rows], total
+
+    def list_sequences(
+        self, project_id: int, file_id: int, *, label_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        self.store.get_file(file_id, project_id)
+        labels = self._label_names(project_id)
+        return [
+            {**_dict(s), "label_name": labels.get(s.label_id), "keyframes": s.keyframes or []}
+            for s in self.store.list_sequences(file_id, label_id)
+        ]
+
+    def _label_names(self, project_id: int) -> dict[int, str]:
+        return {label.id: label.name for label in self.store.list_labels(project_id)}
+
+
+# -- shapes shown to callers ---------------------------------------------------------------
+
+_SCHEMA_KEYS = ("id", "name", "is_default")
+_LABEL_KEYS = ("id", "name", "colour", "schema_id")
+_OPTION_KEYS = ("id", "name", "display_name", "parent_id")
+_DIRECTORY_KEYS = ("id", "nickname", "is_default")
+_FILE_KEYS = (
+    "id", "directory_id", "media_type", "original_filename", "sha256", "size", "width", "height",
+    "frame_count", "fps", "duration", "token_count", "source_url", "parent_file_id", "ordinal",
+    "created_at",
+)  # fmt: skip
+_IMPORT_KEYS = (
+    "id", "file_id", "directory_id", "status", "percent", "source", "media_type", "mode",
+    "idempotency_key", "error", "created_at", "started_at", "finished_at",
+)  # fmt: skip
+_INSTANCE_KEYS = (
+    "id", "file_id", "frame", "type", "label_id", "sequence_id", "machine_made", "model_id",
+    "model_run_id", "score", "external_id",
+)  # fmt: skip
+# A fixed palette, assigned by name so a label keeps its colour across projects and runs.
+_PALETTE = (
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
+    "#469990", "#9a6324", "#800000", "#808000", "#000075", "#ffe119", "#dcbeff", "#aaffc3",
+)  # fmt: skip
+
+
+def colour_for(name: str) -> str:
+    return _PALETTE[zlib.crc32(name.encode()) % len(_PALETTE)]
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _dict(record: Any) -> dict[str, Any]:
+    return {k: _jsonable(v) for k, v in dataclasses.asdict(record).items()}
+
+
+def _public(record: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: _jsonable(getattr(record, k)) for k in keys}
+
+
+def public_group(group: Any) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "kind": group.kind,
+        "prompt": group.prompt,
+        "min_value": group.min_value,
+        "max_value": group.max_value,
+        "is_root": group.is_root,
+        "label_ids": list(group.label_ids),
+        "options": [_public(o, _OPTION_KEYS) for o in group.options],
+    }
+
+
+def public_file(record: Any) -> dict[str, Any]:
+    return _public(record, _FILE_KEYS)
+
+
+def public_import(
+    record: Any, *, problems_page: int = 1, problems_per_page: int = 100
+) -> dict[str, Any]:
+    shown = _public(record, _IMPORT_KEYS)
+    problems = record.problems or []
+    start = max(problems_page - 1, 0) * problems_per_page
+    shown["counts"] = record.counts or {}
+    shown["problem_count"] = record.problem_count or len(problems)
+    shown["problems"] = problems[start : start + problems_per_page]
+    warnings = record.warnings or []
+    shown["warning_count"] = shown["counts"].get("warning_count", len(warnings))
+    shown["warnings"] = warnings[:problems_per_page]
+    return shown
+
+
+def public_instance(
+    record: Any, label_names: dict[int, str], numbers: dict[int, int]
+) -> dict[str, Any]:
+    shown = _public(record, _INSTANCE_KEYS)
+    shown["label_name"] = label_names.get(record.label_id)
+    shown["number"] = numbers.get(record.sequence_id)
+    if record.type == "box":
+        shown.update(x_min=record.x_min, y_min=record.y_min, x_max=record.x_max, y_max=record.y_max)
+    if record.geometry:
+        shown.update(record.geometry)
+    shown["attribute_groups"] = record.attributes or {}
+    return shown
+
+
+_MEDIA_BY_EXTENSION = {
+    "image": {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"},
+    "video": {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"},
+    "audio": {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac"},
+    "text": {".txt", ".md"},
+    "point_cloud": {".pcd", ".ply"},
+    "geo": {".geojson", ".geotiff"},
+}
+
+
+def guess_media_type(filename: str) -> str | None:
+    suffix = Path(filename).suffix.lower()
+    for media_type, suffixes in _MEDIA_BY_EXTENSION.items():
+        if suffix in suffixes:
+            return media_type
+    return None
