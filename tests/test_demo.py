@@ -1,4 +1,4 @@
-"""The README's first command: the walkthrough demo runs end to end and re-runs without duplicates."""
+"""The README's first command: the walkthrough demo runs end to end, and again unduplicated."""
 
 from __future__ import annotations
 

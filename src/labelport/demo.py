@@ -9,6 +9,7 @@ packets carry idempotency keys.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import socket
 import threading
@@ -111,10 +112,8 @@ def ensure_project(service: Service) -> dict[str, Any]:
     known = {label["name"] for label in service.list_labels(project["id"])}
     missing = [name for name in LABELS if name not in known]
     if missing:
-        try:
+        with contextlib.suppress(Conflict):  # a concurrent demo created them first
             service.create_labels(project["id"], missing)
-        except Conflict:
-            pass
     return project
 
 
