@@ -158,23 +158,3 @@ def make_project(service: Any, name: str) -> ProjectKeys:
         key = service.create_api_key(project["id"], role=role)
         keys[role] = (key["client_id"], key["client_secret"])
     return ProjectKeys(project["id"], project["string_id"], keys)
-
-
-def service_unready() -> str | None:
-    """TEMPORARY, until service.py lands: why a real Service cannot run yet, or None."""
-    import tempfile
-
-    try:
-        from labelport.service import Service
-
-        with tempfile.TemporaryDirectory() as tmp:
-            service = Service.open(data_dir=tmp, workers=1)
-            try:
-                project = service.create_project("probe")
-                key = service.create_api_key(project["id"])
-                assert service.authenticate(key["client_id"], key["client_secret"])
-            finally:
-                service.close()
-    except Exception as exc:
-        return f"the Service is not usable yet: {type(exc).__name__}: {exc}"
-    return None

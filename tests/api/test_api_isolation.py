@@ -54,7 +54,7 @@ BODY_IDS: dict[tuple[str, str], BodyFor | None] = {
     ("POST", "/api/v1/projects/{project_string_id}/packets"): lambda b: {
         "file_id": b["file_id"],
         "mode": "update",
-        "instance_list": [{"type": "tag", "name": SECRET_LABEL}],
+        "instance_list": [{"type": "tag", "name": "cat"}],
     },
     ("GET", "/api/v1/projects/{project_string_id}/imports"): None,
     # diffgram compat
@@ -90,7 +90,7 @@ BODY_IDS: dict[tuple[str, str], BodyFor | None] = {
     ("POST", "/api/walrus/v1/project/{project_string_id}/input/packet"): lambda b: {
         "file_id": b["file_id"],
         "mode": "update",
-        "instance_list": [{"type": "tag", "name": SECRET_LABEL}],
+        "instance_list": [{"type": "tag", "name": "cat"}],
     },
     ("POST", "/api/walrus/v1/project/{project_string_id}/input/from_local"): "upload",
     ("POST", "/api/walrus/v1/project/{project_string_id}/input/view/list"): None,
@@ -169,6 +169,26 @@ def two_projects(service: Any, media_server: Any) -> tuple[ProjectKeys, ProjectK
     return a, b, b_ids
 
 
+# Ids that exist in no project: what B's ids must be indistinguishable from.
+NOWHERE = {
+    key: 900_000_000 + n
+    for n, key in enumerate(
+        ("label_id", "group_id", "directory_id", "schema_id", "image_id", "file_id", "text_id")
+    )
+} | {"import_id": 900_000_100}
+
+PACKET_ROUTES = {
+    ("POST", "/api/v1/projects/{project_string_id}/packets"),
+    ("POST", "/api/v1/projects/{project_string_id}/files/upload"),
+    ("POST", "/api/walrus/v1/project/{project_string_id}/input/packet"),
+    ("POST", "/api/walrus/v1/project/{project_string_id}/input/from_local"),
+}
+
+
+def _shape(response: Any) -> str:
+    return re.sub(r"\d+", "#", response.text)
+
+
 def _fill(path: str, psid: str, b_ids: dict[str, int]) -> str:
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -242,6 +262,12 @@ def test_a_key_of_a_never_reaches_b(service: Any, two_projects: tuple) -> None:
                 body = (lambda payload: lambda _ids: dict(payload))(body) if body else None
             response = _call(client, method, target, body, b_ids, a)
             _assert_no_leak(response, where)
+            # B's ids must be answered exactly as ids that exist nowhere.
+            nowhere = _call(client, method, _fill(path, a.string_id, NOWHERE), body, NOWHERE, a)
+            assert (response.status_code, _shape(response)) == (
+                nowhere.status_code,
+                _shape(nowhere),
+            ), f"{where}: B's ids answer differently from missing ids"
             if (method, path) == ("POST", "/api/v1/project/{project_string_id}/file/exists"):
                 # The diffgram SDK reads this answer: "does not exist" is the truthful 200.
                 assert response.json()["result"] == {
@@ -251,6 +277,9 @@ def test_a_key_of_a_never_reaches_b(service: Any, two_projects: tuple) -> None:
             elif path.endswith("/user/legacy/working_dir/view"):
                 # Looked up by name within A: B's dataset name is simply not found (SDK: 400).
                 assert response.status_code == 400, response.text
+            elif (method, path) in PACKET_ROUTES:
+                # A packet naming another project's directory or file is a problem of the packet.
+                assert response.status_code in (400, 404, 422), f"{where}: {response.text}"
             else:
                 assert response.status_code in (403, 404), f"{where}: {response.text}"
             checked += 1
