@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt bench clean
+.PHONY: demo test lint fmt bench clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
+
+# Pictures of the pages for the README (needs Debian's chromium: apt-get install chromium).
+screenshots: $(STAMP)
+	$(BIN)/python -m labelport.web.screenshots docs/screenshots
 
 bench: $(STAMP)
 	$(BIN)/python bench/format_bench.py

@@ -104,12 +104,21 @@ def serve(
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
         server = uvicorn.Server(config)
         typer.echo(f"labelport serving on http://{host}:{port} (API docs: /docs)")
+        link = _signin_link(app, host, port)
+        typer.echo(f"Verify imports in a browser (one-time sign-in link): {link}")
         sys.stdout.flush()
         server.run()
         if not server.started:
             raise _fail(f"could not listen on {host}:{port}")
     finally:
         service.close()
+
+
+def _signin_link(app: Any, host: str, port: int) -> str:
+    from labelport.web import signin_url
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return signin_url(app, f"http://{shown}:{port}")
 
 
 @project_app.command("create")

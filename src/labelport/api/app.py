@@ -29,6 +29,7 @@ def create_app(
     max_body_bytes: int = 1 << 30,
     compat_wait_seconds: float = 300.0,
     include_compat: bool = True,
+    include_web: bool = True,
 ) -> FastAPI:
     """The app over `service` (a `labelport.service.Service`); the caller owns its lifetime.
 
@@ -53,6 +54,11 @@ def create_app(
     if include_compat:
         # Kept out of the OpenAPI document: their shapes are the diffgram SDK's, not ours.
         app.include_router(compat.router, include_in_schema=False)
+    if include_web:
+        # The verification pages: a sub-app at /ui with its own (cookie) sign-in and errors.
+        from labelport.web import mount
+
+        mount(app, service)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

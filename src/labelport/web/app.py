@@ -1,0 +1,176 @@
+"""`create_web_app(service)`: the verification pages, a FastAPI app mounted at /ui.
+
+A sub-application rather than a router on the API: its callers carry a session cookie, not
+HTTP Basic, its errors are pages rather than JSON, and it sets its own security headers.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from labelport.errors import LabelportError, NotFound
+from labelport.web import filters
+from labelport.web.sessions import (
+    COOKIE,
+    LOGIN_CSRF_COOKIE,
+    SESSION_SECONDS,
+    CookieSigner,
+    SignInTokens,
+    WebSession,
+)
+
+HERE = Path(__file__).parent
+PREFIX = "/ui"
+
+# Scripts and styles come only from /ui/static: no inline script can run, whatever a label says.
+CSP = (
+    "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
+    "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
+
+class SignInRequired(Exception):
+    """No valid session: pages redirect to the sign-in form, JSON answers 401."""
+
+
+class WebState:
+    """What the pages share: the service, the sign-in tokens, the cookie key, the frame cache."""
+
+    def __init__(self, service: Any, cache_dir: Path) -> None:
+        self.service = service
+        self.tokens = SignInTokens()
+        self.signer = CookieSigner()
+        self.cache_dir = cache_dir
+        self.secure_cookies = False
+
+    @property
+    def engine(self) -> Any:
+        return self.service.store.engine
+
+    def session(self, request: Request) -> WebSession:
+        found = self.signer.load(request.cookies.get(COOKIE))
+        if found is None:
+            raise SignInRequired()
+        return found
+
+
+def default_cache_dir(service: Any) -> Path:
+    data_dir = getattr(service, "data_dir", None)
+    if data_dir is not None:
+        return Path(data_dir) / "cache" / "web"
+    root = getattr(getattr(service, "blobs", None), "root", None)
+    if root is not None:  # LocalBlobStore: the data directory is its parent
+        return Path(root).parent / "cache" / "web"
+    return Path(tempfile.gettempdir()) / f"labelport-web-cache-{secrets.token_hex(4)}"
+
+
+def create_web_app(service: Any, *, cache_dir: Path | None = None) -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    state = WebState(service, cache_dir or default_cache_dir(service))
+    app.state.web = state
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    filters.install(templates.env)
+    app.state.templates = templates
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        # The sign-in token travels in a URL once: never send it on as a Referer.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if "cache-control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(SignInRequired)
+    async def to_sign_in(request: Request, exc: SignInRequired) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": {"code": "auth.signin", "message": "sign in"}}, 401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{PREFIX}/signin?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return error_page(request, 404, "Not found", exc.message)
+
+    @app.exception_handler(LabelportError)
+    async def labelport_error(request: Request, exc: LabelportError) -> Response:
+        return error_page(request, 400, "Cannot do that", exc.message)
+
+    @app.exception_handler(404)
+    async def no_route(request: Request, exc: Exception) -> Response:
+        return error_page(request, 404, "Not found", "There is no page at this address.")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Never a traceback on a page: the log has it (uvicorn logs unhandled errors).
+        return error_page(request, 500, "Something went wrong", "The server could not do this.")
+
+    from labelport.web import data, pages, signin
+
+    app.include_router(signin.router)
+    app.include_router(pages.router)
+    app.include_router(data.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    return app
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.endswith(".json")
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    if wants_json(request):
+        return JSONResponse({"error": {"code": str(status), "message": message}}, status)
+    templates: Jinja2Templates = request.app.state.templates
+    session = request.app.state.web.signer.load(request.cookies.get(COOKIE))
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"title": title, "message": message, "session": session, "project": None},
+        status_code=status,
+    )
+
+
+def set_session_cookie(response: Response, state: WebState, session: WebSession) -> None:
+    response.set_cookie(
+        COOKIE,
+        state.signer.dump(session),
+        max_age=SESSION_SECONDS,
+        path=PREFIX,
+        httponly=True,
+        samesite="lax",
+        secure=state.secure_cookies,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
+
+
+def mount(api_app: FastAPI, service: Any, *, cache_dir: Path | None = None) -> FastAPI:
+    """Mount the pages on the API app at /ui; returns the pages' app."""
+    web = create_web_app(service, cache_dir=cache_dir)
+    api_app.mount(PREFIX, web, name="web")
+    api_app.state.web = web.state.web
+    return web
+
+
+def signin_url(api_app: FastAPI, base_url: str) -> str:
+    """A fresh one-time sign-in link for every project of this server."""
+    state: WebState = api_app.state.web
+    return f"{base_url.rstrip('/')}{PREFIX}/signin?token={state.tokens.issue()}"
+
+
+def html(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, context, status_code=status)

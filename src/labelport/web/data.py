@@ -1,0 +1,159 @@
+"""What the pages' scripts fetch: media bytes, video frames, instances by frame window, import
+progress. Same session and project checks as the pages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+
+from labelport.errors import NotFound
+from labelport.web import frames, queries
+from labelport.web.app import WebState
+from labelport.web.pages import project_for, signed_in
+
+router = APIRouter()
+
+# One answer never carries more than this many instances; the script asks again from where the
+# answer stopped (`complete_through`), so a frame of 2,000 boxes is one request, 1M never is.
+MAX_INSTANCES = 5000
+MAX_WINDOW = 300
+# Media types a browser may render from our origin; anything else is served as a download.
+_INLINE = {"image": "image/", "audio": "audio/", "video": "video/"}
+
+
+def _file(request: Request, project_string_id: str, file_id: int) -> tuple[WebState, Any]:
+    state, session = signed_in(request)
+    project = project_for(state, session, project_string_id)
+    return state, state.service.store.get_file(file_id, project["id"])
+
+
+@router.get("/p/{project_string_id}/files/{file_id}/media")
+def media(request: Request, project_string_id: str, file_id: int) -> Response:
+    state, row = _file(request, project_string_id, file_id)
+    if row.blob_key is None:
+        raise NotFound(f"file {file_id} has no stored media")
+    stream, content_type = state.service.open_file_media(row.project_id, file_id)
+    prefix = _INLINE.get(row.media_type)
+    if row.media_type == "text":
+        content_type = "text/plain; charset=utf-8"
+    elif prefix is None or not content_type.startswith(prefix):
+        content_type = "application/octet-stream"
+    headers = {
+        # A user's bytes on our origin: never let them run as a page.
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Cache-Control": "private, max-age=3600",
+    }
+    local = state.service.blobs.local_path(row.blob_key)
+    if local is not None:
+        stream.close()
+        return FileResponse(local, media_type=content_type, headers=headers)
+    return StreamingResponse(_chunks(stream), media_type=content_type, headers=headers)
+
+
+def _chunks(stream: Any) -> Any:
+    with stream:
+        while chunk := stream.read(1 << 16):
+            yield chunk
+
+
+@router.get("/p/{project_string_id}/files/{file_id}/frames/{frame}.jpg")
+async def frame_image(request: Request, project_string_id: str, file_id: int, frame: int) -> Any:
+    state, row = _file(request, project_string_id, file_id)
+    if row.media_type != "video" or row.blob_key is None:
+        raise NotFound(f"file {file_id} is not a stored video")
+    if frame < 0 or (row.frame_count is not None and frame >= row.frame_count):
+        raise NotFound(f"frame {frame} is outside the video (0..{(row.frame_count or 1) - 1})")
+    cache = state.cache_dir / "frames" / str(row.sha256 or row.id)
+    try:
+        path = await run_in_threadpool(_frame, state, row, frame, cache)
+    except IndexError as exc:
+        raise NotFound(str(exc)) from None
+    except ValueError as exc:
+        return JSONResponse({"error": {"code": "media.unreadable", "message": str(exc)}}, 422)
+    return FileResponse(
+        path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+    )
+
+
+def _frame(state: WebState, row: Any, frame: int, cache: Path) -> Path:
+    video = state.service.blobs.local_path(row.blob_key)
+    if video is None:  # a remote blob store: keep one local copy beside its frames
+        video = cache / "video"
+        if not video.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = cache / "video.part"
+            with state.service.blobs.open(row.blob_key) as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            tmp.replace(video)
+    return frames.frame_jpeg(Path(video), frame, cache)
+
+
+@router.get("/p/{project_string_id}/files/{file_id}/instances.json")
+def instances(
+    request: Request,
+    project_string_id: str,
+    file_id: int,
+    frame_start: int | None = None,
+    frame_end: int | None = None,
+) -> JSONResponse:
+    """Instances of a file, or of frames [frame_start, frame_end] of a video.
+
+    `complete_through`: the last frame whose instances are all in this answer (None when the
+    answer holds every instance asked for); `truncated`: the answer stopped at MAX_INSTANCES.
+    """
+    state, _row = _file(request, project_string_id, file_id)
+    if frame_start is not None and frame_end is not None:
+        frame_end = min(frame_end, frame_start + MAX_WINDOW - 1)
+    found = queries.instances(
+        state.engine,
+        file_id,
+        frame_min=frame_start,
+        frame_max=frame_end,
+        limit=MAX_INSTANCES + 1,
+    )
+    truncated = len(found) > MAX_INSTANCES
+    found = found[:MAX_INSTANCES]
+    complete_through = frame_end
+    if truncated and found and found[-1]["frame"] is not None:
+        # The last frame in the answer may be cut short; every frame before it is whole.
+        complete_through = found[-1]["frame"] - 1
+    return JSONResponse(
+        {
+            "instances": found,
+            "frame_start": frame_start,
+            "frame_end": frame_end,
+            "truncated": truncated,
+            "complete_through": complete_through,
+        }
+    )
+
+
+@router.get("/p/{project_string_id}/imports/progress.json")
+def progress(request: Request, project_string_id: str, ids: str = "") -> JSONResponse:
+    state, session = signed_in(request)
+    project = project_for(state, session, project_string_id)
+    wanted = []
+    for part in ids.split(",")[: queries.MAX_POLL_IDS]:
+        if part.strip().isdigit():
+            wanted.append(int(part))
+    rows = queries.imports_by_id(state.engine, project["id"], wanted)
+    return JSONResponse(
+        {
+            "imports": [
+                {
+                    "id": r["id"],
+                    "status": r["status"],
+                    "percent": r["percent"],
+                    "problem_count": r["problem_count"],
+                    "instances": (r["counts"] or {}).get("instances"),
+                    "finished": r["status"] in ("success", "failed"),
+                }
+                for r in rows
+            ]
+        }
+    )
