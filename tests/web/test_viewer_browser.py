@@ -212,3 +212,40 @@ def test_a_label_made_of_html_stays_text(
         assert page.locator("img[src='x']").count() == 0, path
     page.wait_for_timeout(200)  # an onerror would fire as soon as the image failed to load
     assert page.dialogs.seen == []
+
+
+def test_text_audio_point_cloud_and_geo_viewers_draw_their_instances(
+    page: Any, service: Service, project: dict[str, Any], base_url: str, media_dir: Path
+) -> None:
+    from media_factory import make_geojson, make_pcd, make_wav
+
+    text = media_dir / "note.txt"
+    text.write_text("The cat sat on the mat. A dog barked.")
+    cases = [
+        (text, {"media": {"type": "text"}, "instance_list": [
+            {"type": "text_token", "name": "cat", "start_token": 1, "end_token": 1},
+            {"type": "text_token", "name": "dog", "start_token": 7, "end_token": 8}]},
+         "#text[data-drawn='2']"),
+        (make_wav(media_dir / "a.wav", 2.0), {"instance_list": [
+            {"type": "audio", "name": "cat", "start_time": 0.2, "end_time": 0.9},
+            {"type": "audio", "name": "dog", "start_time": 1.0, "end_time": 1.5}]},
+         "#overlay[data-drawn='2']"),
+        (make_pcd(media_dir / "c.pcd", [(0, 0, 0), (10, 5, 1), (-4, 8, 2)]), {"instance_list": [
+            {"type": "cuboid_3d", "name": "cat", "center_3d": {"x": 2, "y": 3, "z": 0},
+             "dimensions_3d": {"width": 2, "height": 1, "depth": 1}}]},
+         "#overlay[data-drawn='1']"),
+        (make_geojson(media_dir / "g.geojson"), {"instance_list": [
+            {"type": "geo_point", "name": "cat", "lonlat": [2.35, 48.85]},
+            {"type": "geo_box", "name": "dog", "bounds_lonlat": [[2.3, 48.8], [2.4, 48.9]]}]},
+         "#overlay[data-drawn='2']"),
+    ]  # fmt: skip
+    for path, packet, ready in cases:
+        done = import_upload(service, project["id"], path, packet)
+        assert done["status"] == "success", done
+        page.goto(f"{base_url}/ui/p/{project['string_id']}/files/{done['file_id']}")
+        page.wait_for_selector(ready)
+    # The last page (geo): the box spans its bounds in lon / -lat plot units.
+    box = page.locator("#overlay g.inst[data-type=geo_box] rect")
+    assert [round(float(box.get_attribute(k)), 6) for k in ("x", "y", "width", "height")] == [
+        2.3, -48.9, 0.1, 0.1,
+    ]  # fmt: skip
