@@ -224,3 +224,9 @@ def test_catalogue_and_docs_agree():
     doc = Path(__file__).parents[2] / "docs" / "problems.md"
     documented = set(re.findall(r"^\| `([a-z_0-9.]+)` \|", doc.read_text(), re.M))
     assert documented == set(CATALOGUE)
+
+
+def test_instance_list_beside_an_empty_frame_packet_map_is_a_problem_not_a_crash():
+    body = {"instance_list": [{"type": "tag", "name": "cat"}], "frame_packet_map": {}}
+    _packet, report = run(body)  # checks run too: they used to raise on this
+    assert "packet.conflicting_keys" in {p.code for p in report.problems}

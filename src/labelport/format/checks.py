@@ -120,9 +120,9 @@ def _check_packet(
             if instance.number is None:
                 instance.number = 1
     if packet.frame_packet_map is not None:
-        _check_sequences(
-            packet, lists[-len(packet.frame_packet_map) :], label_ids, labels, report, counts
-        )
+        # The map's lists are the last ones (an empty map must slice to none: not lists[-0:]).
+        frame_lists = lists[len(lists) - len(packet.frame_packet_map) :]
+        _check_sequences(packet, frame_lists, label_ids, labels, report, counts)
 
     id_set = set(map(_id, every()))
     if id_set != {None}:
