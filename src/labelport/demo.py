@@ -203,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port(args.port)
         server, thread = start_server(service, port)
         host = f"http://127.0.0.1:{port}"
-        console.print(f"labelport serving on [bold]{host}[/bold] (data in {args.data_dir})")
+        console.print(
+            f"labelport serving on [bold]{host}[/bold] (data in {args.data_dir})", soft_wrap=True
+        )
 
         media = args.data_dir / "demo-media"
         media.mkdir(parents=True, exist_ok=True)
@@ -229,9 +231,12 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 summarise(console, label, imported, sdk.file.get_by_id(imported.file_id))
         console.print(f"both imports verified in {elapsed:.2f} s")
+        from labelport.web import signin_url
+
         console.print(
-            f"open [bold]{host}/[/bold] to see them (sign in with {key['client_id']} /"
-            f" {key['client_secret']}); API docs at {host}/docs"
+            f"see them in a browser: [bold]{signin_url(server.config.app, host)}[/bold]"
+            f" (one-time sign-in link; an API key also signs in); API docs at {host}/docs",
+            soft_wrap=True,  # a wrapped link cannot be clicked
         )
         ok = image_import.status == video_import.status == "success"
         if not args.once:

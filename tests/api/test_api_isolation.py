@@ -26,6 +26,7 @@ UNSCOPED = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/healthz"),
+    ("GET", "/"),  # a redirect to the pages, which have their own isolation test
 }
 
 # Routes whose ids travel in the body (or whose path has none): the body to send with B's ids.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from labelport import __version__
 from labelport.api import compat, errors, native
@@ -59,6 +60,11 @@ def create_app(
         from labelport.web import mount
 
         mount(app, service)
+
+        @app.get("/", include_in_schema=False)
+        def home() -> RedirectResponse:
+            # A person opening the server's address wants the pages, not a 404.
+            return RedirectResponse("/ui/", status_code=307)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
