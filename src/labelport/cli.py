@@ -119,5 +119,15 @@ def _register_server_commands() -> None:
 _register_server_commands()
 
 
+def _register_convert_commands() -> None:
+    # import, export: they live in convert/cli.py.
+    from labelport.convert.cli import register
+
+    register(app)
+
+
+_register_convert_commands()
+
+
 def main() -> None:
     app()

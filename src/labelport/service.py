@@ -324,8 +324,12 @@ class Service:
         source: str = "api",
         upload: tuple[str, BinaryIO] | None = None,
         dry_run: bool = False,
+        import_counts: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Check everything that needs no media now; queue the rest. Raises `Rejected`."""
+        """Check everything that needs no media now; queue the rest. Raises `Rejected`.
+
+        `import_counts` (e.g. a converter's `{"losses": {...}}`) is stored in the import's
+        counts, beside what the job counts."""
         data = packet if isinstance(packet, bytes) else msgspec.json.encode(packet)
         parsed, report = fmt.decode_packet(data)
         if parsed is None:
@@ -386,6 +390,8 @@ class Service:
         if not created:  # lost an idempotency race: the first import is the answer
             self.blobs.delete(packet_key)
         else:
+            if import_counts:  # before the job runs: its write merges into these counts
+                row = self.store.update_import(row.id, counts=import_counts)
             if self.dispatcher.runs_jobs:
                 self.job.handoff[row.id] = (parsed, report, staged)
             self.dispatcher.notify()

@@ -110,6 +110,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "media.blob_key_invalid": (PROBLEM, "a stored media key is malformed"),
     "media.blob_not_found": (PROBLEM, "stored media is missing"),
     "media.file_not_found": (PROBLEM, "a local file to upload does not exist"),
+    # converters (labelport import): the path is "source file:place" or "source file:line"
+    "convert.unreadable": (PROBLEM, "a source file cannot be read or parsed (e.g. truncated JSON)"),
+    "convert.invalid": (PROBLEM, "a source record is not what its format allows"),
+    "convert.image_unknown": (PROBLEM, "an annotation refers to an image the source does not list"),
+    "convert.class_unknown": (PROBLEM, "a class id, category or label the source does not declare"),
+    "convert.media_missing": (PROBLEM, "the media file of an annotated item is not found"),
+    "convert.format_unknown": (PROBLEM, "the source's format cannot be told; pass --format"),
 }
 
 DEFAULT_LIMIT = 1000

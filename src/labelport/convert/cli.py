@@ -1,0 +1,236 @@
+"""The `import` and `export` commands (registered on `labelport` by `register(app)`)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from labelport.convert import FORMATS, LOSS_KINDS, WRITABLE
+from labelport.convert.importer import ON_ERROR, ImportOptions, Outcome, run
+
+
+class _Bar:
+    """The importer's progress, shown as a Rich bar: files, instances, rate, ETA."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("importing", total=None, instances=0, rate="")
+        self.instances = 0
+        self.started = time.monotonic()
+
+    def total(self, files: int) -> None:
+        self.progress.update(self.task, total=files)
+
+    def advance(self, files: int, instances: int) -> None:
+        self.instances += instances
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.progress.update(
+            self.task,
+            advance=files,
+            instances=self.instances,
+            rate=f"{self.instances / elapsed:,.0f} inst/s",
+        )
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[instances]:,} instances"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def import_command(
+    source: Annotated[Path, typer.Argument(help="Annotation file or folder to import.")],
+    project: Annotated[str, typer.Option("--project", "-p", help="The project's string id")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help=f"auto or one of: {', '.join(FORMATS)}")
+    ] = "auto",
+    media: Annotated[
+        Path | None, typer.Option("--media", help="Folder with the media files")
+    ] = None,
+    media_url: Annotated[
+        str | None,
+        typer.Option("--media-url", help="URL prefix: media of `a.jpg` is PREFIX + 'a.jpg'"),
+    ] = None,
+    create_labels: Annotated[
+        bool,
+        typer.Option("--create-labels", help="Create missing labels and attribute groups"),
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; store nothing")] = False,
+    on_error: Annotated[
+        str, typer.Option("--on-error", help="reject | skip_instances | skip_files")
+    ] = "reject",
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (SQLite + blobs)")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="PostgreSQL URL instead of SQLite")
+    ] = None,
+    server: Annotated[
+        str | None, typer.Option("--server", help="Send to a running server at this URL")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="API key ID:SECRET (with --server)")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Import worker threads (embedded)")] = 2,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object")
+    ] = False,
+) -> None:
+    """Convert annotations (COCO, YOLO, VOC, CVAT, MOT, Label Studio, LabelMe, Diffgram) and
+    import them, one packet per media file. Exit 1 if anything failed."""
+    console = Console(highlight=False, quiet=as_json)
+    if format != "auto" and format not in FORMATS:
+        raise _fail(f"--format must be auto or one of {', '.join(FORMATS)}")
+    if on_error not in ON_ERROR:
+        raise _fail(f"--on-error must be one of {', '.join(ON_ERROR)}")
+    if not source.exists():
+        raise _fail(f"{source} does not exist")
+    if media is not None and not media.is_dir():
+        raise _fail(f"--media {media} is not a folder")
+    options = ImportOptions(
+        format=format,
+        media_dir=media,
+        media_url=media_url,
+        create_labels=create_labels,
+        dry_run=dry_run,
+        on_error=on_error,
+    )
+    if server is not None:
+        if not key or ":" not in key:
+            raise _fail("--server needs --key ID:SECRET")
+        from labelport.convert.targets import ServerTarget
+
+        outcome = _run(source, ServerTarget(server, key, project), options, console)
+    else:
+        from labelport.cli_server import _service
+        from labelport.convert.targets import EmbeddedTarget
+
+        with _service(data_dir, database_url, workers=max(workers, 1)) as service:
+            outcome = _run(source, EmbeddedTarget(service, project), options, console)
+    if as_json:
+        typer.echo(json.dumps(outcome.to_dict(), indent=1))
+    else:
+        _summary(outcome, console)
+    raise typer.Exit(1 if outcome.failed else 0)
+
+
+def _run(source: Path, target: Any, options: ImportOptions, console: Console) -> Outcome:
+    from labelport.sdk.errors import LabelportHTTPError
+
+    try:
+        with _progress(console) as progress:
+            return run(source, target, options, _Bar(progress))
+    except LabelportHTTPError as exc:
+        raise _fail(f"server: {exc.message}") from None
+
+
+def _summary(outcome: Outcome, console: Console) -> None:
+    table = Table(title=f"import ({outcome.format})", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for what, count in (
+        ("files imported", outcome.files_ok),
+        ("files already imported (unchanged)", outcome.files_unchanged),
+        ("files failed", outcome.files_failed),
+        ("files skipped", outcome.files_skipped),
+        ("instances imported", outcome.instances),
+    ):
+        table.add_row(what, f"{count:,}")
+    for label, count in sorted(outcome.instances_per_label.items()):
+        table.add_row(f"  {label}", f"{count:,}")
+    console.print(table)
+    _losses(outcome.losses, console)
+    if outcome.problem_count:
+        problems = Table(title=f"{outcome.problem_count} problems", title_style="red")
+        problems.add_column("code", style="red", no_wrap=True)
+        problems.add_column("where")
+        problems.add_column("message")
+        for p in outcome.problems[:50]:
+            problems.add_row(p.code, p.path, p.message)
+        console.print(problems)
+        if outcome.problem_count > 50:
+            console.print(f"… and {outcome.problem_count - 50} more problems")
+    if outcome.stopped:
+        console.print(
+            "[red]nothing was imported[/red]: fix the problems, or pass --on-error skip_files"
+            " (or skip_instances) to import the rest"
+        )
+
+
+def _losses(losses: Any, console: Console) -> None:
+    if not losses:
+        console.print("losses: none (everything in the source was carried)")
+        return
+    table = Table(title="not carried (losses)", title_style="yellow")
+    table.add_column("kind", style="yellow")
+    table.add_column("count", justify="right")
+    table.add_column("what")
+    for kind, count in sorted(losses.items()):
+        table.add_row(kind, f"{count:,}", LOSS_KINDS.get(kind, ""))
+    console.print(table)
+
+
+def export_command(
+    project: Annotated[str, typer.Option("--project", "-p", help="The project's string id")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help=f"one of: {', '.join(WRITABLE)}")
+    ] = "diffgram",
+    out: Annotated[Path, typer.Option("--out", help="Output folder")] = Path("export"),
+    with_media: Annotated[
+        bool, typer.Option("--with-media", help="Copy the media files into the output too")
+    ] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (SQLite + blobs)")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="PostgreSQL URL instead of SQLite")
+    ] = None,
+) -> None:
+    """Export a project: diffgram (every instance type), or coco / yolo / voc (boxes and
+    polygons; anything else is counted as not carried)."""
+    from labelport.cli_server import _service
+    from labelport.convert import module
+    from labelport.convert.export import Export
+
+    console = Console(highlight=False)
+    if format not in WRITABLE:
+        raise _fail(f"--format must be one of {', '.join(WRITABLE)}")
+    media_folder = {"diffgram": "media", "coco": "images", "yolo": "images", "voc": "JPEGImages"}
+    with _service(data_dir, database_url) as service:
+        project_id = service.get_project(project)["id"]
+        export = Export(service, project_id, out / media_folder[format] if with_media else None)
+        written = module(format).write(export, out)
+    console.print(f"exported {export.file_count:,} files of {project} as {format} to {written}")
+    _losses(export.losses, console)
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_command)
+    app.command("export")(export_command)

@@ -1,0 +1,115 @@
+"""A project as the writers see it: labels, attribute groups, and its files one by one.
+
+Files are paged from the Service and each file's instances fetched when its turn comes, so an
+export holds one file's instances at a time, never the project.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labelport.convert.model import LOSS_KINDS
+
+FILES_PER_PAGE = 500
+INSTANCES_PER_PAGE = 10_000
+
+
+@dataclass
+class ExportFile:
+    file: dict[str, Any]  # Service.get_file's shape
+    media_name: str  # unique within the export
+    instances: list[dict[str, Any]]  # Service.list_instances' shape + model_ref, model_run_ref
+    sequences: list[dict[str, Any]]
+
+
+class Export:
+    def __init__(self, service: Any, project_id: int, media_dir: Path | None = None) -> None:
+        self.service = service
+        self.project_id = project_id
+        self.project = service.store.get_project(project_id)
+        self.labels = service.list_labels(project_id)
+        self.attribute_groups = service.list_attribute_groups(project_id)
+        self.media_dir = media_dir  # copy each file's media here when set
+        self.losses: Counter[str] = Counter()
+        models = service.store.list_models(project_id)
+        self._model_refs = {m.id: m.reference for m in models}
+        self._run_refs = {r.id: r.reference for r in service.store.list_model_runs(project_id)}
+        self.file_count = service.store.count_files(project_id, None)
+
+    def lose(self, kind: str, n: int = 1) -> None:
+        assert kind in LOSS_KINDS, kind
+        self.losses[kind] += n
+
+    def files(self) -> Iterator[ExportFile]:
+        used: set[str] = set()
+        page = 1
+        while True:
+            rows, total = self.service.list_files(
+                self.project_id, page=page, per_page=FILES_PER_PAGE
+            )
+            for row in rows:
+                yield self._file(row, used)
+            if not rows or page * FILES_PER_PAGE >= total:
+                return
+            page += 1
+
+    def _file(self, row: dict[str, Any], used: set[str]) -> ExportFile:
+        name = Path(row["original_filename"] or f"file-{row['id']}").name
+        if name in used:  # two files of one name: the later ones get their id in front
+            name = f"{row['id']}-{name}"
+        used.add(name)
+        instances: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            batch, total = self.service.list_instances(
+                self.project_id, row["id"], page=page, per_page=INSTANCES_PER_PAGE
+            )
+            instances.extend(batch)
+            if not batch or len(instances) >= total:
+                break
+            page += 1
+        for inst in instances:
+            inst["model_ref"] = self._model_refs.get(inst["model_id"])
+            inst["model_run_ref"] = self._run_refs.get(inst["model_run_id"])
+        sequences = (
+            self.service.list_sequences(self.project_id, row["id"])
+            if row["media_type"] == "video"
+            else []
+        )
+        if self.media_dir is not None:
+            self._copy_media(row, name)
+        return ExportFile(row, name, instances, sequences)
+
+    def _copy_media(self, row: dict[str, Any], name: str) -> None:
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        stream, _type = self.service.open_file_media(self.project_id, row["id"])
+        with stream, open(self.media_dir / name, "wb") as out:
+            shutil.copyfileobj(stream, out)
+
+    @staticmethod
+    def attribute_names(values: dict[str, Any], groups: dict[str, Any]) -> dict[str, Any]:
+        """`{group id: value}` -> `{group name: option name(s) or value}` for formats that name
+        attributes (COCO, CVAT, the Diffgram reader of another project)."""
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            group = groups.get(str(key))
+            if group is None:
+                continue
+            options = {o["id"]: o["name"] for o in group["options"]}
+
+            def name_of(v: Any, options: dict[int, str] = options) -> Any:
+                option_id = v.get("id") if isinstance(v, dict) else v
+                return options.get(option_id, v)
+
+            if group["kind"] in ("select", "radio"):
+                out[group["name"]] = name_of(value)
+            elif group["kind"] == "multiple_select" and isinstance(value, list):
+                out[group["name"]] = [name_of(v) for v in value]
+            else:
+                out[group["name"]] = value
+        return out

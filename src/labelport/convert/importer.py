@@ -1,0 +1,427 @@
+"""`labelport import`: read a source with its converter and send one packet per media file.
+
+- `reject` (default): a first pass converts everything and checks what can be checked without
+  storing (the source's own problems, missing media, unknown labels); any problem stops the
+  import before anything is stored. Checks that need the media still fail file by file.
+- `skip_files`: files with a problem are skipped, the rest imported.
+- `skip_instances`: bad instances are left out, the rest of each file imported.
+
+Idempotent: each packet's key is the source's name for the file plus a digest of what is sent,
+so running the same command again sends nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from labelport.convert import detect_format, module
+from labelport.convert.model import ATTRIBUTES, AttributeSpec, Conversion, Item, find_media
+from labelport.convert.targets import Refused, Target
+from labelport.format import Problem
+
+ON_ERROR = ("reject", "skip_instances", "skip_files")
+PROBLEMS_KEPT = 1000
+_encode = msgspec.json.Encoder(order="deterministic").encode
+
+
+@dataclass
+class ImportOptions:
+    format: str = "auto"
+    media_dir: Path | None = None
+    media_url: str | None = None  # prefix: the media of item `a/b.jpg` is PREFIX + "a/b.jpg"
+    create_labels: bool = False
+    dry_run: bool = False
+    on_error: str = "reject"
+    window: int = 32  # imports in flight before waiting for the oldest
+    wait_timeout: float = 600.0
+
+
+@dataclass
+class Outcome:
+    format: str = ""
+    files_ok: int = 0
+    files_failed: int = 0
+    files_skipped: int = 0
+    files_unchanged: int = 0
+    instances: int = 0
+    instances_per_label: Counter[str] = field(default_factory=Counter)
+    losses: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    stopped: bool = False  # reject: problems found before anything was stored
+
+    @property
+    def failed(self) -> bool:
+        return self.stopped or self.files_failed > 0 or self.problem_count > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "files_ok": self.files_ok,
+            "files_unchanged": self.files_unchanged,
+            "files_failed": self.files_failed,
+            "files_skipped": self.files_skipped,
+            "instances": self.instances,
+            "instances_per_label": dict(self.instances_per_label),
+            "losses": dict(self.losses),
+            "problem_count": self.problem_count,
+            "problems": [msgspec.structs.asdict(p) for p in self.problems],
+            "stopped": self.stopped,
+        }
+
+    def problem(self, problem: Problem) -> None:
+        self.problem_count += 1
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append(problem)
+
+
+class Progress:
+    """What the CLI's progress bar is told; the default does nothing."""
+
+    def total(self, files: int) -> None: ...
+
+    def advance(self, files: int, instances: int) -> None: ...
+
+
+def convert(path: Path, fmt: str, conv: Conversion) -> Iterator[Item]:
+    """The items of a source, with the format detected when `fmt` is "auto"."""
+    if fmt == "auto":
+        found = detect_format(path)
+        if found is None:
+            conv.problem(
+                "convert.format_unknown",
+                str(path),
+                "cannot tell the format; pass --format (coco, yolo, voc, cvat, mot, labelstudio,"
+                " labelme, diffgram)",
+            )
+            return iter(())
+        fmt = found
+    return module(fmt).read(path, conv)
+
+
+def run(
+    path: Path,
+    target: Target,
+    options: ImportOptions,
+    progress: Progress | None = None,
+) -> Outcome:
+    progress = progress or Progress()
+    outcome = Outcome(format=options.format)
+    if options.format == "auto":
+        outcome.format = detect_format(path) or "auto"
+    if options.on_error == "reject" and not options.dry_run:
+        if _precheck(path, target, options, outcome):
+            outcome.stopped = True
+            return outcome
+        outcome.losses.clear()
+    conv = Conversion(media_dir=options.media_dir)
+    importer = _Importer(target, options, outcome, conv, progress)
+    total_told = False
+    for item in convert(path, outcome.format, conv):
+        if not total_told and conv.total_files:
+            progress.total(conv.total_files)
+            total_told = True
+        importer.send(item)
+    importer.drain()
+    for problem in conv.problems:
+        outcome.problem(problem)
+    outcome.losses = conv.losses
+    return outcome
+
+
+def _precheck(path: Path, target: Target, options: ImportOptions, outcome: Outcome) -> bool:
+    conv = Conversion(media_dir=options.media_dir)
+    known = set(target.labels())
+    for item in convert(path, outcome.format, conv):
+        for problem in item.problems:
+            outcome.problem(problem)
+        if options.media_url is None and _media(item, options) is None and not item.media_url:
+            outcome.problem(_missing(item))
+        if not options.create_labels:
+            for index, inst in enumerate(item.all_instances()):
+                name = inst.get("name")
+                if name is not None and name not in known:
+                    outcome.problem(
+                        Problem(
+                            "label.unknown",
+                            f"{item.source}:{index}",
+                            f"label {name!r} is not in the project (use --create-labels)",
+                        )
+                    )
+    for problem in conv.problems:
+        outcome.problem(problem)
+    outcome.losses = conv.losses
+    return outcome.problem_count > 0
+
+
+def _media(item: Item, options: ImportOptions) -> Path | None:
+    if options.media_dir is not None:
+        found = find_media(item.name, options.media_dir)
+        if found is not None:
+            return found
+    return item.media_path
+
+
+def _missing(item: Item) -> Problem:
+    return Problem(
+        "convert.media_missing",
+        item.source,
+        f"media file {item.name!r} not found (give its folder with --media, or --media-url)",
+    )
+
+
+class _Importer:
+    def __init__(
+        self,
+        target: Target,
+        options: ImportOptions,
+        outcome: Outcome,
+        conv: Conversion,
+        progress: Progress,
+    ) -> None:
+        self.target = target
+        self.options = options
+        self.outcome = outcome
+        self.conv = conv
+        self.progress = progress
+        self.pending: deque[tuple[Item, int, dict[str, Any]]] = deque()
+        self.attributes = _Attributes(target, conv, create=options.create_labels)
+        self.started = time.time()
+
+    def send(self, item: Item) -> None:
+        out, options = self.outcome, self.options
+        count = item.instance_count()
+        if item.problems and options.on_error != "skip_instances":
+            for problem in item.problems:
+                out.problem(problem)
+            self._done(item, "skipped" if options.on_error == "skip_files" else "failed", count)
+            return
+        for problem in item.problems:  # skip_instances: the reader already left them out
+            out.problem(problem)
+        media_path = None
+        media: dict[str, Any] = {"type": item.media_type}
+        if options.media_url is not None:
+            media["url"] = options.media_url + item.name
+        else:
+            media_path = _media(item, options)
+            if media_path is None:
+                if item.media_url is None:
+                    out.problem(_missing(item))
+                    skipped = options.on_error != "reject"
+                    self._done(item, "skipped" if skipped else "failed", count)
+                    return
+                media["url"] = item.media_url
+        packet = self._packet(item, media)
+        digest = _digest(packet, media_path)
+        key = f"labelport-import:{item.key or item.name}#{digest}"
+        for _attempt in range(20):
+            first = self.target.find(key)
+            if first is None:
+                break
+            if first["status"] == "success":
+                self._done(item, "unchanged", count)
+                return
+            if first["status"] != "failed":  # queued by an earlier run and still running
+                self.pending.append((item, count, first))
+                return
+            key = f"{key}~{first['id']}"  # a failed first try: try again under a new key
+        packet["idempotency_key"] = key
+        try:
+            created = self.target.submit(packet, media_path, item.losses)
+        except Refused as exc:
+            for problem in exc.problems:
+                out.problem(_placed(item, problem))
+            self._done(item, "failed", count)
+            return
+        if created.get("status") == "dry_run":
+            for problem in created.get("problems") or []:
+                out.problem(_placed(item, Problem(**problem)))
+            self._done(item, "failed" if created.get("problem_count") else "ok", count)
+            return
+        self.pending.append((item, count, created))
+        while len(self.pending) >= self.options.window:
+            self._wait_oldest()
+
+    def _packet(self, item: Item, media: dict[str, Any]) -> dict[str, Any]:
+        options = self.options
+        packet: dict[str, Any] = {"media": media, "original_filename": Path(item.name).name}
+        resolve = self.attributes.resolve
+        if item.frames is not None:
+            packet["frame_packet_map"] = {
+                str(frame): [resolve(inst, item) for inst in instances]
+                for frame, instances in item.frames.items()
+            }
+        else:
+            packet["instance_list"] = [resolve(inst, item) for inst in item.instances or ()]
+        if options.on_error == "skip_instances":
+            packet["on_error"] = "skip_instances"
+        if options.create_labels:
+            packet["auto_create_labels"] = True
+        if options.dry_run:
+            packet["dry_run"] = True
+        return packet
+
+    def _wait_oldest(self) -> None:
+        item, count, imp = self.pending.popleft()
+        deadline = time.monotonic() + self.options.wait_timeout
+        delay = 0.002
+        while imp.get("status") not in ("success", "failed"):
+            if time.monotonic() > deadline:
+                self.outcome.problem(
+                    Problem("convert.invalid", item.source, f"import {imp['id']} did not finish")
+                )
+                self._done(item, "failed", count)
+                return
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+            imp = self.target.get(imp["id"])
+        if imp["status"] == "failed":
+            for problem in imp.get("problems") or []:
+                self.outcome.problem(_placed(item, Problem(**problem)))
+            if not imp.get("problems"):
+                self.outcome.problem(
+                    Problem("convert.invalid", item.source, imp.get("error") or "import failed")
+                )
+            self._done(item, "failed", count)
+            return
+        counts = imp.get("counts") or {}
+        self.outcome.instances_per_label.update(counts.get("instances_per_label") or {})
+        self._done(item, "ok", counts.get("instances", count), counted=True)
+
+    def drain(self) -> None:
+        while self.pending:
+            self._wait_oldest()
+
+    def _done(self, item: Item, how: str, instances: int, counted: bool = False) -> None:
+        out = self.outcome
+        if how == "ok":
+            out.files_ok += 1
+            out.instances += instances
+            if not counted:
+                out.instances_per_label.update(
+                    str(i.get("name")) for i in item.all_instances() if i.get("name")
+                )
+        elif how == "unchanged":
+            out.files_unchanged += 1
+        elif how == "skipped":
+            out.files_skipped += 1
+        else:
+            out.files_failed += 1
+        self.progress.advance(1, instances if how == "ok" else 0)
+
+
+def _placed(item: Item, problem: Problem) -> Problem:
+    return Problem(problem.code, f"{item.source} > {problem.path}".rstrip(" >"), problem.message)
+
+
+def _digest(packet: dict[str, Any], media_path: Path | None) -> str:
+    h = hashlib.blake2b(_encode(packet), digest_size=10)
+    if media_path is not None:
+        h.update(str(media_path.stat().st_size).encode())
+    return h.hexdigest()
+
+
+class _Attributes:
+    """Attribute names of the source -> the project's attribute groups and option ids."""
+
+    def __init__(self, target: Target, conv: Conversion, *, create: bool) -> None:
+        self.target = target
+        self.conv = conv
+        self.create = create
+        self.groups: dict[str, dict[str, Any]] | None = None
+
+    def resolve(self, inst: dict[str, Any], item: Item) -> dict[str, Any]:
+        named = inst.pop(ATTRIBUTES, None)
+        if not named:
+            return inst
+        if self.groups is None:
+            self.groups = {g["name"]: g for g in self.target.attribute_groups()}
+        values: dict[str, Any] = {}
+        for name, value in named.items():
+            group = self.groups.get(name)
+            if group is None and self.create:
+                group = self._create(name, value)
+            if group is None:
+                self.conv.lose(item, "attribute_without_group")
+                continue
+            mapped = self._value(group, value)
+            if mapped is None:
+                self.conv.lose(item, "attribute_value_unmapped")
+                continue
+            values[str(group["id"])] = mapped
+        if values:
+            inst["attribute_groups"] = values
+        return inst
+
+    def _create(self, name: str, value: Any) -> dict[str, Any] | None:
+        spec = self.conv.attribute_specs.get(name) or _inferred(name, value)
+        group = self.target.create_attribute_group(
+            name=name,
+            kind=spec.kind,
+            options=list(spec.options),
+            min_value=spec.min_value,
+            max_value=spec.max_value,
+        )
+        self.groups[name] = group
+        return group
+
+    def _value(self, group: dict[str, Any], value: Any) -> Any:
+        kind = group["kind"]
+        if kind in ("select", "radio"):
+            return self._option(group, value)
+        if kind == "multiple_select":
+            values = value if isinstance(value, list) else [value]
+            ids = [self._option(group, v) for v in values]
+            return None if None in ids else ids
+        if kind == "text":
+            return value if isinstance(value, str) else _text(value)
+        if kind == "slider":
+            if isinstance(value, str):
+                try:
+                    value = float(value)
+                except ValueError:
+                    return None
+            return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if kind in ("date", "time"):
+            return value if isinstance(value, str) else None
+        if kind == "tree":
+            return value if isinstance(value, dict) else None
+        return None
+
+    def _option(self, group: dict[str, Any], value: Any) -> int | None:
+        name = _text(value)
+        for option in group["options"]:
+            if option["name"] == name:
+                return option["id"]
+        if not self.create:
+            return None
+        option = self.target.add_attribute_option(group["id"], name)
+        group["options"].append(option)
+        return option["id"]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else _encode(value).decode()
+
+
+def _inferred(name: str, value: Any) -> AttributeSpec:
+    if isinstance(value, bool):
+        return AttributeSpec(name, "select", ["false", "true"])
+    if isinstance(value, int | float):
+        return AttributeSpec(name, "slider")
+    if isinstance(value, list):
+        return AttributeSpec(name, "multiple_select")
+    return AttributeSpec(name, "text")
+
+
+ProgressCallback = Callable[[int, int], None]

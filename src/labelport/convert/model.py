@@ -1,0 +1,137 @@
+"""What every reader yields and shares: one `Item` per media file, and the `Conversion` it reports
+problems and losses to.
+
+An item's instances are plain packet dicts (the instance format), plus one private key,
+`_attributes` (`{attribute name: value}`): attribute groups are project ids the reader cannot
+know, so the importer resolves names to groups (creating them with `--create-labels`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from labelport.format import Problem
+
+ATTRIBUTES = "_attributes"
+
+# Kinds of loss, with the plain words the summary shows. A loss is data the source has and the
+# target cannot carry; it is counted, never dropped silently.
+LOSS_KINDS: dict[str, str] = {
+    "rle_mask": "RLE masks (labelport has no mask type)",
+    "attribute_without_group": "attribute values without an attribute group (use --create-labels)",
+    "attribute_value_unmapped": "attribute values that do not fit their group's kind",
+    "crowd_flag": "COCO iscrowd flags",
+    "caption": "captions / free-text annotations without a place",
+    "unsupported_shape": "shapes of a kind labelport has no type for",
+    "keypoint_unlabelled": "keypoints marked not labelled (v=0)",
+    "rounding": "coordinates the target format could only store rounded",
+    "interpolated": "CVAT interpolated track frames (imported as frames; keyframe flag lost)",
+    "type_not_in_format": "instances of a type the target format cannot hold",
+    "z_order": "z-order / layer values",
+    "rotation": "rotations of boxes (kept as polygons)",
+}
+
+
+@dataclass
+class Item:
+    """One media file and its instances, as read from the source."""
+
+    name: str  # the media's name as the source gives it (file_name, path, URL basename)
+    media_type: str = "image"
+    instances: list[dict[str, Any]] | None = None
+    frames: dict[int, list[dict[str, Any]]] | None = None  # video
+    source: str = ""  # where in the source: "instances.json:images/3", "labels/a.txt"
+    media_path: Path | None = None  # a local candidate for the media, found by the reader
+    media_url: str | None = None  # the source names a URL (Label Studio, Diffgram)
+    width: int | None = None
+    height: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+    losses: Counter[str] = field(default_factory=Counter)
+    key: str = ""  # idempotency key, deterministic from the source
+
+    def instance_count(self) -> int:
+        if self.frames is not None:
+            return sum(len(v) for v in self.frames.values())
+        return len(self.instances or ())
+
+    def all_instances(self) -> Iterator[dict[str, Any]]:
+        if self.frames is not None:
+            for instances in self.frames.values():
+                yield from instances
+        yield from self.instances or ()
+
+
+@dataclass
+class AttributeSpec:
+    """An attribute the source declares (CVAT does); others are inferred from their values."""
+
+    name: str
+    kind: str  # select, radio, multiple_select, text, slider
+    options: list[str] = field(default_factory=list)
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+@dataclass
+class Conversion:
+    """Shared by a reader and its caller: settings in, problems and losses out."""
+
+    media_dir: Path | None = None
+    problems: list[Problem] = field(default_factory=list)  # not tied to one item
+    losses: Counter[str] = field(default_factory=Counter)
+    attribute_specs: dict[str, AttributeSpec] = field(default_factory=dict)
+    total_files: int | None = None  # set by a reader once it knows, for progress bars
+    labels: list[str] = field(default_factory=list)  # label names the source declares
+
+    def problem(self, code: str, path: str, message: str) -> None:
+        self.problems.append(Problem(code, path, message))
+
+    def lose(self, item: Item | None, kind: str, n: int = 1) -> None:
+        assert kind in LOSS_KINDS, kind
+        self.losses[kind] += n
+        if item is not None:
+            item.losses[kind] += n
+
+
+class Reader(Protocol):
+    def __call__(self, path: Path, conv: Conversion) -> Iterator[Item]: ...
+
+
+def box(name: str, x_min: float, y_min: float, x_max: float, y_max: float, **extra: Any) -> dict:
+    return {
+        "type": "box",
+        "name": name,
+        "x_min": x_min,
+        "y_min": y_min,
+        "x_max": x_max,
+        "y_max": y_max,
+        **extra,
+    }
+
+
+def points_of(flat: list[float]) -> list[dict[str, float]]:
+    return [{"x": flat[i], "y": flat[i + 1]} for i in range(0, len(flat) - 1, 2)]
+
+
+def finite_numbers(values: list[Any]) -> bool:
+    return all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    )
+
+
+def find_media(name: str, *dirs: Path | None) -> Path | None:
+    """The first existing file for `name` under `dirs` (as given, then by its basename)."""
+    candidates = [name, Path(name).name] if Path(name).name != name else [name]
+    for directory in dirs:
+        if directory is None:
+            continue
+        for candidate in candidates:
+            path = directory / candidate
+            if path.is_file():
+                return path
+    return None

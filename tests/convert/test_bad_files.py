@@ -1,0 +1,167 @@
+"""Bad sources: every problem names the file and the line or place; with --on-error skip_files
+the good files are still imported, and the exit code says that something failed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from convert_helpers import cli
+
+from media_factory import make_png
+
+CVAT_META = """<meta><task><labels>
+  <label><name>car</name><attributes><attribute><name>colour</name>
+    <input_type>select</input_type><values>red
+blue</values></attribute></attributes></label>
+</labels></task></meta>"""
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    data_dir = tmp_path / "data"
+    assert cli("project", "create", "Bad", "--data-dir", data_dir).exit_code == 0
+    return data_dir
+
+
+def images(folder: Path, *names: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        make_png(folder / name, 64, 48)
+    return folder
+
+
+class Imported:
+    def __init__(self, result) -> None:
+        self.exit_code = result.exit_code
+        self.output = result.output
+        self.summary = json.loads(result.output) if result.output.startswith("{") else {}
+        self.paths = [p["path"] for p in self.summary.get("problems", [])]
+        self.codes = {p["code"] for p in self.summary.get("problems", [])}
+
+
+def run_import(data: Path, source: Path, *extra: str) -> Imported:
+    args = ("import", source, "--project", "bad", "--data-dir", data, "--create-labels", "--json")
+    return Imported(cli(*args, *extra))
+
+
+def coco(tmp_path: Path, annotations: list[dict], names=("a.png", "b.png")) -> Path:
+    images(tmp_path / "images", *[n for n in names if n != "missing.png"])
+    doc = {
+        "images": [{"id": n, "file_name": name, "width": 64, "height": 48}
+                   for n, name in enumerate(names)],
+        "categories": [{"id": 0, "name": "cat"}, {"id": 1, "name": "dog"}],
+        "annotations": annotations,
+    }  # fmt: skip
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(doc, indent=1))
+    return path
+
+
+def ann(n: int, image: int, category: int = 0) -> dict:
+    return {"id": n, "image_id": image, "category_id": category, "bbox": [1, 2, 10, 10]}
+
+
+def test_truncated_json_is_one_problem_with_its_line(data: Path, tmp_path: Path) -> None:
+    path = coco(tmp_path, [ann(1, 0)])
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    result = run_import(data, path, "--format", "coco")
+    assert result.exit_code == 1
+    assert result.codes == {"convert.unreadable"}
+    assert result.paths == [f"instances.json:{text[: len(text) // 2].count(chr(10)) + 1}"]
+
+
+def test_annotation_of_a_missing_image_id(data: Path, tmp_path: Path) -> None:
+    path = coco(tmp_path, [ann(1, 0), ann(2, 7), ann(3, 1, 1)])
+    result = run_import(data, path)
+    assert result.exit_code == 1 and result.summary["stopped"]
+    assert result.paths == ["instances.json:annotations/1/image_id"]
+    assert result.codes == {"convert.image_unknown"}
+    assert result.summary["files_ok"] == 0
+    # skip_files: the annotation without an image is reported, both images are imported
+    result = run_import(data, path, "--on-error", "skip_files")
+    assert result.exit_code == 1
+    assert (result.summary["files_ok"], result.summary["instances"]) == (2, 2)
+
+
+def test_category_out_of_range_fails_only_its_file(data: Path, tmp_path: Path) -> None:
+    path = coco(tmp_path, [ann(1, 0, 5), ann(2, 1, 1)])
+    result = run_import(data, path, "--on-error", "skip_files")
+    assert result.exit_code == 1
+    assert result.paths == ["instances.json:annotations/0/category_id"]
+    assert result.codes == {"convert.class_unknown"}
+    assert (result.summary["files_ok"], result.summary["files_skipped"]) == (1, 1)
+    listed = cli("imports", "--project", "bad", "--data-dir", data, "--json")
+    assert len(json.loads(listed.output)["items"]) == 1
+
+
+def test_missing_image_file(data: Path, tmp_path: Path) -> None:
+    path = coco(tmp_path, [ann(1, 0), ann(2, 1)], names=("a.png", "missing.png"))
+    result = run_import(data, path)
+    assert result.exit_code == 1 and result.codes == {"convert.media_missing"}
+    assert result.paths == ["instances.json:images/1"]
+    assert "missing.png" in result.summary["problems"][0]["message"]
+    result = run_import(data, path, "--on-error", "skip_files")
+    assert result.exit_code == 1
+    assert (result.summary["files_ok"], result.summary["files_skipped"]) == (1, 1)
+
+
+def yolo(tmp_path: Path, lines: dict[str, str]) -> Path:
+    root = tmp_path / "yolo"
+    images(root / "images", *[f"{stem}.png" for stem in lines])
+    (root / "labels").mkdir(parents=True)
+    for stem, text in lines.items():
+        (root / "labels" / f"{stem}.txt").write_text(text)
+    (root / "data.yaml").write_text("names:\n  0: cat\n  1: dog\n")
+    return root
+
+
+def test_yolo_line_with_four_numbers(data: Path, tmp_path: Path) -> None:
+    root = yolo(tmp_path, {"a": "0 0.5 0.5 0.2 0.2\n1 0.5 0.5 0.2\n", "b": "1 0.5 0.5 0.1 0.1\n"})
+    result = run_import(data, root)
+    assert result.exit_code == 1
+    assert (result.codes, result.paths) == ({"convert.invalid"}, ["labels/a.txt:2"])
+    result = run_import(data, root, "--on-error", "skip_instances")
+    assert result.exit_code == 1  # a problem was found, even though the rest was imported
+    assert (result.summary["files_ok"], result.summary["instances"]) == (2, 2)
+
+
+def test_yolo_class_id_out_of_range(data: Path, tmp_path: Path) -> None:
+    root = yolo(tmp_path, {"a": "2 0.5 0.5 0.2 0.2\n", "b": "1 0.5 0.5 0.1 0.1\n"})
+    result = run_import(data, root, "--on-error", "skip_files")
+    assert result.exit_code == 1
+    assert (result.codes, result.paths) == ({"convert.class_unknown"}, ["labels/a.txt:1"])
+    listed = json.loads(cli("imports", "--project", "bad", "--data-dir", data, "--json").output)
+    assert [i["status"] for i in listed["items"]] == ["success"]
+
+
+def test_cvat_unknown_label(data: Path, tmp_path: Path) -> None:
+    images(tmp_path, "a.png", "b.png")
+    path = tmp_path / "annotations.xml"
+    path.write_text(f"""<?xml version="1.0"?><annotations><version>1.1</version>{CVAT_META}
+<image id="0" name="a.png" width="64" height="48">
+  <box label="truck" xtl="1" ytl="1" xbr="5" ybr="5" occluded="0" source="manual"/></image>
+<image id="1" name="b.png" width="64" height="48">
+  <box label="car" xtl="1" ytl="1" xbr="5" ybr="5" occluded="1" source="manual">
+    <attribute name="colour">blue</attribute></box></image></annotations>""")
+    result = run_import(data, path)
+    assert result.exit_code == 1
+    assert (result.codes, result.paths) == (
+        {"convert.class_unknown"},
+        ["annotations.xml:image/0/box/0"],
+    )
+    result = run_import(data, path, "--on-error", "skip_files")
+    assert (result.summary["files_ok"], result.summary["files_skipped"]) == (1, 1)
+    listed = json.loads(cli("imports", "--project", "bad", "--data-dir", data, "--json").output)
+    assert [i["status"] for i in listed["items"]] == ["success"]
+
+
+def test_unknown_format_and_unknown_project(data: Path, tmp_path: Path) -> None:
+    odd = tmp_path / "notes.csv"
+    odd.write_text("a,b\n")
+    result = run_import(data, odd)
+    assert result.exit_code == 1 and result.codes == {"convert.format_unknown"}
+    result = cli("import", odd, "--project", "nope", "--data-dir", data)
+    assert result.exit_code == 3 and "Traceback" not in result.output
