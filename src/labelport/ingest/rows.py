@@ -1,13 +1,13 @@
 """Turn checked instance structs into instance rows (INSTANCE_COLUMNS order) without dicts between.
 
 This is the hot path of a million-box import: one tuple per instance, built by a per-type
-function chosen once per instance type, so a box costs a few attribute reads and one hash.
+function chosen once per instance type, so a box costs a few attribute reads and one digest.
 """
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+import hashlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -42,30 +42,35 @@ def instance_type(instance: Any) -> str:
     return instance.__struct_config__.tag
 
 
-def geometry_fields(struct_type: type) -> tuple[str, ...]:
+def geometry_fields(struct_type: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, key as sent) of each geometric field: a relation's `from_` is sent as `from`."""
     return tuple(
-        f for f in struct_type.__struct_fields__ if f not in COMMON_FIELDS and f not in BOX_FIELDS
+        (f.name, f.encode_name)
+        for f in msgspec.structs.fields(struct_type)
+        if f.name not in COMMON_FIELDS and f.name not in BOX_FIELDS
     )
 
 
-def geometry_json(instance: Any, fields: tuple[str, ...]) -> str | None:
-    geometry = {f: getattr(instance, f) for f in fields if getattr(instance, f) is not None}
+def geometry_json(instance: Any, fields: tuple[tuple[str, str], ...]) -> str | None:
+    geometry = {
+        key: value for name, key in fields if (value := getattr(instance, name)) is not None
+    }
     return _encode(geometry).decode() if geometry else None
 
 
-def _stable_str_hash(text: str | None) -> int:
-    # str hashes are salted per process; crc32 is stable and fast, and only feeds the tuple hash.
-    return 0 if text is None else zlib.crc32(text.encode())
+_pack = msgspec.msgpack.Encoder().encode
+_digest = hashlib.blake2b
 
 
 def content_hash(row_without_hash: tuple[Any, ...]) -> str:
-    """Stable across processes: numbers/bools/None hash deterministically, strings go through crc32.
+    """A 64-bit digest of the row's msgpack bytes: equal rows give equal hashes in every process.
 
+    Python's own hash() would not do: before 3.12, hash(None) is the address of None, so rows
+    hashed by two processes (a rerun, a server restart) would never match.
     Ids that the store assigns (sequence, model, run) are part of the content on purpose: the same
     box moved to another track is a changed instance.
     """
-    parts = tuple(_stable_str_hash(v) if isinstance(v, str) else v for v in row_without_hash)
-    return format(hash(parts) & 0xFFFFFFFFFFFFFFFF, "016x")
+    return _digest(_pack(row_without_hash), digest_size=8).hexdigest()
 
 
 class RowBuilder:
@@ -74,55 +79,64 @@ class RowBuilder:
     def __init__(
         self,
         instances: Iterable[tuple[int | None, int, Any]],
-        label_id_of: Callable[[Any], int | None],
+        label_ids: dict[str, int],
         model_ref_of_id: dict[int, str],
     ) -> None:
         self._instances = instances
-        self._label_id_of = label_id_of
+        self._label_ids = label_ids  # name -> id; `label_file_id` supersedes the name
         self._model_ref_of_id = model_ref_of_id
-        self._geometry: dict[type, tuple[str, ...]] = {}
+        # per struct type: its `type` tag and its geometric fields
+        self._shapes: dict[type, tuple[str, tuple[tuple[str, str], ...]]] = {}
 
     def __call__(self, resolved: Resolved) -> Iterator[tuple[Any, ...]]:
         seq_ids = resolved.sequence_ids
-        model_ids = resolved.model_ids
-        run_ids = resolved.model_run_ids
-        geometry_cache = self._geometry
-        label_id_of = self._label_id_of
+        label_ids = self._label_ids
+        shapes = self._shapes
+        pack, digest = _pack, _digest
         for frame, _index, inst in self._instances:
-            kind = inst.__struct_config__.tag
-            label_id = label_id_of(inst)
+            shape = shapes.get(type(inst))
+            if shape is None:
+                shape = shapes[type(inst)] = (instance_type(inst), geometry_fields(type(inst)))
+            kind, fields = shape
+            label_id = inst.label_file_id
+            if label_id is None and inst.name is not None:
+                label_id = label_ids.get(inst.name)
             sequence_id = None
             if frame is not None and label_id is not None:
                 sequence_id = inst.sequence_id or seq_ids.get((label_id, inst.number or 1))
-            model_ref = inst.model_ref
-            if model_ref is None and inst.model_id is not None:
-                model_ref = self._model_ref_of_id.get(inst.model_id)
-            model_id = model_ids.get(model_ref) if model_ref is not None else inst.model_id
-            model_run_id = inst.model_run_id
-            if inst.model_run_ref is not None and model_ref is not None:
-                model_run_id = run_ids.get((model_ref, inst.model_run_ref))
-            if kind == "box":
-                box = (inst.x_min, inst.y_min, inst.x_max, inst.y_max)
+            if inst.model_ref is None and inst.model_id is None and inst.model_run_id is None:
+                model_id = model_run_id = None
             else:
-                box = (None, None, None, None)
-            fields = geometry_cache.get(type(inst))
-            if fields is None:
-                fields = geometry_cache[type(inst)] = geometry_fields(type(inst))
-            geometry = geometry_json(inst, fields) if fields else None
+                model_id, model_run_id = self._models(inst, resolved)
             attributes = inst.attribute_groups
-            attributes_json = _encode(attributes).decode() if attributes else None
-            row = (
-                frame,
-                label_id,
-                sequence_id,
-                kind,
-                inst.machine_made is not False,
-                model_id,
-                model_run_id,
-                inst.score,
-                *box,
-                geometry,
-                attributes_json,
-                None if inst.id is None else str(inst.id),
-            )
-            yield (*row, content_hash(row))
+            external_id = inst.id
+            if kind == "box":  # the common case, spelled out: no geometry JSON, no spread
+                row = (
+                    frame, label_id, sequence_id, "box", inst.machine_made is not False,
+                    model_id, model_run_id, inst.score,
+                    inst.x_min, inst.y_min, inst.x_max, inst.y_max,
+                    None,
+                    _encode(attributes).decode() if attributes else None,
+                    None if external_id is None else str(external_id),
+                )  # fmt: skip
+            else:
+                row = (
+                    frame, label_id, sequence_id, kind, inst.machine_made is not False,
+                    model_id, model_run_id, inst.score,
+                    None, None, None, None,
+                    geometry_json(inst, fields) if fields else None,
+                    _encode(attributes).decode() if attributes else None,
+                    None if external_id is None else str(external_id),
+                )  # fmt: skip
+            # content_hash, inlined: this loop runs once per instance.
+            yield (*row, digest(pack(row), digest_size=8).hexdigest())
+
+    def _models(self, inst: Any, resolved: Resolved) -> tuple[int | None, int | None]:
+        model_ref = inst.model_ref
+        if model_ref is None and inst.model_id is not None:
+            model_ref = self._model_ref_of_id.get(inst.model_id)
+        model_id = resolved.model_ids.get(model_ref) if model_ref is not None else inst.model_id
+        model_run_id = inst.model_run_id
+        if inst.model_run_ref is not None and model_ref is not None:
+            model_run_id = resolved.model_run_ids.get((model_ref, inst.model_run_ref))
+        return model_id, model_run_id

@@ -1,0 +1,165 @@
+"""Re-imports into an existing file: `update` adds, `update_with_existing` replaces; external ids
+upsert; sequences follow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from ingest_helpers import box, row_counts
+
+
+def _first_image(project, media, instances) -> int:
+    done = project.run(media.packet("image.png", "image", instance_list=instances))
+    assert done["status"] == "success", done
+    return done["file_id"]
+
+
+def test_update_adds_to_the_file(project, media) -> None:
+    file_id = _first_image(project, media, [box("cat", 1, 1, 10, 10), box("dog", 2, 2, 20, 20)])
+    done = project.run(
+        {"file_id": file_id, "mode": "update", "instance_list": [box("dog", 3, 3, 30, 30)]}
+    )
+    assert done["status"] == "success", done
+    assert (done["file_id"], done["mode"]) == (file_id, "update")
+    assert (done["counts"]["added"], done["counts"]["removed"]) == (1, 0)
+    assert sorted(i["x_max"] for i in project.instances(file_id)) == [10, 20, 30]
+    assert row_counts(project.service)["file"] == 1
+
+
+def test_update_checks_against_the_stored_media_at_submit(project, media) -> None:
+    file_id = _first_image(project, media, [box("cat", 1, 1, 10, 10)])
+    problems = project.rejected({"file_id": file_id, "instance_list": [box("cat", 1, 1, 5000, 5)]})
+    assert [(p["code"], p["path"]) for p in problems] == [
+        ("shape.outside_media", "instance_list/0/x_max")
+    ]
+    problems = project.rejected({"file_id": 987654, "instance_list": [box("cat", 1, 1, 5, 5)]})
+    assert [(p["code"], p["path"]) for p in problems] == [("file.not_found", "file_id")]
+
+
+def test_update_with_existing_replaces(project, media) -> None:
+    kept, moved, dropped = (
+        box("cat", 1, 1, 10, 10),
+        box("dog", 2, 2, 20, 20),
+        box("cat", 3, 3, 9, 9),
+    )
+    file_id = _first_image(project, media, [kept, moved, dropped, {**kept}])
+    new = box("dog", 5, 5, 50, 50)
+    done = project.run(
+        {
+            "file_id": file_id,
+            "mode": "update_with_existing",
+            "instance_list": [kept, {**moved, "x_max": 25}, new, {**kept}],
+        }
+    )
+    assert done["status"] == "success", done
+    counts = done["counts"]
+    assert (counts["unchanged"], counts["added"], counts["removed"]) == (2, 2, 2)
+    assert sorted(i["x_max"] for i in project.instances(file_id)) == [10, 10, 25, 50]
+
+
+def test_external_ids_are_upserted_never_duplicated(project, media) -> None:
+    original = [box("cat", 1, 1, 10, 10, id="a"), box("dog", 2, 2, 20, 20, id=7)]
+    file_id = _first_image(project, media, original)
+    ids = {i["external_id"]: i["id"] for i in project.instances(file_id)}
+    for _ in range(2):  # the same packet again, twice: nothing new
+        done = project.run({"file_id": file_id, "instance_list": original})
+        assert (done["counts"]["added"], done["counts"]["unchanged"]) == (0, 2), done
+    changed = [
+        box("cat", 1, 1, 15, 10, id="a"),
+        box("dog", 2, 2, 20, 20, id=7),
+        box("dog", 0, 0, 1, 1, id="new"),
+    ]
+    done = project.run({"file_id": file_id, "instance_list": changed})
+    counts = done["counts"]
+    assert (counts["added"], counts["unchanged"], counts["replaced"]) == (2, 1, 1), counts
+    stored = {i["external_id"]: i for i in project.instances(file_id)}
+    assert set(stored) == {"a", "7", "new"}
+    assert stored["a"]["x_max"] == 15 and stored["a"]["id"] == ids["a"]  # updated in place
+    assert stored["7"]["id"] == ids["7"]
+
+
+def test_sequences_are_recomputed_on_replace(project, media) -> None:
+    first = project.run(
+        media.packet(
+            "clip.mp4",
+            "video",
+            frame_packet_map={
+                0: [box("cat", 1, 1, 5, 5, number=1), box("dog", 1, 1, 5, 5, number=3)],
+                5: [box("cat", 1, 1, 5, 5, number=1)],
+            },
+        )
+    )
+    assert first["status"] == "success", first
+    file_id = first["file_id"]
+    done = project.run(
+        {
+            "file_id": file_id,
+            "mode": "update_with_existing",
+            "frame_packet_map": {
+                5: [box("cat", 1, 1, 5, 5, number=1)],
+                7: [box("cat", 2, 2, 6, 6, number=1), box("cat", 1, 1, 5, 5, number=2)],
+            },
+        }
+    )
+    assert done["status"] == "success", done
+    counts = done["counts"]
+    assert (counts["sequences_expected"], counts["sequences_created"]) == (2, 1)
+    assert counts["sequences_extended"] == 1
+    assert (counts["unchanged"], counts["added"], counts["removed"]) == (1, 2, 2)
+    sequences = project.sequences(file_id)
+    assert set(sequences) == {("cat", 1), ("cat", 2)}  # dog 3 lost its instances
+    assert sequences[("cat", 1)]["keyframes"] == [5, 7]
+    assert sequences[("cat", 1)]["instance_count"] == 2
+    assert sequences[("cat", 2)]["keyframes"] == [7]
+
+    extend = project.run(
+        {"file_id": file_id, "frame_packet_map": {9: [box("cat", 1, 1, 5, 5, number=2)]}}
+    )
+    assert extend["counts"]["sequences_extended"] == 1
+    assert project.sequences(file_id)[("cat", 2)]["keyframes"] == [7, 9]
+    seq_id = sequences[("cat", 2)]["id"]
+    by_id = project.run(
+        {"file_id": file_id, "frame_packet_map": {12: [box("cat", 1, 1, 5, 5, sequence_id=seq_id)]}}
+    )
+    assert by_id["status"] == "success", by_id
+    after = project.sequences(file_id)
+    assert after[("cat", 2)]["keyframes"] == [7, 9, 12]
+    assert set(after) == {("cat", 1), ("cat", 2)}
+
+
+REIMPORT_ELSEWHERE = r"""
+import json, sys
+from labelport.service import Service
+data_dir, database_url, project_id, packet = sys.argv[1:5]
+with Service.open(data_dir=data_dir, database_url=database_url, workers=0) as service:
+    queued = service.submit_packet(int(project_id), packet.encode())
+    service.job.run(queued["id"])
+    print(json.dumps(service.get_import(int(project_id), queued["id"])["counts"]))
+"""
+
+
+def test_unchanged_instances_are_recognised_by_another_process(project, media, database, tmp_path):
+    """Content hashes must not depend on the process (Python 3.11 hashes None by address)."""
+    instances = [box("cat", 1, 1, 10, 10), box("dog", 2.5, 2, 20, 20, score=0.25)]
+    file_id = _first_image(project, media, instances)
+    packet = {"file_id": file_id, "mode": "update_with_existing", "instance_list": instances}
+    out = subprocess.run(
+        [sys.executable, "-c", REIMPORT_ELSEWHERE, str(tmp_path / "elsewhere"), database.url,
+         str(project.id), json.dumps(packet)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    counts = json.loads(out.stdout)
+    assert (counts["unchanged"], counts["added"], counts["removed"]) == (2, 0, 0), counts
+
+
+def test_inverted_box_is_stored_swapped_with_a_warning(project, media) -> None:
+    done = project.run(media.packet("image.png", "image", instance_list=[box("cat", 50, 60, 5, 6)]))
+    assert done["status"] == "success", done
+    assert [(w["code"], w["path"]) for w in done["warnings"]] == [
+        ("box.inverted", "instance_list/0/x_min"),
+        ("box.inverted", "instance_list/0/y_min"),
+    ]
+    (stored,) = project.instances(done["file_id"])
+    assert (stored["x_min"], stored["y_min"], stored["x_max"], stored["y_max"]) == (5, 6, 50, 60)
