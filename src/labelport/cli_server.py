@@ -81,6 +81,17 @@ def serve(
         typer.Option(help="Let packets fetch media from private / loopback addresses"),
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    storage_url: Annotated[
+        str | None,
+        typer.Option("--storage-url", help="Blob store s3://bucket/prefix (default: data dir)"),
+    ] = None,
+    queue: Annotated[
+        str,
+        typer.Option(
+            help="auto, threads or procrastinate. auto: with --workers 0 and a PostgreSQL"
+            " --database-url, imports are queued for `labelport worker`s"
+        ),
+    ] = "auto",
 ) -> None:
     """Run the HTTP server: the native API, the diffgram-compatible routes, /docs."""
     import uvicorn
@@ -88,12 +99,17 @@ def serve(
     from labelport.api import create_app
     from labelport.service import Service
 
+    if queue == "auto":
+        postgres = (database_url or "").startswith(("postgresql", "postgres:"))
+        queue = "procrastinate" if workers == 0 and postgres else "threads"
     try:
         service = Service.open(
             data_dir=data_dir,
             database_url=database_url,
             allow_private_urls=allow_private_urls,
             workers=workers,
+            storage_url=storage_url,
+            queue=queue,
         )
     except LabelportError as exc:
         raise _fail(exc.message) from None
@@ -278,6 +294,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(label_app, name="label")
     app.command("imports")(imports)
     app.command("import-status")(import_status)
+
+    from labelport.cli_worker import worker
+
+    app.command("worker")(worker)
 
 
 def main() -> None:

@@ -66,6 +66,14 @@ DEFAULT_DATA_DIR = Path("labelport-data")
 _STRING_ID = re.compile(r"[^a-z0-9]+")
 
 
+def _blob_store(storage_url: str | None, root: Path) -> BlobStore:
+    if storage_url is None:
+        return LocalBlobStore(root / "blobs")
+    from labelport.media.s3 import open_blob_store
+
+    return open_blob_store(storage_url)
+
+
 def string_id_for(name: str) -> str:
     slug = _STRING_ID.sub("-", name.lower()).strip("-")
     return slug or "project"
@@ -96,14 +104,34 @@ class Service:
         database_url: str | None = None,
         allow_private_urls: bool = False,
         workers: int = 2,
+        storage_url: str | None = None,
+        queue: str = "threads",
     ) -> Service:
-        """The embedded default: SQLite and blobs under `data_dir`, `workers` import threads."""
+        """The embedded default: SQLite and blobs under `data_dir`, `workers` import threads.
+
+        Scaled out (docs/deploy.md): `database_url` PostgreSQL, `storage_url` s3://bucket/prefix,
+        `queue="procrastinate"` with `workers=0`: imports are deferred to `labelport worker`s.
+        """
+        if queue not in ("threads", "procrastinate"):
+            raise ValueError(f"queue {queue!r}: threads or procrastinate")
+        if queue == "procrastinate" and workers > 0:
+            raise ValueError("with queue='procrastinate' imports run in `labelport worker`s")
         root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
-        root.mkdir(parents=True, exist_ok=True)
+        if database_url is None or storage_url is None or workers > 0:
+            root.mkdir(parents=True, exist_ok=True)
         store = Store.open(database_url or f"sqlite:///{(root / 'labelport.db').resolve()}")
-        blobs = LocalBlobStore(root / "blobs")
+        try:
+            blobs = _blob_store(storage_url, root)
+        except BaseException:
+            store.close()
+            raise
         service = cls(store, blobs, settings=Settings(allow_private_urls=allow_private_urls))
-        if workers > 0:
+        if queue == "procrastinate":
+            from labelport.ingest.queue import ProcrastinateDispatcher
+
+            service.dispatcher = ProcrastinateDispatcher(database_url or "")
+            service.dispatcher.start()
+        elif workers > 0:
             service.dispatcher = ThreadRunner(
                 claim=service._claim,
                 run=service.job.run,
@@ -394,7 +422,7 @@ class Service:
                 row = self.store.update_import(row.id, counts=import_counts)
             if self.dispatcher.runs_jobs:
                 self.job.handoff[row.id] = (parsed, report, staged)
-            self.dispatcher.notify()
+            self.dispatcher.enqueue(row.id)
         return public_import(row)
 
     def _target_file(

@@ -91,6 +91,11 @@ class ImportJob:
         except MediaError as exc:
             self._fail(import_id, [{"code": exc.code, "path": "media", "message": exc.message}])
         except Exception as exc:  # a bug or an outage: recorded, never shown as a traceback
+            if self.store.get_import(import_id).status in TERMINAL:
+                # Another run of this import (a retried job whose first worker lived on) wrote
+                # it first and write_import refused to write it twice: keep that result.
+                log.info("import %s was finished by another run", import_id)
+                return
             log.exception("import %s failed unexpectedly", import_id)
             self._fail(import_id, [], error=f"internal error: {type(exc).__name__}")
         finally:

@@ -28,6 +28,9 @@ class Dispatcher(Protocol):
     def notify(self) -> None:
         """A new import was queued: wake a worker now rather than at its next poll."""
 
+    def enqueue(self, import_id: int) -> None:
+        """Import `import_id` was just created `queued`: see that it runs (Service calls this)."""
+
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
@@ -40,6 +43,9 @@ class NoDispatch:
 
     def notify(self) -> None:
         pass
+
+    def enqueue(self, import_id: int) -> None:
+        pass  # a runner elsewhere claims queued imports from the store
 
     def start(self) -> None:
         pass
@@ -102,6 +108,9 @@ class ThreadRunner:
 
     def notify(self) -> None:
         self._wake.set()
+
+    def enqueue(self, import_id: int) -> None:
+        self.notify()  # the threads claim queued imports from the store themselves
 
     def stop(self) -> None:
         self._stopping.set()
