@@ -49,6 +49,7 @@ from labelport.errors import Invalid, NotFound, Rejected
 from labelport.ingest import envelope
 from labelport.ingest.context import load_context
 from labelport.ingest.job import (
+    TERMINAL,
     ImportJob,
     Settings,
     media_info_of_row,
@@ -148,6 +149,7 @@ class Service:
 
     def close(self) -> None:
         self.dispatcher.stop()
+        self.job.close()
         self.store.close()
 
     def __enter__(self) -> Service:
@@ -404,7 +406,7 @@ class Service:
 
         staged = self._stage_media(parsed, upload)
         packet_key = f"packets/{uuid.uuid4().hex}.json"
-        self.blobs.put_bytes(packet_key, envelope.wrap(data, staged))
+        self.blobs.put_stream(packet_key, envelope.wrapped_stream(data, staged))
         row, created = self.store.create_import(
             project_id,
             directory_id=directory_id,
@@ -421,7 +423,11 @@ class Service:
             if import_counts:  # before the job runs: its write merges into these counts
                 row = self.store.update_import(row.id, counts=import_counts)
             if self.dispatcher.runs_jobs:
-                self.job.handoff[row.id] = (parsed, report, staged)
+                self.job.handoff[row.id] = (parsed, report, staged, context)
+                # A worker polling at that moment may have run it from the blob already: then
+                # nobody would ever take the packet back out.
+                if self.store.get_import(row.id).status in TERMINAL:
+                    self.job.handoff.pop(row.id, None)
             self.dispatcher.enqueue(row.id)
         return public_import(row)
 

@@ -5,7 +5,7 @@ Loaded with a handful of queries per import (never per instance), then used for 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from labelport import format as fmt
@@ -113,11 +113,22 @@ class ImportContext:
 
 
 def load_context(store: Store, project_id: int, file_id: int | None) -> ImportContext:
+    groups = []
+    for group in store.list_attribute_groups(project_id):
+        fields = shallow(group)
+        fields["options"] = [shallow(o) for o in group.options]
+        groups.append(fields)
     return ImportContext(
         project_id=project_id,
-        labels=[asdict(r) for r in store.list_labels(project_id)],
-        attribute_groups=[asdict(r) for r in store.list_attribute_groups(project_id)],
-        models=[asdict(r) for r in store.list_models(project_id)],
-        model_runs=[asdict(r) for r in store.list_model_runs(project_id)],
-        sequences=[asdict(r) for r in store.list_sequences(file_id)] if file_id else [],
+        labels=[shallow(r) for r in store.list_labels(project_id)],
+        attribute_groups=groups,
+        models=[shallow(r) for r in store.list_models(project_id)],
+        model_runs=[shallow(r) for r in store.list_model_runs(project_id)],
+        sequences=[shallow(r) for r in store.list_sequences(file_id)] if file_id else [],
     )
+
+
+def shallow(record: Any) -> dict[str, Any]:
+    """A record's fields as a dict. Not `dataclasses.asdict`: it deep-copies every value (a big
+    video's keyframe lists) and cost a third of a small image's import."""
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}
