@@ -19,6 +19,7 @@ from labelport.ingest.queue import (
     QueueSettings,
     Recovery,
     async_app,
+    conninfo,
     ensure_schema,
 )
 from labelport.store.coltypes import utcnow
@@ -102,6 +103,7 @@ def run(
     from labelport.service import Service
 
     settings = settings or QueueSettings()
+    conninfo(database_url)  # refuses a non-PostgreSQL URL before anything is created
     service = Service.open(
         data_dir=data_dir,
         database_url=database_url,
