@@ -283,6 +283,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 boxes and 200 images")
     parser.add_argument("--profile", choices=("sqlite", "postgresql"))
     parser.add_argument("--skip-images", action="store_true")
+    parser.add_argument("--skip-video", action="store_true")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best counts")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--prepare", type=Path, help=argparse.SUPPRESS)
@@ -328,7 +329,7 @@ def main() -> None:
                     f"video {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]} {video.stat().st_size / 1e6:.1f} MB"
                 )
                 labels = json.dumps(LABELS)
-                for dialect in dialects:
+                for dialect in [] if args.skip_video else dialects:
                     if args.profile:
                         url = database_url(databases, dialect)
                         run_child(IMPORT_CHILD, str(tmp / "profile"), url, str(packet_path),
