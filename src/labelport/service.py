@@ -52,6 +52,7 @@ from labelport.ingest.job import (
     TERMINAL,
     ImportJob,
     Settings,
+    import_counts,
     media_info_of_row,
     missing_label_names,
     problem_dicts,
@@ -534,7 +535,7 @@ class Service:
             "problems": problem_dicts(report.problems),
             "warning_count": report.warning_count,
             "warnings": problem_dicts(report.warnings),
-            "counts": report.counts,
+            "counts": import_counts(report.counts),
         }
 
     def get_import(

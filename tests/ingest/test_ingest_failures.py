@@ -41,6 +41,10 @@ def test_frames_beyond_the_video(project, media) -> None:
         ("frame.out_of_range", "frame_packet_map/1000/1"),
     }
     assert str(VIDEO["frames"]) in done["problems"][0]["message"]
+    # counted under the names a successful import uses
+    assert done["counts"]["instances_per_label"] == {"cat": 3, "dog": 1}
+    assert done["counts"]["frames_with_instances"] == 3
+    assert done["counts"]["sequences_expected"] == 3
 
 
 def test_coordinates_outside_the_image(project, media) -> None:

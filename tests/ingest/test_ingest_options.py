@@ -60,6 +60,7 @@ def test_dry_run_stores_nothing_and_reports_media_problems(project, media) -> No
         media.packet("image.png", "image", instance_list=instances[:1]), dry_run=True
     )
     assert (fine["status"], fine["problem_count"]) == ("dry_run", 0)
+    assert fine["counts"]["instances_per_type"] == {"box": 1}
 
     unknown = media.packet(
         "image.png",

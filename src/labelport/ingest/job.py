@@ -53,6 +53,21 @@ def problem_dicts(problems: list[Any]) -> list[dict[str, str]]:
     return [{"code": p.code, "path": p.path, "message": p.message} for p in problems]
 
 
+# The checks' count names -> the import's (plan_import's), so that a failed or dry-run import
+# reports its counts under the same keys as a successful one.
+_COUNT_NAMES = {
+    "per_label": "instances_per_label",
+    "per_type": "instances_per_type",
+    "frames": "frames_with_instances",
+    "sequences": "sequences_expected",
+    "sequences_per_label": "sequences_expected_per_label",
+}
+
+
+def import_counts(check_counts: dict[str, Any]) -> dict[str, Any]:
+    return {_COUNT_NAMES.get(key, key): value for key, value in check_counts.items()}
+
+
 def label_name(instance: Any) -> str | None:
     name = instance.name
     if isinstance(name, list):  # the walkthrough's mock passes name=["cat"]
@@ -220,7 +235,7 @@ class ImportJob:
             problems=problems,
             problem_count=report.problem_count if report is not None else len(problems),
             warnings=problem_dicts(report.warnings) if report is not None else [],
-            counts=report.counts if report is not None else {},
+            counts=import_counts(report.counts) if report is not None else {},
             error=error,
             finished_at=utcnow(),
         )
