@@ -329,3 +329,30 @@ def test_new_file_is_created_in_the_same_transaction(ctx: Ctx) -> None:
     imp = ctx.store.get_import(plan.import_id)
     assert imp.file_id == made.id and imp.problems == [{"code": "x", "path": "p", "message": "m"}]
     assert ctx.store.count_instances(made.id) == 10
+
+
+def test_new_file_sequences_match_a_recount_of_their_rows(ctx: Ctx) -> None:
+    """A new file's tracks are set from the plan, not re-read: they must equal a recount."""
+    specs = [Spec(ctx.cat, frame=f, number=1) for f in (9, 2, 4)] + [
+        Spec(ctx.cat, frame=4, number=3),
+        Spec(ctx.dog, frame=7, number=1),
+        Spec(ctx.dog, frame=0, number=1),
+        Spec(None, frame=5),  # a global: no track
+    ]
+    plan = plan_of(ctx, specs, file_id=None)
+    plan.file_id = None
+    plan.new_file = {"media_type": "video", "frame_count": 10, "original_filename": "v.mp4"}
+    ctx.store.write_import(plan)
+
+    stored = ctx.store.list_instances(plan.file_id, limit=None)
+    recount: dict[int, list[int]] = {}
+    for instance in stored:
+        if instance.sequence_id is not None:
+            recount.setdefault(instance.sequence_id, []).append(instance.frame)
+    seqs = ctx.store.list_sequences(plan.file_id)
+    assert len(seqs) == 3
+    for seq in seqs:
+        frames = sorted(recount[seq.id])
+        assert seq.instance_count == len(frames)
+        assert (seq.first_frame, seq.last_frame, seq.keyframes) == (frames[0], frames[-1], frames)
+    assert {(s.label_id, s.number): s.keyframes for s in seqs}[(ctx.cat, 1)] == [2, 4, 9]

@@ -48,7 +48,7 @@ from labelport.format.instances import (
 from labelport.format.labels import LabelIndex
 from labelport.format.media_checks import check_media
 from labelport.format.media_info import MediaInfo
-from labelport.format.packet import Media, Packet, instance_path, iter_instances
+from labelport.format.packet import Media, Packet, instance_path, iter_instances, located_lists
 from labelport.format.problems import CATALOGUE, DEFAULT_LIMIT, Problem, Report
 
 __all__ = [
@@ -98,4 +98,5 @@ __all__ = [
     "decode_packet",
     "instance_path",
     "iter_instances",
+    "located_lists",
 ]

@@ -21,7 +21,7 @@ from labelport.format.instances import (
     TextToken,
 )
 from labelport.format.media_info import MediaInfo
-from labelport.format.packet import Packet, instance_path, iter_instances
+from labelport.format.packet import Packet, instance_path, located_lists
 from labelport.format.problems import Report
 
 
@@ -57,23 +57,35 @@ def check_media(
                             )
         width, height = media.width, media.height
         planar = width is not None and height is not None
-        for frame, index, instance in iter_instances(packet):
-            check = _CHECKS.get(instance.__class__)
-            if check is None:
+        for frame, instances in located_lists(packet):
+            # Most lists are boxes well inside the media: one cheap pass proves it, and only a
+            # list that fails it (or holds other types) gets the per-instance checks and paths.
+            if planar and _boxes_inside(instances, width, height):
                 continue
-            if check is _check_token or check is _check_audio:
-                check(instance, instance_path(frame, index), (frame, index), media, report)
-            elif planar:
-                _check_planar(
-                    instance,
-                    instance_path(frame, index),
-                    (frame, index),
-                    width,
-                    height,
-                    clip,
-                    report,
-                )
+            for index, instance in enumerate(instances):
+                check = _CHECKS.get(instance.__class__)
+                if check is None:
+                    continue
+                path = instance_path(frame, index)
+                if check is _check_token or check is _check_audio:
+                    check(instance, path, (frame, index), media, report)
+                elif planar:
+                    _check_planar(instance, path, (frame, index), width, height, clip, report)
     return report
+
+
+def _boxes_inside(instances: list[Any], width: int, height: int) -> bool:
+    """True when every instance is a box within the media (a NaN fails every comparison)."""
+    for box in instances:
+        if not (
+            box.__class__ is Box
+            and 0 <= box.x_min <= width
+            and 0 <= box.x_max <= width
+            and 0 <= box.y_min <= height
+            and 0 <= box.y_max <= height
+        ):
+            return False
+    return True
 
 
 def _points(instance: Any) -> list[tuple[str, Any]]:

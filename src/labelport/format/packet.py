@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -61,6 +61,16 @@ def iter_instances(packet: Packet) -> Iterator[tuple[int | None, int, Instance]]
             for index, instance in enumerate(instances):
                 if instance is not None:
                     yield frame, index, instance
+
+
+def located_lists(packet: Packet) -> list[tuple[int | None, list[Any]]]:
+    """`(frame or None, list)` of every instance list, in packet order; entries may be None."""
+    lists: list[tuple[int | None, list[Any]]] = []
+    if packet.instance_list is not None:
+        lists.append((None, packet.instance_list))
+    if packet.frame_packet_map is not None:
+        lists.extend(packet.frame_packet_map.items())
+    return lists
 
 
 def instance_path(frame: int | None, index: int) -> str:

@@ -5,6 +5,7 @@ Loaded with a handful of queries per import (never per instance), then used for 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,7 @@ class ImportContext:
         model_ids = {m["id"] for m in self.models}
         runs = {r["id"]: r["model_id"] for r in self.model_runs}
         sequences = {s["id"]: s for s in self.sequences}
-        for frame, index, inst in fmt.iter_instances(packet):
+        for frame, index, inst in _naming_ids(packet):
             at = (frame, index)
             path = instance_path(frame, index)
             if inst.model_id is not None and inst.model_id not in model_ids:
@@ -110,6 +111,24 @@ class ImportContext:
                             f"sequence {inst.sequence_id} tracks another label",
                             at,
                         )
+
+
+def _naming_ids(packet: Any) -> Iterator[tuple[int | None, int, Any]]:
+    """The instances that name a model, run or sequence by id: a few, or none, in most packets,
+    so whole lists are passed over without building a location per instance."""
+    for frame, instances in fmt.located_lists(packet):
+        for inst in instances:
+            if inst is not None and (
+                inst.model_id is not None
+                or inst.model_run_id is not None
+                or inst.sequence_id is not None
+            ):
+                break
+        else:
+            continue
+        for index, inst in enumerate(instances):
+            if inst is not None:
+                yield frame, index, inst
 
 
 def load_context(store: Store, project_id: int, file_id: int | None) -> ImportContext:
