@@ -32,6 +32,8 @@ import dataclasses
 import io
 import logging
 import mimetypes
+import mmap
+import os
 import re
 import tempfile
 import time
@@ -74,6 +76,22 @@ def _blob_store(storage_url: str | None, root: Path) -> BlobStore:
     from labelport.media.s3 import open_blob_store
 
     return open_blob_store(storage_url)
+
+
+def _packet_data(packet: bytes | dict[str, Any] | BinaryIO) -> bytes | mmap.mmap:
+    if isinstance(packet, bytes):
+        return packet
+    if not hasattr(packet, "read"):  # a dict, or whatever JSON value a client sent
+        return msgspec.json.encode(packet)
+    try:
+        size = os.fstat(packet.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):  # an in-memory file
+        packet.seek(0)
+        return packet.read()
+    if size == 0:
+        return b""
+    # Mapped, not read: decoding hands the pages back as it goes (see format.decode).
+    return mmap.mmap(packet.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def string_id_for(name: str) -> str:
@@ -350,7 +368,7 @@ class Service:
     def submit_packet(
         self,
         project_id: int,
-        packet: bytes | dict[str, Any],
+        packet: bytes | dict[str, Any] | BinaryIO,
         *,
         source: str = "api",
         upload: tuple[str, BinaryIO] | None = None,
@@ -359,9 +377,11 @@ class Service:
     ) -> dict[str, Any]:
         """Check everything that needs no media now; queue the rest. Raises `Rejected`.
 
+        `packet` is JSON bytes, a dict, or a binary file of JSON (read from its start); a large
+        packet is best sent as a file, which is decoded without holding all of its bytes.
         `import_counts` (e.g. a converter's `{"losses": {...}}`) is stored in the import's
         counts, beside what the job counts."""
-        data = packet if isinstance(packet, bytes) else msgspec.json.encode(packet)
+        data = _packet_data(packet)
         parsed, report = fmt.decode_packet(data)
         if parsed is None:
             raise Rejected(report)
@@ -407,7 +427,8 @@ class Service:
 
         staged = self._stage_media(parsed, upload)
         packet_key = f"packets/{uuid.uuid4().hex}.json"
-        self.blobs.put_stream(packet_key, envelope.wrapped_stream(data, staged))
+        source_bytes = data if isinstance(data, bytes) else packet
+        self.blobs.put_stream(packet_key, envelope.wrapped_stream(source_bytes, staged))
         row, created = self.store.create_import(
             project_id,
             directory_id=directory_id,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -101,18 +102,37 @@ Admin = Annotated[Principal, Depends(admin)]
 
 async def read_body(request: Request) -> bytes:
     """The whole body, refusing early once it passes the app's limit."""
+    chunks: list[bytes] = []
+    async for chunk in _limited_stream(request):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def spool_body(request: Request) -> BinaryIO:
+    """The body in a temporary file: a packet of hundreds of MB is then decoded from the file
+    (see Service.submit_packet) instead of being held in memory beside its instances."""
+    spool = tempfile.TemporaryFile(prefix="labelport-body-")  # noqa: SIM115  (the caller closes it)
+    try:
+        async for chunk in _limited_stream(request):
+            spool.write(chunk)
+        spool.flush()
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+async def _limited_stream(request: Request) -> AsyncIterator[bytes]:
     limit: int = request.app.state.max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
-    chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
 
 
 def import_answer(result: dict[str, Any]) -> JSONResponse:
@@ -356,10 +376,10 @@ def upload_file(
 async def post_packet(
     request: Request, project_string_id: Psid, who: Editor, svc: Svc, dry_run: bool = False
 ) -> Any:
-    body = await read_body(request)
-    result = await run_in_threadpool(
-        svc.submit_packet, who.project_id, body, source="api", dry_run=dry_run
-    )
+    with await spool_body(request) as body:
+        result = await run_in_threadpool(
+            svc.submit_packet, who.project_id, body, source="api", dry_run=dry_run
+        )
     return import_answer(result)
 
 

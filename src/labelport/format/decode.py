@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import re
 from typing import Any
 
@@ -87,7 +88,9 @@ class _ObjJson:
         return node if isinstance(node, dict) else None
 
 
-def decode_packet(data: bytes, *, limit: int = DEFAULT_LIMIT) -> tuple[Packet | None, Report]:
+def decode_packet(
+    data: bytes | msgspec.Raw | mmap.mmap, *, limit: int = DEFAULT_LIMIT
+) -> tuple[Packet | None, Report]:
     """Decode a packet. The packet is None only if the input is not a JSON object at all.
 
     Otherwise bad instances are left as None in their lists (so every index stays the one the
@@ -97,7 +100,9 @@ def decode_packet(data: bytes, *, limit: int = DEFAULT_LIMIT) -> tuple[Packet | 
         return _decode_packet(data, limit)
 
 
-def _decode_packet(data: bytes, limit: int) -> tuple[Packet | None, Report]:
+def _decode_packet(
+    data: bytes | msgspec.Raw | mmap.mmap, limit: int
+) -> tuple[Packet | None, Report]:
     report = Report(limit=limit)
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
@@ -114,6 +119,8 @@ def _decode_packet(data: bytes, limit: int) -> tuple[Packet | None, Report]:
         return _lenient(data, error, report)
     packet = Packet(**{name: getattr(outer, name) for name in _FIELDS})
 
+    pages = _MappedPages(data)
+    pages.drop()  # the first pass read all of it; each list's pages come back as it is decoded
     names: dict[str, str] = {}
     if outer.instance_list is not None:
         packet.instance_list = _decode_list(_RawJson, outer.instance_list, None, report, names)
@@ -123,8 +130,32 @@ def _decode_packet(data: bytes, limit: int) -> tuple[Packet | None, Report]:
             instances = _decode_list(_RawJson, raw, frame, report, names)
             if instances is not None:
                 frames[frame] = instances
+            pages.read(len(raw))
         packet.frame_packet_map = frames
     return packet, report
+
+
+class _MappedPages:
+    """A packet mapped from a file (`mmap`) need not stay resident while its instances are built:
+    pages already decoded are handed back to the kernel every few MB (the file is still there;
+    a page read again is simply read again). Packet bytes and instance objects are then never
+    both in memory, which is most of the difference between 4x and 5x the payload at peak."""
+
+    _EVERY = 8 << 20
+
+    def __init__(self, data: Any) -> None:
+        self._map = data if isinstance(data, mmap.mmap) else None
+        self._since = 0
+
+    def read(self, size: int) -> None:
+        self._since += size
+        if self._since >= self._EVERY:
+            self.drop()
+
+    def drop(self) -> None:
+        self._since = 0
+        if self._map is not None:
+            self._map.madvise(mmap.MADV_DONTNEED)
 
 
 def _lenient(data: bytes, error: Exception, report: Report) -> tuple[Packet | None, Report]:

@@ -33,15 +33,18 @@ def wrap(packet: bytes, staged: StagedMedia | None) -> bytes:
     return b'{"staged":' + msgspec.json.encode(staged) + b',"packet":' + packet + b"}"
 
 
-def wrapped_stream(packet: bytes, staged: StagedMedia | None) -> BinaryIO:
-    """`wrap` as a stream over the packet's own buffer: no copy of a 100 MB packet is made."""
+def wrapped_stream(packet: bytes | BinaryIO, staged: StagedMedia | None) -> BinaryIO:
+    """`wrap` as a stream over the packet's own buffer or file: no copy of a 100 MB packet is made
+    (and a file is read, not mapped, so its pages do not join the process's memory)."""
     head = b'{"staged":' + msgspec.json.encode(staged) + b',"packet":'
+    if not isinstance(packet, bytes):
+        packet.seek(0)
     return io.BufferedReader(_Joined([head, packet, b"}"]))
 
 
 class _Joined(io.RawIOBase):
-    def __init__(self, parts: list[bytes]) -> None:
-        self._parts = [memoryview(p) for p in parts]
+    def __init__(self, parts: list[bytes | BinaryIO]) -> None:
+        self._parts = [memoryview(p) if isinstance(p, bytes) else p for p in parts]
         self._at = 0
 
     def readable(self) -> bool:
@@ -50,16 +53,22 @@ class _Joined(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         while self._parts:
             part = self._parts[0]
-            n = min(len(buffer), len(part) - self._at)
-            if n > 0:
-                buffer[:n] = part[self._at : self._at + n]
-                self._at += n
-                return n
+            if isinstance(part, memoryview):
+                n = min(len(buffer), len(part) - self._at)
+                if n > 0:
+                    buffer[:n] = part[self._at : self._at + n]
+                    self._at += n
+                    return n
+            else:
+                n = part.readinto(buffer)
+                if n:
+                    return n
             self._parts.pop(0)
             self._at = 0
         return 0
 
 
-def unwrap(data: bytes) -> tuple[bytes, StagedMedia | None]:
+def unwrap(data: bytes) -> tuple[msgspec.Raw, StagedMedia | None]:
+    """The packet as a slice of `data` (not a copy: it is the size of the whole blob)."""
     envelope = _decoder.decode(data)
-    return bytes(envelope.packet), envelope.staged
+    return envelope.packet, envelope.staged

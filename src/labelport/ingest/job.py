@@ -157,6 +157,15 @@ class ImportJob:
         finally:
             self.handoff.pop(import_id, None)  # claimed before submit handed it over
 
+    def _decode_stored(
+        self, key: str
+    ) -> tuple[fmt.Packet | None, fmt.Report, envelope.StagedMedia | None]:
+        # Its own frame, so that the stored bytes are freed once decoded, not held by the job.
+        with self.blobs.open(key) as f:
+            packet_bytes, staged = envelope.unwrap(f.read())
+        packet, report = fmt.decode_packet(packet_bytes)
+        return packet, report, staged
+
     def _run(self, row: Any, started: float) -> None:
         import_id = row.id
         project_id = row.project_id
@@ -166,9 +175,7 @@ class ImportJob:
         if handed is not None:
             packet, report, staged, checked_with = handed
         else:  # a rerun after a restart, or another process: decode what the caller sent
-            with self.blobs.open(row.packet_blob_key) as f:
-                packet_bytes, staged = envelope.unwrap(f.read())
-            packet, report = fmt.decode_packet(packet_bytes)
+            packet, report, staged = self._decode_stored(row.packet_blob_key)
             if packet is None:  # checked at submit; only a damaged blob gets here
                 self._fail(import_id, problem_dicts(report.problems), report=report)
                 return

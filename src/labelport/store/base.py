@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -13,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from labelport.store.database import transaction
 from labelport.store.errors import Conflict, NotFound, StoreError
 
-try:  # psycopg is the optional `postgres` extra
-    import psycopg.errors as _pg_errors
-except ImportError:  # pragma: no cover - SQLite-only installs
-    _pg_errors = None
+
+def _psycopg_errors() -> Any:
+    # Not imported here: an SQLite store would carry ~20 MB of driver it never uses. A psycopg
+    # error can only exist once the driver is loaded, so looking it up is enough.
+    return sys.modules.get("psycopg.errors")
 
 
 def _translate(exc: BaseException) -> StoreError | None:
@@ -27,6 +29,7 @@ def _translate(exc: BaseException) -> StoreError | None:
         if "FOREIGN KEY" in message:
             return NotFound(f"a referenced row does not exist ({message})")
         return Conflict(message)
+    _pg_errors = _psycopg_errors()
     if _pg_errors is not None and isinstance(orig, _pg_errors.IntegrityError):
         if isinstance(orig, _pg_errors.ForeignKeyViolation):
             return NotFound(f"a referenced row does not exist ({message})")
@@ -52,7 +55,8 @@ class StoreBase:
         except (IntegrityError, sqlite3.IntegrityError) as exc:
             raise (_translate(exc) or exc) from exc
         except Exception as exc:
-            mapped = _translate(exc) if _pg_errors and isinstance(exc, _pg_errors.Error) else None
+            pg_errors = _psycopg_errors()
+            mapped = _translate(exc) if pg_errors and isinstance(exc, pg_errors.Error) else None
             if mapped is None:
                 raise
             raise mapped from exc
