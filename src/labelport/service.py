@@ -594,10 +594,11 @@ class Service:
         deadline = time.monotonic() + timeout
         delay = 0.02
         while True:
+            ended = self.dispatcher.jobs_ended  # read first: an end after it cuts the wait short
             found = self.get_import(project_id, import_id)
             if found["status"] in ("success", "failed") or time.monotonic() >= deadline:
                 return found
-            time.sleep(delay)
+            self.dispatcher.wait_for_jobs(ended, min(delay, max(deadline - time.monotonic(), 0)))
             delay = min(delay * 1.5, 0.5)
 
     # -- instances and sequences -----------------------------------------------------------

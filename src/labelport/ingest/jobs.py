@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -35,8 +36,25 @@ class Dispatcher(Protocol):
 
     def stop(self) -> None: ...
 
+    @property
+    def jobs_ended(self) -> int:
+        """How many jobs this process has finished (0 where none run here)."""
 
-class NoDispatch:
+    def wait_for_jobs(self, ended: int, timeout: float) -> None:
+        """Sleep up to `timeout`, and no longer once `jobs_ended` differs from `ended`: a waiter
+        learns of its import's end at once instead of at its next poll."""
+
+
+class JobsElsewhere:
+    """For dispatchers whose jobs run in other processes: nothing here to wait on."""
+
+    jobs_ended = 0
+
+    def wait_for_jobs(self, ended: int, timeout: float) -> None:
+        time.sleep(timeout)
+
+
+class NoDispatch(JobsElsewhere):
     """For processes that only enqueue (the CLI next to a server, `serve --workers 0`)."""
 
     runs_jobs = False
@@ -82,6 +100,8 @@ class ThreadRunner:
         self._poll = poll_seconds
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._ended = threading.Condition()
+        self.jobs_ended = 0
         self._threads: list[threading.Thread] = []
         self._lock_fd: int | None = None
         self._worker_prefix = f"{socket.gethostname()}:{os.getpid()}"
@@ -112,6 +132,10 @@ class ThreadRunner:
     def enqueue(self, import_id: int) -> None:
         self.notify()  # the threads claim queued imports from the store themselves
 
+    def wait_for_jobs(self, ended: int, timeout: float) -> None:
+        with self._ended:
+            self._ended.wait_for(lambda: self.jobs_ended != ended, timeout)
+
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
@@ -139,3 +163,6 @@ class ThreadRunner:
             except Exception:
                 # run() records failures on the import itself; this is a last line of defence.
                 log.exception("import %s crashed its worker", import_id)
+            with self._ended:
+                self.jobs_ended += 1
+                self._ended.notify_all()

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import Text, and_, cast, column, exists, func, select, table, update
 from sqlalchemy.dialects.postgresql import JSONB
 
+from labelport.ingest.jobs import JobsElsewhere
 from labelport.store import tables as t
 from labelport.store.coltypes import utcnow
 from labelport.store.database import transaction
@@ -139,7 +140,7 @@ async def defer_import_async(app: Any, import_id: int) -> int:
     return await _deferrer(app, import_id).defer_async(import_id=import_id)
 
 
-class ProcrastinateDispatcher:
+class ProcrastinateDispatcher(JobsElsewhere):
     """The `Dispatcher` of an API server whose imports run in `labelport worker` processes."""
 
     runs_jobs = False
