@@ -570,6 +570,27 @@ class Service:
         row = self.store.get_import(import_id, project_id)
         return public_import(row, problems_page=problems_page, problems_per_page=problems_per_page)
 
+    def find_import(
+        self,
+        project_id: int,
+        *,
+        idempotency_key: str | None = None,
+        key_stem: str | None = None,
+        status: str | None = None,
+    ) -> dict[str, Any] | None:
+        """The import sent with `idempotency_key`, or the newest whose key is `key_stem` + "#" +
+        a version (`Store.find_latest_import_by_key_stem`); of `status` if given; else None.
+        The import's problems are not included (`get_import` pages them)."""
+        if (idempotency_key is None) == (key_stem is None):
+            raise Invalid("give exactly one of idempotency_key and key_stem")
+        if key_stem is not None:
+            row = self.store.find_latest_import_by_key_stem(project_id, key_stem, status=status)
+        else:
+            row = self.store.find_import_by_key(project_id, idempotency_key or "")
+            if row is not None and status is not None and row.status != status:
+                row = None
+        return None if row is None else public_import(row, problems_per_page=0)
+
     def list_imports(
         self,
         project_id: int,

@@ -58,6 +58,7 @@ BODY_IDS: dict[tuple[str, str], BodyFor | None] = {
         "instance_list": [{"type": "tag", "name": "cat"}],
     },
     ("GET", "/api/v1/projects/{project_string_id}/imports"): None,
+    ("GET", "/api/v1/projects/{project_string_id}/imports/find"): None,
     # diffgram compat
     ("GET", "/api/project/{project_string_id}/user/legacy/working_dir/view"): "query:name",
     ("POST", "/api/v1/project/{project_string_id}/directory/list"): None,

@@ -201,6 +201,10 @@ class DryRunOut(Out):
     counts: dict[str, Any] | None = None
 
 
+class ImportFound(BaseModel):
+    found: ImportOut | None = None
+
+
 class ImportPage(BaseModel):
     items: list[ImportOut]
     total: int

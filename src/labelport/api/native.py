@@ -404,6 +404,26 @@ def list_imports(
     }
 
 
+# Declared before /imports/{import_id}, which would otherwise take "find" for an id.
+@router.get(
+    "/imports/find",
+    response_model=m.ImportFound,
+    summary="The import of an idempotency key, or the newest of a key stem (keys STEM#VERSION)",
+)
+def find_import(
+    project_string_id: Psid,
+    who: Viewer,
+    svc: Svc,
+    idempotency_key: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    key_stem: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+) -> Any:
+    found = svc.find_import(
+        who.project_id, idempotency_key=idempotency_key, key_stem=key_stem, status=status
+    )
+    return {"found": None if found is None else _jsonable_problems(found)}
+
+
 @router.get("/imports/{import_id}", response_model=m.ImportOut)
 def get_import(
     project_string_id: Psid,

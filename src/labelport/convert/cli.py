@@ -152,6 +152,7 @@ def _summary(outcome: Outcome, console: Console) -> None:
     table.add_column("count", justify="right")
     for what, count in (
         ("files imported", outcome.files_ok),
+        ("files updated (annotations changed)", outcome.files_updated),
         ("files already imported (unchanged)", outcome.files_unchanged),
         ("files failed", outcome.files_failed),
         ("files skipped", outcome.files_skipped),

@@ -7,7 +7,10 @@
 - `skip_instances`: bad instances are left out, the rest of each file imported.
 
 Idempotent: each packet's key is the source's name for the file plus a digest of what is sent,
-so running the same command again sends nothing new.
+so running the same command again sends nothing new. When the digest differs from that of the
+newest successful import of the same name (annotations fixed in the source since), the packet
+updates the file that import wrote to (`update_with_existing`, no media sent) instead of
+creating a second file of the same media.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Outcome:
     files_failed: int = 0
     files_skipped: int = 0
     files_unchanged: int = 0
+    files_updated: int = 0  # files imported before whose instances were replaced
     instances: int = 0
     instances_per_label: Counter[str] = field(default_factory=Counter)
     losses: Counter[str] = field(default_factory=Counter)
@@ -67,6 +71,7 @@ class Outcome:
             "format": self.format,
             "files_ok": self.files_ok,
             "files_unchanged": self.files_unchanged,
+            "files_updated": self.files_updated,
             "files_failed": self.files_failed,
             "files_skipped": self.files_skipped,
             "instances": self.instances,
@@ -192,7 +197,8 @@ class _Importer:
         self.outcome = outcome
         self.conv = conv
         self.progress = progress
-        self.pending: deque[tuple[Item, int, dict[str, Any]]] = deque()
+        # (item, instances, import, "ok" or "updated" once it succeeds)
+        self.pending: deque[tuple[Item, int, dict[str, Any], str]] = deque()
         self.attributes = _Attributes(target, conv, create=options.create_labels)
         self.started = time.time()
 
@@ -221,18 +227,39 @@ class _Importer:
                 media["url"] = item.media_url
         packet = self._packet(item, media)
         digest = _digest(packet, media_path)
-        key = f"labelport-import:{item.key or item.name}#{digest}"
-        for _attempt in range(20):
+        stem = f"labelport-import:{item.key or item.name}"
+        key = f"{stem}#{digest}"
+        # One look-up for a new item or an unchanged one; a changed one needs the newest success.
+        newest = self.target.latest(stem)
+        latest = newest
+        if newest is not None and newest["status"] != "success":
+            latest = self.target.latest(stem, status="success")
+        if latest is not None and _version(latest, stem) == digest:
+            self._done(item, "unchanged", count)
+            return
+        for _attempt in range(20 if newest is not None else 0):
             first = self.target.find(key)
             if first is None:
                 break
             if first["status"] == "success":
-                self._done(item, "unchanged", count)
+                if latest is None or first["id"] >= latest["id"]:  # it finished meanwhile
+                    self._done(item, "unchanged", count)
+                    return
+                # The source went back to an earlier version, whose key is taken: the file
+                # holds a later one, so send this again under a new key.
+            elif first["status"] != "failed":  # queued by an earlier run and still running
+                how = "updated" if first.get("mode") == "update_with_existing" else "ok"
+                self.pending.append((item, count, first, how))
                 return
-            if first["status"] != "failed":  # queued by an earlier run and still running
-                self.pending.append((item, count, first))
-                return
-            key = f"{key}~{first['id']}"  # a failed first try: try again under a new key
+            key = f"{key}~{first['id']}"
+        how = "ok"
+        file_id = self._earlier_file(latest, media, media_path)
+        if file_id is not None:
+            # The digest stays that of the full packet, so that a run with the same source
+            # finds this import whichever way it was sent.
+            packet = {k: v for k, v in packet.items() if k not in ("media", "original_filename")}
+            packet.update(file_id=file_id, mode="update_with_existing")
+            media_path, how = None, "updated"
         packet["idempotency_key"] = key
         try:
             created = self.target.submit(packet, media_path, item.losses)
@@ -244,11 +271,29 @@ class _Importer:
         if created.get("status") == "dry_run":
             for problem in created.get("problems") or []:
                 out.problem(_placed(item, Problem(**problem)))
-            self._done(item, "failed" if created.get("problem_count") else "ok", count)
+            self._done(item, "failed" if created.get("problem_count") else how, count)
             return
-        self.pending.append((item, count, created))
+        self.pending.append((item, count, created, how))
         while len(self.pending) >= self.options.window:
             self._wait_oldest()
+
+    def _earlier_file(
+        self, latest: dict[str, Any] | None, media: dict[str, Any], media_path: Path | None
+    ) -> int | None:
+        """The file an earlier import of this item wrote to, if it still holds the same media.
+        Other media (replaced in the source since) cannot be swapped under a file's instances:
+        then the item is imported as a new file."""
+        if latest is None or latest.get("file_id") is None:
+            return None
+        earlier = self.target.file(latest["file_id"])
+        if earlier is None or earlier.get("media_type") != media["type"]:
+            return None
+        if media_path is not None:
+            size = media_path.stat().st_size
+            same = earlier.get("size") == size and earlier.get("sha256") == _sha256(media_path)
+        else:
+            same = earlier.get("source_url") == media.get("url")
+        return earlier["id"] if same else None
 
     def _packet(self, item: Item, media: dict[str, Any]) -> dict[str, Any]:
         options = self.options
@@ -270,7 +315,7 @@ class _Importer:
         return packet
 
     def _wait_oldest(self) -> None:
-        item, count, imp = self.pending.popleft()
+        item, count, imp, how = self.pending.popleft()
         deadline = time.monotonic() + self.options.wait_timeout
         delay = 0.002
         while imp.get("status") not in ("success", "failed"):
@@ -294,7 +339,7 @@ class _Importer:
             return
         counts = imp.get("counts") or {}
         self.outcome.instances_per_label.update(counts.get("instances_per_label") or {})
-        self._done(item, "ok", counts.get("instances", count), counted=True)
+        self._done(item, how, counts.get("instances", count), counted=True)
 
     def drain(self) -> None:
         while self.pending:
@@ -302,8 +347,12 @@ class _Importer:
 
     def _done(self, item: Item, how: str, instances: int, counted: bool = False) -> None:
         out = self.outcome
-        if how == "ok":
-            out.files_ok += 1
+        sent = how in ("ok", "updated")
+        if sent:
+            if how == "ok":
+                out.files_ok += 1
+            else:
+                out.files_updated += 1
             out.instances += instances
             if not counted:
                 out.instances_per_label.update(
@@ -315,11 +364,24 @@ class _Importer:
             out.files_skipped += 1
         else:
             out.files_failed += 1
-        self.progress.advance(1, instances if how == "ok" else 0)
+        self.progress.advance(1, instances if sent else 0)
 
 
 def _placed(item: Item, problem: Problem) -> Problem:
     return Problem(problem.code, f"{item.source} > {problem.path}".rstrip(" >"), problem.message)
+
+
+def _version(imp: dict[str, Any], stem: str) -> str:
+    """The digest in an import's key `STEM#DIGEST`, without the `~id`s of retries."""
+    return str(imp.get("idempotency_key") or "")[len(stem) + 1 :].split("~", 1)[0]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _digest(packet: dict[str, Any], media_path: Path | None) -> str:

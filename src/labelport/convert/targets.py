@@ -28,6 +28,8 @@ class Target(Protocol):
     def create_attribute_group(self, **fields: Any) -> dict[str, Any]: ...
     def add_attribute_option(self, group_id: int, name: str) -> dict[str, Any]: ...
     def find(self, key: str) -> dict[str, Any] | None: ...
+    def latest(self, stem: str, status: str | None = None) -> dict[str, Any] | None: ...
+    def file(self, file_id: int) -> dict[str, Any] | None: ...
     def submit(
         self, packet: dict[str, Any], media: Path | None, losses: Counter[str]
     ) -> dict[str, Any]: ...
@@ -55,10 +57,18 @@ class EmbeddedTarget:
         return self.service.add_attribute_option(self.project_id, group_id, name)
 
     def find(self, key: str) -> dict[str, Any] | None:
-        from labelport.service import public_import
+        return self.service.find_import(self.project_id, idempotency_key=key)
 
-        found = self.service.store.find_import_by_key(self.project_id, key)
-        return None if found is None else public_import(found, problems_per_page=0)
+    def latest(self, stem: str, status: str | None = None) -> dict[str, Any] | None:
+        return self.service.find_import(self.project_id, key_stem=stem, status=status)
+
+    def file(self, file_id: int) -> dict[str, Any] | None:
+        from labelport.errors import NotFound
+
+        try:
+            return self.service.get_file(self.project_id, file_id)
+        except NotFound:
+            return None
 
     def submit(
         self, packet: dict[str, Any], media: Path | None, losses: Counter[str]
@@ -94,6 +104,7 @@ class ServerTarget:
 
         client_id, _, secret = key.partition(":")
         self.sdk = Project(project, client_id, secret, host=url)
+        self.cannot_find = False
 
     def labels(self) -> dict[str, int]:
         return {x["name"]: x["id"] for x in self.sdk.labels()}
@@ -111,7 +122,36 @@ class ServerTarget:
         return self.sdk.add_attribute_option(group_id, name)
 
     def find(self, key: str) -> dict[str, Any] | None:
-        return None  # the server answers a repeated key with the first import itself
+        return self._find(idempotency_key=key)
+
+    def latest(self, stem: str, status: str | None = None) -> dict[str, Any] | None:
+        return self._find(key_stem=stem, status=status)
+
+    def _find(self, **query: str | None) -> dict[str, Any] | None:
+        from labelport.sdk.errors import LabelportHTTPError
+
+        if self.cannot_find:
+            return None
+        try:
+            found = self.sdk.find_import(**query)
+        except LabelportHTTPError as exc:
+            if exc.status not in (400, 404, 405, 422):
+                raise
+            # A server older than imports/find (its /imports/{id} takes "find" for an id):
+            # every packet is sent, and the server answers a known key with its first import.
+            self.cannot_find = True
+            return None
+        return None if found is None else found.data
+
+    def file(self, file_id: int) -> dict[str, Any] | None:
+        from labelport.sdk.errors import LabelportHTTPError
+
+        try:
+            return self.sdk.file.get_by_id(file_id).data
+        except LabelportHTTPError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def submit(
         self, packet: dict[str, Any], media: Path | None, losses: Counter[str]
@@ -121,7 +161,9 @@ class ServerTarget:
         packet = dict(packet)
         media_info = packet.pop("media", None) or {}
         try:
-            if media is None:
+            if "file_id" in packet:
+                imp = self.sdk.file.update(packet.pop("file_id"), **packet)
+            elif media is None:
                 imp = self.sdk.file.from_url(
                     media_info.get("url"), media_type=media_info.get("type"), **packet
                 )

@@ -475,5 +475,18 @@ class Project:
     def get_import(self, import_id: int) -> Import:
         return Import(self, self._get(f"/imports/{import_id}"))
 
+    def find_import(
+        self,
+        idempotency_key: str | None = None,
+        *,
+        key_stem: str | None = None,
+        status: str | None = None,
+    ) -> Import | None:
+        """The import sent with `idempotency_key`, or the newest whose key is `key_stem` + "#" +
+        a version; only of `status` if given. None when there is none."""
+        params = _packet(idempotency_key=idempotency_key, key_stem=key_stem, status=status)
+        found = self._get("/imports/find", params=params)["found"]
+        return None if found is None else Import(self, found)
+
     def __repr__(self) -> str:
         return f"Project({self.project_string_id!r}, host={self.host!r})"

@@ -121,6 +121,40 @@ class ImportsMixin(StoreBase):
             ).first()
         return None if row is None else from_row(Import, row)
 
+    def find_latest_import_by_key_stem(
+        self, project_id: int, stem: str, *, status: str | None = None
+    ) -> Import | None:
+        """The newest import (of `status`, if given) whose idempotency key is `stem` + "#" +
+        a version without "#": keys of the form STEM#VERSION, such as `labelport import`'s
+        NAME#DIGEST. Exact and case-sensitive; a stem "a" does not find "a#b#1" (stem "a#b")."""
+        i = t.import_
+        key = i.c.idempotency_key
+        # The keys starting with `lo` are exactly those in [lo, hi) in code point order, since
+        # "$" follows "#". Compared that way, the range is one index range scan.
+        lo, hi = stem + "#", stem + "$"
+        if self.dialect == "postgresql":
+            # Pattern operators compare bytes whatever the database's collation (under en_US
+            # "a#x" sorts after "a$"); the index with varchar_pattern_ops serves them.
+            in_range = [
+                key.op("~>=~", is_comparison=True)(lo),
+                key.op("~<~", is_comparison=True)(hi),
+            ]
+        else:  # SQLite's default BINARY collation already compares bytes
+            in_range = [key >= lo, key < hi]
+        q = select(i).where(
+            i.c.project_id == project_id,
+            *in_range,
+            ~func.substr(key, len(lo) + 1).contains("#", autoescape=True),
+        )
+        if status is not None:
+            q = q.where(i.c.status == status)
+        # `id + 0`: ordered by the bare id, PostgreSQL may walk the whole primary key backwards
+        # looking for a match instead of sorting the few rows of the key range.
+        q = q.order_by((i.c.id + 0).desc()).limit(1)
+        with self._read() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else from_row(Import, row)
+
     def requeue_running_imports(self) -> int:
         """Every claimed, unfinished import goes back to `queued`: for a runner that knows (by its
         lock) that no other runner is alive on this database."""

@@ -214,6 +214,14 @@ import_ = Table(
     Column("error", Text),
     # NULL keys never collide: imports without a key are never deduplicated.
     UniqueConstraint("project_id", "idempotency_key"),
+    # Keys by prefix (find_latest_import_by_key_stem) in any collation: PostgreSQL's pattern
+    # operators need an index of their own. On SQLite it repeats the unique index's order.
+    Index(
+        None,
+        "project_id",
+        "idempotency_key",
+        postgresql_ops={"idempotency_key": "varchar_pattern_ops"},
+    ),
     Index(None, "project_id", "created_at"),
     Index(None, "status", "created_at"),
     CheckConstraint(_one_of("status", IMPORT_STATUSES), name="status"),
