@@ -35,6 +35,7 @@ import mimetypes
 import mmap
 import os
 import re
+import stat
 import tempfile
 import time
 import uuid
@@ -84,14 +85,15 @@ def _packet_data(packet: bytes | dict[str, Any] | BinaryIO) -> bytes | mmap.mmap
     if not hasattr(packet, "read"):  # a dict, or whatever JSON value a client sent
         return msgspec.json.encode(packet)
     try:
-        size = os.fstat(packet.fileno()).st_size
+        info = os.fstat(packet.fileno())
     except (AttributeError, OSError, io.UnsupportedOperation):  # an in-memory file
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_size > 0:
+        # Mapped, not read: decoding hands the pages back as it goes (see format.decode).
+        return mmap.mmap(packet.fileno(), 0, access=mmap.ACCESS_READ)
+    if packet.seekable():
         packet.seek(0)
-        return packet.read()
-    if size == 0:
-        return b""
-    # Mapped, not read: decoding hands the pages back as it goes (see format.decode).
-    return mmap.mmap(packet.fileno(), 0, access=mmap.ACCESS_READ)
+    return packet.read()  # in memory already, a pipe, or empty
 
 
 def string_id_for(name: str) -> str:

@@ -69,3 +69,23 @@ def test_an_in_memory_file_works_too(project, media) -> None:
     submitted = project.service.submit_packet(project.id, body)
     done = project.service.wait_import(project.id, submitted["id"], timeout=60)
     assert done["status"] == "success" and done["counts"]["added"] == 8
+
+
+def test_a_pipe_is_read_not_mapped(project, media) -> None:
+    import os
+    import threading
+
+    data = msgspec.json.encode(_video_packet(media))
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as w:
+            w.write(data)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    with os.fdopen(read_end, "rb") as r:
+        submitted = project.service.submit_packet(project.id, r)
+    feeder.join()
+    done = project.service.wait_import(project.id, submitted["id"], timeout=60)
+    assert done["status"] == "success" and done["counts"]["added"] == 8
