@@ -30,7 +30,7 @@ from labelport.format.instances import (
     TextToken,
 )
 from labelport.format.labels import LabelIndex
-from labelport.format.packet import Packet, instance_path, iter_instances
+from labelport.format.packet import Packet, instance_path, iter_instances, located_lists
 from labelport.format.problems import Report, show
 
 _name = attrgetter("name")
@@ -76,7 +76,7 @@ def _check_packet(
     media_type = media_type or packet.media_type
     _check_packet_keys(packet, media_type, report)
 
-    lists = _lists(packet)
+    lists = [instances for _frame, instances in located_lists(packet)]
     per_class = Counter(map(type, chain.from_iterable(lists)))
     if type(None) in per_class:
         # Left by decode_packet in place of instances it already reported.
@@ -163,15 +163,6 @@ def _check_packet(
             if check is not None:
                 check(instance, instance_path(frame, index), (frame, index), report, context)
     return report
-
-
-def _lists(packet: Packet) -> list[list[Any]]:
-    lists = []
-    if packet.instance_list is not None:
-        lists.append(packet.instance_list)
-    if packet.frame_packet_map is not None:
-        lists.extend(packet.frame_packet_map.values())
-    return lists
 
 
 def _check_packet_keys(packet: Packet, media_type: str | None, report: Report) -> None:

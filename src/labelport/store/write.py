@@ -24,9 +24,7 @@ from labelport.store.coltypes import utcnow
 from labelport.store.errors import Conflict, NotFound
 from labelport.store.plan import INSTANCE_COLUMNS, Resolved, WritePlan, WriteResult
 
-_LABEL, _SEQUENCE, _MODEL, _RUN = (
-    INSTANCE_COLUMNS.index(c) for c in ("label_id", "sequence_id", "model_id", "model_run_id")
-)
+_NOTED = ("label_id", "sequence_id", "model_id", "model_run_id")  # what _Refs notes per row
 _STAGE = "lp_stage"  # temporary tables of the merge
 _MATCH = "lp_match"
 # Ids that must also be equal for a row to count as unchanged, whatever the content hash covers.
@@ -72,7 +70,7 @@ def _write(conn: Connection, plan: WritePlan, now: datetime) -> WriteResult:
         # A new file's rows are all in this plan: its tracks need no second look at them.
         _set_new_sequences(conn, plan, sequence_ids, refs.rows_per_sequence())
     else:
-        touched = refs.sequences | set(sequence_ids.values())
+        touched = refs.ids("sequence_id") | set(sequence_ids.values())
         if merged is not None:
             touched |= merged
         _recompute_sequences(conn, plan, touched, keep=set(sequence_ids.values()))
@@ -96,7 +94,7 @@ class _Refs:
         self._per_key: dict[tuple[Any, Any, Any, Any], int] = {}
 
     def noting(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
-        key = itemgetter(_LABEL, _SEQUENCE, _MODEL, _RUN)
+        key = itemgetter(*(INSTANCE_COLUMNS.index(c) for c in _NOTED))
         per_key = self._per_key
         get = per_key.get
         for row in rows:
@@ -104,26 +102,12 @@ class _Refs:
             per_key[k] = get(k, 0) + 1
             yield row
 
-    def _ids(self, position: int) -> set[int]:
+    def ids(self, column: str) -> set[int]:
+        """The distinct non-null ids of `column` (label_id, sequence_id, model_id, model_run_id)."""
+        position = _NOTED.index(column)
         ids = {k[position] for k in self._per_key}
         ids.discard(None)
         return ids
-
-    @property
-    def labels(self) -> set[int]:
-        return self._ids(0)
-
-    @property
-    def sequences(self) -> set[int]:
-        return self._ids(1)
-
-    @property
-    def models(self) -> set[int]:
-        return self._ids(2)
-
-    @property
-    def runs(self) -> set[int]:
-        return self._ids(3)
 
     def rows_per_sequence(self) -> dict[int, int]:
         counts: dict[int, int] = defaultdict(int)
@@ -137,13 +121,13 @@ def _check_references(conn: Connection, plan: WritePlan, refs: _Refs) -> None:
     """What foreign keys would check, once per distinct id instead of once per row."""
     run_owner = select(t.model_run.c.id).join(t.model, t.model.c.id == t.model_run.c.model_id)
     checks = [
-        ("label", refs.labels, t.label.c.id, select(t.label.c.id).where(
+        ("label", refs.ids("label_id"), t.label.c.id, select(t.label.c.id).where(
             t.label.c.project_id == plan.project_id)),
-        ("sequence", refs.sequences, t.sequence.c.id, select(t.sequence.c.id).where(
+        ("sequence", refs.ids("sequence_id"), t.sequence.c.id, select(t.sequence.c.id).where(
             t.sequence.c.file_id == plan.file_id)),
-        ("model", refs.models, t.model.c.id, select(t.model.c.id).where(
+        ("model", refs.ids("model_id"), t.model.c.id, select(t.model.c.id).where(
             t.model.c.project_id == plan.project_id)),
-        ("model run", refs.runs, t.model_run.c.id, run_owner.where(
+        ("model run", refs.ids("model_run_id"), t.model_run.c.id, run_owner.where(
             t.model.c.project_id == plan.project_id)),
     ]  # fmt: skip
     for what, wanted, column, query in checks:
