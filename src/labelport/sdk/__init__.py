@@ -2,10 +2,12 @@
 
 from labelport.sdk.client import DEFAULT_HOST
 from labelport.sdk.errors import LabelportHTTPError, PacketRejected, Problem
-from labelport.sdk.project import Directory, File, Import, Project
+from labelport.sdk.project import BatchFile, BatchImport, Directory, File, Import, Project
 
 __all__ = [
     "DEFAULT_HOST",
+    "BatchFile",
+    "BatchImport",
     "Directory",
     "File",
     "Import",

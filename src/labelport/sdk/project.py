@@ -6,13 +6,20 @@
 
 Every import call returns an `Import` at once (the server queues the work); `.wait()` polls it.
 A packet with problems raises `PacketRejected` carrying every problem; nothing is stored then.
+
+Many files at once go as one batch (one request, one job on the server):
+
+    batch = project.import_batch(packets).wait()    # packets: an iterable of packet dicts
+    batch.status, batch.counts, [f.problems for f in batch.failed()]
+
+A bad line of a batch does not raise: it fails alone, with its problems in its `BatchFile`.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,6 +32,8 @@ from labelport.sdk.client import DEFAULT_HOST, Client
 from labelport.sdk.errors import LabelportHTTPError, Problem
 
 FINISHED = frozenset({"success", "failed", "dry_run"})
+BATCH_FINISHED = frozenset({"success", "partial", "failed"})
+_encode = msgspec.json.Encoder().encode
 
 
 class Import:
@@ -96,6 +105,120 @@ class Import:
 
     def __repr__(self) -> str:
         return f"Import(id={self.id}, status={self.status!r}, problems={self.problem_count})"
+
+
+class BatchFile:
+    """The outcome of one line of a batch: its import, status, counts and first problems."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.line: int = int(data.get("line", 0))
+        self.import_id: int | None = data.get("import_id")
+        self.file_id: int | None = data.get("file_id")
+        self.status: str = data.get("status", "")
+        # the line's idempotency key was used before: this points at the first import
+        self.duplicate: bool = bool(data.get("duplicate"))
+        self.idempotency_key: str | None = data.get("idempotency_key")
+        self.counts: dict[str, Any] = data.get("counts") or {}
+        self.problems = [Problem.from_dict(p) for p in data.get("problems") or []]
+        self.problem_count: int = int(data.get("problem_count") or len(self.problems))
+        self.error: str | None = data.get("error")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def __repr__(self) -> str:
+        dup = ", duplicate" if self.duplicate else ""
+        return (
+            f"BatchFile(line={self.line}, import_id={self.import_id}, status={self.status!r}"
+            f"{dup}, problems={self.problem_count})"
+        )
+
+
+class BatchImport:
+    """Many packets sent as one batch: its status and counts as last fetched, its files by page.
+
+    Each line of the batch is an import of its own (`project.get_import(f.import_id)`)."""
+
+    def __init__(self, project: Project, data: dict[str, Any]) -> None:
+        self._project = project
+        self._set(data)
+
+    def _set(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.id: int = data["id"]
+        self.status: str = data.get("status", "")
+        self.file_count: int = int(data.get("file_count") or 0)
+        self.counts: dict[str, int] = data.get("counts") or {}
+        self.instances: int = int(data.get("instances") or 0)
+        self.percent: float | None = data.get("percent")
+        self.error: str | None = data.get("error")
+
+    @property
+    def done(self) -> bool:
+        return self.status in BATCH_FINISHED
+
+    def refresh(self) -> BatchImport:
+        # one file is enough: the counts and status are those of the whole batch
+        self._set(self._project._get(f"/batches/{self.id}", params={"page": 1, "per_page": 1}))
+        return self
+
+    def wait(self, timeout: float = 600.0, poll: float = 0.05) -> BatchImport:
+        """Poll until every file of the batch has finished; TimeoutError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        delay = poll
+        if not self.done:
+            self.refresh()
+        while not self.done:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"batch {self.id} still {self.status!r} after {timeout} s "
+                    f"({self.percent or 0}%, {self.counts})"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+            self.refresh()
+        return self
+
+    def files(self, per_page: int = 500) -> Iterator[BatchFile]:
+        """Every line's outcome, in line order, fetched page by page."""
+        page = 1
+        seen = 0
+        while True:
+            data = self._project._get(
+                f"/batches/{self.id}", params={"page": page, "per_page": per_page}
+            )
+            rows = data.get("files") or []
+            for row in rows:
+                yield BatchFile(row)
+            seen += len(rows)
+            total = int(data.get("files_total") or data.get("file_count") or 0)
+            if not rows or seen >= total:
+                return
+            page += 1
+
+    def failed(self) -> list[BatchFile]:
+        return [f for f in self.files() if f.status == "failed"]
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.counts.items() if v)
+        return (
+            f"BatchImport(id={self.id}, status={self.status!r}, files={self.file_count}"
+            f"{', ' + counts if counts else ''})"
+        )
+
+
+def _ndjson(packets: Iterable[dict[str, Any] | bytes]) -> Iterator[bytes]:
+    """One packet a line; a packet given as JSON bytes spread over lines is made one line."""
+    for packet in packets:
+        if isinstance(packet, bytes | bytearray | memoryview):
+            line = bytes(packet).strip()
+            if b"\n" in line or b"\r" in line:
+                line = _encode(msgspec.json.decode(line))
+            yield line + b"\n"
+        else:
+            yield _encode(packet) + b"\n"
 
 
 class File:
@@ -487,6 +610,53 @@ class Project:
         params = _packet(idempotency_key=idempotency_key, key_stem=key_stem, status=status)
         found = self._get("/imports/find", params=params)["found"]
         return None if found is None else Import(self, found)
+
+    def find_imports(
+        self, keys: Iterable[str] = (), stems: Iterable[str] = ()
+    ) -> dict[str, dict[str, Import]]:
+        """Many look-ups in one request: {"keys": {key: the import sent with it},
+        "latest": {stem: the newest import whose key is stem + "#" + a version},
+        "latest_success": {stem: the newest of those that succeeded}}; only found ones."""
+        body = {"keys": list(keys), "stems": list(stems)}
+        data = self._post("/imports/find", json=body)
+        return {
+            part: {k: Import(self, v) for k, v in (data.get(part) or {}).items()}
+            for part in ("keys", "latest", "latest_success")
+        }
+
+    # -- batches
+    def import_batch(
+        self,
+        packets: Iterable[dict[str, Any] | bytes],
+        *,
+        on_error: str = "reject",
+        media: str = "copy",
+        source: str | None = None,
+    ) -> BatchImport:
+        """Send many packets (dicts, or JSON bytes each) as one batch; returns at once.
+
+        The packets are streamed one line at a time (NDJSON): a generator of packets is never
+        held in memory whole. `on_error` (reject | skip_instances) applies to packets that do
+        not set their own; `media` copy | reference: keep a copy of each media file on the
+        server, or only its URL (the server reads it again when the file is viewed)."""
+        params = _packet(on_error=on_error, media=media, source=source)
+        data = self._post(
+            "/batches",
+            content=_ndjson(packets),
+            headers={"Content-Type": "application/x-ndjson"},
+            params=params,
+        )
+        return BatchImport(self, data)
+
+    def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 1) -> BatchImport:
+        """A batch as it is now; `.data["files"]` holds page `page` of its files."""
+        params = {"page": page, "per_page": per_page}
+        return BatchImport(self, self._get(f"/batches/{batch_id}", params=params))
+
+    def batches(self, page: int = 1, per_page: int = 50) -> list[BatchImport]:
+        """Batches of the project, newest first (without their files)."""
+        data = self._get("/batches", params={"page": page, "per_page": per_page})
+        return [BatchImport(self, b) for b in data["batches"]]
 
     def __repr__(self) -> str:
         return f"Project({self.project_string_id!r}, host={self.host!r})"
