@@ -51,15 +51,15 @@ from labelport import format as fmt
 from labelport.errors import Invalid, NotFound, Rejected
 from labelport.ingest import envelope
 from labelport.ingest.context import load_context
-from labelport.ingest.job import (
-    TERMINAL,
-    ImportJob,
+from labelport.ingest.intake import (
     Settings,
+    check_against_project,
     import_counts,
     media_info_of_row,
     missing_label_names,
     problem_dicts,
 )
+from labelport.ingest.job import TERMINAL, ImportJob
 from labelport.ingest.jobs import Dispatcher, NoDispatch, ThreadRunner
 from labelport.media import MediaError
 from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
@@ -405,23 +405,13 @@ class Service:
             context.add_labels(
                 self._create_missing_labels(project_id, parsed, context, dry_run=dry_run)
             )
-        fmt.check_packet(
+        check_against_project(
             parsed,
-            labels=context.label_index,
-            attributes=context.attribute_schema,
+            context,
+            report,
             media_type=media_type,
-            strict=parsed.strict,
-            report=report,
+            media=media_info_of_row(existing_file) if existing_file is not None else None,
         )
-        context.check_references(parsed, report)
-        if existing_file is not None:
-            fmt.check_media(
-                parsed,
-                media_info_of_row(existing_file),
-                clip=parsed.clip_to_media,
-                strict=parsed.strict,
-                report=report,
-            )
         if dry_run:
             return self._dry_run(project_id, parsed, report, upload, existing_file)
         if report.problem_count and parsed.on_error != "skip_instances":
@@ -542,7 +532,7 @@ class Service:
                     staged = None
                     if upload is not None or parsed.text_data is not None:
                         staged = self._stage_media(parsed, upload)
-                    media = self.job.resolve_media(project_id, parsed, staged, Path(tmp))
+                    media = self.job.media.resolve(project_id, parsed, staged, Path(tmp))
                     fmt.check_media(
                         parsed,
                         media.info,

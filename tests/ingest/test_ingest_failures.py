@@ -186,7 +186,7 @@ def test_unexpected_error_is_recorded_without_traceback(project, media, monkeypa
     def explode(*args, **kwargs):
         raise KeyError("/srv/secret/path.py line 12")
 
-    monkeypatch.setattr("labelport.ingest.job.plan_import", explode)
+    monkeypatch.setattr("labelport.ingest.intake.plan_import", explode)
     done = project.run(media.packet("image.png", "image", instance_list=[box("cat", 1, 1, 5, 5)]))
     assert done["status"] == "failed"
     assert done["error"] == "internal error: KeyError"

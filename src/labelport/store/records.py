@@ -141,6 +141,26 @@ class Import:
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
+    batch_id: int | None = None
+    batch_line: int | None = None
+    packet_offset: int | None = None
+    packet_length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    id: int
+    project_id: int
+    status: str
+    on_error: str
+    media: str
+    source: str | None
+    file_count: int
+    body_blob_key: str | None
+    duplicates: dict[str, int] | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,14 @@ from typing import Literal, Self
 from sqlalchemy import Engine
 
 from labelport.store.annotations import AnnotationsMixin
+from labelport.store.batches import BatchesMixin
 from labelport.store.database import make_engine, migrate
 from labelport.store.files import FilesMixin
 from labelport.store.imports import ImportsMixin
 from labelport.store.projects import ProjectsMixin
 
 
-class Store(ProjectsMixin, FilesMixin, ImportsMixin, AnnotationsMixin):
+class Store(ProjectsMixin, FilesMixin, ImportsMixin, BatchesMixin, AnnotationsMixin):
     """Every method runs in its own transaction and returns records from `store.records`."""
 
     def __init__(self, engine: Engine) -> None:

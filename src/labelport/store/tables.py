@@ -40,6 +40,10 @@ ATTRIBUTE_KINDS = ("select", "multiple_select", "radio", "text", "slider", "date
 IMPORT_STATUSES = ("queued", "fetching", "processing", "writing", "success", "failed")
 TERMINAL_STATUSES = ("success", "failed")
 IMPORT_MODES = ("create", "update", "update_with_existing")
+BATCH_STATUSES = ("queued", "running", "success", "partial", "failed")
+BATCH_TERMINAL_STATUSES = ("success", "partial", "failed")
+ON_ERROR = ("reject", "skip_instances")
+MEDIA_MODES = ("copy", "reference")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -186,6 +190,31 @@ file = Table(
     UniqueConstraint("parent_file_id", "ordinal"),
 )
 
+# Many packets sent as one stream (NDJSON). Each line becomes an import of its own (below,
+# `batch_id` + `batch_line`), so everything that lists or shows imports keeps working; the batch
+# keeps what belongs to the whole stream.
+batch = Table(
+    "batch",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ID, _fk("project.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("on_error", String(32), nullable=False),
+    Column("media", String(16), nullable=False),
+    Column("source", String(32)),
+    Column("file_count", Integer, nullable=False),
+    Column("body_blob_key", Text),
+    # {line: import id} of lines whose idempotency key an earlier import already had
+    Column("duplicates", JSONText),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Index(None, "project_id", "created_at"),
+    CheckConstraint(_one_of("status", BATCH_STATUSES), name="status"),
+    CheckConstraint(_one_of("on_error", ON_ERROR), name="on_error"),
+    CheckConstraint(_one_of("media", MEDIA_MODES), name="media"),
+)
+
 import_ = Table(
     "import",
     metadata,
@@ -212,6 +241,12 @@ import_ = Table(
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
     Column("error", Text),
+    # A batch's line: its packet is bytes [packet_offset, +packet_length) of packet_blob_key.
+    # No foreign key, like instance: ids are written by the code that created the batch.
+    Column("batch_id", ID),
+    Column("batch_line", Integer),
+    Column("packet_offset", ID),
+    Column("packet_length", ID),
     # NULL keys never collide: imports without a key are never deduplicated.
     UniqueConstraint("project_id", "idempotency_key"),
     # Keys by prefix (find_latest_import_by_key_stem) in any collation: PostgreSQL's pattern
@@ -224,6 +259,7 @@ import_ = Table(
     ),
     Index(None, "project_id", "created_at"),
     Index(None, "status", "created_at"),
+    Index(None, "batch_id", "batch_line", unique=True),
     CheckConstraint(_one_of("status", IMPORT_STATUSES), name="status"),
     CheckConstraint(_one_of("mode", IMPORT_MODES), name="mode"),
 )

@@ -1,0 +1,341 @@
+"""Batches: many packets in one stream, each line an import of its own, created and claimed in bulk.
+
+A batch's lines live in one blob (the stream as sent); each import points at its line by byte
+offset and length. Workers claim a run of queued lines of one batch at once and write them in one
+transaction (`write_imports`), so the cost per file is close to reading it and inserting its rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from labelport.store import tables as t
+from labelport.store.base import StoreBase
+from labelport.store.coltypes import utcnow
+from labelport.store.errors import NotFound
+from labelport.store.plan import WritePlan, WriteResult
+from labelport.store.records import Batch, Import, from_row
+from labelport.store.write_many import write_many
+
+_CHUNK = 500  # ids per IN (...) list
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """Where a line's packet is in the batch's blob, and its idempotency key if it has one."""
+
+    offset: int
+    length: int
+    idempotency_key: str | None
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class BatchesMixin(StoreBase):
+    def create_batch(
+        self,
+        project_id: int,
+        lines: Sequence[BatchLine],
+        *,
+        on_error: str,
+        media: str,
+        source: str | None,
+        body_blob_key: str,
+    ) -> Batch:
+        """The batch and one queued import per line, in one transaction.
+
+        A line whose key an import of the project already has (or an earlier line of this batch)
+        gets no import: `duplicates` maps it to the first one. Concurrent batches sending the same
+        key are resolved by the unique index: exactly one import per key."""
+        now = utcnow()
+        ins = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        b, i = t.batch, t.import_
+        with self._write() as conn:
+            batch_id = conn.execute(
+                insert(b)
+                .values(
+                    project_id=project_id,
+                    status="queued",
+                    on_error=on_error,
+                    media=media,
+                    source=source,
+                    file_count=len(lines),
+                    body_blob_key=body_blob_key,
+                    created_at=now,
+                )
+                .returning(b.c.id)
+            ).scalar_one()
+            first_line: dict[str, int] = {}
+            for n, line in enumerate(lines):
+                if line.idempotency_key is not None:
+                    first_line.setdefault(line.idempotency_key, n)
+            rows = [
+                {
+                    "project_id": project_id,
+                    "source": source,
+                    "mode": "create",
+                    "status": "queued",
+                    "percent": 0.0,
+                    "problem_count": 0,
+                    "attempts": 0,
+                    "created_at": now,
+                    "idempotency_key": line.idempotency_key,
+                    "packet_blob_key": body_blob_key,
+                    "packet_offset": line.offset,
+                    "packet_length": line.length,
+                    "batch_id": batch_id,
+                    "batch_line": n,
+                }
+                for n, line in enumerate(lines)
+                if line.idempotency_key is None or first_line[line.idempotency_key] == n
+            ]
+            if rows:
+                # DO NOTHING: a key that exists (or is being inserted by a concurrent batch,
+                # which this waits for) leaves its line without an import of its own.
+                conn.execute(
+                    ins(i).on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"]),
+                    rows,
+                )
+            created = {
+                line
+                for (line,) in conn.execute(select(i.c.batch_line).where(i.c.batch_id == batch_id))
+            }
+            duplicates = _first_imports(conn, project_id, lines, created)
+            if duplicates:
+                conn.execute(
+                    update(b)
+                    .where(b.c.id == batch_id)
+                    .values(duplicates={str(k): v for k, v in duplicates.items()})
+                )
+        return self.finish_batch_if_done(batch_id)
+
+    def get_batch(self, batch_id: int, project_id: int | None = None) -> Batch:
+        b = t.batch
+        q = select(b).where(b.c.id == batch_id)
+        if project_id is not None:
+            q = q.where(b.c.project_id == project_id)
+        with self._read() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise NotFound(f"batch {batch_id} not found")
+        return from_row(Batch, row)
+
+    def list_batches(self, project_id: int, *, limit: int = 50, offset: int = 0) -> list[Batch]:
+        b = t.batch
+        q = (
+            select(b)
+            .where(b.c.project_id == project_id)
+            .order_by(b.c.created_at.desc(), b.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._read() as conn:
+            return [from_row(Batch, r) for r in conn.execute(q)]
+
+    def count_batches(self, project_id: int) -> int:
+        b = t.batch
+        q = select(func.count()).select_from(b).where(b.c.project_id == project_id)
+        with self._read() as conn:
+            return conn.execute(q).scalar_one()
+
+    def batch_line_counts(self, batch: Batch) -> dict[str, int]:
+        """Lines per status (a duplicate line counts as its first import's status), plus
+        `duplicate`: how many lines were duplicates."""
+        with self._read() as conn:
+            counts = dict(_line_statuses(conn, batch))
+        counts["duplicate"] = len(batch.duplicates or {})
+        return counts
+
+    def batch_imports(self, batch_id: int, first_line: int, last_line: int) -> list[Import]:
+        """The batch's imports of lines first_line..last_line (inclusive), by line."""
+        i = t.import_
+        q = (
+            select(i)
+            .where(i.c.batch_id == batch_id, i.c.batch_line.between(first_line, last_line))
+            .order_by(i.c.batch_line)
+        )
+        with self._read() as conn:
+            return [from_row(Import, r) for r in conn.execute(q)]
+
+    def get_imports(self, import_ids: Iterable[int]) -> dict[int, Import]:
+        i = t.import_
+        found: dict[int, Import] = {}
+        with self._read() as conn:
+            for chunk in _chunks(sorted(set(import_ids))):
+                for row in conn.execute(select(i).where(i.c.id.in_(chunk))):
+                    found[row.id] = from_row(Import, row)
+        return found
+
+    def finish_batch_if_done(self, batch_id: int) -> Batch:
+        """Bring the batch's status up to date with its lines: queued, running, or once none is
+        pending, success / partial / failed. Lines that were duplicates count as their first
+        import ended."""
+        b = t.batch
+        batch = self.get_batch(batch_id)
+        if batch.status in t.BATCH_TERMINAL_STATUSES:
+            return batch
+        with self._read() as conn:
+            per_status = _line_statuses(conn, batch)
+        pending = sum(n for s, n in per_status.items() if s not in t.TERMINAL_STATUSES)
+        finished = None
+        if pending:
+            status = "queued" if set(per_status) == {"queued"} else "running"
+        else:
+            failed, total = per_status.get("failed", 0), sum(per_status.values())
+            status = "success" if not failed else "failed" if failed == total else "partial"
+            finished = utcnow()
+        if status == batch.status:
+            return batch
+        with self._write() as conn:
+            conn.execute(
+                update(b)
+                .where(b.c.id == batch_id, b.c.status.not_in(t.BATCH_TERMINAL_STATUSES))
+                .values(status=status, finished_at=finished)
+            )
+        return self.get_batch(batch_id)
+
+    def claim_next_imports(self, worker_id: str, limit: int) -> list[Import]:
+        """The oldest queued import, and when it is a batch's line, up to `limit` - 1 more queued
+        lines of the same batch (in line order): all `fetching`, claimed by `worker_id`."""
+        first = self.claim_next_import(worker_id)
+        if first is None or first.batch_id is None or limit <= 1:
+            return [] if first is None else [first]
+        i = t.import_
+        now = utcnow()
+        more = (
+            select(i.c.id)
+            .where(i.c.batch_id == first.batch_id, i.c.status == "queued")
+            .order_by(i.c.batch_line)
+            .limit(limit - 1)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            ids = list(conn.execute(more).scalars())
+            rows = []
+            if ids:
+                rows = conn.execute(
+                    update(i)
+                    .where(i.c.id.in_(ids), i.c.status == "queued")
+                    .values(
+                        status="fetching",
+                        claimed_by=worker_id,
+                        claimed_at=now,
+                        heartbeat_at=now,
+                        attempts=i.c.attempts + 1,
+                        started_at=now,
+                    )
+                    .returning(*i.c)
+                ).all()
+        claimed = [first, *(from_row(Import, r) for r in rows)]
+        return sorted(claimed, key=lambda r: r.batch_line or 0)
+
+    def set_imports_status(self, import_ids: Sequence[int], status: str, percent: float) -> None:
+        """Progress of many running imports at once; finished ones are left alone."""
+        i = t.import_
+        now = utcnow()
+        with self._write() as conn:
+            for chunk in _chunks(import_ids):
+                conn.execute(
+                    update(i)
+                    .where(i.c.id.in_(chunk), i.c.status.not_in(t.TERMINAL_STATUSES))
+                    .values(status=status, percent=percent, heartbeat_at=now)
+                )
+
+    def fail_imports(self, failures: Sequence[dict[str, Any]]) -> None:
+        """End many imports `failed` in one statement. Each dict: id, problems, problem_count,
+        warnings, counts, error, and optionally media_type and mode. Finished ones are kept."""
+        if not failures:
+            return
+        i = t.import_
+        now = utcnow()
+        params = [
+            {
+                "iid": f["id"],
+                "problems": f.get("problems") or [],
+                "problem_count": f.get("problem_count", len(f.get("problems") or [])),
+                "warnings": f.get("warnings") or [],
+                "counts": f.get("counts") or {},
+                "error": f.get("error"),
+                "media_type": f.get("media_type"),
+                "finished_at": now,
+            }
+            for f in failures
+        ]
+        with self._write() as conn:
+            stmt = (
+                update(i)
+                .where(i.c.id == bindparam("iid"), i.c.status.not_in(t.TERMINAL_STATUSES))
+                .values(
+                    status="failed",
+                    problems=bindparam("problems", type_=i.c.problems.type),
+                    problem_count=bindparam("problem_count"),
+                    warnings=bindparam("warnings", type_=i.c.warnings.type),
+                    counts=bindparam("counts", type_=i.c.counts.type),
+                    error=bindparam("error"),
+                    media_type=func.coalesce(bindparam("media_type"), i.c.media_type),
+                    finished_at=bindparam("finished_at"),
+                )
+            )
+            conn.execute(stmt, params)
+
+    def write_imports(self, plans: Sequence[WritePlan]) -> list[WriteResult]:
+        """Apply many plans in one transaction (see write_many.py); all or none of them."""
+        with self._write() as conn:
+            return write_many(conn, plans)
+
+
+def _first_imports(
+    conn: Connection,
+    project_id: int,
+    lines: Sequence[BatchLine],
+    created: set[int],
+) -> dict[int, int]:
+    """line -> id of the import that already had its key, for every line without an import."""
+    missing = [n for n in range(len(lines)) if n not in created]
+    if not missing:
+        return {}
+    i = t.import_
+    keys = sorted({lines[n].idempotency_key for n in missing if lines[n].idempotency_key})
+    id_of: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        q = select(i.c.idempotency_key, i.c.id).where(
+            i.c.project_id == project_id, i.c.idempotency_key.in_(chunk)
+        )
+        id_of.update(conn.execute(q).tuples())
+    duplicates = {}
+    for n in missing:
+        key = lines[n].idempotency_key
+        if key is None or key not in id_of:  # cannot happen: the insert skipped it for its key
+            raise NotFound(f"line {n}: the import holding its idempotency key vanished")
+        duplicates[n] = id_of[key]
+    return duplicates
+
+
+def _line_statuses(conn: Connection, batch: Any) -> Counter[str]:
+    """Lines per status: a line's own import's, or for a duplicate, its first import's."""
+    i = t.import_
+    per_status: Counter[str] = Counter(
+        dict(
+            conn.execute(
+                select(i.c.status, func.count())
+                .where(i.c.batch_id == batch.id)
+                .group_by(i.c.status)
+            ).tuples()
+        )
+    )
+    firsts = list((batch.duplicates or {}).values())
+    status_of: dict[int, str] = {}
+    for chunk in _chunks(sorted(set(firsts))):
+        status_of.update(conn.execute(select(i.c.id, i.c.status).where(i.c.id.in_(chunk))).tuples())
+    per_status.update(status_of.get(x, "failed") for x in firsts)
+    return per_status

@@ -1,0 +1,237 @@
+"""`write_many`: apply the plans of many imports in one transaction with one bulk insert.
+
+A batch's chunk is mostly new files (one image, a few boxes each). Written one plan at a time,
+each file costs ~10 statements (lock, start, references, finish...), several times the cost of its
+rows. Here the new files' rows, their file rows and the ends of their imports are each one
+statement for the whole chunk. Plans that may meet existing rows (an update of a file that has
+instances) go through `write_import` inside the same transaction.
+
+All or nothing, like `write_import`: any failure rolls back every plan; the caller then writes the
+plans one by one to find the one at fault (see ingest/batch.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from labelport.store import tables as t
+from labelport.store.bulk import insert_rows
+from labelport.store.coltypes import utcnow
+from labelport.store.errors import Conflict, NotFound
+from labelport.store.plan import INSTANCE_COLUMNS, Resolved, WritePlan, WriteResult
+from labelport.store.write import (
+    _NOTED,
+    _check_references,
+    _chunks,
+    _models_and_runs,
+    _Refs,
+    _sequences,
+    _set_new_sequences,
+    write_import,
+)
+
+
+def write_many(conn: Connection, plans: Sequence[WritePlan]) -> list[WriteResult]:
+    """Write `plans` (all of one project) on `conn`, inside the caller's write transaction."""
+    if not plans:
+        return []
+    projects = {p.project_id for p in plans}
+    if len(projects) != 1:
+        raise ValueError("write_many writes the plans of one project at a time")
+    fresh = [p for p in plans if p.new_file is not None and p.mode == "create"]
+    results: dict[int, WriteResult] = {}
+    try:
+        if fresh:
+            results.update(zip(map(id, fresh), _write_fresh(conn, fresh), strict=True))
+    except BaseException:
+        for plan in fresh:
+            plan.file_id = None  # the file rows are rolled back with everything else
+        raise
+    for plan in plans:
+        if id(plan) not in results:
+            results[id(plan)] = write_import(conn, plan)
+    return [results[id(p)] for p in plans]
+
+
+def _write_fresh(conn: Connection, plans: list[WritePlan]) -> list[WriteResult]:
+    now = utcnow()
+    project_id = plans[0].project_id
+    _create_files(conn, plans, now)
+    _start_all(conn, plans, now)
+    everything = dataclasses.replace(
+        plans[0],
+        model_refs=sorted({r for p in plans for r in p.model_refs}),
+        model_run_refs=sorted({r for p in plans for r in p.model_run_refs}),
+    )
+    model_ids, run_ids = _models_and_runs(conn, everything, now)
+    per_plan_sequences = []
+    created_sequences = []
+    for plan in plans:
+        if plan.sequences:
+            sequence_ids, created = _sequences(conn, plan)
+        else:
+            sequence_ids, created = {}, 0
+        per_plan_sequences.append(sequence_ids)
+        created_sequences.append(created)
+
+    refs = _RefsWithoutSequences()
+    counted = [0] * len(plans)
+
+    def all_rows() -> Iterator[tuple[Any, ...]]:
+        for n, plan in enumerate(plans):
+            resolved = Resolved(
+                sequence_ids=per_plan_sequences[n], model_ids=model_ids, model_run_ids=run_ids
+            )
+            head = (plan.file_id, plan.import_id)
+            count = 0
+            for row in plan.rows(resolved):
+                count += 1
+                yield head + row
+            counted[n] = count
+
+    insert_rows(
+        conn,
+        "instance",
+        ("file_id", "import_id", *INSTANCE_COLUMNS),
+        refs.noting(all_rows(), offset=2),
+        {"project_id": project_id},
+    )
+    # Labels, models and runs the rows name must be the project's; the sequences are the ones
+    # just created for these new files.
+    _check_references(conn, everything, refs)
+    per_sequence = refs.rows_per_sequence()
+    results = []
+    for n, plan in enumerate(plans):
+        if per_plan_sequences[n]:
+            _set_new_sequences(conn, plan, per_plan_sequences[n], per_sequence)
+        results.append(
+            WriteResult(
+                added=counted[n],
+                unchanged=0,
+                removed=0,
+                sequences_created=created_sequences[n],
+                sequences_extended=len(per_plan_sequences[n]) - created_sequences[n],
+            )
+        )
+    _finish_all(conn, plans, results)
+    return results
+
+
+class _RefsWithoutSequences(_Refs):
+    """`_Refs` over rows that carry (file_id, import_id) first. Sequence ids are not checked
+    against one file: each plan's were created for its own new file in this transaction."""
+
+    def noting(  # type: ignore[override]
+        self, rows: Iterable[tuple[Any, ...]], offset: int = 0
+    ) -> Iterator[tuple[Any, ...]]:
+        key = itemgetter(*(offset + INSTANCE_COLUMNS.index(c) for c in _NOTED))
+        per_key = self._per_key
+        get = per_key.get
+        for row in rows:
+            k = key(row)
+            per_key[k] = get(k, 0) + 1
+            yield row
+
+    def ids(self, column: str) -> set[int]:
+        return set() if column == "sequence_id" else super().ids(column)
+
+
+def _create_files(conn: Connection, plans: list[WritePlan], now: datetime) -> None:
+    """Every plan's new file row in one statement, in its directory (the default if none)."""
+    project_id = plans[0].project_id
+    d = t.directory
+    default = conn.execute(
+        select(d.c.id).where(d.c.project_id == project_id, d.c.is_default.is_(True))
+    ).scalar()
+    named = {p.new_file.get("directory_id") for p in plans if p.new_file} - {None}
+    found = set()
+    for chunk in _chunks(sorted(named)):
+        found.update(
+            conn.execute(
+                select(d.c.id).where(d.c.project_id == project_id, d.c.id.in_(chunk))
+            ).scalars()
+        )
+    rows = []
+    for plan in plans:
+        facts = dict(plan.new_file or {})
+        if facts.get("tokens") is not None and facts.get("token_count") is None:
+            facts["token_count"] = len(facts["tokens"])
+        wanted = facts.get("directory_id")
+        facts["directory_id"] = default if wanted is None else wanted
+        if facts["directory_id"] is None or (wanted is not None and wanted not in found):
+            what = "default directory" if wanted is None else f"directory {wanted}"
+            raise NotFound(f"{what} of project {project_id} not found")
+        rows.append({"project_id": project_id, "created_at": now, **facts})
+    columns = sorted({k for row in rows for k in row})
+    rows = [{c: row.get(c) for c in columns} for row in rows]
+    ids = conn.execute(
+        insert(t.file).returning(t.file.c.id, sort_by_parameter_order=True), rows
+    ).scalars()
+    for plan, file_id in zip(plans, ids, strict=True):
+        plan.file_id = file_id
+
+
+def _start_all(conn: Connection, plans: list[WritePlan], now: datetime) -> None:
+    """Every import `writing` with its new file; one already finished aborts them all."""
+    imp = t.import_
+    stmt = (
+        update(imp)
+        .where(
+            imp.c.id == bindparam("iid"),
+            imp.c.project_id == bindparam("pid"),
+            imp.c.status.not_in(t.TERMINAL_STATUSES),
+        )
+        .values(status="writing", heartbeat_at=now, file_id=bindparam("fid"))
+    )
+    params = [{"iid": p.import_id, "pid": p.project_id, "fid": p.file_id} for p in plans]
+    done = conn.execute(stmt, params).rowcount
+    if done != len(plans):
+        raise Conflict(
+            f"{len(plans) - done} of {len(plans)} imports are finished or gone; "
+            "each is written only once"
+        )
+
+
+def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteResult]) -> None:
+    imp = t.import_
+    current: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks([p.import_id for p in plans]):
+        q = select(imp.c.id, imp.c.counts).where(imp.c.id.in_(chunk))
+        current.update((i, c or {}) for i, c in conn.execute(q))
+    now = utcnow()
+    params = [
+        {
+            "iid": plan.import_id,
+            "counts": {
+                **current.get(plan.import_id, {}),
+                **plan.counts,
+                **dataclasses.asdict(result),
+            },
+            "warnings": list(plan.warnings),
+            "problems": list(plan.problems),
+            "problem_count": plan.problem_count,
+        }
+        for plan, result in zip(plans, results, strict=True)
+    ]
+    conn.execute(
+        update(imp)
+        .where(imp.c.id == bindparam("iid"))
+        .values(
+            status="success",
+            percent=100.0,
+            counts=bindparam("counts", type_=imp.c.counts.type),
+            warnings=bindparam("warnings", type_=imp.c.warnings.type),
+            problems=bindparam("problems", type_=imp.c.problems.type),
+            problem_count=bindparam("problem_count"),
+            finished_at=now,
+            heartbeat_at=now,
+            error=None,
+        ),
+        params,
+    )
