@@ -5,7 +5,9 @@ Public entry points (see each module for details):
 - `LocalBlobStore`, `BlobStore`, `StoredBlob`, `content_key`, `put_content_addressed`,
   `local_copy`, `validate_key` - storage (`labelport.media.blobs`)
 - `Fetcher`, `FetchConfig`, `FetchResult`, `fetch_url` - URLs (`labelport.media.fetch`,
-  guard in `labelport.media.guard`)
+  guard in `labelport.media.guard`); file:// under local roots, s3://, probing a source
+  without a copy and streaming one: `probe_source`, `open_source`, `SourceProbe`,
+  `OpenedSource` (`labelport.media.sources`, also as `Fetcher.probe` / `Fetcher.open`)
 - `store_local_file`, `store_stream`, `store_inline_text`, `store_fetched`, `StoredMedia` -
   uploads (`labelport.media.uploads`)
 - `probe_file`, `sniff`, `normalize_media_type`, `text_probe`, `Probe`, `ProbeLimits` -
@@ -27,6 +29,7 @@ from labelport.media.errors import BlobError, FetchError, MediaError, ProbeError
 from labelport.media.fetch import FetchConfig, Fetcher, FetchResult, fetch_url
 from labelport.media.probe import normalize_media_type, probe_file, sniff, text_probe
 from labelport.media.probe_types import MEDIA_TYPES, Probe, ProbeLimits
+from labelport.media.sources import OpenedSource, SourceProbe, open_source, probe_source
 from labelport.media.text import Token, tokenize
 from labelport.media.uploads import (
     StoredMedia,
@@ -46,9 +49,11 @@ __all__ = [
     "Fetcher",
     "LocalBlobStore",
     "MediaError",
+    "OpenedSource",
     "Probe",
     "ProbeError",
     "ProbeLimits",
+    "SourceProbe",
     "StoredBlob",
     "StoredMedia",
     "Token",
@@ -56,7 +61,9 @@ __all__ = [
     "fetch_url",
     "local_copy",
     "normalize_media_type",
+    "open_source",
     "probe_file",
+    "probe_source",
     "put_content_addressed",
     "sniff",
     "store_fetched",

@@ -5,15 +5,22 @@ Keys are relative, slash-separated strings such as ``files/ab/cd/<sha256>.jpg`` 
 database row holding a key stays valid when the deployment moves from a local directory to an
 object store (issue #7). The `BlobStore` protocol therefore never promises a local path:
 `local_path` may return None, and readers must use `open`.
+
+Durability: a put is durable when it returns, unless it is made with ``durable=False``; then it
+is durable after the next `BlobStore.sync`, which makes everything written since durable at
+once (a batch import writes a chunk's blobs, syncs once, then commits the chunk's rows).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -45,11 +52,17 @@ class BlobStore(Protocol):
     partial write. Every put hashes the bytes it writes, so callers get the sha256 for free.
     """
 
-    def put_bytes(self, key: str, data: bytes) -> StoredBlob: ...
+    def put_bytes(self, key: str, data: bytes, *, durable: bool = True) -> StoredBlob: ...
 
-    def put_stream(self, key: str, stream: BinaryIO) -> StoredBlob: ...
+    def put_stream(self, key: str, stream: BinaryIO, *, durable: bool = True) -> StoredBlob: ...
 
-    def put_file(self, key: str, path: str | os.PathLike[str]) -> StoredBlob: ...
+    def put_file(
+        self, key: str, path: str | os.PathLike[str], *, durable: bool = True
+    ) -> StoredBlob: ...
+
+    def sync(self) -> None:
+        """Make every put made with ``durable=False`` since the last sync durable, at once."""
+        ...
 
     def open(self, key: str) -> BinaryIO:
         """A binary file-like for reading; the caller closes it."""
@@ -115,6 +128,8 @@ def put_content_addressed(
     store: BlobStore,
     source: str | os.PathLike[str] | bytes | BinaryIO,
     extension: str = "",
+    *,
+    durable: bool = True,
 ) -> StoredBlob:
     """Store a file, bytes or a binary stream under its content key (`content_key`).
 
@@ -128,13 +143,13 @@ def put_content_addressed(
         key = content_key(sha, extension)
         if store.exists(key):
             return StoredBlob(key=key, size=len(data), sha256=sha)
-        return store.put_bytes(key, data)
+        return store.put_bytes(key, data, durable=durable)
     if isinstance(source, str | os.PathLike):
         sha, size = sha256_file(source)
         key = content_key(sha, extension)
         if store.exists(key):
             return StoredBlob(key=key, size=size, sha256=sha)
-        return store.put_file(key, source)
+        return store.put_file(key, source, durable=durable)
     fd, tmp_name = tempfile.mkstemp(prefix="spool-")
     try:
         digest = hashlib.sha256()
@@ -144,7 +159,7 @@ def put_content_addressed(
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
-        return put_content_addressed(store, tmp_name, extension)
+        return put_content_addressed(store, tmp_name, extension, durable=durable)
     finally:
         with suppress(OSError):
             os.unlink(tmp_name)
@@ -154,7 +169,14 @@ class LocalBlobStore:
     """A `BlobStore` in a directory on the local file system.
 
     Atomicity comes from writing to a temp file inside ``<root>/.tmp`` (same file system, so
-    ``os.replace`` is a rename) and renaming it into place only after it is complete and synced.
+    ``os.replace`` is a rename) and renaming it into place only once it is complete: at once and
+    after an fsync for a durable put; at the next `sync` for a ``durable=False`` put.
+
+    Why a deferred put waits in ``.tmp`` instead of being renamed at once: a renamed file whose
+    data never reached the disk can come back from a crash empty (ext4, XFS with delayed
+    allocation), under its content key; the re-run would see the key exist and reuse a broken
+    blob. Renamed only after its data is synced, a blob at its key is always whole. Until then,
+    this store (not another process) serves it from the temp file.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -162,6 +184,9 @@ class LocalBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._tmp = self.root / ".tmp"
         self._tmp.mkdir(exist_ok=True)
+        self._pending: dict[str, Path] = {}  # key -> temp file of a put waiting for sync()
+        self._lock = threading.Lock()  # guards _pending
+        self._sync_lock = threading.Lock()  # one sync at a time
 
     def __repr__(self) -> str:
         return f"LocalBlobStore({str(self.root)!r})"
@@ -175,68 +200,151 @@ class LocalBlobStore:
             raise BlobError(BLOB_KEY_INVALID, f"blob key {key!r} resolves outside the store")
         return path
 
+    def _current(self, key: str) -> Path:
+        """Where the blob's bytes are now: its pending temp file, else its place."""
+        path = self._path(key)
+        with self._lock:
+            return self._pending.get(key, path)
+
     @contextmanager
-    def _atomic_writer(self, key: str) -> Iterator[tuple[BinaryIO, Any, list[int]]]:
+    def _atomic_writer(self, key: str, durable: bool) -> Iterator[tuple[BinaryIO, Any, list[int]]]:
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
         digest = hashlib.sha256()
         counter = [0]
         try:
             with os.fdopen(fd, "wb") as f:
                 yield f, digest, counter
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp_name, target)
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
+            if durable:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with self._lock:
+                    os.replace(tmp_name, target)
+                    superseded = self._pending.pop(key, None)
+            else:
+                with self._lock:
+                    superseded = self._pending.get(key)
+                    self._pending[key] = Path(tmp_name)
+            if superseded is not None:
+                with suppress(OSError):
+                    superseded.unlink()
         except BaseException:
             with suppress(OSError):
                 os.unlink(tmp_name)
             raise
 
-    def put_stream(self, key: str, stream: BinaryIO) -> StoredBlob:
-        with self._atomic_writer(key) as (f, digest, counter):
+    def put_stream(self, key: str, stream: BinaryIO, *, durable: bool = True) -> StoredBlob:
+        with self._atomic_writer(key, durable) as (f, digest, counter):
             while chunk := stream.read(_CHUNK):
                 digest.update(chunk)
                 counter[0] += len(chunk)
                 f.write(chunk)
         return StoredBlob(key=key, size=counter[0], sha256=digest.hexdigest())
 
-    def put_bytes(self, key: str, data: bytes) -> StoredBlob:
-        with self._atomic_writer(key) as (f, digest, counter):
+    def put_bytes(self, key: str, data: bytes, *, durable: bool = True) -> StoredBlob:
+        with self._atomic_writer(key, durable) as (f, digest, counter):
             digest.update(data)
             counter[0] = len(data)
             f.write(data)
         return StoredBlob(key=key, size=len(data), sha256=digest.hexdigest())
 
-    def put_file(self, key: str, path: str | os.PathLike[str]) -> StoredBlob:
+    def put_file(
+        self, key: str, path: str | os.PathLike[str], *, durable: bool = True
+    ) -> StoredBlob:
+        # No hard-link fast path, though os.link would copy no bytes: the source may be a
+        # user's own file under a local root, and a link shares its inode, so the user editing
+        # the file in place (or chmod, or truncating it) would silently change our
+        # content-addressed blob. The bytes are copied, and hashed on the way.
         with open(path, "rb") as src:
-            return self.put_stream(key, src)
+            return self.put_stream(key, src, durable=durable)
+
+    def sync(self) -> None:
+        """Make every ``durable=False`` put so far durable, and move those blobs into place.
+
+        One file-system-wide flush (``syncfs`` of the blob root's file system, else
+        ``os.sync``) makes their data durable, then they are renamed into place, then a second
+        flush makes the renames durable: two flushes for any number of blobs.
+        """
+        with self._sync_lock:
+            with self._lock:
+                batch = dict(self._pending)
+            if not batch:
+                return
+            _sync_file_system(self.root)
+            for key, tmp in batch.items():
+                target = self._path(key)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with self._lock:
+                    if self._pending.get(key) != tmp:
+                        continue  # replaced by a newer put since: that one waits for next sync
+                    os.replace(tmp, target)
+                    del self._pending[key]
+            _sync_file_system(self.root)
 
     def open(self, key: str) -> BinaryIO:
-        path = self._path(key)
-        try:
-            return open(path, "rb")
-        except (FileNotFoundError, IsADirectoryError):
-            raise BlobError(BLOB_NOT_FOUND, f"no blob with key {key!r}") from None
+        for path in (self._current(key), self._path(key)):  # sync() may move it in between
+            try:
+                return open(path, "rb")
+            except (FileNotFoundError, IsADirectoryError):
+                continue
+        raise BlobError(BLOB_NOT_FOUND, f"no blob with key {key!r}")
 
     def local_path(self, key: str) -> Path | None:
-        return self._path(key)
+        """The blob's file. For a put not synced yet that is its temp file, which `sync` then
+        moves: hold an open file (`open`), not this path, across a sync."""
+        return self._current(key)
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        path = self._path(key)
+        with self._lock:
+            if key in self._pending:
+                return True
+        return path.is_file()
 
     def delete(self, key: str) -> bool:
+        path = self._path(key)
+        with self._lock:
+            pending = self._pending.pop(key, None)
+        if pending is not None:
+            with suppress(OSError):
+                pending.unlink()
         try:
-            self._path(key).unlink()
+            path.unlink()
         except FileNotFoundError:
-            return False
+            return pending is not None
         return True
 
     def size(self, key: str) -> int:
+        for path in (self._current(key), self._path(key)):
+            try:
+                return path.stat().st_size
+            except FileNotFoundError:
+                continue
+        raise BlobError(BLOB_NOT_FOUND, f"no blob with key {key!r}")
+
+
+_LIBC: Any = None
+
+
+def _sync_file_system(path: Path) -> None:
+    """Flush the file system holding ``path``: Linux ``syncfs``, else ``os.sync`` (all of them)."""
+    global _LIBC
+    if _LIBC is None:
         try:
-            return self._path(key).stat().st_size
-        except FileNotFoundError:
-            raise BlobError(BLOB_NOT_FOUND, f"no blob with key {key!r}") from None
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        except OSError:
+            _LIBC = False
+    syncfs = getattr(_LIBC, "syncfs", None) if _LIBC else None
+    if syncfs is not None:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    os.sync()
 
 
 @contextmanager

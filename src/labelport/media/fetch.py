@@ -1,5 +1,10 @@
 """Fetching media by URL, safely.
 
+`Fetcher.fetch` is the one entry point for every ``media.url``: http(s) here, ``file://`` under
+the configured local roots and ``s3://`` in `labelport.media.sources` (refused unless the
+config allows them). `Fetcher.probe` probes a source with the least I/O (reference media) and
+`Fetcher.open` streams it (the viewer); both live in `labelport.media.sources` too.
+
 How the SSRF guard is enforced (see `labelport.media.guard` for *what* is refused):
 
 1. Only ``http`` and ``https`` URLs are accepted.
@@ -24,17 +29,20 @@ The body is streamed to a temp file, hashed on the way, and aborted once it pass
 from __future__ import annotations
 
 import hashlib
+import io
 import mimetypes
 import os
 import random
 import re
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import unquote
 
 import httpx
@@ -50,6 +58,11 @@ from labelport.media.errors import (
 )
 from labelport.media.guard import Resolver, parse_ip_literal, resolve_checked, system_resolver
 
+if TYPE_CHECKING:
+    from labelport.media.probe_types import ProbeLimits
+    from labelport.media.sources import OpenedSource, SourceProbe
+
+_T = TypeVar("_T")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CHUNK = 256 * 1024
@@ -75,11 +88,25 @@ class FetchConfig:
     # For tests and unusual deployments (e.g. a custom TLS context); None = httpx default.
     transport: httpx.BaseTransport | None = None
     verify_tls: bool = True
+    # file:// URLs are read only when their real path (symlinks resolved) lies under one of
+    # these directories; none by default, so file:// is refused.
+    local_roots: tuple[Path, ...] = ()
+    # s3:// URLs are read only when this is on (the server's own AWS credentials are used, so
+    # it is off by default); ``s3_buckets``, when not empty, limits them to those buckets.
+    allow_s3: bool = False
+    s3_buckets: frozenset[str] = frozenset()
+    s3_endpoint_url: str | None = None  # None: LABELPORT_S3_ENDPOINT_URL, else AWS's default
+    probe_bytes: int = 64 * 1024  # how much of the start `Fetcher.probe` reads for a header
 
 
 @dataclass
 class FetchResult:
-    """A fetched body in a temp file. The caller owns the file: `cleanup()` (or use ``with``)."""
+    """A fetched body in a local file; `cleanup()` (or use ``with``) when done.
+
+    ``owned`` says whose file ``path`` is: True for a temp file we wrote (http(s), s3://),
+    which `cleanup` deletes; False for the user's own file under a local root (file://), which
+    is read in place and never deleted.
+    """
 
     path: Path
     size: int
@@ -88,11 +115,17 @@ class FetchResult:
     final_url: str  # after redirects
     filename: str  # best guess for the original file name
     redirects: list[str] = field(default_factory=list)  # the URLs that redirected
+    owned: bool = True
+    # Change detection (reference media): what the source said about its version, if anything.
+    etag: str | None = None
+    last_modified: str | None = None
 
     def read_bytes(self) -> bytes:
         return self.path.read_bytes()
 
     def cleanup(self) -> None:
+        if not self.owned:
+            return
         with suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -113,6 +146,28 @@ class _Retryable(Exception):
         self.error = error
 
 
+@dataclass
+class PartialBody:
+    """The first bytes of a body (a Range answer), in a temp file; `cleanup()` when done."""
+
+    path: Path
+    received: int
+    total: int | None  # the whole body's size, from Content-Range; None when not told
+    content_type: str | None
+    final_url: str
+    filename: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def cleanup(self) -> None:
+        with suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+# A body handler gets the checked URL, the 2xx response (streaming) and the deadline.
+_Handler = Callable[[httpx.URL, httpx.Response, float], _T]
+
+
 class Fetcher:
     """Fetches URLs under one `FetchConfig`. Thread-safe: ingest workers share one."""
 
@@ -130,9 +185,21 @@ class Fetcher:
             limits=httpx.Limits(max_keepalive_connections=0),
             headers={"User-Agent": c.user_agent},
         )
+        self._s3_client: Any = None
+        self._s3_lock = threading.Lock()
 
     def close(self) -> None:
         self._client.close()
+
+    @property
+    def s3_client(self) -> Any:
+        """One boto3 client for every s3:// source (made on first use; boto3 is optional)."""
+        with self._s3_lock:
+            if self._s3_client is None:
+                from labelport.media.s3 import make_client
+
+                self._s3_client = make_client(self.config.s3_endpoint_url)
+            return self._s3_client
 
     def __enter__(self) -> Self:
         return self
@@ -146,24 +213,81 @@ class Fetcher:
         self.close()
 
     def fetch(self, url: str) -> FetchResult:
-        """Fetch ``url`` into a temp file; raises `FetchError` with a stable code on failure."""
+        """The body of ``url`` in a local file; raises `FetchError` with a stable code on failure.
+
+        http(s) and s3:// bodies go to a temp file (``owned``); a file:// URL under a local
+        root gives the file itself (not owned: `FetchResult.cleanup` leaves it alone).
+        """
+        scheme = _scheme(url)
+        if scheme in ("file", "s3"):
+            from labelport.media import sources
+
+            if scheme == "file":
+                return sources.fetch_file(self.config, url)
+            return sources.fetch_s3(self, url)
+        result, redirects = self._http(url, self._read_body)
+        result.redirects = redirects
+        return result
+
+    def probe(
+        self,
+        url: str,
+        media_type: str | None = None,
+        *,
+        limits: ProbeLimits | None = None,
+        header_only: bool = True,
+    ) -> SourceProbe:
+        """Probe ``url`` keeping no copy, reading as little as will do (see `sources.probe`)."""
+        from labelport.media import sources
+
+        return sources.probe(self, url, media_type, limits=limits, header_only=header_only)
+
+    def open(self, url: str) -> OpenedSource:
+        """``(stream, content_type, size)`` of ``url`` for streaming; the caller closes it."""
+        from labelport.media import sources
+
+        return sources.open_stream(self, url)
+
+    # -- http(s) ---------------------------------------------------------------------------
+
+    def _http(
+        self,
+        url: str,
+        handler: _Handler[_T],
+        *,
+        headers: dict[str, str] | None = None,
+        keep_open: bool = False,
+        accept: frozenset[int] = frozenset(),
+    ) -> tuple[_T, list[str]]:
+        """Run ``handler`` on the final 2xx answer for ``url``, following guarded redirects.
+
+        ``accept`` names non-2xx statuses handed to ``handler`` too; with ``keep_open`` the
+        response is left open once the handler returns (it took ownership).
+        """
         deadline = time.monotonic() + self.config.total_timeout
         redirects: list[str] = []
         current = _parse_url(url)
         for _hop in range(self.config.max_redirects + 1):
-            outcome = self._fetch_hop(current, deadline)
-            if isinstance(outcome, FetchResult):
-                outcome.redirects = redirects
-                return outcome
+            outcome = self._fetch_hop(current, deadline, handler, headers, keep_open, accept)
+            if not isinstance(outcome, _Redirect):
+                return outcome, redirects
             redirects.append(str(current))
-            current = _parse_url(str(current.join(outcome)))
+            current = _parse_url(str(current.join(outcome.location)))
         raise FetchError(
             TOO_MANY_REDIRECTS,
             f"more than {self.config.max_redirects} redirects, last to {str(current)!r}",
         )
 
-    def _fetch_hop(self, url: httpx.URL, deadline: float) -> FetchResult | str:
-        """One hop, with retries: a result, or the Location of a redirect."""
+    def _fetch_hop(
+        self,
+        url: httpx.URL,
+        deadline: float,
+        handler: _Handler[_T],
+        headers: dict[str, str] | None,
+        keep_open: bool,
+        accept: frozenset[int],
+    ) -> _T | _Redirect:
+        """One hop, with retries: the handler's result, or the Location of a redirect."""
         c = self.config
         last: FetchError | None = None
         for attempt in range(1, max(1, c.max_attempts) + 1):
@@ -174,14 +298,22 @@ class Fetcher:
                     break
                 time.sleep(delay)
             try:
-                return self._attempt(url, deadline)
+                return self._attempt(url, deadline, handler, headers, keep_open, accept)
             except _Retryable as retry:
                 last = retry.error
         assert last is not None
         attempts = "attempt" if c.max_attempts == 1 else "attempts"
         raise FetchError(last.code, f"{last.message} (after {c.max_attempts} {attempts})")
 
-    def _attempt(self, url: httpx.URL, deadline: float) -> FetchResult | str:
+    def _attempt(
+        self,
+        url: httpx.URL,
+        deadline: float,
+        handler: _Handler[_T],
+        extra_headers: dict[str, str] | None,
+        keep_open: bool,
+        accept: frozenset[int],
+    ) -> _T | _Redirect:
         c = self.config
         host = url.host
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -199,7 +331,7 @@ class Fetcher:
                 raise _Retryable(exc) from None
             raise
         address = addresses[0]
-        headers = {"Host": url.netloc.decode("ascii").rsplit("@", 1)[-1]}
+        headers = {"Host": url.netloc.decode("ascii").rsplit("@", 1)[-1], **(extra_headers or {})}
         extensions = {}
         if url.scheme == "https" and parse_ip_literal(host) is None:
             extensions["sni_hostname"] = host
@@ -212,17 +344,21 @@ class Fetcher:
             raise _Retryable(FetchError(FETCH_FAILED, f"timed out fetching {url}: {exc}")) from None
         except httpx.HTTPError as exc:
             raise _Retryable(FetchError(FETCH_FAILED, f"could not fetch {url}: {exc}")) from None
+        kept = False
         try:
             status = response.status_code
             if status in _REDIRECTS and "location" in response.headers:
-                return response.headers["location"]
+                return _Redirect(response.headers["location"])
             if status in _RETRYABLE_STATUS:
                 raise _Retryable(FetchError(HTTP_ERROR, f"{url} answered HTTP {status}"))
-            if not 200 <= status < 300:
+            if not 200 <= status < 300 and status not in accept:
                 raise FetchError(HTTP_ERROR, f"{url} answered HTTP {status}")
-            return self._read_body(url, response, deadline)
+            result = handler(url, response, deadline)
+            kept = keep_open
+            return result
         finally:
-            response.close()
+            if not kept:
+                response.close()
 
     def _read_body(self, url: httpx.URL, response: httpx.Response, deadline: float) -> FetchResult:
         limit = self.config.max_bytes
@@ -261,7 +397,153 @@ class Fetcher:
             content_type=content_type,
             final_url=str(url),
             filename=guess_filename(url, response.headers.get("content-disposition"), content_type),
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
         )
+
+    def _read_head(self, url: httpx.URL, response: httpx.Response, deadline: float) -> Any:
+        """The answer to a ``Range: bytes=0-N`` request: `PartialBody`, a whole `FetchResult`
+        (the range covered the body, or the server ignored Range and sends it all: reading on
+        is cheaper than asking again), or None (416: nothing to give; fetch in full)."""
+        if response.status_code == 416:
+            return None
+        if response.status_code != 206:
+            return self._read_body(url, response, deadline)
+        total = _range_total(response.headers.get("content-range"))
+        if total is False:
+            return None  # a part we cannot place in the body: not worth guessing
+        if total is not None and total > self.config.max_bytes:
+            raise FetchError(
+                TOO_LARGE,
+                f"{url} is {total} bytes, over the limit of {self.config.max_bytes} bytes",
+            )
+        want = self.config.probe_bytes
+        fd, tmp_name = tempfile.mkstemp(prefix="head-", dir=self.config.temp_dir)
+        received = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in response.iter_raw(_CHUNK):
+                    chunk = chunk[: want - received]  # a server may send more than asked
+                    out.write(chunk)
+                    received += len(chunk)
+                    if received >= want:
+                        break
+        except httpx.HTTPError as exc:
+            os.unlink(tmp_name)
+            message = f"connection lost reading {url}: {exc}"
+            raise _Retryable(FetchError(FETCH_FAILED, message)) from None
+        except BaseException:
+            os.unlink(tmp_name)
+            raise
+        content_type = _media_type(response.headers.get("content-type"))
+        filename = guess_filename(url, response.headers.get("content-disposition"), content_type)
+        etag = response.headers.get("etag")
+        last_modified = response.headers.get("last-modified")
+        if total is not None and received >= total:
+            # The range held the whole body: hash it, it is a full result.
+            sha, size = _sha256_file(tmp_name)
+            return FetchResult(
+                path=Path(tmp_name),
+                size=size,
+                sha256=sha,
+                content_type=content_type,
+                final_url=str(url),
+                filename=filename,
+                etag=etag,
+                last_modified=last_modified,
+            )
+        return PartialBody(
+            Path(tmp_name), received, total, content_type, str(url), filename, etag, last_modified
+        )
+
+    def _read_stream(self, url: httpx.URL, response: httpx.Response, _deadline: float) -> Any:
+        """The response as a file-like the caller reads and closes (`Fetcher.open`)."""
+        encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
+        declared = response.headers.get("content-length")
+        size = int(declared) if declared and declared.isdigit() and not encoded else None
+        if size is not None and size > self.config.max_bytes:
+            raise FetchError(
+                TOO_LARGE, f"{url} is {size} bytes, over the limit of {self.config.max_bytes} bytes"
+            )
+        raw = _ResponseReader(response, str(url), self.config.max_bytes)
+        return (
+            io.BufferedReader(raw, _CHUNK),
+            _media_type(response.headers.get("content-type")),
+            size,
+        )
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    location: str
+
+
+class _ResponseReader(io.RawIOBase):
+    """A streaming response as a raw binary file; errors become `FetchError`s."""
+
+    def __init__(self, response: httpx.Response, url: str, limit: int) -> None:
+        super().__init__()
+        self._response = response
+        self._chunks = response.iter_bytes(_CHUNK)
+        self._buffer = b""
+        self._url = url
+        self._limit = limit
+        self._count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+            except httpx.HTTPError as exc:
+                raise FetchError(
+                    FETCH_FAILED, f"connection lost reading {self._url}: {exc}"
+                ) from None
+            self._count += len(self._buffer)
+            if self._count > self._limit:
+                raise FetchError(
+                    TOO_LARGE, f"{self._url} is larger than the limit of {self._limit} bytes"
+                )
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._response.close()
+        super().close()
+
+
+def _sha256_file(path: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+
+
+def _range_total(header: str | None) -> int | bool | None:
+    """The total size in a ``Content-Range: bytes 0-N/TOTAL`` header; None for ``*``; False
+    when the header is missing, malformed or the range does not start at 0 (not usable)."""
+    match = _CONTENT_RANGE.match(header or "")
+    if match is None or int(match.group(1)) != 0:
+        return False
+    return None if match.group(3) == "*" else int(match.group(3))
+
+
+def _scheme(url: str) -> str:
+    head, sep, _rest = url.partition(":")
+    return head.strip().lower() if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", head) else ""
 
 
 def fetch_url(
@@ -298,7 +580,9 @@ def _parse_url(url: str) -> httpx.URL:
         raise FetchError(URL_INVALID, f"not a valid URL: {url!r} ({exc})") from None
     if parsed.scheme not in ("http", "https"):
         raise FetchError(
-            URL_REFUSED, f"only http and https URLs are fetched, not {parsed.scheme or 'none'!r}"
+            URL_REFUSED,
+            f"media URLs are http(s)://, file:// (under a configured local root) or s3:// "
+            f"(when allowed), not {parsed.scheme or 'a plain path'!r}",
         )
     if not parsed.host:
         raise FetchError(URL_INVALID, f"URL has no host: {url!r}")
@@ -324,6 +608,12 @@ def guess_filename(url: httpx.URL, disposition: str | None, content_type: str | 
     name = _disposition_filename(disposition) if disposition else None
     if not name:
         name = unquote(url.path.rsplit("/", 1)[-1])
+    return safe_filename(name, content_type)
+
+
+def safe_filename(name: str, content_type: str | None) -> str:
+    """``name`` as a bare file name (no directories, no control characters, at most 255
+    characters), with an extension guessed from ``content_type`` when it has none."""
     name = _UNSAFE_NAME.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip(" .")
     if not name:
         name = "download"

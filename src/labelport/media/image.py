@@ -20,11 +20,15 @@ _MIME = {
 }
 
 
-def probe_image(path: Path, limits: ProbeLimits) -> Probe:
+def probe_image(path: Path, limits: ProbeLimits, *, header_only: bool = False) -> Probe:
     """Width, height and format of an image; refuses decompression bombs and corrupt files.
 
     ``width``/``height`` are the stored pixel dimensions (what the decoder produces); an EXIF
     orientation, when present, is reported in ``extra["exif_orientation"]`` and not applied.
+
+    ``header_only`` reads the header alone and does not prove the pixels decode, so ``path``
+    may hold just the first bytes of the image (reference media, `labelport.media.sources`);
+    the probe then says ``extra["header_only"] = True``.
     """
     try:
         with Image.open(path) as im:
@@ -38,12 +42,16 @@ def probe_image(path: Path, limits: ProbeLimits) -> Probe:
             fmt = im.format
             frames = getattr(im, "n_frames", 1)
             mode = im.mode
-            orientation = im.getexif().get(0x0112)
-            if fmt == "JPEG":
-                # Decoding at 1/8 scale still walks every entropy-coded block (so truncation and
-                # corruption are caught) with 64x less memory.
-                im.draft(im.mode, (max(1, width // 8), max(1, height // 8)))
-            im.load()
+            # Without an EXIF block in the header, getexif() loads the whole image looking for
+            # one after the pixels (PNG eXIf), which a header alone does not have.
+            has_exif = not header_only or "exif" in im.info
+            orientation = im.getexif().get(0x0112) if has_exif else None
+            if not header_only:
+                if fmt == "JPEG":
+                    # Decoding at 1/8 scale still walks every entropy-coded block (so truncation
+                    # and corruption are caught) with 64x less memory.
+                    im.draft(im.mode, (max(1, width // 8), max(1, height // 8)))
+                im.load()
     except ProbeError:
         raise
     except Image.DecompressionBombError as exc:
@@ -58,6 +66,8 @@ def probe_image(path: Path, limits: ProbeLimits) -> Probe:
         extra["frames"] = frames
     if orientation is not None:
         extra["exif_orientation"] = int(orientation)
+    if header_only:
+        extra["header_only"] = True
     return Probe(
         media_type="image",
         format=(fmt or "").lower() or None,

@@ -78,19 +78,26 @@ class S3BlobStore:
         validate_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put_stream(self, key: str, stream: BinaryIO) -> StoredBlob:
+    # ``durable`` is accepted for the BlobStore protocol and needs nothing: S3 acknowledges a
+    # PUT only once the object is stored durably.
+    def put_stream(self, key: str, stream: BinaryIO, *, durable: bool = True) -> StoredBlob:
         # upload_fileobj switches to a multipart upload past 8 MiB, so memory stays bounded.
         reader = _HashingReader(stream)
         self.client.upload_fileobj(reader, self.bucket, self._name(key))
         return StoredBlob(key=key, size=reader.size, sha256=reader.digest.hexdigest())
 
-    def put_bytes(self, key: str, data: bytes) -> StoredBlob:
+    def put_bytes(self, key: str, data: bytes, *, durable: bool = True) -> StoredBlob:
         self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
         return StoredBlob(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
-    def put_file(self, key: str, path: str | os.PathLike[str]) -> StoredBlob:
+    def put_file(
+        self, key: str, path: str | os.PathLike[str], *, durable: bool = True
+    ) -> StoredBlob:
         with open(path, "rb") as src:
             return self.put_stream(key, src)
+
+    def sync(self) -> None:
+        """Nothing to do: every put was durable when it returned."""
 
     def open(self, key: str) -> BinaryIO:
         """The object's body, streamed from S3 as it is read."""

@@ -17,7 +17,7 @@ from typing import BinaryIO
 import msgspec
 
 from labelport.media.blobs import BlobStore, content_key, sha256_file
-from labelport.media.errors import FILE_NOT_FOUND, TOO_LARGE, MediaError
+from labelport.media.errors import FETCH_FAILED, FILE_NOT_FOUND, TOO_LARGE, MediaError
 from labelport.media.fetch import FetchResult
 
 _CHUNK = 1024 * 1024
@@ -41,10 +41,17 @@ def safe_extension(filename: str | None) -> str:
     return suffix if _EXTENSION.fullmatch(suffix) else ""
 
 
-def _store(store: BlobStore, path: Path, sha: str, size: int, name: str | None) -> StoredMedia:
+def _store(
+    store: BlobStore, path: Path, sha: str, size: int, name: str | None, durable: bool = True
+) -> StoredMedia:
     key = content_key(sha, safe_extension(name))
     if not store.exists(key):
-        store.put_file(key, path)
+        stored = store.put_file(key, path, durable=durable)
+        if stored.sha256 != sha:
+            # The file changed between hashing and copying (a user's own file, read in place
+            # from a local root): the blob would not match its content key.
+            store.delete(key)
+            raise MediaError(FETCH_FAILED, f"{name or path.name} changed while it was read")
     return StoredMedia(key=key, sha256=sha, size=size, original_filename=name)
 
 
@@ -105,6 +112,9 @@ def store_inline_text(
     return StoredMedia(key=key, sha256=sha, size=len(data), original_filename=original_filename)
 
 
-def store_fetched(store: BlobStore, result: FetchResult) -> StoredMedia:
-    """Store a fetched body (its hash is already known) under its content key."""
-    return _store(store, result.path, result.sha256, result.size, result.filename)
+def store_fetched(store: BlobStore, result: FetchResult, *, durable: bool = True) -> StoredMedia:
+    """Store a fetched body (its hash is already known) under its content key.
+
+    ``durable=False`` leaves it to a later `BlobStore.sync` (one flush per batch chunk).
+    """
+    return _store(store, result.path, result.sha256, result.size, result.filename, durable)
