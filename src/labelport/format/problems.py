@@ -91,7 +91,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "media.url_invalid": (PROBLEM, "the media URL cannot be parsed or has no host"),
     "media.url_refused": (
         PROBLEM,
-        "not http(s), or the address is private/loopback (allow with --allow-private-urls)",
+        "a private/loopback address (allow with --allow-private-urls), file:// outside the local "
+        "media roots, s3:// not enabled, or another scheme",
     ),
     "media.fetch_failed": (
         PROBLEM,
@@ -109,7 +110,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "media.blob_key_invalid": (PROBLEM, "a stored media key is malformed"),
     "media.blob_not_found": (PROBLEM, "stored media is missing"),
-    "media.file_not_found": (PROBLEM, "a local file to upload does not exist"),
+    "media.file_not_found": (
+        PROBLEM,
+        "a local file (an upload or file:// media) or an s3:// object does not exist",
+    ),
     # converters (labelport import): the path is "source file:place" or "source file:line"
     "convert.unreadable": (PROBLEM, "a source file cannot be read or parsed (e.g. truncated JSON)"),
     "convert.invalid": (PROBLEM, "a source record is not what its format allows"),

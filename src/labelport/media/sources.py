@@ -287,7 +287,10 @@ def _s3_errors() -> tuple[type[Exception], ...]:
 
 
 def _http_date(value: datetime | None) -> str | None:
-    return email.utils.format_datetime(value, usegmt=True) if value is not None else None
+    if value is None:
+        return None
+    # botocore's datetimes carry dateutil's tzutc, which usegmt does not take for UTC.
+    return email.utils.formatdate(value.timestamp(), usegmt=True)
 
 
 def _s3_get(fetcher: Fetcher, url: str, **extra: str) -> tuple[dict[str, Any], str]:
