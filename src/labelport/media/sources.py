@@ -293,10 +293,18 @@ def _http_date(value: datetime | None) -> str | None:
     return email.utils.formatdate(value.timestamp(), usegmt=True)
 
 
+def _s3_client(fetcher: Fetcher) -> Any:
+    try:
+        return fetcher.s3_client
+    except RuntimeError as exc:  # boto3 is an optional dependency
+        raise FetchError(FETCH_FAILED, str(exc)) from None
+
+
 def _s3_get(fetcher: Fetcher, url: str, **extra: str) -> tuple[dict[str, Any], str]:
     bucket, key = _s3_allowed(fetcher.config, url)
+    client = _s3_client(fetcher)
     try:
-        return fetcher.s3_client.get_object(Bucket=bucket, Key=key, **extra), key
+        return client.get_object(Bucket=bucket, Key=key, **extra), key
     except _s3_errors() as exc:
         raise _s3_error(url, exc) from None
 
@@ -357,8 +365,9 @@ def _s3_head(fetcher: Fetcher, url: str) -> FetchResult | PartialBody | None:
     """The first ``probe_bytes`` of an s3:// object (a ranged GET), like `Fetcher._read_head`."""
     want = fetcher.config.probe_bytes
     bucket, key = _s3_allowed(fetcher.config, url)
+    client = _s3_client(fetcher)
     try:
-        response = fetcher.s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{want - 1}")
+        response = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{want - 1}")
     except _s3_errors() as exc:
         if _s3_code(exc) == "InvalidRange":  # an empty object has no byte 0: fetch in full
             return None
