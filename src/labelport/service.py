@@ -40,6 +40,7 @@ import tempfile
 import time
 import uuid
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -50,20 +51,26 @@ from labelport import auth
 from labelport import format as fmt
 from labelport.errors import Invalid, NotFound, Rejected
 from labelport.ingest import envelope
+from labelport.ingest.batch import BatchJob
 from labelport.ingest.context import load_context
 from labelport.ingest.intake import (
+    MEDIA_MODES,
     Settings,
     check_against_project,
     import_counts,
     media_info_of_row,
     missing_label_names,
     problem_dicts,
+    target_problems,
 )
 from labelport.ingest.job import TERMINAL, ImportJob
 from labelport.ingest.jobs import Dispatcher, NoDispatch, ThreadRunner
 from labelport.media import MediaError
 from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
 from labelport.store import Store
+from labelport.store.batches import BatchLine
+from labelport.store.records import Batch, Import
+from labelport.store.tables import BATCH_TERMINAL_STATUSES, ON_ERROR
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +123,7 @@ class Service:
         self.blobs = blobs
         self.settings = settings or Settings()
         self.job = ImportJob(store, blobs, self.settings)
+        self.batch_job = BatchJob(store, blobs, self.settings, self.job.media)
         self.dispatcher: Dispatcher = dispatcher or NoDispatch()
 
     @classmethod
@@ -125,6 +133,7 @@ class Service:
         data_dir: str | Path | None = None,
         database_url: str | None = None,
         allow_private_urls: bool = False,
+        media_roots: Sequence[str | Path] = (),
         workers: int = 2,
         storage_url: str | None = None,
         queue: str = "threads",
@@ -147,7 +156,11 @@ class Service:
         except BaseException:
             store.close()
             raise
-        service = cls(store, blobs, settings=Settings(allow_private_urls=allow_private_urls))
+        settings = Settings(
+            allow_private_urls=allow_private_urls,
+            media_roots=tuple(Path(r).resolve() for r in media_roots),
+        )
+        service = cls(store, blobs, settings=settings)
         if queue == "procrastinate":
             from labelport.ingest.queue import ProcrastinateDispatcher
 
@@ -156,7 +169,7 @@ class Service:
         elif workers > 0:
             service.dispatcher = ThreadRunner(
                 claim=service._claim,
-                run=service.job.run,
+                run=service._run_claimed,
                 requeue_orphans=store.requeue_running_imports,
                 lock_path=root / "jobs.lock",
                 workers=workers,
@@ -164,9 +177,27 @@ class Service:
             service.dispatcher.start()
         return service
 
-    def _claim(self, worker_id: str) -> int | None:
-        claimed = self.store.claim_next_import(worker_id)
-        return None if claimed is None else claimed.id
+    def _claim(self, worker_id: str) -> list[Import] | None:
+        """The next work: one import, or a run of a batch's lines (see store/batches.py)."""
+        return self.store.claim_next_imports(worker_id, self.settings.batch_chunk) or None
+
+    def _run_claimed(self, claimed: list[Import]) -> None:
+        if len(claimed) == 1 and claimed[0].batch_id is None:
+            self.job.run(claimed[0].id)
+        else:
+            self.batch_job.run(claimed)
+
+    def run_import_job(self, import_id: int) -> None:
+        """Run a queued import for an out-of-process worker. A batch's line brings the rest of
+        its chunk: the unfinished lines from it to the end of its chunk of `batch_chunk`."""
+        row = self.store.get_import(import_id)
+        if row.batch_id is None or row.batch_line is None:
+            self.job.run(import_id)
+            return
+        size = self.settings.batch_chunk
+        last = (row.batch_line // size + 1) * size - 1
+        lines = self.store.batch_imports(row.batch_id, row.batch_line, last)
+        self.batch_job.run([r for r in lines if r.status not in TERMINAL])
 
     def close(self) -> None:
         self.dispatcher.stop()
@@ -393,8 +424,12 @@ class Service:
             if first is not None:
                 return public_import(first)
 
-        existing_file = self._target_file(project_id, parsed, upload, report)
-        directory_id = self._target_directory(project_id, parsed, report)
+        existing_file = target_problems(
+            self.store, project_id, parsed, report, uploaded=upload is not None
+        )
+        directory_id = parsed.directory_id
+        if directory_id is None:
+            directory_id = self.store.default_directory(project_id).id
         media_type = parsed.media_type or (existing_file or {}).get("media_type")
         if upload is not None and media_type is None:
             media_type = guess_media_type(upload[0])
@@ -445,49 +480,6 @@ class Service:
             self.dispatcher.enqueue(row.id)
         return public_import(row)
 
-    def _target_file(
-        self, project_id: int, parsed: Any, upload: tuple[str, BinaryIO] | None, report: Any
-    ) -> dict[str, Any] | None:
-        sources = [
-            name
-            for name, present in (
-                ("media", parsed.media is not None and parsed.media.url is not None),
-                ("file_id", parsed.file_id is not None),
-                ("text_data", parsed.text_data is not None),
-                ("upload", upload is not None),
-            )
-            if present
-        ]
-        if len(sources) != 1:
-            what = " and ".join(sources) if sources else "none"
-            report.problem(
-                "packet.media_source",
-                "media" if not sources else sources[1],
-                "a packet needs exactly one of media.url, file_id, text_data or an uploaded"
-                f" file; it has {what}",
-            )
-            return None
-        if parsed.file_id is None:
-            return None
-        try:
-            return _dict(self.store.get_file(parsed.file_id, project_id))
-        except NotFound:
-            report.problem(
-                "file.not_found", "file_id", f"file {parsed.file_id} is not in this project"
-            )
-            return None
-
-    def _target_directory(self, project_id: int, parsed: Any, report: Any) -> int | None:
-        try:
-            return self.get_directory(project_id, parsed.directory_id)["id"]
-        except NotFound:
-            report.problem(
-                "directory.not_found",
-                "directory_id",
-                f"directory {parsed.directory_id} is not in this project",
-            )
-            return None
-
     def _create_missing_labels(
         self, project_id: int, parsed: Any, context: Any, *, dry_run: bool
     ) -> list[dict[str, Any]]:
@@ -508,13 +500,7 @@ class Service:
                 blob_key=blob.key, filename=filename, sha256=blob.sha256, size=blob.size
             )
         if parsed.text_data is not None:
-            filename = parsed.original_filename or "text.txt"
-            blob = put_content_addressed(
-                self.blobs, io.BytesIO(parsed.text_data.encode()), Path(filename).suffix or ".txt"
-            )
-            return envelope.StagedMedia(
-                blob_key=blob.key, filename=filename, sha256=blob.sha256, size=blob.size
-            )
+            return self.job.media.stage_text(parsed)
         return None
 
     def _dry_run(
@@ -614,6 +600,137 @@ class Service:
             self.dispatcher.wait_for_jobs(ended, min(delay, max(deadline - time.monotonic(), 0)))
             delay = min(delay * 1.5, 0.5)
 
+    # -- batches ---------------------------------------------------------------------------
+
+    def submit_batch(
+        self,
+        project_id: int,
+        packets: bytes | BinaryIO | Iterable[bytes | dict[str, Any]],
+        *,
+        on_error: str = "reject",
+        media: str = "copy",
+        source: str = "api",
+        import_counts: Mapping[int, dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Queue many packets as one batch: NDJSON (bytes or a binary file, one packet a line;
+        blank lines are ignored) or an iterable of packets. Each line becomes an import of its
+        own, checked and written on its own: a bad line fails alone, never the batch, so this
+        raises only for bad options. `import_counts`: line -> counts stored on its import."""
+        if on_error not in ON_ERROR:
+            raise Invalid(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
+        if media not in MEDIA_MODES:
+            raise Invalid(f"media must be one of {', '.join(MEDIA_MODES)}, not {media!r}")
+        self.store.get_project(project_id)
+        key = f"batches/{uuid.uuid4().hex}.ndjson"
+        with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
+            path = _spooled(packets, Path(tmp) / "body.ndjson")
+            lines = batch_lines(path)
+            self.blobs.put_file(key, path)
+        batch = self.store.create_batch(
+            project_id, lines, on_error=on_error, media=media, source=source, body_blob_key=key
+        )
+        if import_counts:
+            self.store.set_batch_import_counts(batch.id, dict(import_counts))
+        self._enqueue_batch(batch)
+        return self.get_batch(project_id, batch.id, per_page=0)
+
+    def _enqueue_batch(self, batch: Batch) -> None:
+        """One job per chunk of lines (a thread runner is merely woken: it claims by itself)."""
+        if batch.status in BATCH_TERMINAL_STATUSES:
+            return
+        if self.dispatcher.runs_jobs:
+            self.dispatcher.notify()
+            return
+        size = self.settings.batch_chunk
+        seen: set[int] = set()
+        for row in self.store.batch_imports(batch.id, 0, batch.file_count):
+            chunk = (row.batch_line or 0) // size
+            if chunk not in seen:
+                seen.add(chunk)
+                self.dispatcher.enqueue(row.id)
+
+    def get_batch(
+        self, project_id: int, batch_id: int, *, page: int = 1, per_page: int = 100
+    ) -> dict[str, Any]:
+        """The batch, its lines per status, and one page of per-line outcomes (by line)."""
+        batch = self.store.get_batch(batch_id, project_id)
+        if batch.status not in BATCH_TERMINAL_STATUSES:
+            batch = self.store.finish_batch_if_done(batch_id)
+        counts = self.store.batch_line_counts(batch)
+        page, per_page = max(page, 1), min(max(per_page, 0), 1000)
+        first = (page - 1) * per_page
+        last = min(first + per_page, batch.file_count) - 1
+        files: list[dict[str, Any]] = []
+        if last >= first:
+            own = {r.batch_line: r for r in self.store.batch_imports(batch.id, first, last)}
+            dups = {
+                int(line): import_id
+                for line, import_id in (batch.duplicates or {}).items()
+                if first <= int(line) <= last
+            }
+            firsts = self.store.get_imports(dups.values())
+            for line in range(first, last + 1):
+                if line in own:
+                    files.append(_line_outcome(line, own[line], duplicate=False))
+                elif line in dups and dups[line] in firsts:
+                    files.append(_line_outcome(line, firsts[dups[line]], duplicate=True))
+        done = sum(n for status, n in counts.items() if status in TERMINAL)
+        return {
+            **_public(batch, _BATCH_KEYS),
+            "counts": counts,
+            "percent": round(100.0 * done / batch.file_count, 1) if batch.file_count else 100.0,
+            "files": files,
+            "files_total": batch.file_count,
+        }
+
+    def list_batches(
+        self, project_id: int, *, page: int = 1, per_page: int = 50
+    ) -> tuple[list[dict[str, Any]], int]:
+        page, per_page = max(page, 1), min(max(per_page, 1), 500)
+        rows = self.store.list_batches(project_id, limit=per_page, offset=(page - 1) * per_page)
+        shown = [self.get_batch(project_id, b.id, per_page=0) for b in rows]
+        for b in shown:
+            del b["files"]
+        return shown, self.store.count_batches(project_id)
+
+    def wait_batch(self, project_id: int, batch_id: int, timeout: float = 600.0) -> dict[str, Any]:
+        """The batch once it has ended (or when `timeout` runs out), without its lines."""
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while True:
+            ended = self.dispatcher.jobs_ended
+            found = self.get_batch(project_id, batch_id, per_page=0)
+            if found["status"] in BATCH_TERMINAL_STATUSES or time.monotonic() >= deadline:
+                return found
+            self.dispatcher.wait_for_jobs(ended, min(delay, max(deadline - time.monotonic(), 0)))
+            delay = min(delay * 1.5, 0.5)
+
+    def find_imports(
+        self, project_id: int, *, keys: Sequence[str] = (), stems: Sequence[str] = ()
+    ) -> dict[str, dict[str, Any]]:
+        """Many `find_import`s in one call: {"keys": {key: import}, "latest": {stem: import},
+        "latest_success": {stem: import}}, each holding only what was found."""
+        found = self.store.find_imports_by_keys(project_id, list(keys))
+        latest: dict[str, Any] = {}
+        latest_success: dict[str, Any] = {}
+        for stem in dict.fromkeys(stems):
+            newest = self.store.find_latest_import_by_key_stem(project_id, stem)
+            if newest is None:
+                continue
+            latest[stem] = public_import(newest, problems_per_page=0)
+            success = newest
+            if newest.status != "success":
+                success = self.store.find_latest_import_by_key_stem(
+                    project_id, stem, status="success"
+                )
+            if success is not None:
+                latest_success[stem] = public_import(success, problems_per_page=0)
+        return {
+            "keys": {k: public_import(r, problems_per_page=0) for k, r in found.items()},
+            "latest": latest,
+            "latest_success": latest_success,
+        }
+
     # -- instances and sequences -----------------------------------------------------------
 
     def list_instances(
@@ -668,6 +785,10 @@ _FILE_KEYS = (
 _IMPORT_KEYS = (
     "id", "file_id", "directory_id", "status", "percent", "source", "media_type", "mode",
     "idempotency_key", "error", "created_at", "started_at", "finished_at",
+)  # fmt: skip
+_BATCH_KEYS = (
+    "id", "project_id", "status", "on_error", "media", "source", "file_count", "error",
+    "created_at", "finished_at",
 )  # fmt: skip
 _INSTANCE_KEYS = (
     "id", "file_id", "frame", "type", "label_id", "sequence_id", "machine_made", "model_id",
@@ -727,6 +848,97 @@ def public_import(
     shown["warning_count"] = shown["counts"].get("warning_count", len(warnings))
     shown["warnings"] = warnings[:problems_per_page]
     return shown
+
+
+def _line_outcome(line: int, row: Import, *, duplicate: bool) -> dict[str, Any]:
+    """What became of one line of a batch (for a duplicate: of the import it repeated)."""
+    problems = row.problems or []
+    counts = row.counts or {}
+    return {
+        "line": line,
+        "import_id": row.id,
+        "duplicate": duplicate,
+        "status": row.status,
+        "file_id": row.file_id,
+        "media_type": row.media_type,
+        "idempotency_key": row.idempotency_key,
+        "counts": counts,
+        "problem_count": row.problem_count or len(problems),
+        "problems": problems[:20],
+        "warning_count": counts.get("warning_count", len(row.warnings or [])),
+        "error": row.error,
+    }
+
+
+class _KeyOnly(msgspec.Struct):
+    idempotency_key: str | None = None
+
+
+_key_of_line = msgspec.json.Decoder(_KeyOnly).decode
+
+
+def batch_lines(path: Path) -> list[BatchLine]:
+    """The lines of an NDJSON file: where each is, and its idempotency key when it has a usable
+    one (the line's own checks say what is wrong with the others). Blank lines are skipped."""
+    lines: list[BatchLine] = []
+    size = path.stat().st_size
+    if size == 0:
+        return lines
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        start = 0
+        while start < size:
+            end = data.find(b"\n", start)
+            if end < 0:
+                end = size
+            chunk = data[start:end]
+            stripped = chunk.strip()
+            if stripped:
+                lead = len(chunk) - len(chunk.lstrip())
+                try:
+                    key = _key_of_line(stripped).idempotency_key
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    key = None
+                if key is not None and not _storable_key(key):
+                    key = None
+                lines.append(BatchLine(start + lead, len(stripped), key))
+            start = end + 1
+    return lines
+
+
+def _storable_key(key: str) -> bool:
+    if len(key) > 255:
+        return False
+    try:
+        key.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _spooled(packets: bytes | BinaryIO | Iterable[bytes | dict[str, Any]], path: Path) -> Path:
+    """The batch as an NDJSON file on local disk (a caller's regular file is used in place)."""
+    if isinstance(packets, bytes):
+        path.write_bytes(packets)
+        return path
+    if hasattr(packets, "read"):
+        stream: Any = packets
+        try:
+            name = Path(stream.name)
+            if isinstance(stream.name, str) and name.is_file():
+                return name
+        except (AttributeError, TypeError):
+            pass
+        with open(path, "wb") as out:
+            while chunk := stream.read(1 << 20):
+                out.write(chunk)
+        return path
+    encode = msgspec.json.encode
+    with open(path, "wb") as out:
+        for packet in packets:  # type: ignore[union-attr]
+            data = packet if isinstance(packet, bytes) else encode(packet)
+            out.write(data.replace(b"\n", b" ") if b"\n" in data else data)
+            out.write(b"\n")
+    return path
 
 
 def public_instance(

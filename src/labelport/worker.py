@@ -64,7 +64,7 @@ def build_app(service: Any, database_url: str, concurrency: int, settings: Queue
             heartbeat_at=now,
             started_at=row.started_at or now,
         )
-        service.job.run(import_id)
+        service.run_import_job(import_id)
 
     return app
 

@@ -77,6 +77,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "text_token.out_of_range": (PROBLEM, "a token index is beyond the text's tokens"),
     "audio.out_of_range": (PROBLEM, "a time is beyond the audio's duration"),
     # checked by ingest against the project (references) and the fetched media
+    "import.write_refused": (
+        PROBLEM,
+        "the database refused the import's write (e.g. an external id sent twice)",
+    ),
     "packet.media_source": (
         PROBLEM,
         "a packet needs exactly one of media.url, file_id, text_data or an uploaded file",

@@ -8,6 +8,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import os
 import threading
@@ -22,8 +23,8 @@ from labelport.ingest import envelope
 from labelport.ingest.context import ImportContext, shallow
 from labelport.ingest.plan import plan_import
 from labelport.media import FetchConfig, Fetcher, probe_file
-from labelport.media.blobs import BlobStore, content_key
-from labelport.store import Store, WritePlan
+from labelport.media.blobs import BlobStore, content_key, put_content_addressed
+from labelport.store import NotFound, Store, WritePlan
 
 MEDIA_MODES = ("copy", "reference")
 
@@ -127,6 +128,54 @@ def check_against_project(
         )
 
 
+def target_problems(
+    store: Store,
+    project_id: int,
+    packet: Any,
+    report: fmt.Report,
+    directories: set[int] | None = None,
+    *,
+    uploaded: bool = False,
+) -> dict[str, Any] | None:
+    """Where the packet goes: the existing file it names (as a dict), or None for a new file.
+    A packet needs exactly one media source, and the file and directory it names must be the
+    project's (`directories`: the project's directory ids, when the caller has them)."""
+    sources = [
+        name
+        for name, present in (
+            ("media", packet.media is not None and packet.media.url is not None),
+            ("file_id", packet.file_id is not None),
+            ("text_data", packet.text_data is not None),
+            ("upload", uploaded),
+        )
+        if present
+    ]
+    if len(sources) != 1:
+        what = " and ".join(sources) if sources else "none"
+        report.problem(
+            "packet.media_source",
+            "media" if not sources else sources[1],
+            "a packet needs exactly one of media.url, file_id, text_data or an uploaded"
+            f" file; it has {what}",
+        )
+    if packet.directory_id is not None:
+        if directories is None:
+            directories = {d.id for d in store.list_directories(project_id)}
+        if packet.directory_id not in directories:
+            report.problem(
+                "directory.not_found",
+                "directory_id",
+                f"directory {packet.directory_id} is not in this project",
+            )
+    if len(sources) != 1 or packet.file_id is None:
+        return None
+    try:
+        return shallow(store.get_file(packet.file_id, project_id))
+    except NotFound:
+        report.problem("file.not_found", "file_id", f"file {packet.file_id} is not in this project")
+        return None
+
+
 def add_missing_labels(store: Store, project_id: int, packets: list[Any], context: Any) -> None:
     """Create the labels that packets with auto_create_labels name and the project lacks, once
     for all of them, and make them known to `context`."""
@@ -195,6 +244,8 @@ class MediaResolver:
                 info=media_info_of_row(file_row), file_fields={}, existing_file_id=file_row["id"]
             )
         declared = packet.media.type if packet.media is not None else None
+        if staged is None and packet.text_data is not None:
+            staged = self.stage_text(packet)
         if staged is not None:
             local = self.blobs.local_path(staged.blob_key)
             if local is None:
@@ -232,6 +283,16 @@ class MediaResolver:
             file_fields=file_fields(
                 probe, key, fetched.sha256, fetched.size, fetched.filename, url, packet
             ),
+        )
+
+    def stage_text(self, packet: Any) -> envelope.StagedMedia:
+        """A packet's `text_data` as a blob, like an uploaded file."""
+        filename = packet.original_filename or "text.txt"
+        blob = put_content_addressed(
+            self.blobs, io.BytesIO(packet.text_data.encode()), Path(filename).suffix or ".txt"
+        )
+        return envelope.StagedMedia(
+            blob_key=blob.key, filename=filename, sha256=blob.sha256, size=blob.size
         )
 
 

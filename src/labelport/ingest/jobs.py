@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ class ThreadRunner:
     def __init__(
         self,
         *,
-        claim: Callable[[str], int | None],
-        run: Callable[[int], None],
+        claim: Callable[[str], Any],  # the next work (an import, a batch's lines) or None
+        run: Callable[[Any], None],
         requeue_orphans: Callable[[], int],
         lock_path: Path,
         workers: int = 2,

@@ -22,7 +22,7 @@ from labelport.store.coltypes import utcnow
 from labelport.store.errors import NotFound
 from labelport.store.plan import WritePlan, WriteResult
 from labelport.store.records import Batch, Import, from_row
-from labelport.store.write_many import write_many
+from labelport.store.write_many import unfinished, write_many
 
 _CHUNK = 500  # ids per IN (...) list
 
@@ -274,7 +274,7 @@ class BatchesMixin(StoreBase):
         with self._write() as conn:
             stmt = (
                 update(i)
-                .where(i.c.id == bindparam("iid"), i.c.status.not_in(t.TERMINAL_STATUSES))
+                .where(i.c.id == bindparam("iid"), *unfinished(i))
                 .values(
                     status="failed",
                     problems=bindparam("problems", type_=i.c.problems.type),
@@ -287,6 +287,28 @@ class BatchesMixin(StoreBase):
                 )
             )
             conn.execute(stmt, params)
+
+    def set_batch_import_counts(self, batch_id: int, counts: dict[int, dict[str, Any]]) -> None:
+        """Counts known before the job runs (a converter's losses), by line; the job's write
+        merges its own counts into these."""
+        i = t.import_
+        stmt = (
+            update(i)
+            .where(i.c.batch_id == batch_id, i.c.batch_line == bindparam("line"))
+            .values(counts=bindparam("counts", type_=i.c.counts.type))
+        )
+        with self._write() as conn:
+            conn.execute(stmt, [{"line": n, "counts": c} for n, c in counts.items()])
+
+    def find_imports_by_keys(self, project_id: int, keys: Sequence[str]) -> dict[str, Import]:
+        i = t.import_
+        found: dict[str, Import] = {}
+        with self._read() as conn:
+            for chunk in _chunks(sorted(set(keys))):
+                q = select(i).where(i.c.project_id == project_id, i.c.idempotency_key.in_(chunk))
+                for row in conn.execute(q):
+                    found[row.idempotency_key] = from_row(Import, row)
+        return found
 
     def write_imports(self, plans: Sequence[WritePlan]) -> list[WriteResult]:
         """Apply many plans in one transaction (see write_many.py); all or none of them."""
@@ -311,7 +333,7 @@ def _first_imports(
         q = select(i.c.idempotency_key, i.c.id).where(
             i.c.project_id == project_id, i.c.idempotency_key.in_(chunk)
         )
-        id_of.update(conn.execute(q).tuples())
+        id_of.update((key, x) for key, x in conn.execute(q))
     duplicates = {}
     for n in missing:
         key = lines[n].idempotency_key
@@ -324,18 +346,12 @@ def _first_imports(
 def _line_statuses(conn: Connection, batch: Any) -> Counter[str]:
     """Lines per status: a line's own import's, or for a duplicate, its first import's."""
     i = t.import_
-    per_status: Counter[str] = Counter(
-        dict(
-            conn.execute(
-                select(i.c.status, func.count())
-                .where(i.c.batch_id == batch.id)
-                .group_by(i.c.status)
-            ).tuples()
-        )
-    )
+    q = select(i.c.status, func.count()).where(i.c.batch_id == batch.id).group_by(i.c.status)
+    per_status: Counter[str] = Counter({status: n for status, n in conn.execute(q)})
     firsts = list((batch.duplicates or {}).values())
     status_of: dict[int, str] = {}
     for chunk in _chunks(sorted(set(firsts))):
-        status_of.update(conn.execute(select(i.c.id, i.c.status).where(i.c.id.in_(chunk))).tuples())
+        q = select(i.c.id, i.c.status).where(i.c.id.in_(chunk))
+        status_of.update((x, status) for x, status in conn.execute(q))
     per_status.update(status_of.get(x, "failed") for x in firsts)
     return per_status

@@ -37,6 +37,11 @@ from labelport.store.write import (
 )
 
 
+def unfinished(imports: Any) -> list[Any]:
+    """`status NOT IN (terminal)` spelled without an expanding IN, which executemany refuses."""
+    return [imports.c.status != status for status in t.TERMINAL_STATUSES]
+
+
 def write_many(conn: Connection, plans: Sequence[WritePlan]) -> list[WriteResult]:
     """Write `plans` (all of one project) on `conn`, inside the caller's write transaction."""
     if not plans:
@@ -185,7 +190,7 @@ def _start_all(conn: Connection, plans: list[WritePlan], now: datetime) -> None:
         .where(
             imp.c.id == bindparam("iid"),
             imp.c.project_id == bindparam("pid"),
-            imp.c.status.not_in(t.TERMINAL_STATUSES),
+            *unfinished(imp),
         )
         .values(status="writing", heartbeat_at=now, file_id=bindparam("fid"))
     )

@@ -1,0 +1,267 @@
+"""Run a chunk of a batch: many lines (packets) checked, fetched and written together.
+
+The same steps as `ImportJob` for one packet (intake.py), done once per chunk where they can be:
+the project's labels and attributes are loaded once, missing labels created once, media fetched
+concurrently (bounded; a slow URL holds one fetch slot, not the chunk), blobs written without a
+per-file fsync and made durable once before the write, and every good file of the chunk written
+in one transaction with one bulk insert.
+
+All or nothing stays per file: a line that fails its checks or its media fails alone. If the
+chunk's transaction fails (e.g. a file's external ids clash), the good files are written one by
+one, so that the one at fault fails alone too. A crash anywhere leaves the chunk's lines
+unfinished and they run again (their imports end exactly once: the write refuses a finished one).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labelport import format as fmt
+from labelport.ingest.context import ImportContext, load_context
+from labelport.ingest.intake import (
+    Media,
+    MediaResolver,
+    Settings,
+    add_missing_labels,
+    check_against_project,
+    import_counts,
+    media_info_of_row,
+    plan_write,
+    problem_dicts,
+    target_problems,
+)
+from labelport.media import MediaError
+from labelport.media.blobs import BlobStore
+from labelport.store import Store, WritePlan
+from labelport.store.errors import StoreError
+from labelport.store.records import Batch, Import
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Line:
+    """One line of the chunk on its way: its import, its packet and what became of it."""
+
+    row: Import
+    packet: Any = None
+    report: fmt.Report = field(default_factory=fmt.Report)
+    context: ImportContext | None = None
+    media: Media | None = None
+    plan: WritePlan | None = None
+    failure: dict[str, Any] | None = None
+
+    def fail(self, *, error: str | None = None) -> None:
+        report = self.report
+        self.failure = {
+            "id": self.row.id,
+            "problems": problem_dicts(report.problems),
+            "problem_count": report.problem_count,
+            "warnings": problem_dicts(report.warnings),
+            "counts": import_counts(report.counts),
+            "error": error,
+            "media_type": self.packet.media_type if self.packet is not None else None,
+        }
+
+
+class BatchJob:
+    def __init__(
+        self, store: Store, blobs: BlobStore, settings: Settings, media: MediaResolver
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.settings = settings
+        self.media = media
+
+    def run(self, rows: list[Import]) -> None:
+        """Run these lines (claimed, unfinished, of one batch) to their end."""
+        if not rows:
+            return
+        batch = self.store.get_batch(rows[0].batch_id or 0)
+        try:
+            self._run(batch, rows)
+        except Exception as exc:  # a bug or an outage: recorded, never shown as a traceback
+            log.exception("batch %s: a chunk of %d lines failed unexpectedly", batch.id, len(rows))
+            self.store.fail_imports(
+                [{"id": r.id, "error": f"internal error: {type(exc).__name__}"} for r in rows]
+            )
+        finally:
+            self.store.finish_batch_if_done(batch.id)
+
+    def _run(self, batch: Batch, rows: list[Import]) -> None:
+        started = time.monotonic()
+        lines = [_Line(row) for row in rows]
+        self._decode(batch, lines)
+        ids = [line.row.id for line in lines if line.failure is None]
+        self.store.set_imports_status(ids, "processing", 10.0)
+        self._check(batch, lines)
+        with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
+            self._resolve_media(batch, lines, Path(tmp))
+        for line in lines:
+            if line.failure is None:
+                self._plan(line, started)
+        failed = [line.failure for line in lines if line.failure is not None]
+        self.store.fail_imports(failed)
+        writing = [line for line in lines if line.plan is not None]
+        if writing:
+            self.store.set_imports_status([line.row.id for line in writing], "writing", 60.0)
+            self._write(writing)
+
+    def _decode(self, batch: Batch, lines: list[_Line]) -> None:
+        for line, data in zip(lines, self._read_lines(batch, lines), strict=True):
+            packet, report = fmt.decode_packet(data)
+            line.report = report
+            if packet is None:
+                line.fail()
+                continue
+            line.packet = packet
+            if batch.on_error == "skip_instances":
+                packet.on_error = "skip_instances"
+            if packet.dry_run:
+                report.problem(
+                    "packet.invalid_value",
+                    "dry_run",
+                    "a batch's lines are imported; check a packet alone to dry-run it",
+                )
+                line.fail()
+
+    def _read_lines(self, batch: Batch, lines: list[_Line]) -> list[bytes]:
+        key = batch.body_blob_key or ""
+        spans = [(line.row.packet_offset or 0, line.row.packet_length or 0) for line in lines]
+        local = self.blobs.local_path(key)
+        if local is not None:
+            with open(local, "rb") as f:
+                out = []
+                for offset, length in spans:
+                    f.seek(offset)
+                    out.append(f.read(length))
+                return out
+        # An object store: one pass over the stream from the chunk's first line.
+        out_by_offset: dict[int, bytes] = {}
+        wanted = sorted(set(spans))
+        with self.blobs.open(key) as f:
+            at = 0
+            for offset, length in wanted:
+                while at < offset:
+                    skipped = f.read(min(offset - at, 1 << 20))
+                    if not skipped:
+                        break
+                    at += len(skipped)
+                data = f.read(length)
+                at += len(data)
+                out_by_offset[offset] = data
+        return [out_by_offset[offset] for offset, _ in spans]
+
+    def _check(self, batch: Batch, lines: list[_Line]) -> None:
+        project_id = batch.project_id
+        live = [line for line in lines if line.failure is None]
+        if not live:
+            return
+        shared = load_context(self.store, project_id, None)
+        add_missing_labels(self.store, project_id, [line.packet for line in live], shared)
+        directories = {d.id for d in self.store.list_directories(project_id)}
+        for line in live:
+            packet, report = line.packet, line.report
+            existing = target_problems(self.store, project_id, packet, report, directories)
+            context = shared
+            if existing is not None:  # an update of a file: its own tracks are needed
+                context = load_context(self.store, project_id, existing["id"])
+                context.add_labels([x for x in shared.labels if x["id"] not in context.label_ids])
+            line.context = context
+            media_type = packet.media_type or (existing or {}).get("media_type")
+            check_against_project(
+                packet,
+                context,
+                report,
+                media_type=media_type,
+                media=media_info_of_row(existing) if existing is not None else None,
+            )
+            if report.problem_count and packet.on_error != "skip_instances":
+                line.fail()
+
+    def _resolve_media(self, batch: Batch, lines: list[_Line], tmp: Path) -> None:
+        todo = [line for line in lines if line.failure is None]
+        if not todo:
+            return
+
+        def resolve(n_line: tuple[int, _Line]) -> None:
+            n, line = n_line
+            folder = tmp / str(n)
+            folder.mkdir()
+            try:
+                line.media = self.media.resolve(
+                    batch.project_id,
+                    line.packet,
+                    None,
+                    folder,
+                    media_mode=batch.media,
+                    durable=False,
+                )
+            except MediaError as exc:
+                line.report.problem(exc.code, "media", exc.message)
+                line.fail()
+            except Exception as exc:
+                log.exception("batch %s line %s: media failed", batch.id, line.row.batch_line)
+                line.fail(error=f"internal error: {type(exc).__name__}")
+
+        workers = max(1, min(self.settings.fetch_concurrency, len(todo)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="labelport-fetch") as pool:
+            list(pool.map(resolve, enumerate(todo)))
+        # One durable point for every blob the chunk wrote, before any import says success.
+        sync = getattr(self.blobs, "sync", None)
+        if sync is not None:
+            sync()
+
+    def _plan(self, line: _Line, started: float) -> None:
+        packet, report, media = line.packet, line.report, line.media
+        assert media is not None and line.context is not None
+        if media.existing_file_id is None:
+            fmt.check_media(
+                packet, media.info, clip=packet.clip_to_media, strict=packet.strict, report=report
+            )
+        if report.problem_count and packet.on_error != "skip_instances":
+            line.fail()
+            return
+        line.plan = plan_write(
+            packet,
+            report,
+            line.context,
+            media,
+            import_id=line.row.id,
+            directory_id=packet.directory_id,
+            started=started,
+        )
+
+    def _write(self, lines: list[_Line]) -> None:
+        plans = [line.plan for line in lines if line.plan is not None]
+        try:
+            self.store.write_imports(plans)
+            return
+        except Exception as exc:
+            if len(plans) == 1:
+                self._write_failed(lines[0], exc)
+                return
+            log.info("a chunk of %d files did not write as one (%s); one by one", len(plans), exc)
+        for line in lines:
+            assert line.plan is not None
+            try:
+                self.store.write_import(line.plan)
+            except Exception as exc:
+                self._write_failed(line, exc)
+
+    def _write_failed(self, line: _Line, exc: Exception) -> None:
+        if self.store.get_import(line.row.id).status in ("success", "failed"):
+            return  # another run wrote or ended it first
+        if isinstance(exc, StoreError):
+            line.report.problem("import.write_refused", "", str(exc))
+            line.fail()
+        else:
+            log.error("batch line %s: write failed", line.row.batch_line, exc_info=exc)
+            line.fail(error=f"internal error: {type(exc).__name__}")
+        self.store.fail_imports([line.failure] if line.failure else [])
