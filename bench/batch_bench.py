@@ -55,6 +55,7 @@ FIXED = "a, 1 image"  # the embedded CLI's fixed cost: interpreter, imports, mig
 GOALS = {"a": 2.0, "b": 3.0, "c": 3.0}
 WORKLOADS = ("baseline", "a", "b", "c")
 DIALECTS = ("sqlite", "postgres")
+KEEP: list[bool] = [False]  # --keep: leave each measurement's data dir and logs in place
 
 # A threaded server for the image folder; HTTP/1.1 so that pooled clients keep connections,
 # and no Nagle: the handler sends headers and body in separate writes, which on a kept-alive
@@ -310,7 +311,8 @@ def baseline(
     schema = f"bench_batch_{os.getpid()}_{time.monotonic_ns()}"
     target = str(blobs) + ".db" if dialect == "sqlite" else f"{POSTGRES}/{ADMIN_DB}"
     got = run_child(BASELINE_CHILD, source, dialect, target, str(coco), media, str(blobs), schema)
-    shutil.rmtree(blobs, ignore_errors=True)
+    if not KEEP[0]:
+        shutil.rmtree(blobs, ignore_errors=True)
     error = "" if got["rows"] == images * PER_IMAGE else f"{got['rows']} rows"
     return Result(f"baseline {source}", dialect, got["images"], got["seconds"], got["peak_rss"],
                   error=error)  # fmt: skip
@@ -349,7 +351,8 @@ def embedded(
         log = data_dir / "import.out"
         seconds, code, rss, out = timed(command, log)
         error = check_summary(code, out, images, log)
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if not KEEP[0]:
+        shutil.rmtree(data_dir, ignore_errors=True)
     return Result(workload, dialect, images, seconds, rss, error=error)
 
 
@@ -397,7 +400,8 @@ def over_http(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if not KEEP[0]:
+        shutil.rmtree(data_dir, ignore_errors=True)
     return Result(workload, dialect, images, seconds, rss, server_rss, error=error)
 
 
@@ -447,11 +451,14 @@ def report(results: list[Result], parent_rss: int) -> None:
         rows.append((
             r.workload, r.dialect, f"{r.images:,}", f"{r.seconds:.2f}",
             f"{r.images / r.seconds:,.1f}", f"{1000 * r.seconds / r.images:.2f}",
-            ratio if not r.error else "FAILED: " + r.error, goal, rss, f"{r.load:.2f}",
+            ratio if not r.error else "FAILED", goal, rss, f"{r.load:.2f}",
         ))  # fmt: skip
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    for r in best.values():
+        if r.error:
+            print(f"FAILED {r.workload} on {r.dialect}: {r.error}")
     print(
         f"(bench process peak RSS {mb(parent_rss)}: a floor under every child's figure, which "
         "starts from its parent's at spawn; load = 1-minute load average after the run)"
@@ -497,6 +504,7 @@ def main() -> None:
     )
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    KEEP[0] = args.keep
     if args.src:
         os.environ["PYTHONPATH"] = str(args.src.resolve())
     cache = args.work / "cache"
