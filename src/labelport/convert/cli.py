@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from labelport.convert import FORMATS, LOSS_KINDS, WRITABLE
-from labelport.convert.importer import ON_ERROR, ImportOptions, Outcome, run
+from labelport.convert.importer import MEDIA_MODES, ON_ERROR, ImportOptions, Outcome, run
 
 
 class _Bar:
@@ -73,6 +75,24 @@ def import_command(
         str | None,
         typer.Option("--media-url", help="URL prefix: media of `a.jpg` is PREFIX + 'a.jpg'"),
     ] = None,
+    media_mode: Annotated[
+        str,
+        typer.Option(
+            "--media-mode",
+            help="copy: store a copy of each media file; reference: store only where it is "
+            "(its URL or local path) and read it from there when viewed. Reference media "
+            "that changes or vanishes at its source changes or vanishes in the project too.",
+        ),
+    ] = "copy",
+    media_is_shared: Annotated[
+        bool,
+        typer.Option(
+            "--media-is-shared",
+            help="With --server: the server reads the local media files itself (same machine, "
+            "started with --media-root over their folder), so they are sent as file:// paths in "
+            "batches instead of being uploaded one by one.",
+        ),
+    ] = False,
     create_labels: Annotated[
         bool,
         typer.Option("--create-labels", help="Create missing labels and attribute groups"),
@@ -99,7 +119,9 @@ def import_command(
     ] = False,
 ) -> None:
     """Convert annotations (COCO, YOLO, VOC, CVAT, MOT, Label Studio, LabelMe, Diffgram) and
-    import them, one packet per media file. Exit 1 if anything failed."""
+    import them, one packet per media file, sent in batches of many files. Local media files
+    are read by path where the target can (embedded; --server with --media-is-shared) and
+    uploaded one by one where it cannot. Exit 1 if anything failed."""
     console = Console(highlight=False, quiet=as_json)
     if format != "auto" and format not in FORMATS:
         raise _fail(f"--format must be auto or one of {', '.join(FORMATS)}")
@@ -109,6 +131,17 @@ def import_command(
         raise _fail(f"{source} does not exist")
     if media is not None and not media.is_dir():
         raise _fail(f"--media {media} is not a folder")
+    if media_mode not in MEDIA_MODES:
+        raise _fail(f"--media-mode must be one of {', '.join(MEDIA_MODES)}")
+    if media_is_shared and server is None:
+        raise _fail("--media-is-shared is for --server (embedded imports read local media anyway)")
+    local_media = server is not None and media_url is None and not media_is_shared
+    if media_mode == "reference" and local_media:
+        raise _fail(
+            "--media-mode reference with --server needs media the server can read: "
+            "--media-url PREFIX, or --media-is-shared when the server was started with "
+            "--media-root over the media folder"
+        )
     options = ImportOptions(
         format=format,
         media_dir=media,
@@ -116,24 +149,66 @@ def import_command(
         create_labels=create_labels,
         dry_run=dry_run,
         on_error=on_error,
+        media_mode=media_mode,
     )
     if server is not None:
         if not key or ":" not in key:
             raise _fail("--server needs --key ID:SECRET")
         from labelport.convert.targets import ServerTarget
 
-        outcome = _run(source, ServerTarget(server, key, project), options, console)
+        target = ServerTarget(server, key, project, media_is_shared=media_is_shared)
+        outcome = _run(source, target, options, console)
     else:
-        from labelport.cli_server import _service
         from labelport.convert.targets import EmbeddedTarget
 
-        with _service(data_dir, database_url, workers=max(workers, 1)) as service:
+        roots = _media_roots(source, media)
+        with _embedded(data_dir, database_url, max(workers, 1), roots) as service:
             outcome = _run(source, EmbeddedTarget(service, project), options, console)
     if as_json:
         typer.echo(json.dumps(outcome.to_dict(), indent=1))
     else:
         _summary(outcome, console)
     raise typer.Exit(1 if outcome.failed else 0)
+
+
+def _media_roots(source: Path, media: Path | None) -> list[Path]:
+    """Folders whose files the embedded Service reads in place (file:// in batches): --media,
+    and where the converters look for media beside the annotations (the source's folder and the
+    one above it). Media found anywhere else is uploaded with its own packet."""
+    folder = (source if source.is_dir() else source.parent).resolve()
+    roots = [media.resolve()] if media is not None else []
+    return [*roots, folder, folder.parent]
+
+
+@contextlib.contextmanager
+def _embedded(
+    data_dir: Path | None, database_url: str | None, workers: int, media_roots: list[Path]
+) -> Iterator[Any]:
+    """The embedded Service with the local media roots; errors become messages and exit codes
+    as in the server's commands (`cli_server._service`, which takes no roots)."""
+    from labelport.cli_server import EXIT_CONFLICT, EXIT_NOT_FOUND
+    from labelport.cli_server import _fail as fail
+    from labelport.errors import Conflict, LabelportError, NotFound
+    from labelport.service import Service
+
+    try:
+        service = Service.open(
+            data_dir=data_dir, database_url=database_url, workers=workers, media_roots=media_roots
+        )
+    except LabelportError as exc:
+        raise fail(exc.message) from None
+    except Exception as exc:  # a bad URL or an unreadable directory: say which, no traceback
+        raise fail(f"cannot open the data store: {exc}") from None
+    try:
+        yield service
+    except NotFound as exc:
+        raise fail(exc.message, EXIT_NOT_FOUND) from None
+    except Conflict as exc:
+        raise fail(exc.message, EXIT_CONFLICT) from None
+    except LabelportError as exc:
+        raise fail(exc.message) from None
+    finally:
+        service.close()
 
 
 def _run(source: Path, target: Any, options: ImportOptions, console: Console) -> Outcome:

@@ -1,4 +1,5 @@
-"""`labelport import`: read a source with its converter and send one packet per media file.
+"""`labelport import`: read a source with its converter and send one packet per media file,
+many packets at a time as batches (one look-up, one request and one job per window of files).
 
 - `reject` (default): a first pass converts everything and checks what can be checked without
   storing (the source's own problems, missing media, unknown labels); any problem stops the
@@ -27,11 +28,15 @@ import msgspec
 
 from labelport.convert import detect_format, module
 from labelport.convert.model import ATTRIBUTES, AttributeSpec, Conversion, Item, find_media
-from labelport.convert.targets import Refused, Target
+from labelport.convert.targets import NoBatches, Refused, Target, file_url
 from labelport.format import Problem
 
 ON_ERROR = ("reject", "skip_instances", "skip_files")
 PROBLEMS_KEPT = 1000
+BATCH_TERMINAL = frozenset({"success", "partial", "failed"})
+BATCH_PAGE = 500
+MEDIA_MODES = ("copy", "reference")
+_MEDIA_KEYS = ("media", "original_filename")
 _encode = msgspec.json.Encoder(order="deterministic").encode
 
 
@@ -43,8 +48,12 @@ class ImportOptions:
     create_labels: bool = False
     dry_run: bool = False
     on_error: str = "reject"
-    window: int = 32  # imports in flight before waiting for the oldest
-    wait_timeout: float = 600.0
+    media_mode: str = "copy"  # copy | reference: the target keeps a copy of the media, or its URL
+    window: int = 32  # imports sent one by one in flight before waiting for the oldest
+    batch_size: int = 500  # items per batch (one look-up and one request each)
+    batch_bytes: int = 64 << 20  # ... or fewer, once their packets add up to this
+    batches_in_flight: int = 2
+    wait_timeout: float = 600.0  # an import, or a batch that stopped moving
 
 
 @dataclass
@@ -183,7 +192,43 @@ def _missing(item: Item) -> Problem:
     )
 
 
+@dataclass
+class _Prepared:
+    """An item converted into its packet, waiting for its window's look-up."""
+
+    item: Item
+    count: int
+    packet: dict[str, Any]
+    media: dict[str, Any]
+    media_path: Path | None
+    digest: str
+    stem: str
+    key: str
+    latest: dict[str, Any] | None = None  # the newest successful import of the same stem
+    tries: int = 0  # look-ups of retried keys left (`KEY~id`)
+
+
+@dataclass
+class _Sent:
+    item: Item
+    count: int
+    how: str  # "ok" or "updated" once it succeeds
+
+
+@dataclass
+class _Batch:
+    id: int
+    sent: list[_Sent]
+    files_shown: int = 0  # what the progress bar was told while the batch ran
+    instances_shown: int = 0
+
+
 class _Importer:
+    """Gathers items in windows: one look-up decides every item of a window (unchanged, changed,
+    new, retried, still running), and the window's packets go as one batch. At most
+    `batches_in_flight` batches run while the next window is converted. Packets a batch cannot
+    carry (dry runs, local media the target cannot read by path) go one by one, as before."""
+
     def __init__(
         self,
         target: Target,
@@ -197,8 +242,12 @@ class _Importer:
         self.outcome = outcome
         self.conv = conv
         self.progress = progress
-        # (item, instances, import, "ok" or "updated" once it succeeds)
-        self.pending: deque[tuple[Item, int, dict[str, Any], str]] = deque()
+        self.window: list[_Prepared] = []
+        self.window_bytes = 0
+        self.batches: deque[_Batch] = deque()
+        self.no_batches = False
+        # imports sent one by one, or sent before and still running: (sent, import)
+        self.pending: deque[tuple[_Sent, dict[str, Any]]] = deque()
         self.attributes = _Attributes(target, conv, create=options.create_labels)
         self.started = time.time()
 
@@ -226,54 +275,205 @@ class _Importer:
                     return
                 media["url"] = item.media_url
         packet = self._packet(item, media)
-        digest = _digest(packet, media_path)
+        encoded = _encode(packet)
+        digest = _digest(encoded, media_path)
         stem = f"labelport-import:{item.key or item.name}"
         key = f"{stem}#{digest}"
-        # One look-up for a new item or an unchanged one; a changed one needs the newest success.
-        newest = self.target.latest(stem)
-        latest = newest
-        if newest is not None and newest["status"] != "success":
-            latest = self.target.latest(stem, status="success")
-        if latest is not None and _version(latest, stem) == digest:
-            self._done(item, "unchanged", count)
+        self.window.append(_Prepared(item, count, packet, media, media_path, digest, stem, key))
+        self.window_bytes += len(encoded)
+        if len(self.window) >= options.batch_size or self.window_bytes >= options.batch_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Decide every item of the window with one look-up, then send what is to be sent."""
+        window, self.window, self.window_bytes = self.window, [], 0
+        if not window:
             return
-        for _attempt in range(20 if newest is not None else 0):
-            first = self.target.find(key)
-            if first is None:
+        found = self.target.find_many([p.key for p in window], list({p.stem: 0 for p in window}))
+        undecided: list[_Prepared] = []
+        for p in window:
+            newest = found["latest"].get(p.stem)
+            latest = newest
+            if newest is not None and newest["status"] != "success":
+                latest = found["latest_success"].get(p.stem)
+            if latest is not None and _version(latest, p.stem) == p.digest:
+                self._done(p.item, "unchanged", p.count)
+                continue
+            p.latest, p.tries = latest, 20 if newest is not None else 0
+            undecided.append(p)
+        keys = found["keys"]
+        ready: list[_Prepared] = []
+        while undecided:
+            again: list[_Prepared] = []
+            for p in undecided:
+                first = keys.get(p.key) if p.tries else None
+                if first is None:
+                    ready.append(p)
+                    continue
+                p.tries -= 1
+                if first["status"] == "success":
+                    if p.latest is None or first["id"] >= p.latest["id"]:  # finished meanwhile
+                        self._done(p.item, "unchanged", p.count)
+                        continue
+                    # The source went back to an earlier version, whose key is taken: the file
+                    # holds a later one, so send this again under a new key.
+                elif first["status"] != "failed":  # queued by an earlier run and still running
+                    how = "updated" if first.get("mode") == "update_with_existing" else "ok"
+                    self._wait_for(_Sent(p.item, p.count, how), first)
+                    continue
+                p.key = f"{p.key}~{first['id']}"
+                again.append(p)
+            undecided = again
+            asked = [p.key for p in undecided if p.tries]
+            keys = self.target.find_many(asked, [])["keys"] if asked else {}
+        batch: list[tuple[_Sent, dict[str, Any], Path | None]] = []
+        for p in ready:
+            packet, media_path, how = p.packet, p.media_path, "ok"
+            file_id = self._earlier_file(p.latest, p.media, media_path)
+            if file_id is not None:
+                # The digest stays that of the full packet, so that a run with the same source
+                # finds this import whichever way it was sent.
+                packet = {k: v for k, v in packet.items() if k not in _MEDIA_KEYS}
+                packet.update(file_id=file_id, mode="update_with_existing")
+                media_path, how = None, "updated"
+            packet["idempotency_key"] = p.key
+            sent = _Sent(p.item, p.count, how)
+            if (
+                self.no_batches
+                or self.options.dry_run
+                or (media_path is not None and not self.target.can_batch(media_path))
+            ):
+                self._submit_one(sent, packet, media_path)
+            else:
+                batch.append((sent, packet, media_path))
+        if batch:
+            self._submit_batch(batch)
+
+    def _submit_batch(self, lines: list[tuple[_Sent, dict[str, Any], Path | None]]) -> None:
+        while len(self.batches) >= max(self.options.batches_in_flight, 1):
+            self._finish_batch(self.batches.popleft())
+        # skip_files never reaches the target: those files were not sent
+        on_error = "skip_instances" if self.options.on_error == "skip_instances" else "reject"
+        try:
+            created = self.target.submit_batch(
+                [packet for _, packet, _ in lines],
+                [path for _, _, path in lines],
+                [sent.item.losses for sent, _, _ in lines],
+                on_error=on_error,
+                media=self.options.media_mode,
+            )
+        except NoBatches:
+            self.no_batches = True
+            for sent, packet, path in lines:
+                self._submit_one(sent, packet, path)
+            return
+        self.batches.append(_Batch(created["id"], [sent for sent, _, _ in lines]))
+
+    def _finish_batch(self, batch: _Batch) -> None:
+        """Wait for a batch, telling the progress bar as its files finish, then take every
+        file's outcome from its pages."""
+        timeout = self.options.wait_timeout
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        finished = -1
+        while True:
+            data = self.target.get_batch(batch.id, page=1, per_page=1)
+            counts = data.get("counts") or {}
+            # a duplicate line is counted under the status of the import it repeats
+            now = int(counts.get("success") or 0) + int(counts.get("failed") or 0)
+            self._show(batch, now, int(data.get("instances") or 0))
+            if data.get("status") in BATCH_TERMINAL:
                 break
-            if first["status"] == "success":
-                if latest is None or first["id"] >= latest["id"]:  # it finished meanwhile
-                    self._done(item, "unchanged", count)
-                    return
-                # The source went back to an earlier version, whose key is taken: the file
-                # holds a later one, so send this again under a new key.
-            elif first["status"] != "failed":  # queued by an earlier run and still running
-                how = "updated" if first.get("mode") == "update_with_existing" else "ok"
-                self.pending.append((item, count, first, how))
-                return
-            key = f"{key}~{first['id']}"
-        how = "ok"
-        file_id = self._earlier_file(latest, media, media_path)
-        if file_id is not None:
-            # The digest stays that of the full packet, so that a run with the same source
-            # finds this import whichever way it was sent.
-            packet = {k: v for k, v in packet.items() if k not in ("media", "original_filename")}
-            packet.update(file_id=file_id, mode="update_with_existing")
-            media_path, how = None, "updated"
-        packet["idempotency_key"] = key
+            if now > finished:  # the timeout is for a batch that stopped moving
+                finished, deadline = now, time.monotonic() + timeout
+            if time.monotonic() > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+        seen: set[int] = set()
+        files, instances = 0, 0
+        page = 1
+        while True:
+            data = self.target.get_batch(batch.id, page=page, per_page=BATCH_PAGE)
+            rows = data.get("files") or []
+            for row in rows:
+                line = int(row["line"])
+                if line in seen or not 0 <= line < len(batch.sent):
+                    continue
+                seen.add(line)
+                ended, got = self._file_outcome(batch.sent[line], row)
+                files, instances = files + ended, instances + got
+            if not rows or len(seen) >= len(batch.sent):
+                break
+            page += 1
+        for line, sent in enumerate(batch.sent):
+            if line not in seen:  # the batch failed before it recorded this file
+                reason = data.get("error") or f"batch {batch.id} has no outcome for this file"
+                self.outcome.problem(Problem("convert.invalid", sent.item.source, reason))
+                self._done(sent.item, "failed", sent.count, advance=False)
+                files += 1
+        self.progress.advance(
+            max(files - batch.files_shown, 0), max(instances - batch.instances_shown, 0)
+        )
+
+    def _show(self, batch: _Batch, files: int, instances: int) -> None:
+        files = min(files, len(batch.sent))
+        if files > batch.files_shown or instances > batch.instances_shown:
+            self.progress.advance(
+                max(files - batch.files_shown, 0), max(instances - batch.instances_shown, 0)
+            )
+            batch.files_shown = max(files, batch.files_shown)
+            batch.instances_shown = max(instances, batch.instances_shown)
+
+    def _file_outcome(self, sent: _Sent, row: dict[str, Any]) -> tuple[int, int]:
+        """Count one file of a batch; (files, instances) it ended, for the progress bar."""
+        status = row.get("status")
+        if status == "success":
+            counts = row.get("counts") or {}
+            self.outcome.instances_per_label.update(counts.get("instances_per_label") or {})
+            instances = counts.get("instances", sent.count)
+            self._done(sent.item, sent.how, instances, counted=True, advance=False)
+            return 1, instances
+        if status == "failed":
+            problems = row.get("problems") or []
+            if int(row.get("problem_count") or 0) > len(problems) and row.get("import_id"):
+                problems = self.target.get(row["import_id"]).get("problems") or problems
+            self._failed(sent, problems, row.get("error"))
+            return 1, 0
+        if row.get("import_id") is None:
+            self._failed(sent, [], row.get("error"))
+            return 1, 0
+        # Still running: a duplicate of an import sent before, or a batch that stopped moving.
+        self._wait_for(sent, {"id": row["import_id"], "status": status})
+        return 0, 0
+
+    def _failed(self, sent: _Sent, problems: list[dict[str, Any]], error: str | None) -> None:
+        for problem in problems:
+            self.outcome.problem(_placed(sent.item, Problem(**problem)))
+        if not problems:
+            self.outcome.problem(
+                Problem("convert.invalid", sent.item.source, error or "import failed")
+            )
+        self._done(sent.item, "failed", sent.count, advance=False)
+
+    def _submit_one(self, sent: _Sent, packet: dict[str, Any], media_path: Path | None) -> None:
+        item, out = sent.item, self.outcome
         try:
             created = self.target.submit(packet, media_path, item.losses)
         except Refused as exc:
             for problem in exc.problems:
                 out.problem(_placed(item, problem))
-            self._done(item, "failed", count)
+            self._done(item, "failed", sent.count)
             return
         if created.get("status") == "dry_run":
             for problem in created.get("problems") or []:
                 out.problem(_placed(item, Problem(**problem)))
-            self._done(item, "failed" if created.get("problem_count") else how, count)
+            self._done(item, "failed" if created.get("problem_count") else sent.how, sent.count)
             return
-        self.pending.append((item, count, created, how))
+        self._wait_for(sent, created)
+
+    def _wait_for(self, sent: _Sent, imp: dict[str, Any]) -> None:
+        self.pending.append((sent, imp))
         while len(self.pending) >= self.options.window:
             self._wait_oldest()
 
@@ -290,7 +490,12 @@ class _Importer:
             return None
         if media_path is not None:
             size = media_path.stat().st_size
-            same = earlier.get("size") == size and earlier.get("sha256") == _sha256(media_path)
+            if earlier.get("sha256"):
+                same = earlier.get("size") == size and earlier["sha256"] == _sha256(media_path)
+            else:  # kept by reference: no copy was hashed; its place and size tell
+                same = earlier.get("size") == size and earlier.get("source_url") == file_url(
+                    media_path
+                )
         else:
             same = earlier.get("source_url") == media.get("url")
         return earlier["id"] if same else None
@@ -315,7 +520,8 @@ class _Importer:
         return packet
 
     def _wait_oldest(self) -> None:
-        item, count, imp, how = self.pending.popleft()
+        sent, imp = self.pending.popleft()
+        item, count, how = sent.item, sent.count, sent.how
         deadline = time.monotonic() + self.options.wait_timeout
         delay = 0.002
         while imp.get("status") not in ("success", "failed"):
@@ -342,10 +548,15 @@ class _Importer:
         self._done(item, how, counts.get("instances", count), counted=True)
 
     def drain(self) -> None:
+        self._flush()
+        while self.batches:
+            self._finish_batch(self.batches.popleft())
         while self.pending:
             self._wait_oldest()
 
-    def _done(self, item: Item, how: str, instances: int, counted: bool = False) -> None:
+    def _done(
+        self, item: Item, how: str, instances: int, counted: bool = False, advance: bool = True
+    ) -> None:
         out = self.outcome
         sent = how in ("ok", "updated")
         if sent:
@@ -364,7 +575,8 @@ class _Importer:
             out.files_skipped += 1
         else:
             out.files_failed += 1
-        self.progress.advance(1, instances if sent else 0)
+        if advance:
+            self.progress.advance(1, instances if sent else 0)
 
 
 def _placed(item: Item, problem: Problem) -> Problem:
@@ -384,8 +596,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _digest(packet: dict[str, Any], media_path: Path | None) -> str:
-    h = hashlib.blake2b(_encode(packet), digest_size=10)
+def _digest(encoded: bytes, media_path: Path | None) -> str:
+    """The version of an item: its packet (as encoded, without its key) and its media's size."""
+    h = hashlib.blake2b(encoded, digest_size=10)
     if media_path is not None:
         h.update(str(media_path.stat().st_size).encode())
     return h.hexdigest()

@@ -1,15 +1,23 @@
 """Where `labelport import` sends packets: the embedded Service, or a server through the SDK.
 
-Both answer the same few calls, so the importer does not know which one it talks to.
+Both answer the same few calls, so the importer does not know which one it talks to. Packets go
+in batches (`submit_batch`: one request and one job for many files); a local media file goes in a
+batch as a file:// URL only where the target can read that path (`can_batch`), else it is
+uploaded with its own packet (`submit`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from labelport.format import Problem
+
+# What find_many answers: {"keys": {key: import}, "latest": {stem: import},
+# "latest_success": {stem: import}}, with only the ones found.
+Found = dict[str, dict[str, dict[str, Any]]]
 
 
 class Refused(Exception):
@@ -34,12 +42,52 @@ class Target(Protocol):
         self, packet: dict[str, Any], media: Path | None, losses: Counter[str]
     ) -> dict[str, Any]: ...
     def get(self, import_id: int) -> dict[str, Any]: ...
+    def find_many(self, keys: Sequence[str], stems: Sequence[str]) -> Found: ...
+    def can_batch(self, media: Path) -> bool: ...
+    def submit_batch(
+        self,
+        packets: Sequence[dict[str, Any]],
+        media_paths: Sequence[Path | None],
+        losses: Sequence[Counter[str]],
+        *,
+        on_error: str = "reject",
+        media: str = "copy",
+    ) -> dict[str, Any]: ...
+    def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]: ...
+
+
+class NoBatches(Exception):
+    """The target cannot take batches (a server older than them): send packets one by one."""
+
+
+def file_url(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+def _with_media_urls(
+    packets: Sequence[dict[str, Any]], media_paths: Sequence[Path | None]
+) -> list[dict[str, Any]]:
+    """The packets, a local media file named by its file:// URL (the target reads it there)."""
+    out = []
+    for packet, path in zip(packets, media_paths, strict=True):
+        if path is not None:
+            packet = {**packet, "media": {**packet.get("media", {}), "url": file_url(path)}}
+        out.append(packet)
+    return out
+
+
+def _found(found: dict[str, Any]) -> Found:
+    return {part: dict(found.get(part) or {}) for part in ("keys", "latest", "latest_success")}
 
 
 class EmbeddedTarget:
     def __init__(self, service: Any, project: str) -> None:
         self.service = service
         self.project_id: int = service.get_project(project)["id"]
+        # The folders the Service was opened with: their files go in batches as file:// URLs.
+        self.media_roots = tuple(
+            Path(root).resolve() for root in getattr(service.settings, "media_roots", ())
+        )
 
     def labels(self) -> dict[str, int]:
         return {x["name"]: x["id"] for x in self.service.list_labels(self.project_id)}
@@ -95,16 +143,51 @@ class EmbeddedTarget:
     def get(self, import_id: int) -> dict[str, Any]:
         return self.service.get_import(self.project_id, import_id)
 
+    def find_many(self, keys: Sequence[str], stems: Sequence[str]) -> Found:
+        found = self.service.find_imports(self.project_id, keys=list(keys), stems=list(stems))
+        return _found(found)
+
+    def can_batch(self, media: Path) -> bool:
+        resolved = media.resolve()
+        return any(resolved.is_relative_to(root) for root in self.media_roots)
+
+    def submit_batch(
+        self,
+        packets: Sequence[dict[str, Any]],
+        media_paths: Sequence[Path | None],
+        losses: Sequence[Counter[str]],
+        *,
+        on_error: str = "reject",
+        media: str = "copy",
+    ) -> dict[str, Any]:
+        counts = {n: {"losses": dict(lost)} for n, lost in enumerate(losses) if lost}
+        return self.service.submit_batch(
+            self.project_id,
+            _with_media_urls(packets, media_paths),
+            on_error=on_error,
+            media=media,
+            source="labelport import",
+            import_counts=counts or None,
+        )
+
+    def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
+        return self.service.get_batch(self.project_id, batch_id, page=page, per_page=per_page)
+
 
 class ServerTarget:
-    """A running server, through `labelport.sdk` (losses are shown, not stored, there)."""
+    """A running server, through `labelport.sdk` (losses are shown, not stored, there).
 
-    def __init__(self, url: str, key: str, project: str) -> None:
+    `media_is_shared`: the server reads local media paths itself (same machine, started with
+    `--media-root` over them), so they go in batches as file:// URLs instead of uploads."""
+
+    def __init__(self, url: str, key: str, project: str, *, media_is_shared: bool = False) -> None:
         from labelport.sdk import Project
 
         client_id, _, secret = key.partition(":")
         self.sdk = Project(project, client_id, secret, host=url)
+        self.media_is_shared = media_is_shared
         self.cannot_find = False
+        self.cannot_find_many = False
 
     def labels(self) -> dict[str, int]:
         return {x["name"]: x["id"] for x in self.sdk.labels()}
@@ -176,3 +259,57 @@ class ServerTarget:
 
     def get(self, import_id: int) -> dict[str, Any]:
         return self.sdk.get_import(import_id).data
+
+    def find_many(self, keys: Sequence[str], stems: Sequence[str]) -> Found:
+        from labelport.sdk.errors import LabelportHTTPError
+
+        if not self.cannot_find_many and not self.cannot_find:
+            try:
+                found = self.sdk.find_imports(keys=keys, stems=stems)
+            except LabelportHTTPError as exc:
+                if exc.status not in (400, 404, 405, 422):
+                    raise
+                # A server older than the bulk look-up: one request per key and stem, as before.
+                self.cannot_find_many = True
+            else:
+                return {part: {k: i.data for k, i in v.items()} for part, v in found.items()}
+        out: Found = {"keys": {}, "latest": {}, "latest_success": {}}
+        for key in keys:
+            if (imp := self.find(key)) is not None:
+                out["keys"][key] = imp
+        for stem in stems:
+            if (newest := self.latest(stem)) is None:
+                continue
+            out["latest"][stem] = newest
+            success = newest if newest["status"] == "success" else self.latest(stem, "success")
+            if success is not None:
+                out["latest_success"][stem] = success
+        return out
+
+    def can_batch(self, media: Path) -> bool:
+        return self.media_is_shared
+
+    def submit_batch(
+        self,
+        packets: Sequence[dict[str, Any]],
+        media_paths: Sequence[Path | None],
+        losses: Sequence[Counter[str]],
+        *,
+        on_error: str = "reject",
+        media: str = "copy",
+    ) -> dict[str, Any]:
+        from labelport.sdk.errors import LabelportHTTPError
+
+        lines = _with_media_urls(packets, media_paths)
+        try:
+            batch = self.sdk.import_batch(
+                lines, on_error=on_error, media=media, source="labelport import"
+            )
+        except LabelportHTTPError as exc:
+            if exc.status in (404, 405):
+                raise NoBatches(exc.message) from None
+            raise
+        return batch.data
+
+    def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
+        return self.sdk.get_batch(batch_id, page=page, per_page=per_page).data

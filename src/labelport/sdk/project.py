@@ -151,7 +151,8 @@ class BatchImport:
         self.status: str = data.get("status", "")
         self.file_count: int = int(data.get("file_count") or 0)
         self.counts: dict[str, int] = data.get("counts") or {}
-        self.instances: int = int(data.get("instances") or 0)
+        # instances of the batch's successful imports, where the server tells
+        self.instances: int | None = data.get("instances")
         self.percent: float | None = data.get("percent")
         self.error: str | None = data.get("error")
 
