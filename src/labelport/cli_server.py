@@ -85,6 +85,22 @@ def serve(
         str | None,
         typer.Option("--storage-url", help="Blob store s3://bucket/prefix (default: data dir)"),
     ] = None,
+    media_root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--media-root",
+            help="A folder whose files packets may name as media.url file:///... (repeatable;"
+            " default $LABELPORT_MEDIA_ROOTS)",
+        ),
+    ] = None,
+    media_bucket: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--media-bucket",
+            help="An S3 bucket whose objects packets may name as media.url s3://bucket/key"
+            " (repeatable; default $LABELPORT_MEDIA_BUCKETS)",
+        ),
+    ] = None,
     queue: Annotated[
         str,
         typer.Option(
@@ -107,6 +123,8 @@ def serve(
             data_dir=data_dir,
             database_url=database_url,
             allow_private_urls=allow_private_urls,
+            media_roots=media_root,
+            media_buckets=media_bucket,
             workers=workers,
             storage_url=storage_url,
             queue=queue,

@@ -75,6 +75,8 @@ from labelport.store.tables import BATCH_TERMINAL_STATUSES, ON_ERROR
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = Path("labelport-data")
+MEDIA_ROOTS_ENV = "LABELPORT_MEDIA_ROOTS"
+MEDIA_BUCKETS_ENV = "LABELPORT_MEDIA_BUCKETS"
 _STRING_ID = re.compile(r"[^a-z0-9]+")
 
 
@@ -133,13 +135,17 @@ class Service:
         data_dir: str | Path | None = None,
         database_url: str | None = None,
         allow_private_urls: bool = False,
-        media_roots: Sequence[str | Path] = (),
+        media_roots: Sequence[str | Path] | None = None,
+        media_buckets: Sequence[str] | None = None,
         workers: int = 2,
         storage_url: str | None = None,
         queue: str = "threads",
     ) -> Service:
         """The embedded default: SQLite and blobs under `data_dir`, `workers` import threads.
 
+        `media_roots` / `media_buckets`: where packets may point at media by file:// and s3://
+        URLs (default: $LABELPORT_MEDIA_ROOTS, os.pathsep-separated, and
+        $LABELPORT_MEDIA_BUCKETS, comma-separated; none when unset).
         Scaled out (docs/deploy.md): `database_url` PostgreSQL, `storage_url` s3://bucket/prefix,
         `queue="procrastinate"` with `workers=0`: imports are deferred to `labelport worker`s.
         """
@@ -156,9 +162,14 @@ class Service:
         except BaseException:
             store.close()
             raise
+        if media_roots is None:  # API servers and workers share these through the environment
+            media_roots = [r for r in os.environ.get(MEDIA_ROOTS_ENV, "").split(os.pathsep) if r]
+        if media_buckets is None:
+            media_buckets = [b for b in os.environ.get(MEDIA_BUCKETS_ENV, "").split(",") if b]
         settings = Settings(
             allow_private_urls=allow_private_urls,
             media_roots=tuple(Path(r).resolve() for r in media_roots),
+            media_buckets=frozenset(media_buckets),
         )
         service = cls(store, blobs, settings=settings)
         if queue == "procrastinate":
@@ -384,11 +395,19 @@ class Service:
         return [i for i in file_ids if i not in present]
 
     def open_file_media(self, project_id: int, file_id: int) -> tuple[BinaryIO, str]:
+        """The file's media bytes and their type: from the blob store, or for media kept by
+        reference, streamed from where it is (with the same guards as fetching it)."""
         row = self.store.get_file(file_id, project_id)
-        if row.blob_key is None:
+        content_type = mimetypes.guess_type(row.original_filename or row.blob_key or "")[0]
+        if row.blob_key is not None:
+            return self.blobs.open(row.blob_key), content_type or "application/octet-stream"
+        if row.source_url is None:
             raise NotFound(f"file {file_id} has no stored media")
-        content_type = mimetypes.guess_type(row.original_filename or row.blob_key)[0]
-        return self.blobs.open(row.blob_key), content_type or "application/octet-stream"
+        try:
+            opened = self.job.media.fetcher.open(row.source_url)
+        except MediaError as exc:
+            raise NotFound(f"file {file_id}: its media cannot be read ({exc.message})") from None
+        return opened.stream, opened.content_type or content_type or "application/octet-stream"
 
     def get_tokens(self, project_id: int, file_id: int) -> list[dict[str, Any]]:
         row = self.store.get_file(file_id, project_id)

@@ -59,6 +59,11 @@ BODY_IDS: dict[tuple[str, str], BodyFor | None] = {
     },
     ("GET", "/api/v1/projects/{project_string_id}/imports"): None,
     ("GET", "/api/v1/projects/{project_string_id}/imports/find"): None,
+    ("POST", "/api/v1/projects/{project_string_id}/imports/find"): None,
+    ("GET", "/api/v1/projects/{project_string_id}/batches"): None,
+    # A batch's lines are checked in its job: a line naming B's file fails there, exactly as
+    # one naming a file that does not exist (tests/ingest/test_batches.py).
+    ("POST", "/api/v1/projects/{project_string_id}/batches"): None,
     # diffgram compat
     ("GET", "/api/project/{project_string_id}/user/legacy/working_dir/view"): "query:name",
     ("POST", "/api/v1/project/{project_string_id}/directory/list"): None,
@@ -115,6 +120,7 @@ PATH_IDS = {
     "video_id": "text_id",
     "import_id": "import_id",
     "input_id": "import_id",
+    "batch_id": "batch_id",
     "start": None,
     "end": None,
 }
@@ -158,6 +164,9 @@ def two_projects(service: Any, media_server: Any) -> tuple[ProjectKeys, ProjectK
     )
     image = _finish(service, b.id, image["id"])
     text = _finish(service, b.id, text["id"])
+    batch = service.submit_batch(
+        b.id, [{"text_data": SECRET_TEXT, "original_filename": "b-secret.txt", "instance_list": []}]
+    )
     b_ids = {
         "label_id": label["id"],
         "group_id": group["id"],
@@ -167,6 +176,7 @@ def two_projects(service: Any, media_server: Any) -> tuple[ProjectKeys, ProjectK
         "file_id": image["file_id"],
         "text_id": text["file_id"],
         "import_id": image["id"],
+        "batch_id": batch["id"],
     }
     return a, b, b_ids
 
@@ -177,7 +187,7 @@ NOWHERE = {
     for n, key in enumerate(
         ("label_id", "group_id", "directory_id", "schema_id", "image_id", "file_id", "text_id")
     )
-} | {"import_id": 900_000_100}
+} | {"import_id": 900_000_100, "batch_id": 900_000_200}
 
 PACKET_ROUTES = {
     ("POST", "/api/v1/projects/{project_string_id}/packets"),
@@ -299,4 +309,4 @@ def test_a_key_of_a_never_reaches_b(service: Any, two_projects: tuple) -> None:
 
     # Nothing was written into B by all of this.
     assert len(service.list_labels(b.id)) == 1
-    assert service.list_imports(b.id)[1] == 2
+    assert service.list_imports(b.id)[1] == 3  # two packets and one batch line

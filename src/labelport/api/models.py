@@ -205,6 +205,58 @@ class ImportFound(BaseModel):
     found: ImportOut | None = None
 
 
+Key = Annotated[str, Field(min_length=1, max_length=255)]
+KeyStem = Annotated[str, Field(min_length=1, max_length=254)]
+
+
+class ImportsFindIn(BaseModel):
+    keys: Annotated[list[Key], Field(max_length=10_000)] = []
+    stems: Annotated[list[KeyStem], Field(max_length=10_000)] = []
+
+
+class ImportsFound(BaseModel):
+    keys: dict[str, ImportOut]  # key -> its import, for the keys found
+    latest: dict[str, ImportOut]  # stem -> the newest import of a key STEM#VERSION
+    latest_success: dict[str, ImportOut]  # stem -> the newest of those that succeeded
+
+
+class BatchLineOut(Out):
+    line: int  # from 0, in the order sent (blank lines are not counted)
+    import_id: int
+    duplicate: bool  # the line repeated an idempotency key: this is the first import's outcome
+    status: str
+    file_id: int | None = None
+    media_type: str | None = None
+    idempotency_key: str | None = None
+    counts: dict[str, Any] | None = None
+    problem_count: int = 0
+    problems: list[ProblemOut] = []
+    warning_count: int = 0
+    error: str | None = None
+
+
+class BatchOut(Out):
+    id: int
+    project_id: int
+    status: Literal["queued", "running", "success", "partial", "failed"]
+    on_error: str
+    media: str
+    source: str | None = None
+    file_count: int
+    counts: dict[str, int]  # lines per import status, and `duplicate`
+    percent: float
+    error: str | None = None
+    created_at: Timestamp = None
+    finished_at: Timestamp = None
+    files: list[BatchLineOut] = []  # one page of per-line outcomes
+    files_total: int = 0
+
+
+class BatchPage(BaseModel):
+    batches: list[BatchOut]
+    total: int
+
+
 class ImportPage(BaseModel):
     items: list[ImportOut]
     total: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -381,6 +381,72 @@ async def post_packet(
             svc.submit_packet, who.project_id, body, source="api", dry_run=dry_run
         )
     return import_answer(result)
+
+
+@router.post(
+    "/batches",
+    status_code=202,
+    response_model=m.BatchOut,
+    summary="Send many packets at once (NDJSON, one packet a line); answers the queued batch",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def post_batch(
+    request: Request,
+    project_string_id: Psid,
+    who: Editor,
+    svc: Svc,
+    on_error: Annotated[Literal["reject", "skip_instances"], Query()] = "reject",
+    media: Annotated[Literal["copy", "reference"], Query()] = "copy",
+    source: Annotated[str, Query(min_length=1, max_length=32)] = "api",
+) -> Any:
+    with await spool_body(request) as body:
+        result = await run_in_threadpool(
+            svc.submit_batch, who.project_id, body, on_error=on_error, media=media, source=source
+        )
+    return JSONResponse(m.BatchOut.model_validate(result).model_dump(mode="json"), 202)
+
+
+@router.get("/batches", response_model=m.BatchPage, summary="The project's batches, newest first")
+def list_batches(
+    project_string_id: Psid,
+    who: Viewer,
+    svc: Svc,
+    page: Page = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Any:
+    batches, total = svc.list_batches(who.project_id, page=page, per_page=per_page)
+    return {"batches": batches, "total": total}
+
+
+@router.get(
+    "/batches/{batch_id}",
+    response_model=m.BatchOut,
+    summary="A batch: its lines per status and one page of per-line outcomes",
+)
+def get_batch(
+    project_string_id: Psid,
+    batch_id: IdPath,
+    who: Viewer,
+    svc: Svc,
+    page: Page = 1,
+    per_page: Annotated[int, Query(ge=0, le=1000)] = 100,
+) -> Any:
+    return svc.get_batch(who.project_id, batch_id, page=page, per_page=per_page)
+
+
+@router.post(
+    "/imports/find",
+    response_model=m.ImportsFound,
+    summary="Many look-ups at once: imports by idempotency key, and the newest per key stem",
+)
+def find_imports(project_string_id: Psid, body: m.ImportsFindIn, who: Viewer, svc: Svc) -> Any:
+    found = svc.find_imports(who.project_id, keys=body.keys, stems=body.stems)
+    return {k: {x: _jsonable_problems(v) for x, v in found[k].items()} for k in found}
 
 
 @router.get("/imports", response_model=m.ImportPage)

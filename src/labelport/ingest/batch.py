@@ -214,9 +214,7 @@ class BatchJob:
         with ThreadPoolExecutor(workers, thread_name_prefix="labelport-fetch") as pool:
             list(pool.map(resolve, enumerate(todo)))
         # One durable point for every blob the chunk wrote, before any import says success.
-        sync = getattr(self.blobs, "sync", None)
-        if sync is not None:
-            sync()
+        self.blobs.sync()
 
     def _plan(self, line: _Line, started: float) -> None:
         packet, report, media = line.packet, line.report, line.media

@@ -36,6 +36,8 @@ class Settings:
     problems_cap: int = 1000
     # Local folders whose files may be sent as media.url = "file:///..." (none by default).
     media_roots: tuple[Path, ...] = ()
+    # S3 buckets whose objects may be sent as media.url = "s3://bucket/key" (none by default).
+    media_buckets: frozenset[str] = frozenset()
     # Media fetched at once by one batch chunk; one slow URL holds one of these, not the chunk.
     fetch_concurrency: int = 8
     # Lines of a batch one worker claims and writes in one transaction.
@@ -208,14 +210,14 @@ class MediaResolver:
         """One for every import: a new HTTP client per import cost ~50 ms (its TLS context)."""
         with self._lock:
             if self._fetcher is None:
-                roots: dict[str, Any] = (
-                    {"local_roots": self.settings.media_roots} if self.settings.media_roots else {}
-                )
                 self._fetcher = Fetcher(
                     FetchConfig(
                         allow_private=self.settings.allow_private_urls,
                         max_bytes=self.settings.max_media_bytes,
-                        **roots,  # TODO(media): plain local_roots= once fetch.py has it
+                        local_roots=self.settings.media_roots,
+                        allow_s3=bool(self.settings.media_buckets),
+                        s3_buckets=self.settings.media_buckets,
+                        s3_endpoint_url=os.environ.get("LABELPORT_S3_ENDPOINT_URL"),
                     )
                 )
             return self._fetcher
@@ -268,16 +270,23 @@ class MediaResolver:
                 ),
             )
         url = packet.media.url
+        if media_mode == "reference":
+            # Only what the probe needs is read (an image's header); nothing is kept.
+            source = self.fetcher.probe(url, declared)
+            return Media(
+                info=source.probe.media_info(),
+                file_fields=file_fields(
+                    source.probe, None, source.sha256, source.size, source.filename, url, packet
+                ),
+            )
         with self.fetcher.fetch(url) as fetched:  # removes a fetched body's temp file after
             probe = probe_file(fetched.path, declared, filename=fetched.filename)
-            key: str | None = None
-            if media_mode == "copy":
-                extension = Path(fetched.filename or "").suffix or (
-                    mimetypes.guess_extension(fetched.content_type or "") or ""
-                )
-                key = content_key(fetched.sha256, extension)
-                if not self.blobs.exists(key):
-                    self.blobs.put_file(key, fetched.path)  # TODO(durable)
+            extension = Path(fetched.filename or "").suffix or (
+                mimetypes.guess_extension(fetched.content_type or "") or ""
+            )
+            key = content_key(fetched.sha256, extension)
+            if not self.blobs.exists(key):
+                self.blobs.put_file(key, fetched.path, durable=durable)
         return Media(
             info=probe.media_info(),
             file_fields=file_fields(
@@ -299,7 +308,7 @@ class MediaResolver:
 def file_fields(
     probe: Any,
     blob_key: str | None,
-    sha256: str,
+    sha256: str | None,
     size: int,
     filename: str | None,
     source_url: str | None,
