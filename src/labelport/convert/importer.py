@@ -376,8 +376,8 @@ class _Importer:
         deadline = time.monotonic() + timeout
         delay = 0.005
         finished = -1
+        data = self.target.get_batch(batch.id, page=1, per_page=0)
         while True:
-            data = self.target.get_batch(batch.id, page=1, per_page=1)
             counts = data.get("counts") or {}
             # a duplicate line is counted under the status of the import it repeats
             now = int(counts.get("success") or 0) + int(counts.get("failed") or 0)
@@ -388,7 +388,7 @@ class _Importer:
                 finished, deadline = now, time.monotonic() + timeout
             if time.monotonic() > deadline:
                 break
-            time.sleep(delay)
+            data = self.target.wait_batch(batch.id, delay)
             delay = min(delay * 1.5, 0.25)
         seen: set[int] = set()
         files, instances = 0, 0

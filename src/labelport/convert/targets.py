@@ -8,6 +8,7 @@ uploaded with its own packet (`submit`).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +55,7 @@ class Target(Protocol):
         media: str = "copy",
     ) -> dict[str, Any]: ...
     def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]: ...
+    def wait_batch(self, batch_id: int, timeout: float) -> dict[str, Any]: ...
 
 
 class NoBatches(Exception):
@@ -172,6 +174,11 @@ class EmbeddedTarget:
 
     def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
         return self.service.get_batch(self.project_id, batch_id, page=page, per_page=per_page)
+
+    def wait_batch(self, batch_id: int, timeout: float) -> dict[str, Any]:
+        """The batch (without files) once it ended, or after `timeout`; the Service wakes as its
+        jobs end instead of sleeping it out."""
+        return self.service.wait_batch(self.project_id, batch_id, timeout=timeout)
 
 
 class ServerTarget:
@@ -313,3 +320,7 @@ class ServerTarget:
 
     def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
         return self.sdk.get_batch(batch_id, page=page, per_page=per_page).data
+
+    def wait_batch(self, batch_id: int, timeout: float) -> dict[str, Any]:
+        time.sleep(timeout)
+        return self.get_batch(batch_id, per_page=0)

@@ -161,8 +161,8 @@ class BatchImport:
         return self.status in BATCH_FINISHED
 
     def refresh(self) -> BatchImport:
-        # one file is enough: the counts and status are those of the whole batch
-        self._set(self._project._get(f"/batches/{self.id}", params={"page": 1, "per_page": 1}))
+        # no files: the counts and status are those of the whole batch
+        self._set(self._project._get(f"/batches/{self.id}", params={"page": 1, "per_page": 0}))
         return self
 
     def wait(self, timeout: float = 600.0, poll: float = 0.05) -> BatchImport:
