@@ -941,12 +941,11 @@ def _spooled(packets: bytes | BinaryIO | Iterable[bytes | dict[str, Any]], path:
         return path
     if hasattr(packets, "read"):
         stream: Any = packets
-        try:
-            name = Path(stream.name)
-            if isinstance(stream.name, str) and name.is_file():
-                return name
-        except (AttributeError, TypeError):
-            pass
+        if stream.seekable():
+            stream.seek(0)  # read from its start, as submit_packet does
+        name = getattr(stream, "name", None)
+        if isinstance(name, str) and Path(name).is_file():
+            return Path(name)
         with open(path, "wb") as out:
             while chunk := stream.read(1 << 20):
                 out.write(chunk)

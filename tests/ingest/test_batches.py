@@ -122,6 +122,13 @@ def test_lines_of_many_chunks_and_updates_of_existing_files(
     done = _run(service, project, [update, _image(media)])
     assert [f["status"] for f in done["files"]] == ["success", "success"]
     assert [i["label_name"] for i in project.instances(file_id)] == ["dog"]
+    shown = service.get_import(project.id, done["files"][0]["import_id"])
+    assert (shown["mode"], shown["media_type"], shown["file_id"]) == (
+        "update_with_existing",
+        "image",
+        file_id,
+    )
+    assert shown["directory_id"] == service.get_directory(project.id)["id"]
 
 
 def test_options_are_checked(service: Service, project: Project) -> None:

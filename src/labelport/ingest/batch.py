@@ -53,6 +53,8 @@ class _Line:
     packet: Any = None
     report: fmt.Report = field(default_factory=fmt.Report)
     context: ImportContext | None = None
+    existing: dict[str, Any] | None = None  # the file the packet updates, if it names one
+    media_type: str | None = None
     media: Media | None = None
     plan: WritePlan | None = None
     failure: dict[str, Any] | None = None
@@ -66,7 +68,8 @@ class _Line:
             "warnings": problem_dicts(report.warnings),
             "counts": import_counts(report.counts),
             "error": error,
-            "media_type": self.packet.media_type if self.packet is not None else None,
+            "media_type": self.media_type
+            or (self.packet.media_type if self.packet is not None else None),
         }
 
 
@@ -98,9 +101,20 @@ class BatchJob:
         started = time.monotonic()
         lines = [_Line(row) for row in rows]
         self._decode(batch, lines)
-        ids = [line.row.id for line in lines if line.failure is None]
-        self.store.set_imports_status(ids, "processing", 10.0)
         self._check(batch, lines)
+        directory = self.store.default_directory(batch.project_id).id
+        self.store.start_imports(
+            [
+                {
+                    "id": line.row.id,
+                    "mode": line.packet.mode or ("update" if line.existing else "create"),
+                    "media_type": line.media_type,
+                    "directory_id": line.packet.directory_id or directory,
+                }
+                for line in lines
+                if line.failure is None
+            ]
+        )
         with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
             self._resolve_media(batch, lines, Path(tmp))
         for line in lines:
@@ -173,13 +187,13 @@ class BatchJob:
             if existing is not None:  # an update of a file: its own tracks are needed
                 context = load_context(self.store, project_id, existing["id"])
                 context.add_labels([x for x in shared.labels if x["id"] not in context.label_ids])
-            line.context = context
-            media_type = packet.media_type or (existing or {}).get("media_type")
+            line.context, line.existing = context, existing
+            line.media_type = packet.media_type or (existing or {}).get("media_type")
             check_against_project(
                 packet,
                 context,
                 report,
-                media_type=media_type,
+                media_type=line.media_type,
                 media=media_info_of_row(existing) if existing is not None else None,
             )
             if report.problem_count and packet.on_error != "skip_instances":

@@ -196,6 +196,16 @@ def unattended_imports(store: Any, older_than: timedelta, limit: int = 500) -> l
         _jobs.c.args["import_id"].astext == cast(i.c.id, Text),
     )
     live = exists().where(mine, _job_status.in_(("todo", "doing")))
+    # A batch's line runs in the job of its chunk, which carries another line's import id: the
+    # line is attended while any job of its batch is waiting or running.
+    line = t.import_.alias("line")
+    batch_live = exists().where(
+        _jobs.c.task_name == RUN_IMPORT,
+        _job_status.in_(("todo", "doing")),
+        _jobs.c.args["import_id"].astext.in_(
+            select(cast(line.c.id, Text)).where(line.c.batch_id == i.c.batch_id)
+        ),
+    )
     failed = select(func.count()).where(mine, _job_status == "failed").scalar_subquery()
     query = (
         select(i.c.id, i.c.status, failed.label("failed_jobs"))
@@ -203,6 +213,7 @@ def unattended_imports(store: Any, older_than: timedelta, limit: int = 500) -> l
             i.c.status.not_in(t.TERMINAL_STATUSES),
             i.c.created_at < utcnow() - older_than,
             ~live,
+            (i.c.batch_id.is_(None)) | ~batch_live,
         )
         .order_by(i.c.id)
         .limit(limit)

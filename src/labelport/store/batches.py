@@ -251,9 +251,39 @@ class BatchesMixin(StoreBase):
                     .values(status=status, percent=percent, heartbeat_at=now)
                 )
 
+    def start_imports(self, started: Sequence[dict[str, Any]]) -> None:
+        """Many running imports to `processing`, with what their packets say of them. Each dict:
+        id, mode, media_type, directory_id. Finished ones are left alone."""
+        if not started:
+            return
+        i = t.import_
+        stmt = (
+            update(i)
+            .where(i.c.id == bindparam("iid"), *unfinished(i))
+            .values(
+                status="processing",
+                percent=10.0,
+                mode=bindparam("mode"),
+                media_type=bindparam("media_type"),
+                directory_id=bindparam("directory_id"),
+                heartbeat_at=utcnow(),
+            )
+        )
+        params = [
+            {
+                "iid": s["id"],
+                "mode": s["mode"],
+                "media_type": s["media_type"],
+                "directory_id": s["directory_id"],
+            }
+            for s in started
+        ]
+        with self._write() as conn:
+            conn.execute(stmt, params)
+
     def fail_imports(self, failures: Sequence[dict[str, Any]]) -> None:
         """End many imports `failed` in one statement. Each dict: id, problems, problem_count,
-        warnings, counts, error, and optionally media_type and mode. Finished ones are kept."""
+        warnings, counts, error, and optionally media_type. Finished ones are kept."""
         if not failures:
             return
         i = t.import_
