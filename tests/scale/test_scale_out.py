@@ -282,3 +282,124 @@ def test_two_servers_three_workers_survive_a_killed_worker(database, s3_env, tmp
         assert head["ContentLength"] == row.size
     assert elapsed < 110, f"took {elapsed:.0f} s"
     print(f"300 imports in {elapsed:.1f} s; killed worker {killed['pid']} writing {killed}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_batch_spreads_over_workers_and_survives_a_killed_one(
+    database, s3_env, tmp_path
+) -> None:
+    """One batch of 600 lines (3 chunks of 200) through a server and procrastinate workers; one
+    worker is killed -9 while the batch runs. Every line ends exactly once, the chunks ran on
+    more than one worker, and each file's media is in the bucket."""
+    lines, bad = 600, {17, 333}
+    media_dir = tmp_path / "media"
+    media_dir.mkdir()
+    for i in range(IMAGES):
+        make_jpeg(media_dir / f"img{i}.jpg", 64 + i, 48)
+    storage_url = s3_env.storage_url("batch")
+    setup = Service.open(database_url=database.url, storage_url=storage_url, workers=0)
+    project = setup.create_project("Batch scale")
+    key = setup.create_api_key(project["id"])
+    setup.create_labels(project["id"], ["cat", "dog"])
+    env = {**os.environ, **s3_env.env, "PYTHONUNBUFFERED": "1"}
+    db = ["--database-url", database.url, "--storage-url", storage_url]
+    flags = [f if f != "2" else "1" for f in WORKER_FLAGS]  # one job at a time per worker
+
+    with ExitStack() as stack:
+        stack.callback(setup.close)
+        media = stack.enter_context(serve_directory(media_dir))
+        port = free_port()
+        server = Proc(
+            ["serve", "--workers", "0", "--port", str(port), "--allow-private-urls", *db],
+            env,
+            tmp_path / "server.log",
+        )
+        stack.callback(server.stop)
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base, proc=None, timeout=60)
+        workers: dict[int, Proc] = {}
+
+        def start_worker(n: int) -> None:
+            proc = Proc(["worker", *db, *flags], env, tmp_path / f"worker{n}.log")
+            stack.callback(proc.stop)
+            workers[proc.popen.pid] = proc
+
+        for n in range(3):
+            start_worker(n)
+        packets = []
+        for n in range(lines):
+            name = f"missing-{n}.jpg" if n in bad else f"img{n % IMAGES}.jpg"
+            packets.append(
+                {
+                    "media": {"url": media.url(name), "type": "image"},
+                    "instance_list": [box("cat" if k % 2 else "dog", k) for k in range(3)],
+                    "idempotency_key": f"line-{n}",
+                }
+            )
+        body = b"".join(httpx.Request("POST", "/", json=p).content + b"\n" for p in packets)
+        client = stack.enter_context(
+            httpx.Client(
+                base_url=f"{base}/api/v1/projects/{project['string_id']}",
+                auth=(key["client_id"], key["client_secret"]),
+                timeout=60,
+            )
+        )
+        answer = client.post(
+            "/batches", content=body, headers={"Content-Type": "application/x-ndjson"}
+        )
+        assert answer.status_code == 202, answer.text
+        batch_id = answer.json()["id"]
+
+        # Kill one worker while lines of the batch are being worked on.
+        killed = None
+        deadline = time.monotonic() + 90
+        while killed is None and time.monotonic() < deadline:
+            counts = client.get(f"/batches/{batch_id}", params={"per_page": 0}).json()["counts"]
+            if sum(n for s, n in counts.items() if s in ("fetching", "processing", "writing")):
+                pid = next(iter(workers))
+                os.kill(pid, signal.SIGKILL)
+                workers[pid].popen.wait(timeout=10)
+                killed = pid
+                start_worker(len(workers))
+            time.sleep(0.02)
+        assert killed is not None, "the batch was never caught running"
+
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            done = client.get(f"/batches/{batch_id}", params={"per_page": 1000}).json()
+            if done["status"] in ("success", "partial", "failed"):
+                break
+            time.sleep(0.5)
+        assert done["status"] == "partial", done["counts"]
+        # Posting the same batch again imports nothing new.
+        again = client.post(
+            "/batches", content=body, headers={"Content-Type": "application/x-ndjson"}
+        ).json()
+        assert again["counts"]["duplicate"] == lines
+
+    store = setup.store
+    outcomes = done["files"]
+    assert [f["line"] for f in outcomes] == list(range(lines))
+    failed = {f["line"] for f in outcomes if f["status"] == "failed"}
+    assert failed == bad
+    assert all(f["problems"][0]["code"] == "media.http_error" for f in outcomes if f["line"] in bad)
+    files = [f["file_id"] for f in outcomes if f["status"] == "success"]
+    assert len(set(files)) == len(files) == lines - len(bad)
+    assert store.count_files(project["id"]) == len(files)
+    with transaction(store.engine, write=False) as conn:
+        instances = conn.execute(select(func.count()).select_from(t.instance)).scalar_one()
+        chunk_runners = set(
+            conn.execute(
+                select(t.import_.c.claimed_by).where(
+                    t.import_.c.batch_id == batch_id, t.import_.c.claimed_by.is_not(None)
+                )
+            ).scalars()
+        )
+    assert instances == 3 * len(files)
+    assert len(chunk_runners) >= 2, chunk_runners  # the chunks ran on more than one worker
+    s3 = s3_env.client()
+    for file_id in files[:50]:
+        row = store.get_file(file_id, project["id"])
+        head = s3.head_object(Bucket=s3_env.bucket, Key=f"batch/{row.blob_key}")
+        assert head["ContentLength"] == row.size
