@@ -11,6 +11,7 @@ import json
 import math
 import struct
 import threading
+import time
 import wave
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -203,6 +204,8 @@ class LocalServer:
     redirects: dict[str, tuple[int, str]] = field(default_factory=dict)
     # path -> [remaining failures, status]
     failures: dict[str, list[int]] = field(default_factory=dict)
+    # path -> seconds to wait before answering (a slow source)
+    delays: dict[str, float] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)  # paths requested, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -239,6 +242,9 @@ def _handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                     status = failure[1]
                 else:
                     status = None
+                delay = server.delays.get(path, 0.0)
+            if delay:
+                time.sleep(delay)
             if status is not None:
                 self._send_simple(status, b"try again later")
                 return

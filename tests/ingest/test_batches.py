@@ -5,6 +5,8 @@ Run on SQLite and PostgreSQL (the `service` fixture), with media served on 127.0
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,13 @@ def _ndjson(packets: list[Any]) -> bytes:
 
 def _image(media: Media, name: str = "image.png", **rest: Any) -> dict[str, Any]:
     return media.packet(name, "image", instance_list=[box("cat", 1, 2, 30, 40)], **rest)
+
+
+def _configure(service: Service, **settings: Any) -> None:
+    """New settings for the whole running Service (its fetcher is remade with them)."""
+    new = dataclasses.replace(service.settings, **settings)
+    service.settings = service.batch_job.settings = service.job.media.settings = new
+    service.job.media.close()
 
 
 def _run(service: Service, project: Project, packets: Any, **options: Any) -> dict[str, Any]:
@@ -110,7 +119,7 @@ def test_idempotency_keys_within_and_across_batches(
 def test_lines_of_many_chunks_and_updates_of_existing_files(
     service: Service, project: Project, media: Media
 ) -> None:
-    service.settings = type(service.settings)(allow_private_urls=True, batch_chunk=3)
+    _configure(service, batch_chunk=3)
     first = _run(service, project, [_image(media, id=None) for _ in range(7)])
     assert first["counts"]["success"] == 7
     file_id = first["files"][0]["file_id"]
@@ -152,3 +161,60 @@ def test_batch_lines_finds_lines_and_usable_keys(tmp_path: Path) -> None:
         b'{"a": 1}',
     ]
     assert [x.idempotency_key for x in lines] == ["x", None, None, None]
+
+
+def test_one_slow_source_does_not_hold_the_rest_of_its_chunk(
+    service: Service, project: Project, media: Media
+) -> None:
+    _configure(service, straggler_seconds=0.2)
+    media.server.delays["/other.png"] = 3.0
+    try:
+        packets = [_image(media), _image(media), _image(media, "other.png"), _image(media)]
+        batch = service.submit_batch(project.id, packets)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            shown = service.get_batch(project.id, batch["id"])
+            status = [f["status"] for f in shown["files"]]
+            if status.count("success") == 3:
+                break
+            time.sleep(0.05)
+        # The fast files are stored while the slow one is still being fetched.
+        assert status[:2] == ["success", "success"] and status[3] == "success", status
+        assert status[2] not in ("success", "failed")
+        done = service.wait_batch(project.id, batch["id"], timeout=30)
+        assert done["status"] == "success" and done["counts"]["success"] == 4
+    finally:
+        media.server.delays.clear()
+
+
+def test_media_by_reference_is_probed_not_copied(
+    service: Service, project: Project, media: Media, media_root: Path
+) -> None:
+    done = _run(service, project, [_image(media)], media="reference")
+    (line,) = done["files"]
+    assert line["status"] == "success"
+    row = service.store.get_file(line["file_id"], project.id)
+    assert row.blob_key is None and row.source_url == media.url("image.png")
+    assert (row.width, row.height, row.size) == (
+        640,
+        480,
+        (media_root / "image.png").stat().st_size,
+    )
+    stream, content_type = service.open_file_media(project.id, line["file_id"])
+    with stream:
+        assert stream.read() == (media_root / "image.png").read_bytes()
+    assert content_type == "image/png"
+
+
+def test_local_files_under_a_media_root_only(
+    service: Service, project: Project, media_root: Path, tmp_path: Path
+) -> None:
+    url = (media_root / "image.png").resolve().as_uri()
+    packet = {"media": {"url": url, "type": "image"}, "instance_list": [box("cat", 1, 2, 3, 4)]}
+    refused = _run(service, project, [packet])
+    assert refused["files"][0]["problems"][0]["code"] == "media.url_refused"
+    _configure(service, media_roots=(media_root.resolve(),))
+    done = _run(service, project, [packet])
+    assert done["files"][0]["status"] == "success"
+    row = service.store.get_file(done["files"][0]["file_id"], project.id)
+    assert row.blob_key is not None  # copied by default

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,17 +116,20 @@ class BatchJob:
                 if line.failure is None
             ]
         )
+        self.store.fail_imports([line.failure for line in lines if line.failure is not None])
         with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
-            self._resolve_media(batch, lines, Path(tmp))
-        for line in lines:
-            if line.failure is None:
-                self._plan(line, started)
-        failed = [line.failure for line in lines if line.failure is not None]
-        self.store.fail_imports(failed)
-        writing = [line for line in lines if line.plan is not None]
-        if writing:
-            self.store.set_imports_status([line.row.id for line in writing], "writing", 60.0)
-            self._write(writing)
+            for group in self._resolve_media(batch, lines, Path(tmp)):
+                # One durable point for the blobs of the group, before any import says success.
+                self.blobs.sync()
+                for line in group:
+                    if line.failure is None:
+                        self._plan(line, started)
+                self.store.fail_imports([line.failure for line in group if line.failure])
+                writing = [line for line in group if line.plan is not None]
+                if writing:
+                    ids = [line.row.id for line in writing]
+                    self.store.set_imports_status(ids, "writing", 60.0)
+                    self._write(writing)
 
     def _decode(self, batch: Batch, lines: list[_Line]) -> None:
         for line, data in zip(lines, self._read_lines(batch, lines), strict=True):
@@ -199,13 +203,18 @@ class BatchJob:
             if report.problem_count and packet.on_error != "skip_instances":
                 line.fail()
 
-    def _resolve_media(self, batch: Batch, lines: list[_Line], tmp: Path) -> None:
+    def _resolve_media(
+        self, batch: Batch, lines: list[_Line], tmp: Path
+    ) -> Iterator[list[_Line]]:
+        """Fetch and probe the media of the good lines, at most `fetch_concurrency` at once, and
+        yield them in groups as they are ready: the lines ready by the time the first fetches
+        are done plus a grace period go on to be written while slow sources are still coming,
+        so one slow URL never holds the rest of the chunk."""
         todo = [line for line in lines if line.failure is None]
         if not todo:
             return
 
-        def resolve(n_line: tuple[int, _Line]) -> None:
-            n, line = n_line
+        def resolve(n: int, line: _Line) -> None:
             folder = tmp / str(n)
             folder.mkdir()
             try:
@@ -226,9 +235,12 @@ class BatchJob:
 
         workers = max(1, min(self.settings.fetch_concurrency, len(todo)))
         with ThreadPoolExecutor(workers, thread_name_prefix="labelport-fetch") as pool:
-            list(pool.map(resolve, enumerate(todo)))
-        # One durable point for every blob the chunk wrote, before any import says success.
-        self.blobs.sync()
+            pending = {pool.submit(resolve, n, line): line for n, line in enumerate(todo)}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                more, _ = wait(pending, timeout=self.settings.straggler_seconds)
+                ready = done | more
+                yield [pending.pop(future) for future in ready]
 
     def _plan(self, line: _Line, started: float) -> None:
         packet, report, media = line.packet, line.report, line.media

@@ -42,6 +42,8 @@ class Settings:
     fetch_concurrency: int = 8
     # Lines of a batch one worker claims and writes in one transaction.
     batch_chunk: int = 200
+    # How long a chunk's ready files wait for slower fetches before they are written anyway.
+    straggler_seconds: float = 5.0
 
 
 @dataclass
