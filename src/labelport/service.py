@@ -212,6 +212,7 @@ class Service:
 
     def close(self) -> None:
         self.dispatcher.stop()
+        self.batch_job.close()
         self.job.close()
         self.store.close()
 
@@ -730,20 +731,9 @@ class Service:
         """Many `find_import`s in one call: {"keys": {key: import}, "latest": {stem: import},
         "latest_success": {stem: import}}, each holding only what was found."""
         found = self.store.find_imports_by_keys(project_id, list(keys))
-        latest: dict[str, Any] = {}
-        latest_success: dict[str, Any] = {}
-        for stem in dict.fromkeys(stems):
-            newest = self.store.find_latest_import_by_key_stem(project_id, stem)
-            if newest is None:
-                continue
-            latest[stem] = public_import(newest, problems_per_page=0)
-            success = newest
-            if newest.status != "success":
-                success = self.store.find_latest_import_by_key_stem(
-                    project_id, stem, status="success"
-                )
-            if success is not None:
-                latest_success[stem] = public_import(success, problems_per_page=0)
+        newest, succeeded = self.store.find_latest_imports_by_key_stems(project_id, list(stems))
+        latest = {s: public_import(r, problems_per_page=0) for s, r in newest.items()}
+        latest_success = {s: public_import(r, problems_per_page=0) for s, r in succeeded.items()}
         return {
             "keys": {k: public_import(r, problems_per_page=0) for k, r in found.items()},
             "latest": latest,

@@ -187,3 +187,20 @@ def test_find_by_key_and_requeue_running(store: Store, project_id: int) -> None:
     store.claim_next_import("w")
     assert store.requeue_running_imports() == 2
     assert len(store.list_imports(project_id, status="queued")) == 2
+
+
+def test_many_stems_at_once_answer_as_one_at_a_time(store) -> None:
+    project = store.create_project("stems", "Stems")
+    keys = ["a#1", "a#2", "a#b#1", "a#b#2", "b#x", "a", "a$#1", "c#1", "c#2", "ä#1", "a%#1"]
+    for n, key in enumerate(keys):
+        imp, _ = store.create_import(project.id, idempotency_key=key)
+        if n % 3 != 1:
+            store.update_import(imp.id, status="success")
+    stems = ["a", "a#b", "b", "c", "ä", "a%", "missing", "a$"]
+    latest, succeeded = store.find_latest_imports_by_key_stems(project.id, stems)
+    for stem in stems:
+        one = store.find_latest_import_by_key_stem(project.id, stem)
+        assert (latest.get(stem) and latest[stem].id) == (one and one.id), stem
+        ok = store.find_latest_import_by_key_stem(project.id, stem, status="success")
+        assert (succeeded.get(stem) and succeeded[stem].id) == (ok and ok.id), stem
+    assert set(latest) == {"a", "a#b", "b", "c", "ä", "a%", "a$"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -82,6 +83,24 @@ class BatchJob:
         self.blobs = blobs
         self.settings = settings
         self.media = media
+        self._pool_of: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def _pool(self) -> ThreadPoolExecutor:
+        """Fetch threads shared by the chunks this process runs (made on first use)."""
+        with self._pool_lock:
+            if self._pool_of is None:
+                self._pool_of = ThreadPoolExecutor(
+                    self.settings.fetch_concurrency, thread_name_prefix="labelport-fetch"
+                )
+            return self._pool_of
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool_of is not None:
+                self._pool_of.shutdown(wait=True)
+                self._pool_of = None
 
     def run(self, rows: list[Import]) -> None:
         """Run these lines (claimed, unfinished, of one batch) to their end."""
@@ -214,15 +233,13 @@ class BatchJob:
         if not todo:
             return
 
-        def resolve(n: int, line: _Line) -> None:
-            folder = tmp / str(n)
-            folder.mkdir()
+        def resolve(line: _Line) -> None:
             try:
                 line.media = self.media.resolve(
                     batch.project_id,
                     line.packet,
                     None,
-                    folder,
+                    tmp,
                     media_mode=batch.media,
                     durable=False,
                 )
@@ -233,14 +250,14 @@ class BatchJob:
                 log.exception("batch %s line %s: media failed", batch.id, line.row.batch_line)
                 line.fail(error=f"internal error: {type(exc).__name__}")
 
-        workers = max(1, min(self.settings.fetch_concurrency, len(todo)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="labelport-fetch") as pool:
-            pending = {pool.submit(resolve, n, line): line for n, line in enumerate(todo)}
+        pending = {self._pool.submit(resolve, line): line for line in todo}
+        try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 more, _ = wait(pending, timeout=self.settings.straggler_seconds)
-                ready = done | more
-                yield [pending.pop(future) for future in ready]
+                yield [pending.pop(future) for future in done | more]
+        finally:  # given up on (an error while writing): the fetches still running end first
+            wait(pending)
 
     def _plan(self, line: _Line, started: float) -> None:
         packet, report, media = line.packet, line.report, line.media

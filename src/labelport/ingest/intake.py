@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import mimetypes
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,9 +25,12 @@ from labelport.ingest.context import ImportContext, shallow
 from labelport.ingest.plan import plan_import
 from labelport.media import FetchConfig, Fetcher, probe_file
 from labelport.media.blobs import BlobStore, content_key, put_content_addressed
+from labelport.media.image import probe_complete_image
+from labelport.media.probe_types import ProbeLimits
 from labelport.store import NotFound, Store, WritePlan
 
 MEDIA_MODES = ("copy", "reference")
+_LIMITS = ProbeLimits()
 
 
 @dataclass(frozen=True)
@@ -253,8 +257,9 @@ class MediaResolver:
         if staged is not None:
             local = self.blobs.local_path(staged.blob_key)
             if local is None:
-                local = tmp / "staged"
-                with self.blobs.open(staged.blob_key) as src, open(local, "wb") as dst:
+                fd, name = tempfile.mkstemp(dir=tmp, prefix="staged-")
+                local = Path(name)
+                with self.blobs.open(staged.blob_key) as src, open(fd, "wb") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
             media_type = declared or ("text" if packet.text_data is not None else None)
@@ -282,7 +287,11 @@ class MediaResolver:
                 ),
             )
         with self.fetcher.fetch(url) as fetched:  # removes a fetched body's temp file after
-            probe = probe_file(fetched.path, declared, filename=fetched.filename)
+            probe = None
+            if declared in (None, "image"):  # most media is a JPEG or PNG: its header suffices
+                probe = probe_complete_image(fetched.path, _LIMITS)
+            if probe is None:
+                probe = probe_file(fetched.path, declared, filename=fetched.filename)
             extension = Path(fetched.filename or "").suffix or (
                 mimetypes.guess_extension(fetched.content_type or "") or ""
             )

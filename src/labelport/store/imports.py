@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -128,23 +128,10 @@ class ImportsMixin(StoreBase):
         a version without "#": keys of the form STEM#VERSION, such as `labelport import`'s
         NAME#DIGEST. Exact and case-sensitive; a stem "a" does not find "a#b#1" (stem "a#b")."""
         i = t.import_
-        key = i.c.idempotency_key
-        # The keys starting with `lo` are exactly those in [lo, hi) in code point order, since
-        # "$" follows "#". Compared that way, the range is one index range scan.
-        lo, hi = stem + "#", stem + "$"
-        if self.dialect == "postgresql":
-            # Pattern operators compare bytes whatever the database's collation (under en_US
-            # "a#x" sorts after "a$"); the index with varchar_pattern_ops serves them.
-            in_range = [
-                key.op("~>=~", is_comparison=True)(lo),
-                key.op("~<~", is_comparison=True)(hi),
-            ]
-        else:  # SQLite's default BINARY collation already compares bytes
-            in_range = [key >= lo, key < hi]
         q = select(i).where(
             i.c.project_id == project_id,
-            *in_range,
-            ~func.substr(key, len(lo) + 1).contains("#", autoescape=True),
+            self._stem_range(stem),
+            ~func.substr(i.c.idempotency_key, len(stem) + 2).contains("#", autoescape=True),
         )
         if status is not None:
             q = q.where(i.c.status == status)
@@ -154,6 +141,47 @@ class ImportsMixin(StoreBase):
         with self._read() as conn:
             row = conn.execute(q).first()
         return None if row is None else from_row(Import, row)
+
+    def find_latest_imports_by_key_stems(
+        self, project_id: int, stems: list[str]
+    ) -> tuple[dict[str, Import], dict[str, Import]]:
+        """`find_latest_import_by_key_stem` for many stems in a few statements: (newest import
+        per stem, newest successful import per stem), each holding only the stems found."""
+        i = t.import_
+        latest: dict[str, Import] = {}
+        latest_success: dict[str, Import] = {}
+        wanted = sorted(set(stems))
+        with self._read() as conn:
+            for n in range(0, len(wanted), 100):
+                chunk = wanted[n : n + 100]
+                asked = set(chunk)
+                q = select(i).where(
+                    i.c.project_id == project_id, or_(*(self._stem_range(s) for s in chunk))
+                )
+                for row in conn.execute(q):
+                    stem = row.idempotency_key.rpartition("#")[0]
+                    if stem not in asked:  # "a#b#1" is in the range of "a" but of stem "a#b"
+                        continue
+                    record = from_row(Import, row)
+                    if stem not in latest or record.id > latest[stem].id:
+                        latest[stem] = record
+                    if record.status == "success" and (
+                        stem not in latest_success or record.id > latest_success[stem].id
+                    ):
+                        latest_success[stem] = record
+        return latest, latest_success
+
+    def _stem_range(self, stem: str) -> Any:
+        """Keys STEM#...: those in [STEM#, STEM$), "$" following "#", as one index range scan."""
+        key = t.import_.c.idempotency_key
+        lo, hi = stem + "#", stem + "$"
+        if self.dialect == "postgresql":
+            # Pattern operators compare bytes whatever the database's collation (under en_US
+            # "a#x" sorts after "a$"); the index with varchar_pattern_ops serves them.
+            return and_(
+                key.op("~>=~", is_comparison=True)(lo), key.op("~<~", is_comparison=True)(hi)
+            )
+        return and_(key >= lo, key < hi)  # SQLite's BINARY collation already compares bytes
 
     def requeue_running_imports(self) -> int:
         """Every claimed, unfinished import goes back to `queued`: for a runner that knows (by its
