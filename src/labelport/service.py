@@ -673,10 +673,7 @@ class Service:
         self, project_id: int, batch_id: int, *, page: int = 1, per_page: int = 100
     ) -> dict[str, Any]:
         """The batch, its lines per status, and one page of per-line outcomes (by line)."""
-        batch = self.store.get_batch(batch_id, project_id)
-        if batch.status not in BATCH_TERMINAL_STATUSES:
-            batch = self.store.finish_batch_if_done(batch_id)
-        counts = self.store.batch_line_counts(batch)
+        batch, counts = self.store.batch_state(batch_id, project_id)
         page, per_page = max(page, 1), min(max(per_page, 0), 1000)
         first = (page - 1) * per_page
         last = min(first + per_page, batch.file_count) - 1

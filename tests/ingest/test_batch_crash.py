@@ -125,7 +125,7 @@ def _kill_midway(store: Store, child: subprocess.Popen, batch_id: int) -> int:
     """Kill the child once some lines have ended and others have not; the lines ended then."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and child.poll() is None:
-        counts = store.batch_line_counts(store.get_batch(batch_id))
+        counts = store.batch_state(batch_id)[1]
         if counts.get("success", 0) >= 250:
             os.kill(child.pid, signal.SIGKILL)
             child.wait(timeout=10)

@@ -8,6 +8,9 @@ uploaded with its own packet (`submit`).
 
 from __future__ import annotations
 
+import functools
+import os
+import stat
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -63,7 +66,23 @@ class NoBatches(Exception):
 
 
 def file_url(path: Path) -> str:
-    return path.resolve().as_uri()
+    return real_path(path).as_uri()
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_folder(folder: Path) -> Path:
+    return folder.resolve()
+
+
+def real_path(path: Path) -> Path:
+    """`path.resolve()` for a file of many in few folders: the folder's real path is looked up
+    once, the file's own name needs one lstat (a symlinked file is resolved in full)."""
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            return path.resolve()
+    except OSError:
+        return path.resolve()
+    return _real_folder(path.parent.absolute()) / path.name
 
 
 def _with_media_urls(
@@ -150,7 +169,7 @@ class EmbeddedTarget:
         return _found(found)
 
     def can_batch(self, media: Path) -> bool:
-        resolved = media.resolve()
+        resolved = real_path(media)
         return any(resolved.is_relative_to(root) for root in self.media_roots)
 
     def submit_batch(

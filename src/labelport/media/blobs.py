@@ -275,11 +275,14 @@ class LocalBlobStore:
             _sync_file_system(self.root)
             for key, tmp in batch.items():
                 target = self._path(key)
-                target.parent.mkdir(parents=True, exist_ok=True)
                 with self._lock:
                     if self._pending.get(key) != tmp:
                         continue  # replaced by a newer put since: that one waits for next sync
-                    os.replace(tmp, target)
+                    try:
+                        os.replace(tmp, target)
+                    except FileNotFoundError:  # its folder is new (a mkdir per blob cost more)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(tmp, target)
                     del self._pending[key]
             _sync_file_system(self.root)
 

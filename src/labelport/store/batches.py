@@ -148,14 +148,6 @@ class BatchesMixin(StoreBase):
         with self._read() as conn:
             return conn.execute(q).scalar_one()
 
-    def batch_line_counts(self, batch: Batch) -> dict[str, int]:
-        """Lines per status (a duplicate line counts as its first import's status), plus
-        `duplicate`: how many lines were duplicates."""
-        with self._read() as conn:
-            counts = dict(_line_statuses(conn, batch))
-        counts["duplicate"] = len(batch.duplicates or {})
-        return counts
-
     def batch_imports(self, batch_id: int, first_line: int, last_line: int) -> list[Import]:
         """The batch's imports of lines first_line..last_line (inclusive), by line."""
         i = t.import_
@@ -177,15 +169,27 @@ class BatchesMixin(StoreBase):
         return found
 
     def finish_batch_if_done(self, batch_id: int) -> Batch:
-        """Bring the batch's status up to date with its lines: queued, running, or once none is
-        pending, success / partial / failed. Lines that were duplicates count as their first
-        import ended."""
+        return self.batch_state(batch_id)[0]
+
+    def batch_state(
+        self, batch_id: int, project_id: int | None = None
+    ) -> tuple[Batch, dict[str, int]]:
+        """The batch, its status brought up to date with its lines (queued, running, or once
+        none is pending, success / partial / failed), and its lines per status: a duplicate
+        line counts as its first import's status, and once more under `duplicate`."""
         b = t.batch
-        batch = self.get_batch(batch_id)
-        if batch.status in t.BATCH_TERMINAL_STATUSES:
-            return batch
+        q = select(b).where(b.c.id == batch_id)
+        if project_id is not None:
+            q = q.where(b.c.project_id == project_id)
         with self._read() as conn:
+            row = conn.execute(q).first()
+            if row is None:
+                raise NotFound(f"batch {batch_id} not found")
+            batch = from_row(Batch, row)
             per_status = _line_statuses(conn, batch)
+        counts = {**per_status, "duplicate": len(batch.duplicates or {})}
+        if batch.status in t.BATCH_TERMINAL_STATUSES:
+            return batch, counts
         pending = sum(n for s, n in per_status.items() if s not in t.TERMINAL_STATUSES)
         finished = None
         if pending:
@@ -195,14 +199,14 @@ class BatchesMixin(StoreBase):
             status = "success" if not failed else "failed" if failed == total else "partial"
             finished = utcnow()
         if status == batch.status:
-            return batch
+            return batch, counts
         with self._write() as conn:
             conn.execute(
                 update(b)
                 .where(b.c.id == batch_id, b.c.status.not_in(t.BATCH_TERMINAL_STATUSES))
                 .values(status=status, finished_at=finished)
             )
-        return self.get_batch(batch_id)
+        return self.get_batch(batch_id), counts
 
     def claim_next_imports(self, worker_id: str, limit: int) -> list[Import]:
         """The oldest queued import, and when it is a batch's line, up to `limit` - 1 more queued
