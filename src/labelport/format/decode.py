@@ -26,12 +26,15 @@ _RAW_LIST = list[msgspec.Raw]
 _RAW_DICT = dict[str, msgspec.Raw]
 _FRAME_KEY = re.compile(r"0|[1-9][0-9]{0,18}")
 _LIST_KEYS = ("instance_list", "frame_packet_map")
+_NULL = msgspec.Raw(b"null")
 
 
 class _Outer(Packet, kw_only=True):
     """The packet with its instance lists left undecoded."""
 
-    instance_list: msgspec.Raw | None = None
+    # Not `Raw | None`: msgspec takes a Raw in a union for null only, so every packet with an
+    # instance list failed this fast decode and went key by key. A missing key reads as null.
+    instance_list: msgspec.Raw = _NULL
     frame_packet_map: dict[FrameNumber, msgspec.Raw] | None = None
 
 
@@ -122,7 +125,7 @@ def _decode_packet(
     pages = _MappedPages(data)
     pages.drop()  # the first pass read all of it; each list's pages come back as it is decoded
     names: dict[str, str] = {}
-    if outer.instance_list is not None:
+    if outer.instance_list != _NULL:  # compares lengths first: a large list is not copied
         packet.instance_list = _decode_list(_RawJson, outer.instance_list, None, report, names)
     if outer.frame_packet_map is not None:
         frames = {}
