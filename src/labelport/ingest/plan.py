@@ -31,11 +31,14 @@ def plan_import(
     context: ProjectContext,
     *,
     import_id: int,
-    file_id: int,
+    file_id: int | None,
     mode: Mode,
     warnings: list[dict[str, str]],
 ) -> WritePlan:
-    """One pass over the instances: tracks, models and the counts the import reports."""
+    """One pass over the instances: tracks, models and the counts the import reports.
+
+    `file_id` None: the import creates its file, so its rows meet no existing rows and are
+    written without a content digest (a later merge compares them by their columns)."""
     label_ids = context.label_ids
     label_names = context.label_names
     # Lists, not sets: a track has at most one instance per frame (checked), and a million
@@ -99,7 +102,9 @@ def plan_import(
         sequences=sequences,
         model_refs=sorted(model_refs),
         model_run_refs=sorted(run_refs),
-        rows=RowBuilder(instances, context.label_ids, context.model_refs),
+        rows=RowBuilder(
+            instances, context.label_ids, context.model_refs, digest=file_id is not None
+        ),
         instance_count=count,
         counts=counts,
         warnings=warnings,

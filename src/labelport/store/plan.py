@@ -30,8 +30,13 @@ INSTANCE_COLUMNS: tuple[str, ...] = (
     "geometry",  # str | None: JSON text of every other geometric key of the type
     "attributes",  # str | None: JSON text of {group_id: value}
     "external_id",  # str | None: the caller's `id`, unique within the file
-    "content_hash",  # str: stable hash of everything above but ids; "unchanged" means equal hash
+    "content_hash",  # str: stable hash of everything above, or NO_DIGEST (see below)
 )
+
+# `content_hash` of a row whose digest was not computed: a file's first import has nothing to
+# compare with, and hashing a million rows costs ~0.5 s. A merge compares such rows by their
+# columns instead (store/write.py). The column is NOT NULL, hence a value rather than NULL.
+NO_DIGEST = ""
 
 Mode = Literal["create", "update", "update_with_existing"]
 
@@ -52,6 +57,9 @@ class Resolved:
     sequence_ids: dict[tuple[int, int], int]  # (label_id, number) -> sequence.id
     model_ids: dict[str, int]  # model reference -> model.id
     model_run_ids: dict[tuple[str, str], int]  # (model reference, run reference) -> model_run.id
+    # Whether the rows need their content digest: only rows that may meet existing rows of
+    # their file (a merge) are compared. Without, `content_hash` may be NO_DIGEST.
+    digest: bool = True
 
 
 @dataclass

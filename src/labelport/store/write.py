@@ -22,13 +22,21 @@ from labelport.store import tables as t
 from labelport.store.bulk import insert_rows, quote
 from labelport.store.coltypes import utcnow
 from labelport.store.errors import Conflict, NotFound
-from labelport.store.plan import INSTANCE_COLUMNS, Resolved, WritePlan, WriteResult
+from labelport.store.plan import (
+    INSTANCE_COLUMNS,
+    NO_DIGEST,
+    Resolved,
+    WritePlan,
+    WriteResult,
+)
 
 _NOTED = ("label_id", "sequence_id", "model_id", "model_run_id")  # what _Refs notes per row
 _STAGE = "lp_stage"  # temporary tables of the merge
 _MATCH = "lp_match"
 # Ids that must also be equal for a row to count as unchanged, whatever the content hash covers.
 _MATCH_COLUMNS = ("frame", "label_id", "sequence_id", "model_id", "model_run_id")
+# Everything a row says but its external id (the pairing key) and digest: equal = unchanged.
+_CONTENT_COLUMNS = tuple(c for c in INSTANCE_COLUMNS if c not in ("external_id", "content_hash"))
 _CHUNK = 500  # rows per multi-VALUES statement (SQLite allows 32766 parameters)
 
 
@@ -51,12 +59,16 @@ def _write(conn: Connection, plan: WritePlan, now: datetime) -> WriteResult:
     _start(conn, plan, now)
     model_ids, run_ids = _models_and_runs(conn, plan, now)
     sequence_ids, created = _sequences(conn, plan)
-    resolved = Resolved(sequence_ids=sequence_ids, model_ids=model_ids, model_run_ids=run_ids)
+    # Rows that meet no existing rows are compared with nothing: no digest for them.
+    merging = _needs_merge(conn, plan)
+    resolved = Resolved(
+        sequence_ids=sequence_ids, model_ids=model_ids, model_run_ids=run_ids, digest=merging
+    )
 
     refs = _Refs()
     rows = refs.noting(plan.rows(resolved))
     merged: set[int] | None = None
-    if _needs_merge(conn, plan):
+    if merging:
         merged = set()
         added, unchanged, removed, replaced = _merge(conn, plan, rows, merged)
     else:
@@ -320,25 +332,36 @@ def _merge(
 
     # Pairs (staged row, existing row): by external id; with update_with_existing also rows
     # without one, by content, duplicates paired one to one. `same` = keep the existing row.
+    # Content is the digest where both rows have one, else the columns themselves: a file's
+    # first import stores no digests (NO_DIGEST).
     ids_equal = " AND ".join(f"i.{c} {same} s.{c}" for c in _MATCH_COLUMNS)
+    rest_equal = " AND ".join(
+        f"i.{quote(c)} {same} s.{quote(c)}" for c in _CONTENT_COLUMNS if c not in _MATCH_COLUMNS
+    )
+    content_equal = (
+        f"CASE WHEN i.content_hash <> '{NO_DIGEST}' AND s.content_hash <> '{NO_DIGEST}' "
+        f"THEN i.content_hash = s.content_hash ELSE {rest_equal} END"
+    )
     pairs = (
         f"SELECT s.stage_id AS stage_id, i.id AS matched_id, CASE WHEN "
-        f"i.content_hash = s.content_hash AND {ids_equal} THEN 1 ELSE 0 END AS same "
+        f"{ids_equal} AND {content_equal} THEN 1 ELSE 0 END AS same "
         f"FROM {_STAGE} AS s JOIN instance AS i "
         "ON i.file_id = :f AND i.external_id = s.external_id"
     )
     if plan.mode == "update_with_existing":
-        part = ", ".join(("content_hash", *_MATCH_COLUMNS))
-        on = " AND ".join(f"e.{c} {same} s.{c}" for c in ("content_hash", *_MATCH_COLUMNS))
+        # The k-th staged and the k-th existing row of equal content pair up: numbered per side
+        # and content, then grouped by (content, number). GROUP BY treats NULLs as equal, as `IS`
+        # does, and needs no join: SQLite joined on `IS` columns row by row (quadratic).
+        part = ", ".join(map(quote, _content_key(conn, params)))
         pairs += (
             " UNION ALL "
-            f"SELECT s.stage_id, e.id, 1 FROM "
-            f"(SELECT stage_id, {part}, row_number() OVER "
-            f"(PARTITION BY {part} ORDER BY stage_id) AS rn "
-            f"FROM {_STAGE} WHERE external_id IS NULL) AS s "
-            f"JOIN (SELECT id, {part}, row_number() OVER (PARTITION BY {part} ORDER BY id) "
-            f"AS rn FROM instance WHERE file_id = :f AND external_id IS NULL) AS e "
-            f"ON e.rn = s.rn AND {on}"
+            "SELECT min(CASE WHEN side = 0 THEN rid END), min(CASE WHEN side = 1 THEN rid END), 1 "
+            f"FROM (SELECT side, rid, {part}, row_number() OVER "
+            f"(PARTITION BY side, {part} ORDER BY rid) AS rn FROM "
+            f"(SELECT 0 AS side, stage_id AS rid, {part} FROM {_STAGE} "
+            "WHERE external_id IS NULL UNION ALL "
+            f"SELECT 1, id, {part} FROM instance WHERE file_id = :f AND external_id IS NULL) "
+            f"AS both_sides) AS numbered GROUP BY {part}, rn HAVING count(*) = 2"
         )
     on_commit = " ON COMMIT DROP" if pg else ""
     conn.execute(text(f"CREATE TEMP TABLE {_MATCH}{on_commit} AS {pairs}"), params)
@@ -413,6 +436,20 @@ def _merge(
         for name in (_STAGE, _MATCH):
             conn.exec_driver_sql(f"DROP TABLE temp.{name}")
     return total - unchanged, unchanged, removed, replaced
+
+
+def _content_key(conn: Connection, params: dict[str, Any]) -> tuple[str, ...]:
+    """What rows without an external id are paired by: digest and ids where every such row on
+    both sides has a digest, else every content column."""
+    undigested = conn.execute(
+        text(
+            f"SELECT 1 FROM {_STAGE} WHERE external_id IS NULL AND content_hash = :none "
+            "UNION ALL SELECT 1 FROM instance WHERE file_id = :f AND external_id IS NULL "
+            "AND content_hash = :none LIMIT 1"
+        ),
+        {**params, "none": NO_DIGEST},
+    ).first()
+    return _CONTENT_COLUMNS if undigested else ("content_hash", *_MATCH_COLUMNS)
 
 
 def _set_new_sequences(
