@@ -218,3 +218,31 @@ def test_local_files_under_a_media_root_only(
     assert done["files"][0]["status"] == "success"
     row = service.store.get_file(done["files"][0]["file_id"], project.id)
     assert row.blob_key is not None  # copied by default
+
+
+def test_a_refused_chunk_write_is_retried_file_by_file(
+    service: Service, project: Project, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the chunk's one transaction is refused, each file is written alone: only the file at
+    fault fails (with a problem saying the database refused it), the others land."""
+    from labelport.store.errors import Conflict
+
+    def refuse_chunk(plans: Any) -> None:
+        raise Conflict("refused as a whole")
+
+    write_one = service.store.write_import
+    bad_line: dict[str, int] = {}
+
+    def refuse_one(plan: Any) -> Any:
+        if service.store.get_import(plan.import_id).batch_line == 1:
+            bad_line["import"] = plan.import_id
+            raise Conflict(f"external id 'x' is sent twice for file {plan.file_id}")
+        return write_one(plan)
+
+    monkeypatch.setattr(service.store, "write_imports", refuse_chunk)
+    monkeypatch.setattr(service.store, "write_import", refuse_one)
+    done = _run(service, project, [_image(media), _image(media), _image(media)])
+    assert [f["status"] for f in done["files"]] == ["success", "failed", "success"]
+    (problem,) = done["files"][1]["problems"]
+    assert problem["code"] == "import.write_refused" and "sent twice" in problem["message"]
+    assert row_counts(service)["file"] == 2 and row_counts(service)["instance"] == 2
