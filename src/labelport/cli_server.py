@@ -43,13 +43,20 @@ def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
 
 
 @contextlib.contextmanager
-def _service(data_dir: Path | None, database_url: str | None, workers: int = 0) -> Iterator[Any]:
+def _service(
+    data_dir: Path | None,
+    database_url: str | None,
+    workers: int = 0,
+    media_roots: list[Path] | None = None,
+) -> Iterator[Any]:
     """The Service for one command; a labelport error becomes a message and an exit code."""
     from labelport.errors import Conflict, NotFound
     from labelport.service import Service
 
     try:
-        service = Service.open(data_dir=data_dir, database_url=database_url, workers=workers)
+        service = Service.open(
+            data_dir=data_dir, database_url=database_url, workers=workers, media_roots=media_roots
+        )
     except LabelportError as exc:
         raise _fail(exc.message) from None
     except Exception as exc:  # a bad URL or an unreadable directory: say which, no traceback

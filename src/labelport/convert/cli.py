@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -159,10 +157,11 @@ def import_command(
         target = ServerTarget(server, key, project, media_is_shared=media_is_shared)
         outcome = _run(source, target, options, console)
     else:
+        from labelport.cli_server import _service
         from labelport.convert.targets import EmbeddedTarget
 
         roots = _media_roots(source, media)
-        with _embedded(data_dir, database_url, max(workers, 1), roots) as service:
+        with _service(data_dir, database_url, max(workers, 1), roots) as service:
             outcome = _run(source, EmbeddedTarget(service, project), options, console)
     if as_json:
         typer.echo(json.dumps(outcome.to_dict(), indent=1))
@@ -178,37 +177,6 @@ def _media_roots(source: Path, media: Path | None) -> list[Path]:
     folder = (source if source.is_dir() else source.parent).resolve()
     roots = [media.resolve()] if media is not None else []
     return [*roots, folder, folder.parent]
-
-
-@contextlib.contextmanager
-def _embedded(
-    data_dir: Path | None, database_url: str | None, workers: int, media_roots: list[Path]
-) -> Iterator[Any]:
-    """The embedded Service with the local media roots; errors become messages and exit codes
-    as in the server's commands (`cli_server._service`, which takes no roots)."""
-    from labelport.cli_server import EXIT_CONFLICT, EXIT_NOT_FOUND
-    from labelport.cli_server import _fail as fail
-    from labelport.errors import Conflict, LabelportError, NotFound
-    from labelport.service import Service
-
-    try:
-        service = Service.open(
-            data_dir=data_dir, database_url=database_url, workers=workers, media_roots=media_roots
-        )
-    except LabelportError as exc:
-        raise fail(exc.message) from None
-    except Exception as exc:  # a bad URL or an unreadable directory: say which, no traceback
-        raise fail(f"cannot open the data store: {exc}") from None
-    try:
-        yield service
-    except NotFound as exc:
-        raise fail(exc.message, EXIT_NOT_FOUND) from None
-    except Conflict as exc:
-        raise fail(exc.message, EXIT_CONFLICT) from None
-    except LabelportError as exc:
-        raise fail(exc.message) from None
-    finally:
-        service.close()
 
 
 def _run(source: Path, target: Any, options: ImportOptions, console: Console) -> Outcome:
