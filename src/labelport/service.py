@@ -661,13 +661,8 @@ class Service:
         if self.dispatcher.runs_jobs:
             self.dispatcher.notify()
             return
-        size = self.settings.batch_chunk
-        seen: set[int] = set()
-        for row in self.store.batch_imports(batch.id, 0, batch.file_count):
-            chunk = (row.batch_line or 0) // size
-            if chunk not in seen:
-                seen.add(chunk)
-                self.dispatcher.enqueue(row.id)
+        for import_id in self.store.batch_chunk_heads(batch.id, self.settings.batch_chunk):
+            self.dispatcher.enqueue(import_id)
 
     def get_batch(
         self, project_id: int, batch_id: int, *, page: int = 1, per_page: int = 100

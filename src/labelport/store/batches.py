@@ -25,6 +25,7 @@ from labelport.store.records import Batch, Import, from_row
 from labelport.store.write_many import unfinished, write_many
 
 _CHUNK = 500  # ids per IN (...) list
+_INSERT_CHUNK = 5000  # imports per insert statement of a batch
 
 
 @dataclass(frozen=True)
@@ -79,33 +80,35 @@ class BatchesMixin(StoreBase):
             for n, line in enumerate(lines):
                 if line.idempotency_key is not None:
                     first_line.setdefault(line.idempotency_key, n)
-            rows = [
-                {
-                    "project_id": project_id,
-                    "source": source,
-                    "mode": "create",
-                    "status": "queued",
-                    "percent": 0.0,
-                    "problem_count": 0,
-                    "attempts": 0,
-                    "created_at": now,
-                    "idempotency_key": line.idempotency_key,
-                    "packet_blob_key": body_blob_key,
-                    "packet_offset": line.offset,
-                    "packet_length": line.length,
-                    "batch_id": batch_id,
-                    "batch_line": n,
-                }
-                for n, line in enumerate(lines)
-                if line.idempotency_key is None or first_line[line.idempotency_key] == n
-            ]
-            if rows:
-                # DO NOTHING: a key that exists (or is being inserted by a concurrent batch,
-                # which this waits for) leaves its line without an import of its own.
-                conn.execute(
-                    ins(i).on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"]),
-                    rows,
-                )
+            # DO NOTHING: a key that exists (or is being inserted by a concurrent batch, which
+            # this waits for) leaves its line without an import of its own.
+            stmt = ins(i).on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
+            common = {
+                "project_id": project_id,
+                "source": source,
+                "mode": "create",
+                "status": "queued",
+                "percent": 0.0,
+                "problem_count": 0,
+                "attempts": 0,
+                "created_at": now,
+                "packet_blob_key": body_blob_key,
+                "batch_id": batch_id,
+            }
+            for start in range(0, len(lines), _INSERT_CHUNK):  # bounded memory for big batches
+                rows = [
+                    {
+                        **common,
+                        "idempotency_key": line.idempotency_key,
+                        "packet_offset": line.offset,
+                        "packet_length": line.length,
+                        "batch_line": n,
+                    }
+                    for n, line in enumerate(lines[start : start + _INSERT_CHUNK], start)
+                    if line.idempotency_key is None or first_line[line.idempotency_key] == n
+                ]
+                if rows:
+                    conn.execute(stmt, rows)
             created = {
                 line
                 for (line,) in conn.execute(select(i.c.batch_line).where(i.c.batch_id == batch_id))
@@ -158,6 +161,17 @@ class BatchesMixin(StoreBase):
         )
         with self._read() as conn:
             return [from_row(Import, r) for r in conn.execute(q)]
+
+    def batch_chunk_heads(self, batch_id: int, chunk: int) -> list[int]:
+        """The import of the first line of each chunk of `chunk` lines that has any import."""
+        i = t.import_
+        q = (
+            select(func.min(i.c.id))
+            .where(i.c.batch_id == batch_id)
+            .group_by(i.c.batch_line / chunk)
+        )
+        with self._read() as conn:
+            return sorted(conn.execute(q).scalars())
 
     def get_imports(self, import_ids: Iterable[int]) -> dict[int, Import]:
         i = t.import_
