@@ -215,3 +215,164 @@ def test_compat_writes_need_an_editor(client: TestClient, project: ProjectKeys, 
     response = client.post(u(WALRUS, project, "/input/packet"), json={})
     assert response.status_code == 403
     assert response.json()["log"]["success"] is False
+
+
+# --- input/packet: spooled, instances decoded once by the Service ------------------------------
+
+
+class SubmitSpy:
+    """Wraps Service.submit_packet: what the route handed over (a file's bytes, or a dict)."""
+
+    def __init__(self, service: Any) -> None:
+        self.seen: list[Any] = []
+        self._submit = service.submit_packet
+        service.submit_packet = self
+
+    def __call__(self, project_id: int, packet: Any, **kwargs: Any) -> Any:
+        if hasattr(packet, "read"):
+            self.seen.append(packet.read())
+            packet.seek(0)
+        else:
+            self.seen.append(packet)
+        return self._submit(project_id, packet, **kwargs)
+
+
+def sdk_video_packet(url: str, frame_packet_map: dict[str, Any]) -> dict[str, Any]:
+    # What FileConstructor.from_url(media_type="video") sends, placeholders and all.
+    return {
+        "media": {"url": url, "type": "video"},
+        "frame_packet_map": frame_packet_map,
+        "instance_list": None,
+        "type": "from_url",
+        "connection_id": None,
+        "bucket_name": None,
+        "raw_data_blob_path": None,
+        "job_id": None,
+        "video_split_duration": None,
+        "parent_file_id": None,
+        "ordinal": 0,
+    }
+
+
+def test_sdk_video_packet_reaches_the_service_as_a_file_with_its_lists_untouched(
+    client: TestClient, project: ProjectKeys, service: Any, media_server: Any
+):
+    made = client.post(u(V1, project, "/directory/new"), json={"nickname": "videos"}).json()
+    directory_id = made["new_directory"]["id"]
+    frames = {
+        "0": [box(number=1), box("another", number=1, x_min=2.5)],
+        "7": [box(number=1, y_max=41.25), {"type": "box", "name": "cat", "number": 2,
+              "x_min": 3, "y_min": 4, "x_max": 50, "y_max": 60, "id": "ext-1"}],
+    }  # fmt: skip
+    frames_json = json.dumps(frames, separators=(",", ":")).encode()
+    packet = sdk_video_packet(f"{media_server.base_url}/clip.mp4", frames)
+    body = json.dumps(packet, separators=(",", ":")).encode()
+    spy = SubmitSpy(service)
+
+    answer = client.post(
+        u(WALRUS, project, "/input/packet"),
+        content=body,
+        headers={"content-type": "application/json", "directory_id": str(directory_id)},
+    )
+
+    assert answer.status_code == 200, answer.text
+    [handed] = spy.seen
+    assert isinstance(handed, bytes), "the packet must reach the Service undecoded, as a file"
+    # Placeholders and the SDK's ordinal 0 dropped, the header's directory applied, and the
+    # frame_packet_map copied byte for byte (not decoded and encoded again).
+    assert json.loads(handed) == {
+        "media": packet["media"],
+        "frame_packet_map": frames,
+        "directory_id": directory_id,
+    }
+    assert frames_json in handed
+    done = wait_input(client, project, answer.json()["input_id"])
+    assert done["status"] == "success", done
+    assert done["counts"]["added"] == 4 and done["directory_id"] == directory_id
+    listed = client.post(
+        u(API, project, "/user/sdk/file/list"),
+        json={"metadata": {"file_view_mode": "ids_only", "directory_id": directory_id}},
+    ).json()
+    assert listed["file_list"] == [done["file_id"]]
+    buffer = client.post(
+        u(API, project, f"/video/{done['file_id']}/instance/buffer/start/0/end/10/list"), json={}
+    ).json()["instance_buffer_dict"]
+    assert sorted(buffer) == ["0", "7"]
+    assert {i["external_id"] for i in buffer["7"]} == {None, "ext-1"}
+    assert sorted(i["y_max"] for i in buffer["7"]) == [41.25, 60]
+
+
+def test_packet_without_placeholders_is_the_spooled_body_itself(
+    client: TestClient, project: ProjectKeys, service: Any, media_server: Any
+):
+    body = json.dumps(
+        {"media": {"url": f"{media_server.base_url}/cat.jpg", "type": "image"},
+         "instance_list": [box(), box("another")], "idempotency_key": "plain-1"}
+    ).encode()  # fmt: skip
+    spy = SubmitSpy(service)
+    answer = client.post(
+        u(WALRUS, project, "/input/packet"),
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert spy.seen == [body]
+    assert wait_input(client, project, answer.json()["input_id"])["status"] == "success"
+    again = client.post(
+        u(WALRUS, project, "/input/packet"),
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert again.json()["input_id"] == answer.json()["input_id"]
+
+
+def test_number_out_of_range_in_an_instance_is_a_problem_at_its_path(
+    client: TestClient, project: ProjectKeys
+):
+    body = (
+        b'{"media": {"url": "http://127.0.0.1:9/x.jpg", "type": "image"}, "type": "from_url",'
+        b' "instance_list": [{"type": "box", "name": "cat", "x_min": 1, "y_min": 1,'
+        b' "x_max": 1e400, "y_max": 40}]}'
+    )
+    response = client.post(
+        u(WALRUS, project, "/input/packet"),
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    paths = [p["path"] for p in response.json()["problems"]]
+    assert any(path.startswith("instance_list/0") for path in paths), paths
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"media": {"url": "http://127.0.0.1:9/x.jpg"}, "instance_list": [{"type": "box",]}',
+        b'{"media": {"url": "http://127.0.0.1:9/x.jpg"}, "ordinal": 1e400}',
+        b'{"media": {"url": "http://127.0.0.1:9/x.jpg"}} trailing',
+    ],
+)
+def test_malformed_json_anywhere_is_a_400_about_json(
+    client: TestClient, project: ProjectKeys, body: bytes
+):
+    response = client.post(
+        u(WALRUS, project, "/input/packet"),
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.json()["log"]["error"]
+
+
+@pytest.mark.parametrize("body", [b"", b"  \n ", b"[1, 2]", b'"a packet"', b"{}"])
+def test_empty_or_non_object_bodies_are_a_readable_400(
+    client: TestClient, project: ProjectKeys, body: bytes
+):
+    response = client.post(
+        u(WALRUS, project, "/input/packet"),
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["log"]["success"] is False
+    assert response.json()["log"]["error"]

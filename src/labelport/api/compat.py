@@ -8,8 +8,11 @@ work is the Service's. Bad input answers 400 with a readable `log.error` (see ap
 from __future__ import annotations
 
 import math
+import mmap
+import os
 import secrets
-from typing import Annotated, Any
+import tempfile
+from typing import Annotated, Any, BinaryIO
 
 import msgspec
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -21,7 +24,7 @@ from labelport.api.auth import Principal, check_project, check_role, current_pri
 from labelport.api.auth import editor as editor_dep
 from labelport.api.auth import viewer as viewer_dep
 from labelport.api.errors import problem_dicts, readable
-from labelport.api.native import read_body
+from labelport.api.native import read_body, spool_body
 from labelport.errors import Invalid, NotFound
 
 router = APIRouter(tags=["diffgram compatibility"])
@@ -226,6 +229,12 @@ def sdk_packet(packet: Any, request: Request) -> Any:
     """
     if not isinstance(packet, dict):
         return packet
+    return _translated(packet, header_directory_id(request))
+
+
+def _translated(packet: dict[str, Any], header_directory: int | None) -> dict[str, Any]:
+    """`sdk_packet` of a packet's top-level keys; values may be left undecoded (msgspec.Raw),
+    but a `null` must be None."""
     if packet.get("type") == "from_blob_path" or packet.get("raw_data_blob_path"):
         raise Invalid(
             "from_blob_path needs a storage connection, which labelport does not have: "
@@ -240,11 +249,65 @@ def sdk_packet(packet: Any, request: Request) -> Any:
         out.pop("media")
     if out.get("ordinal") == 0 and "parent_file_id" not in out:
         out.pop("ordinal")
-    if "directory_id" not in out and "file_id" not in out:
-        directory_id = header_directory_id(request)
-        if directory_id is not None:
-            out["directory_id"] = directory_id
+    if "directory_id" not in out and "file_id" not in out and header_directory is not None:
+        out["directory_id"] = header_directory
     return out
+
+
+# Kept undecoded by `spooled_sdk_packet`: the instances, decoded once, by the Service.
+_INSTANCE_KEYS = frozenset({"instance_list", "frame_packet_map"})
+_NULL = b"null"
+
+
+def spooled_sdk_packet(body: BinaryIO, header_directory: int | None) -> BinaryIO | dict[str, Any]:
+    """`sdk_packet` of a packet spooled to a file, without decoding its instances.
+
+    Only the packet's own keys are decoded (the instance lists are skipped over as raw JSON).
+    Where the translation changes nothing, the spooled file itself is the packet; otherwise the
+    kept keys are copied, byte for byte, into a new temporary file (the caller closes it). Either
+    way the Service decodes the instances once, from a file, as it does for the native route.
+    """
+    body.seek(0, os.SEEK_END)
+    if body.tell() == 0:
+        return _translated({}, header_directory)
+    # Not closed explicitly: the raw values are views of it; it goes with the last of them.
+    data = mmap.mmap(body.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        top = msgspec.json.decode(data, type=dict[str, msgspec.Raw])
+    except msgspec.ValidationError:  # JSON, but not an object: the Service explains
+        body.seek(0)
+        return body
+    except msgspec.DecodeError as exc:
+        if not data[:].strip():
+            return _translated({}, header_directory)
+        raise Invalid(f"the body is not valid JSON: {exc}") from None
+    try:
+        decoded = {
+            key: (raw if key in _INSTANCE_KEYS else msgspec.json.decode(raw))
+            if not (len(raw) == len(_NULL) and bytes(raw) == _NULL)
+            else None
+            for key, raw in top.items()
+        }
+    except msgspec.DecodeError as exc:
+        raise Invalid(f"the body is not valid JSON: {exc}") from None
+    out = _translated(decoded, header_directory)
+    if out.keys() == top.keys():
+        body.seek(0)
+        return body
+    packet = tempfile.TemporaryFile(prefix="labelport-packet-")  # noqa: SIM115  (returned)
+    try:
+        separator = b"{"
+        for key, value in out.items():
+            packet.write(separator + msgspec.json.encode(key) + b":")
+            packet.write(top[key] if key in top else msgspec.json.encode(value))
+            separator = b","
+        packet.write(b"}" if out else b"{}")
+        packet.flush()
+    except BaseException:
+        packet.close()
+        raise
+    packet.seek(0)
+    return packet
 
 
 def _all_instances(
@@ -514,11 +577,26 @@ async def attribute_group_update(
 
 @router.post("/api/walrus/v1/project/{project_string_id}/input/packet")
 async def input_packet(request: Request, project_string_id: Psid, who: Editor, svc: Svc) -> Any:
-    packet = sdk_packet(await json_body(request), request)
-    result = await run_in_threadpool(
-        lambda: svc.submit_packet(who.project_id, packet, source="diffgram_sdk")
-    )
+    # Spooled and decoded once, like the native route: a video's frame_packet_map may be
+    # hundreds of MB, and decoding it to dicts (to translate a few keys) cost seconds and GBs.
+    header_directory = header_directory_id(request)
+    with await spool_body(request) as body:
+        result = await run_in_threadpool(
+            _submit_spooled, svc, who.project_id, body, header_directory
+        )
     return {"log": OK, "input_id": result.get("id"), "input": dg_input(result)}
+
+
+def _submit_spooled(
+    svc: Any, project_id: int, body: BinaryIO, header_directory: int | None
+) -> dict[str, Any]:
+    packet = spooled_sdk_packet(body, header_directory)
+    try:
+        result: dict[str, Any] = svc.submit_packet(project_id, packet, source="diffgram_sdk")
+        return result
+    finally:
+        if packet is not body and hasattr(packet, "close"):
+            packet.close()
 
 
 @router.post("/api/walrus/v1/project/{project_string_id}/input/from_local")
