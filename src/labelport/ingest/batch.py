@@ -47,7 +47,7 @@ from labelport.store.records import Batch, Import
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Line:
     """One line of the chunk on its way: its import, its packet and what became of it."""
 
@@ -73,6 +73,12 @@ class _Line:
             "media_type": self.media_type
             or (self.packet.media_type if self.packet is not None else None),
         }
+
+
+def _is_local(packet: Any) -> bool:
+    """Media read from this machine's disk: a file:// URL, uploaded or inline text."""
+    url = packet.media.url if packet.media is not None else None
+    return url is None or url.startswith("file:")
 
 
 class BatchJob:
@@ -250,7 +256,16 @@ class BatchJob:
                 log.exception("batch %s line %s: media failed", batch.id, line.row.batch_line)
                 line.fail(error=f"internal error: {type(exc).__name__}")
 
-        pending = {self._pool.submit(resolve, line): line for line in todo}
+        # Local files are read here: fetch threads only help where a source makes us wait.
+        local: list[_Line] = []
+        remote: list[_Line] = []
+        for line in todo:
+            (local if _is_local(line.packet) else remote).append(line)
+        pending = {self._pool.submit(resolve, line): line for line in remote}
+        for line in local:
+            resolve(line)
+        if local:
+            yield local
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
