@@ -95,6 +95,16 @@ def import_command(
         bool,
         typer.Option("--create-labels", help="Create missing labels and attribute groups"),
     ] = False,
+    machine_made: Annotated[
+        bool | None,
+        typer.Option(
+            "--machine-made/--human",
+            help="Mark every imported instance as a prediction (--machine-made) or as ground "
+            "truth (--human). Default: what the source says (predictions, scores, "
+            "source=auto are machine made; annotations are human).",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; store nothing")] = False,
     on_error: Annotated[
         str, typer.Option("--on-error", help="reject | skip_instances | skip_files")
@@ -148,6 +158,7 @@ def import_command(
         dry_run=dry_run,
         on_error=on_error,
         media_mode=media_mode,
+        machine_made=machine_made,
     )
     if server is not None:
         if not key or ":" not in key:

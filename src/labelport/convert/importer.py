@@ -27,7 +27,14 @@ from typing import Any
 import msgspec
 
 from labelport.convert import detect_format, module
-from labelport.convert.model import ATTRIBUTES, AttributeSpec, Conversion, Item, find_media
+from labelport.convert.model import (
+    ATTRIBUTES,
+    AttributeSpec,
+    Conversion,
+    Item,
+    find_media,
+    mark_origin,
+)
 from labelport.convert.targets import NoBatches, Refused, Target, file_url
 from labelport.format import Problem
 
@@ -54,6 +61,8 @@ class ImportOptions:
     batch_bytes: int = 64 << 20  # ... or fewer, once their packets add up to this
     batches_in_flight: int = 2
     wait_timeout: float = 600.0  # an import, or a batch that stopped moving
+    # --machine-made / --human: every instance's `machine_made`; None: what each reader says
+    machine_made: bool | None = None
 
 
 @dataclass
@@ -503,7 +512,11 @@ class _Importer:
     def _packet(self, item: Item, media: dict[str, Any]) -> dict[str, Any]:
         options = self.options
         packet: dict[str, Any] = {"media": media, "original_filename": Path(item.name).name}
-        resolve = self.attributes.resolve
+        override = options.machine_made
+
+        def resolve(inst: dict[str, Any], item: Item) -> dict[str, Any]:
+            return mark_origin(self.attributes.resolve(inst, item), override)
+
         if item.frames is not None:
             packet["frame_packet_map"] = {
                 str(frame): [resolve(inst, item) for inst in instances]

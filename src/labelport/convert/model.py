@@ -4,6 +4,13 @@ problems and losses to.
 An item's instances are plain packet dicts (the instance format), plus one private key,
 `_attributes` (`{attribute name: value}`): attribute groups are project ids the reader cannot
 know, so the importer resolves names to groups (creating them with `--create-labels`).
+
+Ground truth or prediction (`machine_made`): a reader sets `machine_made` on every instance dict
+whose origin the source states: False for human annotations, True where the source says it is a
+prediction (a results file, a `predictions` block, `source="auto"`). An instance without the key
+gets `default_machine_made(inst)`: True when it carries a score (only predictions have one), else
+False. The packet format's own default (True when absent) never applies to converted data, and
+`labelport import --machine-made/--human` overrides every instance.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any, Protocol
 from labelport.format import Problem
 
 ATTRIBUTES = "_attributes"
+MACHINE_MADE = "machine_made"
 
 # Kinds of loss, with the plain words the summary shows. A loss is data the source has and the
 # target cannot carry; it is counted, never dropped silently.
@@ -100,6 +108,23 @@ class Conversion:
 
 class Reader(Protocol):
     def __call__(self, path: Path, conv: Conversion) -> Iterator[Item]: ...
+
+
+def default_machine_made(inst: dict[str, Any]) -> bool:
+    """Whether an instance whose reader did not say is a prediction: a score is what
+    annotation formats add to predictions (COCO results, YOLO's sixth column, MOT detections);
+    an annotation without one was drawn or checked by a person."""
+    return inst.get("score") is not None
+
+
+def mark_origin(inst: dict[str, Any], override: bool | None = None) -> dict[str, Any]:
+    """Set `machine_made` on an instance: `override` (--machine-made/--human) when given, else
+    what the reader set, else `default_machine_made`."""
+    if override is not None:
+        inst[MACHINE_MADE] = override
+    elif MACHINE_MADE not in inst:
+        inst[MACHINE_MADE] = default_machine_made(inst)
+    return inst
 
 
 def box(name: str, x_min: float, y_min: float, x_max: float, y_max: float, **extra: Any) -> dict:
