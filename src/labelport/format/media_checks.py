@@ -1,6 +1,13 @@
 """Checks that need the media: `check_media`, run once the file is probed.
 
 A bound whose fact is unknown (None in `MediaInfo`) is skipped rather than guessed.
+
+Sub-pixel overshoot is not an error: exporters round (YOLO's 6 decimals put a box touching the
+left edge at x_min -7.5e-06; polygon tools save vertices a fraction of a pixel past the edge), and
+other tools accept it. A planar coordinate less than `TOLERANCE` pixels outside the media is
+clamped to the media, in the instance itself so that the clamped value is what is stored, and
+warned about as `shape.clamped` (counted in `report.counts["clamped"]`). Beyond it, the
+coordinate stays a `shape.outside_media` problem (or is clipped, with clip_to_media).
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ from labelport.format.instances import (
 from labelport.format.media_info import MediaInfo
 from labelport.format.packet import Packet, instance_path, located_lists
 from labelport.format.problems import Report
+
+# A coordinate less than this many pixels outside the media is taken as on its edge. A whole
+# pixel out is an off-by-one, not rounding, and stays a problem.
+TOLERANCE = 1.0
 
 
 def check_media(
@@ -119,7 +130,18 @@ def _check_planar(
     cls = instance.__class__
     if cls is Box:
         coords = [("x_min", width), ("x_max", width), ("y_min", height), ("y_max", height)]
-        _bound(instance, coords, path, at, width, height, clip, report)
+        if _bound(instance, coords, path, at, width, height, clip, report):
+            # A box wholly past an edge (both x at 640.2 and 640.4) has nothing left once
+            # clamped: the packet checks ran before, so say it here.
+            for low, high in (("x_min", "x_max"), ("y_min", "y_max")):
+                if getattr(instance, low) >= getattr(instance, high):
+                    report.problem(
+                        "box.empty",
+                        f"{path}/{high}",
+                        f"the box has no {'width' if low == 'x_min' else 'height'} once "
+                        "moved into the media",
+                        at,
+                    )
     elif cls is Ellipse:
         coords = [("center_x", width), ("center_y", height)]
         _bound(instance, coords, path, at, width, height, clip, report)
@@ -146,15 +168,29 @@ def _bound(
     height: int,
     clip: bool,
     report: Report,
-) -> None:
+) -> bool:
+    """Check `obj`'s coordinates against their limits; True when one was clamped or clipped."""
+    moved = False
     for key, limit in coords:
         value = getattr(obj, key)
         if 0 <= value <= limit:
             continue
         clipped = min(max(value, 0), limit)
         size = f"{width}x{height}"
-        if clip:
+        if -TOLERANCE < value < limit + TOLERANCE:
             setattr(obj, key, float(clipped))
+            moved = True
+            report.counts["clamped"] = report.counts.get("clamped", 0) + 1
+            report.warning(
+                "shape.clamped",
+                f"{path}/{key}",
+                f"{key} {value} is less than {TOLERANCE:g} px outside the {size} media; "
+                f"clamped to {clipped}",
+                at,
+            )
+        elif clip:
+            setattr(obj, key, float(clipped))
+            moved = True
             report.warning(
                 "shape.clipped",
                 f"{path}/{key}",
@@ -168,6 +204,7 @@ def _bound(
                 f"{key} {value} is outside the {size} media (0 to {limit})",
                 at,
             )
+    return moved
 
 
 def _check_token(instance: TextToken, path: str, at: Any, media: MediaInfo, report: Report) -> None:

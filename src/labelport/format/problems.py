@@ -74,6 +74,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # against the media
     "shape.outside_media": (PROBLEM, "geometry lies outside the image or video frame"),
     "shape.clipped": (WARNING, "geometry outside the media was clipped to it (clip_to_media)"),
+    "shape.clamped": (
+        WARNING,
+        "a coordinate less than 1 px outside the media (sub-pixel rounding) was clamped to it",
+    ),
     "text_token.out_of_range": (PROBLEM, "a token index is beyond the text's tokens"),
     "audio.out_of_range": (PROBLEM, "a time is beyond the audio's duration"),
     # checked by ingest against the project (references) and the fetched media
