@@ -213,6 +213,9 @@ def _summary(outcome: Outcome, console: Console) -> None:
         ("instances imported", outcome.instances),
     ):
         table.add_row(what, f"{count:,}")
+    if outcome.instances_skipped:
+        skipped = f"{outcome.instances_skipped:,}"
+        table.add_row("[red]instances skipped (listed below)[/red]", skipped)
     for label, count in sorted(outcome.instances_per_label.items()):
         table.add_row(f"  {label}", f"{count:,}")
     console.print(table)

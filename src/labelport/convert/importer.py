@@ -74,6 +74,9 @@ class Outcome:
     files_unchanged: int = 0
     files_updated: int = 0  # files imported before whose instances were replaced
     instances: int = 0
+    # left out of files that were imported (--on-error skip_instances); their problems are in
+    # `problems`, placed under the file's source
+    instances_skipped: int = 0
     instances_per_label: Counter[str] = field(default_factory=Counter)
     losses: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
@@ -82,7 +85,12 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return self.stopped or self.files_failed > 0 or self.problem_count > 0
+        return (
+            self.stopped
+            or self.files_failed > 0
+            or self.problem_count > 0
+            or self.instances_skipped > 0
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +101,7 @@ class Outcome:
             "files_failed": self.files_failed,
             "files_skipped": self.files_skipped,
             "instances": self.instances,
+            "instances_skipped": self.instances_skipped,
             "instances_per_label": dict(self.instances_per_label),
             "losses": dict(self.losses),
             "problem_count": self.problem_count,
@@ -140,18 +149,22 @@ def run(
     outcome = Outcome(format=options.format)
     if options.format == "auto":
         outcome.format = detect_format(path) or "auto"
+    told = 0  # the total the progress bar was given: every item, once known
     if options.on_error == "reject" and not options.dry_run:
-        if _precheck(path, target, options, outcome):
+        stop, told = _precheck(path, target, options, outcome)
+        if stop:
             outcome.stopped = True
             return outcome
         outcome.losses.clear()
+        progress.total(told)
     conv = Conversion(media_dir=options.media_dir)
     importer = _Importer(target, options, outcome, conv, progress)
-    total_told = False
-    for item in convert(path, outcome.format, conv):
-        if not total_told and conv.total_files:
-            progress.total(conv.total_files)
-            total_told = True
+    for seen, item in enumerate(convert(path, outcome.format, conv), start=1):
+        # Readers add each source file's items to total_files as they open it: the total grows
+        # with a folder of several files, and never falls behind what was read.
+        if max(conv.total_files or 0, seen) > told:
+            told = max(conv.total_files or 0, seen)
+            progress.total(told)
         importer.send(item)
     importer.drain()
     for problem in conv.problems:
@@ -160,10 +173,15 @@ def run(
     return outcome
 
 
-def _precheck(path: Path, target: Target, options: ImportOptions, outcome: Outcome) -> bool:
+def _precheck(
+    path: Path, target: Target, options: ImportOptions, outcome: Outcome
+) -> tuple[bool, int]:
+    """Whether the source has problems that stop a `reject` import, and how many items it has."""
     conv = Conversion(media_dir=options.media_dir)
     known = set(target.labels())
+    items = 0
     for item in convert(path, outcome.format, conv):
+        items += 1
         for problem in item.problems:
             outcome.problem(problem)
         if options.media_url is None and _media(item, options) is None and not item.media_url:
@@ -182,7 +200,7 @@ def _precheck(path: Path, target: Target, options: ImportOptions, outcome: Outco
     for problem in conv.problems:
         outcome.problem(problem)
     outcome.losses = conv.losses
-    return outcome.problem_count > 0
+    return outcome.problem_count > 0, items
 
 
 def _media(item: Item, options: ImportOptions) -> Path | None:
@@ -268,8 +286,10 @@ class _Importer:
                 out.problem(problem)
             self._done(item, "skipped" if options.on_error == "skip_files" else "failed", count)
             return
-        for problem in item.problems:  # skip_instances: the reader already left them out
+        # skip_instances: the reader left out each instance it reported a problem for
+        for problem in item.problems:
             out.problem(problem)
+        out.instances_skipped += len(item.problems)
         media_path = None
         media: dict[str, Any] = {"type": item.media_type}
         if options.media_url is not None:
@@ -284,8 +304,11 @@ class _Importer:
                     return
                 media["url"] = item.media_url
         packet = self._packet(item, media)
+        # The version covers only what is stored: a run with other flags (--create-labels,
+        # --on-error) that would store the same is the same version, so it says unchanged.
         encoded = _encode(packet)
         digest = _digest(encoded, media_path)
+        packet.update(self._flags())
         stem = f"labelport-import:{item.key or item.name}"
         key = f"{stem}#{digest}"
         self.window.append(_Prepared(item, count, packet, media, media_path, digest, stem, key))
@@ -440,6 +463,11 @@ class _Importer:
         if status == "success":
             counts = row.get("counts") or {}
             self.outcome.instances_per_label.update(counts.get("instances_per_label") or {})
+            if counts.get("instances_skipped"):
+                problems = row.get("problems") or []
+                if int(row.get("problem_count") or 0) > len(problems) and row.get("import_id"):
+                    problems = self.target.get(row["import_id"]).get("problems") or problems
+                self._skipped(sent.item, counts, problems)
             instances = counts.get("instances", sent.count)
             self._done(sent.item, sent.how, instances, counted=True, advance=False)
             return 1, instances
@@ -455,6 +483,22 @@ class _Importer:
         # Still running: a duplicate of an import sent before, or a batch that stopped moving.
         self._wait_for(sent, {"id": row["import_id"], "status": status})
         return 0, 0
+
+    def _skipped(self, item: Item, counts: dict[str, Any], problems: list[dict[str, Any]]) -> None:
+        """An import that succeeded without some instances (skip_instances): count them, and
+        list why, each problem placed under the file's source."""
+        skipped = int(counts["instances_skipped"])
+        self.outcome.instances_skipped += skipped
+        for problem in problems:
+            self.outcome.problem(_placed(item, Problem(**problem)))
+        if not problems:
+            self.outcome.problem(
+                Problem(
+                    "convert.invalid",
+                    item.source,
+                    f"{skipped} instances were left out; the target did not say why",
+                )
+            )
 
     def _failed(self, sent: _Sent, problems: list[dict[str, Any]], error: str | None) -> None:
         for problem in problems:
@@ -524,13 +568,19 @@ class _Importer:
             }
         else:
             packet["instance_list"] = [resolve(inst, item) for inst in item.instances or ()]
-        if options.on_error == "skip_instances":
-            packet["on_error"] = "skip_instances"
-        if options.create_labels:
-            packet["auto_create_labels"] = True
-        if options.dry_run:
-            packet["dry_run"] = True
         return packet
+
+    def _flags(self) -> dict[str, Any]:
+        """The packet's keys that say how to import it, not what to store."""
+        options = self.options
+        flags: dict[str, Any] = {}
+        if options.on_error == "skip_instances":
+            flags["on_error"] = "skip_instances"
+        if options.create_labels:
+            flags["auto_create_labels"] = True
+        if options.dry_run:
+            flags["dry_run"] = True
+        return flags
 
     def _wait_oldest(self) -> None:
         sent, imp = self.pending.popleft()
@@ -558,6 +608,8 @@ class _Importer:
             return
         counts = imp.get("counts") or {}
         self.outcome.instances_per_label.update(counts.get("instances_per_label") or {})
+        if counts.get("instances_skipped"):
+            self._skipped(item, counts, imp.get("problems") or [])
         self._done(item, how, counts.get("instances", count), counted=True)
 
     def drain(self) -> None:
