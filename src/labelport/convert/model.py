@@ -42,6 +42,7 @@ LOSS_KINDS: dict[str, str] = {
     "type_not_in_format": "instances of a type the target format cannot hold",
     "z_order": "z-order / layer values",
     "rotation": "rotations of boxes (kept as polygons)",
+    "prediction_details": "scores and model references (the target format has no place for them)",
 }
 
 
