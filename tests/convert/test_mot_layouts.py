@@ -41,7 +41,9 @@ def test_a_class_beyond_the_labels_file_is_a_problem_not_a_mot17_name(tmp_path: 
     shutil.copytree(FIXTURES / "mot_datumaro" / "mot_seq", seq)
     (seq / "gt" / "gt.txt").write_text("1,1,1,2,3,4,1,5,1.0\n")  # class 5: MOT17 has it
     [item], _conv = read_all(seq, "mot")
-    assert [(p.code, p.path) for p in item.problems] == [("convert.class_unknown", "seq/gt/gt.txt:1")]
+    assert [(p.code, p.path) for p in item.problems] == [
+        ("convert.class_unknown", "seq/gt/gt.txt:1")
+    ]
     assert "3 classes" in item.problems[0].message
 
 

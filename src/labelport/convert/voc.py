@@ -1,7 +1,11 @@
 """Pascal VOC XML: one `Annotations/<stem>.xml` per image (`filename`, `size`, `object`s with
 `name` and `bndbox`), images in `JPEGImages/`. `difficult`, `truncated`, `occluded`, `pose` and
 CVAT's `<attributes>` become attributes; a `<polygon>` (written by labelport, and by tools that
-extend VOC) becomes a polygon. Coordinates are read and written as given (no 1-pixel shift).
+extend VOC) becomes a polygon. A `<part>` (VOC's person layout: a head, hand or foot box with its
+own name) becomes a box of its own and a `relation` from the part to its object; `<actions>`
+flags become attributes named by the action (true or false, as the file says). VOC is drawn by
+people: every instance is human-made. Coordinates are read and written as given (no 1-pixel
+shift).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from labelport.convert.model import ATTRIBUTES, Conversion, Item, box, find_media
+from labelport.convert.model import ATTRIBUTES, MACHINE_MADE, Conversion, Item, box, find_media
 from labelport.convert.sources import load_xml, number, peek
 from labelport.format import Problem
 
@@ -52,10 +56,13 @@ def read(path: Path, conv: Conversion) -> Iterator[Item]:
         )
         item.instances = []
         for index, obj in enumerate(root.iter("object")):
-            inst = _object(obj, f"{shown}:object/{index}", item)
+            where = f"{shown}:object/{index}"
+            inst = _object(obj, where, item)
             if inst is not None:
                 inst["id"] = f"voc:{shown}:{index}"
+                inst[MACHINE_MADE] = False
                 item.instances.append(inst)
+                item.instances.extend(_parts(obj, inst["id"], where, item))
         yield item
 
 
@@ -77,6 +84,20 @@ def _object(obj: ET.Element, where: str, item: Item) -> dict[str, Any] | None:
     pose = obj.findtext("pose")
     if pose and pose.strip() and pose.strip() != "Unspecified":
         attributes["pose"] = pose.strip()
+    actions = obj.find("actions")
+    if actions is not None:
+        for action in actions:
+            value = (action.text or "").strip()
+            if value in ("0", "1", "true", "false"):
+                attributes[action.tag] = value in ("1", "true")
+            else:
+                item.problems.append(
+                    Problem(
+                        "convert.invalid",
+                        f"{where}/actions/{action.tag}",
+                        f"an action flag is 0 or 1, not {value!r}",
+                    )
+                )
     for attribute in obj.iter("attribute"):
         key = attribute.findtext("name")
         if key:
@@ -100,6 +121,26 @@ def _object(obj: ET.Element, where: str, item: Item) -> dict[str, Any] | None:
     if inst is not None and attributes:
         inst[ATTRIBUTES] = attributes
     return inst
+
+
+def _parts(obj: ET.Element, parent: str, where: str, item: Item) -> Iterator[dict[str, Any]]:
+    """A part's box, then the relation that ties it to its object (part -> whole)."""
+    for k, part in enumerate(obj.findall("part")):
+        name = (part.findtext("name") or "").strip()
+        coords = [number(part.findtext(f"bndbox/{c}")) for c in ("xmin", "ymin", "xmax", "ymax")]
+        if not name or None in coords:
+            item.problems.append(
+                Problem(
+                    "convert.invalid",
+                    f"{where}/part/{k}",
+                    "a part needs a name and numbers in bndbox xmin, ymin, xmax and ymax",
+                )
+            )
+            continue
+        part_id = f"{parent}:part/{k}"
+        yield box(name, *coords, id=part_id, **{MACHINE_MADE: False})
+        yield {"type": "relation", "from": part_id, "to": parent, "id": f"{part_id}:of",
+               MACHINE_MADE: False}  # fmt: skip
 
 
 def _polygon(element: ET.Element, name: str, where: str, item: Item) -> dict[str, Any] | None:
