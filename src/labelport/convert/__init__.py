@@ -17,7 +17,14 @@ from labelport.convert.model import LOSS_KINDS, AttributeSpec, Conversion, Item
 FORMATS: tuple[str, ...] = (
     "diffgram", "coco", "labelstudio", "cvat", "voc", "labelme", "mot", "yolo",
 )  # fmt: skip
-WRITABLE: tuple[str, ...] = ("diffgram", "coco", "yolo", "voc")
+WRITABLE: tuple[str, ...] = ("diffgram", "coco", "yolo", "voc", "cvat", "labelstudio")
+# Where `export --with-media` puts the media, beside what the writer writes: a writer may name
+# its own with a module-level MEDIA_FOLDER; else this table, else "media".
+_MEDIA_FOLDERS = {"coco": "images", "yolo": "images", "voc": "JPEGImages"}
+
+
+def media_folder(name: str) -> str:
+    return getattr(module(name), "MEDIA_FOLDER", None) or _MEDIA_FOLDERS.get(name, "media")
 
 
 def module(name: str) -> ModuleType:
@@ -44,5 +51,6 @@ __all__ = [
     "Conversion",
     "Item",
     "detect_format",
+    "media_folder",
     "module",
 ]

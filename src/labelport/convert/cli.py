@@ -265,21 +265,44 @@ def export_command(
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="PostgreSQL URL instead of SQLite")
     ] = None,
+    server: Annotated[
+        str | None, typer.Option("--server", help="Export from a running server at this URL")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="API key ID:SECRET (with --server)")
+    ] = None,
 ) -> None:
-    """Export a project: diffgram (every instance type), or coco / yolo / voc (boxes and
-    polygons; anything else is counted as not carried)."""
-    from labelport.cli_server import _service
-    from labelport.convert import module
+    """Export a project: diffgram (every instance type), or another writable format (what it
+    cannot hold is counted as not carried). From the local data, or with --server from a running
+    server through its API."""
+    from labelport.convert import media_folder, module
     from labelport.convert.export import Export
 
     console = Console(highlight=False)
     if format not in WRITABLE:
         raise _fail(f"--format must be one of {', '.join(WRITABLE)}")
-    media_folder = {"diffgram": "media", "coco": "images", "yolo": "images", "voc": "JPEGImages"}
-    with _service(data_dir, database_url) as service:
-        project_id = service.get_project(project)["id"]
-        export = Export(service, project_id, out / media_folder[format] if with_media else None)
-        written = module(format).write(export, out)
+    mod = module(format)
+    media_dir = out / media_folder(format) if with_media else None
+    if server is not None:
+        from labelport.sdk import Project
+        from labelport.sdk.errors import LabelportHTTPError
+
+        if not key or ":" not in key:
+            raise _fail("--server needs --key ID:SECRET")
+        client_id, _, secret = key.partition(":")
+        try:
+            with Project(project, client_id, secret, host=server) as sdk:
+                export = Export.from_server(sdk, media_dir)
+                written = mod.write(export, out)
+        except LabelportHTTPError as exc:
+            raise _fail(f"server: {exc.message}") from None
+    else:
+        from labelport.cli_server import _service
+
+        with _service(data_dir, database_url) as service:
+            project_id = service.get_project(project)["id"]
+            export = Export(service, project_id, media_dir)
+            written = mod.write(export, out)
     console.print(f"exported {export.file_count:,} files of {project} as {format} to {written}")
     _losses(export.losses, console)
 

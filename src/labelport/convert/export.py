@@ -1,7 +1,8 @@
 """A project as the writers see it: labels, attribute groups, and its files one by one.
 
-Files are paged from the Service and each file's instances fetched when its turn comes, so an
-export holds one file's instances at a time, never the project.
+Files are paged from the Service (or from a running server, through the SDK: `Export.from_server`)
+and each file's instances fetched when its turn comes, so an export holds one file's instances at
+a time, never the project.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, BinaryIO, Protocol
 
 from labelport.convert.model import LOSS_KINDS
 
@@ -27,19 +29,94 @@ class ExportFile:
     sequences: list[dict[str, Any]]
 
 
-class Export:
-    def __init__(self, service: Any, project_id: int, media_dir: Path | None = None) -> None:
+class Source(Protocol):
+    """Where an export reads a project: the embedded Service, or a server through the SDK."""
+
+    def list_files(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]: ...
+    def list_instances(
+        self, file_id: int, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]: ...
+    def list_sequences(self, file_id: int) -> list[dict[str, Any]]: ...
+    def open_media(self, file_id: int) -> BinaryIO: ...
+
+
+class _ServiceSource:
+    def __init__(self, service: Any, project_id: int) -> None:
         self.service = service
         self.project_id = project_id
-        self.project = service.store.get_project(project_id)
+
+    def list_files(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        return self.service.list_files(self.project_id, page=page, per_page=per_page)
+
+    def list_instances(
+        self, file_id: int, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        return self.service.list_instances(self.project_id, file_id, page=page, per_page=per_page)
+
+    def list_sequences(self, file_id: int) -> list[dict[str, Any]]:
+        return self.service.list_sequences(self.project_id, file_id)
+
+    def open_media(self, file_id: int) -> BinaryIO:
+        stream, _type = self.service.open_file_media(self.project_id, file_id)
+        return stream
+
+
+class _ServerSource:
+    """The same reads over HTTP (`labelport.sdk.Project`)."""
+
+    def __init__(self, sdk: Any) -> None:
+        self.sdk = sdk
+
+    def list_files(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        data = self.sdk._get("/files", params={"page": page, "per_page": per_page})
+        return data["items"], data["total"]
+
+    def list_instances(
+        self, file_id: int, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        params = {"page": page, "per_page": per_page}
+        data = self.sdk._get(f"/files/{file_id}/instances", params=params)
+        return data["items"], data["total"]
+
+    def list_sequences(self, file_id: int) -> list[dict[str, Any]]:
+        return self.sdk.file.get_by_id(file_id).sequences()
+
+    def open_media(self, file_id: int) -> BinaryIO:
+        import io
+
+        return io.BytesIO(self.sdk.file.get_by_id(file_id).media())
+
+
+class Export:
+    def __init__(self, service: Any, project_id: int, media_dir: Path | None = None) -> None:
+        self.source: Source = _ServiceSource(service, project_id)
+        self.project: Any = service.store.get_project(project_id)
         self.labels = service.list_labels(project_id)
         self.attribute_groups = service.list_attribute_groups(project_id)
         self.media_dir = media_dir  # copy each file's media here when set
         self.losses: Counter[str] = Counter()
         models = service.store.list_models(project_id)
-        self._model_refs = {m.id: m.reference for m in models}
-        self._run_refs = {r.id: r.reference for r in service.store.list_model_runs(project_id)}
+        self._model_refs: dict[int, str] | None = {m.id: m.reference for m in models}
+        self._run_refs: dict[int, str] | None = {
+            r.id: r.reference for r in service.store.list_model_runs(project_id)
+        }
         self.file_count = service.store.count_files(project_id, None)
+
+    @classmethod
+    def from_server(cls, sdk: Any, media_dir: Path | None = None) -> Export:
+        """An export read from a running server with an SDK `Project`. The API lists no models
+        or runs: instances that name one export without its reference, counted as a loss."""
+        export = cls.__new__(cls)
+        export.source = _ServerSource(sdk)
+        info = sdk.info()
+        export.project = SimpleNamespace(**info)
+        export.labels = sdk.labels()
+        export.attribute_groups = sdk.attribute_groups()
+        export.media_dir = media_dir
+        export.losses = Counter()
+        export._model_refs = export._run_refs = None
+        _rows, export.file_count = export.source.list_files(1, 1)
+        return export
 
     def lose(self, kind: str, n: int = 1) -> None:
         assert kind in LOSS_KINDS, kind
@@ -49,9 +126,7 @@ class Export:
         used: set[str] = set()
         page = 1
         while True:
-            rows, total = self.service.list_files(
-                self.project_id, page=page, per_page=FILES_PER_PAGE
-            )
+            rows, total = self.source.list_files(page, FILES_PER_PAGE)
             for row in rows:
                 yield self._file(row, used)
             if not rows or page * FILES_PER_PAGE >= total:
@@ -66,28 +141,27 @@ class Export:
         instances: list[dict[str, Any]] = []
         page = 1
         while True:
-            batch, total = self.service.list_instances(
-                self.project_id, row["id"], page=page, per_page=INSTANCES_PER_PAGE
-            )
+            batch, total = self.source.list_instances(row["id"], page, INSTANCES_PER_PAGE)
             instances.extend(batch)
             if not batch or len(instances) >= total:
                 break
             page += 1
         for inst in instances:
+            if self._model_refs is None or self._run_refs is None:
+                inst["model_ref"] = inst["model_run_ref"] = None
+                if inst.get("model_id") is not None or inst.get("model_run_id") is not None:
+                    self.lose("model_reference")
+                continue
             inst["model_ref"] = self._model_refs.get(inst["model_id"])
             inst["model_run_ref"] = self._run_refs.get(inst["model_run_id"])
-        sequences = (
-            self.service.list_sequences(self.project_id, row["id"])
-            if row["media_type"] == "video"
-            else []
-        )
+        sequences = self.source.list_sequences(row["id"]) if row["media_type"] == "video" else []
         if self.media_dir is not None:
             self._copy_media(row, name)
         return ExportFile(row, name, instances, sequences)
 
     def _copy_media(self, row: dict[str, Any], name: str) -> None:
         self.media_dir.mkdir(parents=True, exist_ok=True)
-        stream, _type = self.service.open_file_media(self.project_id, row["id"])
+        stream = self.source.open_media(row["id"])
         with stream, open(self.media_dir / name, "wb") as out:
             shutil.copyfileobj(stream, out)
 
