@@ -43,6 +43,7 @@ LOSS_KINDS: dict[str, str] = {
     "z_order": "z-order / layer values",
     "rotation": "rotations of boxes (kept as polygons)",
     "prediction_details": "scores and model references (the target format has no place for them)",
+    "panoptic_file": "COCO panoptic files (PNG segment maps are not supported; skipped whole)",
 }
 
 
