@@ -83,3 +83,52 @@ def _packet_instance(inst: dict[str, Any]) -> dict[str, Any]:
     else:
         out["points"] = inst["points"]
     return out
+
+
+def test_import_through_a_server_stores_the_losses_on_each_files_import(tmp_path: Path) -> None:
+    from test_import_cli import coco_source
+
+    from labelport.convert.importer import ImportOptions, run
+    from labelport.convert.targets import ServerTarget
+    from labelport.sdk import Project
+    from labelport.sdk.errors import LabelportHTTPError
+
+    crowd = {"segmentation": [[1, 1, 9, 1, 9, 9]], "iscrowd": 1}  # the flag is not carried
+    anns = [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 8, 8], **crowd},
+        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [1, 1, 8, 8], **crowd},
+        {"id": 3, "image_id": 2, "category_id": 2, "bbox": [3, 4, 5, 6]},
+    ]
+    source = coco_source(tmp_path / "coco", ("a.png", "b.png"), anns)
+    images = source.parent / "images"
+    with Service.open(data_dir=tmp_path / "data", workers=1, media_roots=[images]) as service:
+        keys = make_project(service, "Served losses")
+        client_id, secret = keys.auth("editor")
+        with threaded_server(_app(service)) as url:
+            target = ServerTarget(
+                url, f"{client_id}:{secret}", keys.string_id, media_is_shared=True
+            )
+            options = ImportOptions(format="coco", create_labels=True, media_dir=images)
+            outcome = run(source, target, options)
+            assert (outcome.files_ok, outcome.files_failed) == (2, 0), outcome.problems
+            assert outcome.losses == {"crowd_flag": 2}
+
+            # what the server does with an envelope it cannot read: the request is refused
+            with Project(keys.string_id, client_id, secret, host=url) as sdk:
+                packet = {"media": {"type": "image", "url": "file:///nowhere.png"}}
+                try:
+                    sdk.import_batch([packet], losses={0: {"crowd_flag": -1}})
+                except LabelportHTTPError as exc:
+                    assert exc.status == 400 and "envelope" in exc.message
+                else:
+                    raise AssertionError("a negative loss count was accepted")
+        imports, _ = service.list_imports(keys.id)
+        losses = {
+            service.get_file(keys.id, i["file_id"])["original_filename"]: (i["counts"] or {}).get(
+                "losses"
+            )
+            for i in imports
+        }
+        assert losses == {"a.png": {"crowd_flag": 2}, "b.png": None}
+        # sent in a batch (the envelope), not packet by packet
+        assert all(service.store.get_import(i["id"]).batch_id is not None for i in imports)

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, BinaryIO, Literal
 
+import msgspec
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
@@ -403,12 +404,69 @@ async def post_batch(
     on_error: Annotated[Literal["reject", "skip_instances"], Query()] = "reject",
     media: Annotated[Literal["copy", "reference"], Query()] = "copy",
     source: Annotated[str, Query(min_length=1, max_length=32)] = "api",
+    envelope: Annotated[bool, Query()] = False,
 ) -> Any:
+    """With `envelope=true` each line is `{"packet": {...}, "counts": {"losses": {...}}}`: the
+    packet is the line of the batch, and `counts` (what a converter left out, by kind) is stored
+    on that line's import beside what the import counts itself."""
     with await spool_body(request) as body:
-        result = await run_in_threadpool(
-            svc.submit_batch, who.project_id, body, on_error=on_error, media=media, source=source
-        )
+        counts: dict[int, dict[str, Any]] | None = None
+        if envelope:
+            body, counts = await run_in_threadpool(_unwrapped, body)
+        with body:
+            result = await run_in_threadpool(
+                svc.submit_batch,
+                who.project_id,
+                body,
+                on_error=on_error,
+                media=media,
+                source=source,
+                import_counts=counts or None,
+            )
     return JSONResponse(m.BatchOut.model_validate(result).model_dump(mode="json"), 202)
+
+
+class _LineCounts(msgspec.Struct, forbid_unknown_fields=True):
+    losses: dict[str, Annotated[int, msgspec.Meta(ge=0)]]
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    packet: msgspec.Raw
+    counts: _LineCounts | None = None
+
+
+_envelope = msgspec.json.Decoder(_Envelope).decode
+
+
+def _unwrapped(body: BinaryIO) -> tuple[BinaryIO, dict[int, dict[str, Any]]]:
+    """Envelope lines -> a body of their packets (byte for byte, as the batch's lines) and the
+    counts of each line, numbered as the batch numbers lines (blank lines skipped)."""
+    body.seek(0)
+    packets = tempfile.TemporaryFile(prefix="labelport-body-")  # noqa: SIM115  (the caller closes it)
+    counts: dict[int, dict[str, Any]] = {}
+    line = 0
+    try:
+        for raw in body:
+            stripped = raw.strip()
+            if not stripped:
+                continue
+            try:
+                wrapped = _envelope(stripped)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise Invalid(
+                    f'line {line}: with envelope=true each line is {{"packet": {{...}},'
+                    f' "counts": {{"losses": {{kind: count}}}}}}: {exc}'
+                ) from None
+            packets.write(bytes(wrapped.packet))
+            packets.write(b"\n")
+            if wrapped.counts is not None and wrapped.counts.losses:
+                counts[line] = {"losses": wrapped.counts.losses}
+            line += 1
+        packets.flush()
+    except BaseException:
+        packets.close()
+        raise
+    return packets, counts
 
 
 @router.get("/batches", response_model=m.BatchPage, summary="The project's batches, newest first")

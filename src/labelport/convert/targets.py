@@ -201,7 +201,8 @@ class EmbeddedTarget:
 
 
 class ServerTarget:
-    """A running server, through `labelport.sdk` (losses are shown, not stored, there).
+    """A running server, through `labelport.sdk`. A file's losses are stored in its import's
+    counts, as embedded: with its batch line, or with its packet when sent alone.
 
     `media_is_shared`: the server reads local media paths itself (same machine, started with
     `--media-root` over them), so they go in batches as file:// URLs instead of uploads."""
@@ -327,9 +328,14 @@ class ServerTarget:
         from labelport.sdk.errors import LabelportHTTPError
 
         lines = _with_media_urls(packets, media_paths)
+        lost = {n: dict(lost) for n, lost in enumerate(losses) if lost}
         try:
             batch = self.sdk.import_batch(
-                lines, on_error=on_error, media=media, source="labelport import"
+                lines,
+                on_error=on_error,
+                media=media,
+                source="labelport import",
+                losses=lost or None,
             )
         except LabelportHTTPError as exc:
             if exc.status in (404, 405):

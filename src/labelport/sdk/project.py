@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -220,6 +220,15 @@ def _ndjson(packets: Iterable[dict[str, Any] | bytes]) -> Iterator[bytes]:
             yield line + b"\n"
         else:
             yield _encode(packet) + b"\n"
+
+
+def _enveloped(lines: Iterator[bytes], losses: Mapping[int, Mapping[str, int]]) -> Iterator[bytes]:
+    """Each packet line as `{"packet": ..., "counts": {"losses": ...}}` (POST /batches with
+    envelope=true); the packet's bytes are kept as they are."""
+    for n, line in enumerate(lines):
+        lost = losses.get(n)
+        counts = b',"counts":' + _encode({"losses": dict(lost)}) if lost else b""
+        yield b'{"packet":' + line.rstrip(b"\n") + counts + b"}\n"
 
 
 class File:
@@ -633,17 +642,24 @@ class Project:
         on_error: str = "reject",
         media: str = "copy",
         source: str | None = None,
+        losses: Mapping[int, Mapping[str, int]] | None = None,
     ) -> BatchImport:
         """Send many packets (dicts, or JSON bytes each) as one batch; returns at once.
 
         The packets are streamed one line at a time (NDJSON): a generator of packets is never
         held in memory whole. `on_error` (reject | skip_instances) applies to packets that do
         not set their own; `media` copy | reference: keep a copy of each media file on the
-        server, or only its URL (the server reads it again when the file is viewed)."""
+        server, or only its URL (the server reads it again when the file is viewed).
+        `losses`: {line: {kind: count}}, what a converter could not carry for that line's file,
+        stored in its import's counts (`counts["losses"]`)."""
         params = _packet(on_error=on_error, media=media, source=source)
+        lines = _ndjson(packets)
+        if losses:
+            params["envelope"] = "true"
+            lines = _enveloped(lines, losses)
         data = self._post(
             "/batches",
-            content=_ndjson(packets),
+            content=lines,
             headers={"Content-Type": "application/x-ndjson"},
             params=params,
         )
