@@ -8,6 +8,10 @@ import subprocess
 import sys
 
 from ingest_helpers import box, row_counts
+from sqlalchemy import select
+
+from labelport.store import tables
+from labelport.store.plan import NO_DIGEST
 
 
 def _first_image(project, media, instances) -> int:
@@ -163,3 +167,100 @@ def test_inverted_box_is_stored_swapped_with_a_warning(project, media) -> None:
     ]
     (stored,) = project.instances(done["file_id"])
     assert (stored["x_min"], stored["y_min"], stored["x_max"], stored["y_max"]) == (5, 6, 50, 60)
+
+
+# --- a file's first import stores no content digest; later merges still recognise its rows ----
+
+
+def _digests(project, file_id: int) -> dict[str | None, str]:
+    """content_hash per instance, by external id (or by "frame/x_max" for rows without one)."""
+    with project.service.store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                tables.instance.c.external_id,
+                tables.instance.c.frame,
+                tables.instance.c.x_max,
+                tables.instance.c.content_hash,
+            ).where(tables.instance.c.file_id == file_id)
+        ).all()
+    return {ext if ext is not None else f"{frame}/{x_max:g}": h for ext, frame, x_max, h in rows}
+
+
+def _video(frames: dict[int, list[dict]]) -> dict[str, list[dict]]:
+    return {str(frame): instances for frame, instances in frames.items()}
+
+
+def test_first_import_has_no_digests_and_update_with_existing_still_finds_unchanged(
+    project, media
+) -> None:
+    first = _video(
+        {
+            0: [box("cat", 1, 1, 10, 10, number=1), box("dog", 2, 2, 20, 20, number=1)],
+            1: [box("cat", 1, 1, 11, 10, number=1), box("dog", 2, 2, 21, 20, number=1)],
+            2: [box("cat", 1, 1, 12, 10, number=1, machine_made=False)],
+        }
+    )
+    done = project.run(media.packet("clip.mp4", "video", frame_packet_map=first))
+    assert done["status"] == "success", done
+    file_id = done["file_id"]
+    assert set(_digests(project, file_id).values()) == {NO_DIGEST}
+    ids = {(i["frame"], i["x_max"]): i["id"] for i in project.instances(file_id)}
+
+    second = _video(
+        {
+            0: first["0"],  # unchanged
+            1: [first["1"][0], box("dog", 2, 2, 21, 20, number=2)],  # dog moved to track 2
+            2: [box("cat", 1, 1, 12, 10, number=1)],  # machine_made changed (default True)
+            3: [box("dog", 3, 3, 33, 30, number=1)],  # new
+        }
+    )
+    done = project.run(
+        {"file_id": file_id, "mode": "update_with_existing", "frame_packet_map": second}
+    )
+    assert done["status"] == "success", done
+    counts = done["counts"]
+    assert (counts["unchanged"], counts["added"], counts["removed"]) == (3, 3, 2), counts
+    stored = {(i["frame"], i["x_max"]): i for i in project.instances(file_id)}
+    for kept in ((0, 10), (0, 20), (1, 11)):
+        assert stored[kept]["id"] == ids[kept]  # the very rows of the first import
+    assert stored[(1, 21)]["number"] == 2 and stored[(2, 12)]["machine_made"] is True
+    assert stored[(3, 33)]["label_name"] == "dog"
+    assert project.sequences(file_id)[("dog", 1)]["keyframes"] == [0, 3]
+    digests = _digests(project, file_id)
+    assert digests["0/10"] == digests["1/11"] == NO_DIGEST  # kept as they were
+    assert NO_DIGEST not in {digests["1/21"], digests["2/12"], digests["3/33"]}  # merged rows
+
+    # Rows with and without a digest side by side: the same packet again changes nothing.
+    again = project.run(
+        {"file_id": file_id, "mode": "update_with_existing", "frame_packet_map": second}
+    )
+    counts = again["counts"]
+    assert (counts["unchanged"], counts["added"], counts["removed"]) == (6, 0, 0), counts
+    assert {i["id"] for i in project.instances(file_id)} == {i["id"] for i in stored.values()}
+
+
+def test_first_import_has_no_digests_and_external_ids_still_match(project, media) -> None:
+    first = [
+        box("cat", 1, 1, 10, 10, id="a"),
+        box("dog", 2, 2, 20, 20, id="b", attribute_groups={}),
+        box("cat", 3, 3, 30, 30, id="c", score=0.5),
+        box("dog", 4, 4, 40, 40),
+    ]
+    file_id = _first_image(project, media, first)
+    assert set(_digests(project, file_id).values()) == {NO_DIGEST}
+    ids = {i["external_id"]: i["id"] for i in project.instances(file_id)}
+
+    changed = [first[0], first[1], box("cat", 3, 3, 30, 30, id="c", score=0.75)]
+    for mode in ("update", "update_with_existing"):
+        done = project.run({"file_id": file_id, "mode": mode, "instance_list": changed})
+        assert done["status"] == "success", done
+        counts = done["counts"]
+        if mode == "update":  # "c" replaced in place; the row without an id is left alone
+            assert (counts["unchanged"], counts["replaced"], counts["removed"]) == (2, 1, 0)
+        else:  # "c" is now what was sent; the row without an id was not sent again
+            assert (counts["unchanged"], counts["replaced"], counts["removed"]) == (3, 0, 1)
+        stored = {i["external_id"]: i for i in project.instances(file_id)}
+        assert {k: v["id"] for k, v in stored.items() if k} == {k: v for k, v in ids.items() if k}
+        assert stored["c"]["score"] == 0.75
+    digests = _digests(project, file_id)
+    assert digests["a"] == digests["b"] == NO_DIGEST and digests["c"] != NO_DIGEST

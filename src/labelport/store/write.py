@@ -8,9 +8,10 @@ recompute the touched sequences, set the import to success. Any exception rolls 
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
@@ -38,6 +39,7 @@ _MATCH_COLUMNS = ("frame", "label_id", "sequence_id", "model_id", "model_run_id"
 # Everything a row says but its external id (the pairing key) and digest: equal = unchanged.
 _CONTENT_COLUMNS = tuple(c for c in INSTANCE_COLUMNS if c not in ("external_id", "content_hash"))
 _CHUNK = 500  # rows per multi-VALUES statement (SQLite allows 32766 parameters)
+_NOTE_CHUNK = 512  # rows `_Refs` counts at a time
 
 
 def write_import(conn: Connection, plan: WritePlan) -> WriteResult:
@@ -100,19 +102,22 @@ def _write(conn: Connection, plan: WritePlan, now: datetime) -> WriteResult:
 
 class _Refs:
     """The distinct ids the rows use, and rows per sequence, noted while the rows stream past
-    (no second pass): one C-level key per row instead of a set update per column."""
+    (no second pass): one C-level key per row, counted a chunk of rows at a time."""
 
     def __init__(self) -> None:
-        self._per_key: dict[tuple[Any, Any, Any, Any], int] = {}
+        self._per_key: Counter[tuple[Any, Any, Any, Any]] = Counter()
 
     def noting(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+        # Chunks, not a generator step per row: a million rows pass through here.
+        return chain.from_iterable(self._noted_chunks(rows))
+
+    def _noted_chunks(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
         key = itemgetter(*(INSTANCE_COLUMNS.index(c) for c in _NOTED))
-        per_key = self._per_key
-        get = per_key.get
-        for row in rows:
-            k = key(row)
-            per_key[k] = get(k, 0) + 1
-            yield row
+        count = self._per_key.update
+        it = iter(rows)
+        while chunk := list(islice(it, _NOTE_CHUNK)):
+            count(map(key, chunk))
+            yield chunk
 
     def ids(self, column: str) -> set[int]:
         """The distinct non-null ids of `column` (label_id, sequence_id, model_id, model_run_id)."""
