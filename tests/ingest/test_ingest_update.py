@@ -10,8 +10,9 @@ import sys
 from ingest_helpers import box, row_counts
 from sqlalchemy import select
 
+from labelport.ingest.rows import content_hash
 from labelport.store import tables
-from labelport.store.plan import NO_DIGEST
+from labelport.store.plan import INSTANCE_COLUMNS, NO_DIGEST
 
 
 def _first_image(project, media, instances) -> int:
@@ -229,6 +230,13 @@ def test_first_import_has_no_digests_and_update_with_existing_still_finds_unchan
     digests = _digests(project, file_id)
     assert digests["0/10"] == digests["1/11"] == NO_DIGEST  # kept as they were
     assert NO_DIGEST not in {digests["1/21"], digests["2/12"], digests["3/33"]}  # merged rows
+    # ... and their digest is the one earlier versions stored: the content_hash of the columns.
+    i = tables.instance.c
+    columns = [tables.instance.c[name] for name in INSTANCE_COLUMNS[:-1]]
+    with project.service.store.engine.connect() as conn:
+        row = conn.execute(select(*columns).where(i.file_id == file_id, i.frame == 3)).one()
+    row = (*row[:4], bool(row[4]), *row[5:])
+    assert digests["3/33"] == content_hash(row)
 
     # Rows with and without a digest side by side: the same packet again changes nothing.
     again = project.run(

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from labelport.store import Resolved, SequencePlan, Store, WritePlan
 from labelport.store import tables as t
+from labelport.store.plan import NO_DIGEST
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Spec:
     x: float = 0.0  # moves the box: a different x is different content
     external_id: str | None = None
     attributes: dict[str, Any] | None = None
+    digest: bool = True  # False: stored as a file's first import stores it (NO_DIGEST)
 
 
 def row_of(spec: Spec, resolved: Resolved) -> tuple[Any, ...]:
@@ -38,7 +40,7 @@ def row_of(spec: Spec, resolved: Resolved) -> tuple[Any, ...]:
     box = (spec.x, 1.0, spec.x + 10.0, 11.0)
     attributes = None if spec.attributes is None else json.dumps(spec.attributes)
     content = repr((spec.frame, spec.label_id, spec.number, "box", box, attributes, spec.model))
-    digest = hashlib.sha256(content.encode()).hexdigest()
+    digest = hashlib.sha256(content.encode()).hexdigest() if spec.digest else NO_DIGEST
     return (spec.frame, spec.label_id, seq, "box", True, model_id, run_id, 0.5, *box, None,
             attributes, spec.external_id, digest)  # fmt: skip
 

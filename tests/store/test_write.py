@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 import threading
 import time
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from store_helpers import Ctx, Spec, plan_of, row_of
 
 from labelport.store import Conflict, NotFound, Resolved
 from labelport.store import tables as t
+from labelport.store.plan import NO_DIGEST
 
 
 def test_write_stores_rows_sequences_models_and_finishes_import(ctx: Ctx) -> None:
@@ -356,3 +359,91 @@ def test_new_file_sequences_match_a_recount_of_their_rows(ctx: Ctx) -> None:
         assert seq.instance_count == len(frames)
         assert (seq.first_frame, seq.last_frame, seq.keyframes) == (frames[0], frames[-1], frames)
     assert {(s.label_id, s.number): s.keyframes for s in seqs}[(ctx.cat, 1)] == [2, 4, 9]
+
+
+# --- rows without a digest (a file's first import) -----------------------------------------------
+
+
+def _asked(ctx: Ctx, specs: list[Spec], mode: str = "create", new_file: bool = False) -> bool:
+    """Whether write_import asked the plan's rows for their digest (Resolved.digest)."""
+    asked: list[bool] = []
+
+    def rows(resolved: Resolved):
+        asked.append(resolved.digest)
+        return (row_of(s, resolved) for s in specs)
+
+    plan = plan_of(ctx, specs, rows=rows, mode=mode)
+    if new_file:
+        plan.file_id, plan.new_file = None, {"media_type": "video", "frame_count": 100}
+    ctx.store.write_import(plan)
+    return asked == [True]
+
+
+def test_rows_are_asked_for_a_digest_only_when_they_may_meet_existing_rows(ctx: Ctx) -> None:
+    assert not _asked(ctx, [Spec(ctx.cat, frame=1, external_id="x")], new_file=True)
+    assert not _asked(ctx, [Spec(ctx.cat, frame=1)], mode="update_with_existing")  # empty file
+    assert not _asked(ctx, [Spec(ctx.cat, frame=2)], mode="update")  # rows, none with an id
+    assert _asked(ctx, [Spec(ctx.cat, frame=3)], mode="update_with_existing")
+    assert not _asked(ctx, [Spec(ctx.cat, frame=4, external_id="e")], mode="update")
+    assert _asked(ctx, [Spec(ctx.cat, frame=5, external_id="f")], mode="update")
+
+
+def _stored(ctx: Ctx) -> list[tuple[Any, ...]]:
+    """(frame, x_min, external_id, id, content_hash) of every row of the file."""
+    i = t.instance.c
+    with ctx.store.engine.connect() as conn:
+        q = select(i.frame, i.x_min, i.external_id, i.id, i.content_hash)
+        return [tuple(r) for r in conn.execute(q.where(i.file_id == ctx.file_id).order_by(i.id))]
+
+
+@pytest.mark.parametrize("ids", ["external ids", "no ids"])
+def test_rows_stored_without_digest_are_compared_by_their_columns(ctx: Ctx, ids: str) -> None:
+    def spec(frame: int, x: float = 0.0, **more: Any) -> Spec:
+        ext = f"e{frame}" if ids == "external ids" else None
+        return Spec(ctx.cat, frame=frame, number=1, x=x, external_id=ext, **more)
+
+    first = [spec(f, digest=False) for f in range(6)] + [spec(2, digest=False)] * (ids == "no ids")
+    ctx.store.write_import(plan_of(ctx, first))
+    before = _stored(ctx)
+    assert {r[4] for r in before} == {NO_DIGEST}
+
+    # Sent again with digests: frames 0-2 as they were (frame 2 twice, without ids), 3 with
+    # another x, 4 with attributes; 5 not sent; 6 new.
+    again = [spec(0), spec(1), spec(2), spec(3, x=7.0), spec(4, attributes={"1": "y"}), spec(6)]
+    again += [spec(2)] * (ids == "no ids")
+    mode = "update" if ids == "external ids" else "update_with_existing"
+    result = ctx.store.write_import(plan_of(ctx, again, mode=mode))
+
+    after = _stored(ctx)
+    assert all(r in after for r in before if r[0] in (0, 1, 2))  # same rows, still no digest
+    frame_of = {r[3]: r[0] for r in after}
+    if ids == "external ids":
+        assert (result.unchanged, result.replaced, result.added, result.removed) == (3, 2, 3, 0)
+        [old3] = [r for r in before if r[0] == 3]
+        assert (3, 7.0, "e3", old3[3]) in [r[:4] for r in after]  # replaced in place
+        assert 5 in frame_of.values()  # `update` leaves the rows it was not sent
+    else:
+        assert (result.unchanged, result.replaced, result.added, result.removed) == (4, 0, 3, 3)
+        assert sorted(frame_of.values()) == [0, 1, 2, 2, 3, 4, 6]
+        assert [r[1] for r in after if r[0] == 3] == [7.0]
+    assert [r[4] != NO_DIGEST for r in after if r[0] == 6] == [True]
+    [seq] = ctx.store.list_sequences(ctx.file_id)
+    assert seq.instance_count == len(after)
+
+    # Rows with and without digests side by side: the same again changes nothing.
+    result = ctx.store.write_import(plan_of(ctx, again, mode=mode))
+    assert (result.unchanged, result.added, result.removed) == (len(again), 0, 0)
+    assert _stored(ctx) == after
+
+
+def test_a_digest_on_both_sides_decides_even_if_columns_match(ctx: Ctx) -> None:
+    # The digest is the content where both rows have one (a digest over more than the columns
+    # compared would otherwise be ignored); the columns decide only where one is missing.
+    ctx.store.write_import(plan_of(ctx, [Spec(ctx.cat, frame=1, external_id="a")]))
+
+    def rows(resolved: Resolved):
+        row = row_of(Spec(ctx.cat, frame=1, external_id="a"), resolved)
+        yield (*row[:-1], "another digest")
+
+    result = ctx.store.write_import(plan_of(ctx, [], rows=rows, mode="update"))
+    assert (result.unchanged, result.replaced) == (0, 1)
