@@ -386,6 +386,8 @@ def plan_write(
     if existing is None:
         plan.new_file = {"directory_id": directory_id, **media.file_fields}
     plan.counts["seconds_before_write"] = round(time.monotonic() - started, 3)
+    if "clamped" in report.counts:  # the warnings list is capped; this count is not
+        plan.counts["clamped"] = report.counts["clamped"]
     if report.problem_count:
         plan.counts["instances_skipped"] = len(report.rejected)
     plan.problems = problem_dicts(report.problems)
