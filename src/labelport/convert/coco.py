@@ -3,6 +3,14 @@
 Read in one typed msgspec pass into compact structs (no dict per annotation), annotations
 grouped by image id by reference, then yielded image by image. Category ids are looked up in a
 dict, so id 0 is an ordinary id.
+
+An annotations folder (COCO's and datumaro's `<task>_<subset>.json` files) is read as a whole:
+the files of one subset (instances, person_keypoints, stuff, captions, image_info, labels) are
+merged image by image, so an image listed by several files is one item. Captions are counted
+as the `caption` loss; stuff masks are RLE (`rle_mask`); panoptic files (PNG segment maps) are
+skipped whole and counted (`panoptic_file`). A results file (a list of detections with `score`,
+which names images by id only) joins the subset whose images it names; its detections are
+machine-made. Annotations of the other files are human unless they carry a score.
 """
 
 from __future__ import annotations
@@ -18,7 +26,15 @@ from typing import Any
 import msgspec
 
 from labelport.convert import numbers
-from labelport.convert.model import ATTRIBUTES, Conversion, Item, box, find_media, points_of
+from labelport.convert.model import (
+    ATTRIBUTES,
+    MACHINE_MADE,
+    Conversion,
+    Item,
+    box,
+    find_media,
+    points_of,
+)
 from labelport.convert.sources import decode_json, peek, read_bytes, validation_path
 
 
@@ -37,7 +53,7 @@ class Rle(msgspec.Struct, gc=False):
 
 class Annotation(msgspec.Struct, gc=False):
     image_id: int | str
-    category_id: int | str
+    category_id: int | str | None = None  # captions have none
     id: int | str | None = None
     bbox: tuple[float, float, float, float] | None = None
     segmentation: list[list[float]] | Rle | None = None
@@ -45,6 +61,7 @@ class Annotation(msgspec.Struct, gc=False):
     iscrowd: int = 0
     score: float | None = None
     attributes: dict[str, Any] | None = None
+    caption: str | None = None
     # Written by labelport only for the rare box whose x_max no float w makes x + w equal.
     labelport_xyxy: tuple[float, float, float, float] | None = None
 
@@ -73,10 +90,22 @@ def detect(path: Path) -> bool:
         return any(detect(p) for p in sorted(path.glob("*.json"))[:5])
     head = peek(path, 1 << 16)
     # "images" with COCO's image keys, or beside "annotations" / "categories"
+    return path.suffix == ".json" and (
+        (
+            b'"images"' in head
+            and (b'"file_name"' in head or b'"annotations"' in head or b'"categories"' in head)
+        )
+        or _is_results(head)
+    )
+
+
+def _is_results(head: bytes) -> bool:
+    """A results file: a list of detections, each with an image id, a category and a score."""
     return (
-        path.suffix == ".json"
-        and b'"images"' in head
-        and (b'"file_name"' in head or b'"annotations"' in head or b'"categories"' in head)
+        head.lstrip()[:1] == b"["
+        and b'"image_id"' in head
+        and b'"category_id"' in head
+        and b'"score"' in head
     )
 
 
@@ -86,9 +115,36 @@ def _sources(path: Path) -> list[Path]:
     return [path]
 
 
+# COCO's own task prefixes (and datumaro's `labels_`): the rest of the name is the subset.
+_TASKS = ("person_keypoints_", "instances_", "captions_", "image_info_", "labels_", "stuff_",
+          "panoptic_")  # fmt: skip
+# Files of a subset whose annotations are the ground truth come first: their image ids are the
+# ones a results file uses.
+_ORDER = {"instances_": 0, "person_keypoints_": 1, "labels_": 2, "stuff_": 3, "captions_": 4}
+
+
+def _task(source: Path) -> tuple[str, str]:
+    for prefix in _TASKS:
+        if source.stem.startswith(prefix):
+            return prefix, source.stem[len(prefix) :]
+    return "", ""
+
+
 def read(path: Path, conv: Conversion) -> Iterator[Item]:
-    for source in _sources(path):
-        yield from _read_one(source, conv)
+    sources = _sources(path)
+    if len(sources) == 1 and not _is_results(peek(sources[0], 1 << 16)):
+        if _is_panoptic(sources[0], conv):
+            return
+        yield from _read_one(sources[0], conv)
+        return
+    yield from _read_folder(sources, conv)
+
+
+def _is_panoptic(source: Path, conv: Conversion) -> bool:
+    if _task(source)[0] == "panoptic_" or b'"segments_info"' in peek(source, 1 << 16):
+        conv.lose(None, "panoptic_file")
+        return True
+    return False
 
 
 def _decode(source: Path, conv: Conversion) -> CocoFile | None:
@@ -131,13 +187,199 @@ def _read_one(source: Path, conv: Conversion) -> Iterator[Item]:
     # no cycles: freezing them keeps every later collection from rescanning a million of them.
     gc.freeze()
     try:
+        conv.total_files = (conv.total_files or 0) + len(coco.images)
         yield from _items(coco, source, conv)
     finally:
         gc.unfreeze()
 
 
-def _items(coco: CocoFile, source: Path, conv: Conversion) -> Iterator[Item]:
-    shown = source.name
+class _Subset:
+    """The files of one subset merged: one image per file name, category ids renumbered across
+    files (an id means a category only within its file), and where each image was first seen."""
+
+    def __init__(self, name: str, root: Path) -> None:
+        self.name = name
+        self.coco = CocoFile(images=[])
+        self.where: list[str] = []  # per merged image: "file:images/n" of its first file
+        self.by_name: dict[str, Any] = {}  # file name -> merged image id
+        self.by_source_id: dict[Any, Any] = {}  # image id in the first file naming it -> merged
+        self.categories: dict[tuple[str, tuple[str, ...] | None], int] = {}
+        self.first_ids: dict[Any, int] = {}  # category id in the first file using it -> merged
+        self.by_ann: dict[tuple[Any, Any], Annotation] = {}  # (merged image, ann id) -> ann
+        self.machine: set[int] = set()  # id() of results detections
+        self.root = root
+
+    def add(self, coco: CocoFile, shown: str, conv: Conversion) -> None:
+        image_ids: dict[Any, Any] = {}
+        for position, image in enumerate(coco.images):
+            merged = self.by_name.get(image.file_name)
+            if merged is None:
+                merged = self.by_name[image.file_name] = len(self.coco.images)
+                self.coco.images.append(image)
+                self.where.append(f"{shown}:images/{position}")
+            self.by_source_id.setdefault(image.id, merged)
+            image_ids[image.id] = merged
+        for merged in image_ids.values():
+            self.coco.images[merged].id = merged  # annotations now name their merged image
+        categories = {c.id: self._category(c) for c in coco.categories}
+        self._annotations(coco.annotations, image_ids, categories, shown, conv)
+
+    def add_results(self, results: list[Annotation], shown: str, conv: Conversion) -> None:
+        # detections use the ground truth's ids (instances first), as COCO's evaluation does
+        self._annotations(results, self.by_source_id, self.first_ids, shown, conv, machine=True)
+
+    def _category(self, category: Category) -> int:
+        key = (category.name, tuple(category.keypoints) if category.keypoints else None)
+        merged = self.categories.get(key)
+        if merged is None:
+            merged = self.categories[key] = len(self.coco.categories)
+            self.coco.categories.append(
+                Category(merged, category.name, category.keypoints, category.skeleton)
+            )
+        self.first_ids.setdefault(category.id, merged)
+        return merged
+
+    def _annotations(
+        self,
+        annotations: list[Annotation],
+        image_ids: dict[Any, Any],
+        categories: dict[Any, int],
+        shown: str,
+        conv: Conversion,
+        machine: bool = False,
+    ) -> None:
+        out = self.coco.annotations
+        for index, ann in enumerate(annotations):
+            image = image_ids.get(ann.image_id)
+            if image is None:
+                conv.problem(
+                    "convert.image_unknown",
+                    f"{shown}:annotations/{index}/image_id" if not machine else f"{shown}:{index}",
+                    f"annotation {ann.id} refers to image id {ann.image_id!r}, which is not in"
+                    " `images`",
+                )
+                continue
+            ann.image_id = image
+            if not _is_caption(ann):  # a caption's category (datumaro writes 0) means nothing
+                category = categories.get(ann.category_id)
+                if category is None:
+                    conv.problem(
+                        "convert.class_unknown",
+                        f"{shown}:annotations/{index}/category_id"
+                        if not machine
+                        else f"{shown}:{index}/category_id",
+                        f"category id {ann.category_id!r} is not in `categories`",
+                    )
+                    continue
+                ann.category_id = category
+            if machine:
+                # results rarely have ids: their place in the file names them, stably
+                ann.id = f"{shown}:{index}"
+                self.machine.add(id(ann))
+            elif ann.id is not None and not _is_caption(ann):
+                earlier = self.by_ann.setdefault((image, ann.id), ann)
+                if earlier is not ann:
+                    if self._same_object(earlier, ann):
+                        continue
+                    ann.id = f"{Path(shown).stem}:{ann.id}"  # another object under a used id
+            out.append(ann)
+
+    def _same_object(self, earlier: Annotation, ann: Annotation) -> bool:
+        """COCO's person_keypoints file repeats the instances file's person annotations (same
+        id, same image) with keypoints added: one object, whose keypoints join the first."""
+        names = self.coco.categories
+        if names[earlier.category_id].name != names[ann.category_id].name:
+            return False
+        if ann.keypoints and not earlier.keypoints:
+            earlier.keypoints = ann.keypoints
+            earlier.category_id = ann.category_id  # the category that names the keypoints
+        if ann.segmentation and not earlier.segmentation:
+            earlier.segmentation = ann.segmentation
+        return True
+
+
+def _is_caption(ann: Annotation) -> bool:
+    return (
+        ann.caption is not None
+        and ann.bbox is None
+        and ann.segmentation is None
+        and ann.keypoints is None
+    )
+
+
+def _read_folder(sources: list[Path], conv: Conversion) -> Iterator[Item]:
+    """Every file of a folder, merged per subset, then yielded subset by subset."""
+    subsets: dict[str, _Subset] = {}
+    results: list[Path] = []
+    files = []
+    for source in sources:
+        if _is_results(peek(source, 1 << 16)):
+            results.append(source)
+        elif not _is_panoptic(source, conv):
+            files.append(source)
+    files.sort(key=lambda f: (_ORDER.get(_task(f)[0], 5), f.name))
+    gc.freeze()
+    try:
+        for source in files:
+            coco = _decode(source, conv)
+            if coco is None:
+                continue
+            name = _task(source)[1]
+            root = source.parent.parent if source.parent.name == "annotations" else source.parent
+            subset = subsets.get(name) or subsets.setdefault(name, _Subset(name, root))
+            subset.add(coco, source.name, conv)
+        for source in results:
+            _add_results(source, list(subsets.values()), conv)
+        conv.total_files = (conv.total_files or 0) + sum(
+            len(s.coco.images) for s in subsets.values()
+        )
+        # the same file name in two subsets is two images: their keys name the subset
+        seen: dict[str, int] = {}
+        for subset in subsets.values():
+            for image in subset.coco.images:
+                seen[image.file_name] = seen.get(image.file_name, 0) + 1
+        shared = {name for name, n in seen.items() if n > 1}
+        for subset in subsets.values():
+            yield from _items(subset.coco, None, conv, subset=subset, shared=shared)
+    finally:
+        gc.unfreeze()
+
+
+def _add_results(source: Path, subsets: list[_Subset], conv: Conversion) -> None:
+    data = read_bytes(source, conv, source.name)
+    if data is None:
+        return
+    try:
+        detections = decode_json(data, conv, source.name, list[Annotation])
+    except msgspec.ValidationError as exc:
+        conv.problem("convert.invalid", f"{source.name}:{validation_path(exc)}", str(exc))
+        return
+    if detections is None:
+        return
+    wanted = {d.image_id for d in detections}
+    best = max(subsets, key=lambda s: len(wanted & s.by_source_id.keys()), default=None)
+    if best is None or not wanted & best.by_source_id.keys():
+        conv.problem(
+            "convert.image_unknown",
+            source.name,
+            "a COCO results file names images by id only: import it from the folder that holds"
+            " its ground-truth file (the one with `images`)",
+        )
+        return
+    best.add_results(detections, source.name, conv)
+
+
+def _items(
+    coco: CocoFile,
+    source: Path | None,
+    conv: Conversion,
+    *,
+    subset: _Subset | None = None,
+    shared: frozenset[str] | set[str] = frozenset(),
+) -> Iterator[Item]:
+    """The items of one file (`source`), or of a merged subset whose annotations were checked
+    against their own files when merged."""
+    shown = source.name if source is not None else ""
     categories = {c.id: c for c in coco.categories}
     conv.labels.extend(c.name for c in coco.categories if c.name not in conv.labels)
     # Annotations grouped by image by reference (8 bytes each); the index of an annotation is
@@ -158,15 +400,27 @@ def _items(coco: CocoFile, source: Path, conv: Conversion) -> Iterator[Item]:
         if ann.category_id not in categories:
             bad_category[id(ann)] = index
     coco.annotations = []  # the grouped references are all that is kept
-    conv.total_files = (conv.total_files or 0) + len(coco.images)
-    media_dirs = (conv.media_dir, source.parent, source.parent / "images", source.parent.parent)
+    if subset is not None:
+        folder = subset.root
+        media_dirs: tuple[Path | None, ...] = (
+            conv.media_dir, folder / "images" / subset.name, folder / subset.name,
+            folder / "images", folder, folder / "annotations",
+        )  # fmt: skip
+        machine = subset.machine
+    else:
+        assert source is not None
+        media_dirs = (conv.media_dir, source.parent, source.parent / "images", source.parent.parent)
+        machine = set()
     for position, image in enumerate(coco.images):
+        key = image.file_name
+        if subset is not None and key in shared:
+            key = f"{subset.name}/{key}"
         item = Item(
             name=image.file_name,
-            source=f"{shown}:images/{position}",
+            source=subset.where[position] if subset is not None else f"{shown}:images/{position}",
             width=image.width,
             height=image.height,
-            key=f"coco:{image.file_name}",
+            key=f"coco:{key}",
         )
         item.media_path = find_media(image.file_name, *media_dirs)
         if item.media_path is None and image.coco_url:
@@ -180,6 +434,7 @@ def _items(coco: CocoFile, source: Path, conv: Conversion) -> Iterator[Item]:
                 and ann.score is None
                 and (not ann.iscrowd and ann.labelport_xyxy is None and ann.bbox is not None)
                 and ann.category_id in categories
+                and (not machine or id(ann) not in machine)
             ):
                 # the common case, a plain box, without the general path's per-key work
                 x, y, w, h = ann.bbox
@@ -189,7 +444,8 @@ def _items(coco: CocoFile, source: Path, conv: Conversion) -> Iterator[Item]:
                     "id": f"coco:ann:{ann.id}",
                 })  # fmt: skip
             else:
-                _convert(ann, bad_category.get(id(ann), -1), categories, item, conv, shown)
+                index = bad_category.get(id(ann), -1)
+                _convert(ann, index, categories, item, conv, shown, id(ann) in machine)
         yield item
 
 
@@ -200,7 +456,11 @@ def _convert(
     item: Item,
     conv: Conversion,
     shown: str,
+    machine: bool = False,
 ) -> None:
+    if _is_caption(ann):
+        conv.lose(item, "caption")
+        return
     category = categories.get(ann.category_id)
     if category is None:
         item.problems.append(
@@ -214,6 +474,10 @@ def _convert(
     name = category.name
     ext = f"coco:ann:{ann.id if ann.id is not None else index}"
     common: dict[str, Any] = {}
+    if machine:
+        # a results file's detections; their ids (if any) are not those of the ground truth
+        ext = f"coco:result:{ann.id}"
+        common[MACHINE_MADE] = True
     if ann.score is not None:
         common["score"] = ann.score
     if ann.attributes:
