@@ -52,7 +52,7 @@ def test_coordinates_outside_the_image(project, media) -> None:
     width, height = IMAGE_SIZE
     instances = [
         box("cat", 0, 0, width, height),  # the edge is inside
-        box("cat", 10, 10, width + 0.5, 20),
+        box("cat", 10, 10, width + 1.5, 20),  # past the sub-pixel tolerance (< 1 px)
         {
             "type": "polygon",
             "name": "dog",
