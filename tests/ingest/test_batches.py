@@ -246,3 +246,25 @@ def test_a_refused_chunk_write_is_retried_file_by_file(
     (problem,) = done["files"][1]["problems"]
     assert problem["code"] == "import.write_refused" and "sent twice" in problem["message"]
     assert row_counts(service)["file"] == 2 and row_counts(service)["instance"] == 2
+
+
+def test_a_batch_is_one_job_per_chunk_of_lines(
+    service: Service, project: Project, media: Media
+) -> None:
+    """Workers elsewhere get one job per chunk (its first line's import), not one per line."""
+    packets = [_image(media, idempotency_key=f"c{n}") for n in range(7)]
+    packets[3]["idempotency_key"] = "c0"  # a duplicate has no import of its own
+    batch = service.store.create_batch(
+        project.id,
+        [],
+        on_error="reject",
+        media="copy",
+        source="test",
+        body_blob_key="none",
+    )
+    assert service.store.batch_chunk_heads(batch.id, 3) == []
+    done = service.submit_batch(project.id, packets)
+    heads = service.store.batch_chunk_heads(done["id"], 3)
+    first_of = {r.batch_line: r.id for r in service.store.batch_imports(done["id"], 0, 6)}
+    assert heads == [first_of[0], first_of[4], first_of[6]]  # chunks 0-2, 3-5 (3 is a dup), 6
+    service.wait_batch(project.id, done["id"], timeout=30)

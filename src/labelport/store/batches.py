@@ -168,7 +168,8 @@ class BatchesMixin(StoreBase):
         q = (
             select(func.min(i.c.id))
             .where(i.c.batch_id == batch_id)
-            .group_by(i.c.batch_line / chunk)
+            # `//`: floor division ("/" is true division in SQLAlchemy 2: a chunk per line)
+            .group_by(i.c.batch_line // chunk)
         )
         with self._read() as conn:
             return sorted(conn.execute(q).scalars())
