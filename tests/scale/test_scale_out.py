@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from labelport.service import Service
 from labelport.store import tables as t
@@ -350,6 +350,15 @@ def test_a_batch_spreads_over_workers_and_survives_a_killed_one(
         )
         assert answer.status_code == 202, answer.text
         batch_id = answer.json()["id"]
+        with transaction(setup.store.engine, write=False) as conn:
+            # Counted at once: a chunk takes seconds, and finished jobs are deleted.
+            jobs = conn.execute(
+                text(
+                    "SELECT count(DISTINCT args->>'import_id') FROM procrastinate_jobs WHERE "
+                    "(args->>'import_id')::bigint IN (SELECT id FROM import WHERE batch_id = :b)"
+                ),
+                {"b": batch_id},
+            ).scalar_one()
 
         # Kill one worker while lines of the batch are being worked on.
         killed = None
@@ -397,6 +406,7 @@ def test_a_batch_spreads_over_workers_and_survives_a_killed_one(
             ).scalars()
         )
     assert instances == 3 * len(files)
+    assert jobs == lines // 200  # one job per chunk of 200 lines, not one per line
     assert len(chunk_runners) >= 2, chunk_runners  # the chunks ran on more than one worker
     s3 = s3_env.client()
     for file_id in files[:50]:
