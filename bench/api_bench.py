@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -199,24 +200,9 @@ def http_run(
     data_dir: Path, labels: list[str], video: bytes, images: list[bytes], clients: int, workers: int
 ) -> dict[str, Any]:
     psid, client_id, secret, _ = setup_project(data_dir, labels)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            *labelport_cmd(),
-            *("serve", "--port", str(port), "--data-dir", str(data_dir)),
-            *("--workers", str(workers), "--allow-private-urls"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    api = f"{base}/api/v1/projects/{psid}"
-    sampler = RssSampler(proc.pid)
-    sampler.start()
     results: dict[str, Any] = {}
-    try:
-        poll(lambda: _up(base, proc), timeout=30, interval=0.05)
+    with served(data_dir, workers) as server:
+        api = f"{server.base}/api/v1/projects/{psid}"
         with httpx.Client(auth=(client_id, secret), timeout=900) as http:
             started = time.perf_counter()
             answer = http.post(
@@ -262,14 +248,43 @@ def http_run(
 
             poll(images_done, timeout=1800, interval=0.2)
         results["images_s"] = time.perf_counter() - started
+    results["peak_rss"] = server.peak_rss
+    return results
+
+
+@dataclass
+class Served:
+    base: str  # http://127.0.0.1:PORT
+    peak_rss: int = 0  # the server's, once it has stopped
+
+
+@contextmanager
+def served(data_dir: Path, workers: int) -> Iterator[Served]:
+    """`labelport serve` over `data_dir` on a free port, up, its RSS sampled; stopped after."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *labelport_cmd(),
+            *("serve", "--port", str(port), "--data-dir", str(data_dir)),
+            *("--workers", str(workers), "--allow-private-urls"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server = Served(f"http://127.0.0.1:{port}")
+    sampler = RssSampler(proc.pid)
+    sampler.start()
+    try:
+        poll(lambda: _up(server.base, proc), timeout=60, interval=0.05)
+        yield server
     finally:
-        results["peak_rss"] = sampler.stop()
+        server.peak_rss = sampler.stop()
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    return results
 
 
 def _up(base: str, proc: subprocess.Popen) -> bool:

@@ -42,11 +42,9 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from api_bench import (  # noqa: E402  (plumbing shared with the API bench)
-    RssSampler,
-    free_port,
-    labelport_cmd,
     poll,
     serve_media,
+    served,
     setup_project,
 )
 from format_bench import LABELS, build  # noqa: E402  (the W1 workload and its generator)
@@ -109,23 +107,8 @@ def baseline(tmp: Path, packet_path: Path, attempt: int) -> dict[str, Any]:
 def over_http(route: str, data_dir: Path, packet_path: Path, n: int) -> dict[str, Any]:
     """One fresh server; POST the packet file (streamed) to `route`; time until `success`."""
     psid, client_id, secret, _ = setup_project(data_dir, LABELS)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            *labelport_cmd(),
-            *("serve", "--port", str(port), "--data-dir", str(data_dir)),
-            *("--workers", "1", "--allow-private-urls"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    sampler = RssSampler(proc.pid)
-    sampler.start()
-    result: dict[str, Any] = {}
-    try:
-        poll(lambda: _up(base, proc), timeout=60, interval=0.05)
+    with served(data_dir, workers=1) as server:
+        base = server.base
         if route == "native":
             post_url = f"{base}/api/v1/projects/{psid}/packets"
         else:
@@ -163,13 +146,7 @@ def over_http(route: str, data_dir: Path, packet_path: Path, n: int) -> dict[str
         if added != n:
             raise SystemExit(f"{route}: {added} instances stored, {n} sent: {state}")
         result = {"seconds": seconds, "accepted": accepted, "counts": state["counts"]}
-    finally:
-        result["peak_rss"] = sampler.stop()
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    result["peak_rss"] = server.peak_rss
     return result
 
 
@@ -177,15 +154,6 @@ def _finished(state: dict[str, Any]) -> bool:
     if state.get("status") == "failed":
         raise SystemExit(f"the import failed: {json.dumps(state)[:2000]}")
     return state.get("status") == "success"
-
-
-def _up(base: str, proc: subprocess.Popen) -> bool:
-    if proc.poll() is not None:
-        raise RuntimeError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def main() -> None:
