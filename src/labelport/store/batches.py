@@ -20,6 +20,7 @@ from labelport.store import tables as t
 from labelport.store.base import StoreBase
 from labelport.store.coltypes import utcnow
 from labelport.store.errors import NotFound
+from labelport.store.imports import claimed_by
 from labelport.store.plan import WritePlan, WriteResult
 from labelport.store.records import Batch, Import, from_row
 from labelport.store.write_many import unfinished, write_many
@@ -123,15 +124,8 @@ class BatchesMixin(StoreBase):
         return self.finish_batch_if_done(batch_id)
 
     def get_batch(self, batch_id: int, project_id: int | None = None) -> Batch:
-        b = t.batch
-        q = select(b).where(b.c.id == batch_id)
-        if project_id is not None:
-            q = q.where(b.c.project_id == project_id)
         with self._read() as conn:
-            row = conn.execute(q).first()
-        if row is None:
-            raise NotFound(f"batch {batch_id} not found")
-        return from_row(Batch, row)
+            return _batch(conn, batch_id, project_id)
 
     def list_batches(self, project_id: int, *, limit: int = 50, offset: int = 0) -> list[Batch]:
         b = t.batch
@@ -193,14 +187,8 @@ class BatchesMixin(StoreBase):
         none is pending, success / partial / failed), and its lines per status: a duplicate
         line counts as its first import's status, and once more under `duplicate`."""
         b = t.batch
-        q = select(b).where(b.c.id == batch_id)
-        if project_id is not None:
-            q = q.where(b.c.project_id == project_id)
         with self._read() as conn:
-            row = conn.execute(q).first()
-            if row is None:
-                raise NotFound(f"batch {batch_id} not found")
-            batch = from_row(Batch, row)
+            batch = _batch(conn, batch_id, project_id)
             per_status = _line_statuses(conn, batch)
         counts = {**per_status, "duplicate": len(batch.duplicates or {})}
         if batch.status in t.BATCH_TERMINAL_STATUSES:
@@ -245,14 +233,7 @@ class BatchesMixin(StoreBase):
                 rows = conn.execute(
                     update(i)
                     .where(i.c.id.in_(ids), i.c.status == "queued")
-                    .values(
-                        status="fetching",
-                        claimed_by=worker_id,
-                        claimed_at=now,
-                        heartbeat_at=now,
-                        attempts=i.c.attempts + 1,
-                        started_at=now,
-                    )
+                    .values(**claimed_by(worker_id, now))
                     .returning(*i.c)
                 ).all()
         claimed = [first, *(from_row(Import, r) for r in rows)]
@@ -390,6 +371,17 @@ def _first_imports(
             raise NotFound(f"line {n}: the import holding its idempotency key vanished")
         duplicates[n] = id_of[key]
     return duplicates
+
+
+def _batch(conn: Connection, batch_id: int, project_id: int | None) -> Batch:
+    b = t.batch
+    q = select(b).where(b.c.id == batch_id)
+    if project_id is not None:
+        q = q.where(b.c.project_id == project_id)
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"batch {batch_id} not found")
+    return from_row(Batch, row)
 
 
 def _line_statuses(conn: Connection, batch: Any) -> Counter[str]:

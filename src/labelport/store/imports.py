@@ -277,14 +277,7 @@ class ImportsMixin(StoreBase):
             row = conn.execute(
                 update(i)
                 .where(i.c.id == oldest, i.c.status == "queued")
-                .values(
-                    status="fetching",
-                    claimed_by=worker_id,
-                    claimed_at=now,
-                    heartbeat_at=now,
-                    attempts=i.c.attempts + 1,
-                    started_at=now,
-                )
+                .values(**claimed_by(worker_id, now))
                 .returning(*i.c)
             ).first()
         return None if row is None else from_row(Import, row)
@@ -340,6 +333,19 @@ class ImportsMixin(StoreBase):
         """
         with self._write() as conn:
             return write_import(conn, plan)
+
+
+def claimed_by(worker_id: str, now: datetime) -> dict[str, Any]:
+    """What claiming a queued import sets on it."""
+    i = t.import_
+    return {
+        "status": "fetching",
+        "claimed_by": worker_id,
+        "claimed_at": now,
+        "heartbeat_at": now,
+        "attempts": i.c.attempts + 1,
+        "started_at": now,
+    }
 
 
 def _check_status(status: str) -> None:
