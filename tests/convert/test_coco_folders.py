@@ -65,6 +65,10 @@ def test_the_folder_imports_with_its_media(service, tmp_path: Path) -> None:
     pid, outcome = import_into(service, root / "annotations")
     assert outcome.files_ok == 3 and not outcome.problems
     assert outcome.losses["caption"] == 3 and outcome.losses["panoptic_file"] == 1
+    # One line for the skipped file, naming it: the folder itself is not rejected.
+    ((path, why),) = outcome.skipped_files
+    assert path.endswith(".json") and "panoptic" in path and "not supported" in why
+    assert outcome.to_dict()["source_files_skipped"] == [{"path": path, "why": why}]
     files, _ = service.list_files(pid)
     counts = {
         f["original_filename"]: sorted(i["type"] for i in service.list_instances(pid, f["id"])[0])

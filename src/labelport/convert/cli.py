@@ -219,6 +219,8 @@ def _summary(outcome: Outcome, console: Console) -> None:
     for label, count in sorted(outcome.instances_per_label.items()):
         table.add_row(f"  {label}", f"{count:,}")
     console.print(table)
+    for path, why in outcome.skipped_files:
+        console.print(f"[yellow]not imported[/yellow]: {path}: {why}")
     _losses(outcome.losses, console)
     if outcome.problem_count:
         problems = Table(title=f"{outcome.problem_count} problems", title_style="red")

@@ -143,6 +143,9 @@ def read(path: Path, conv: Conversion) -> Iterator[Item]:
 def _is_panoptic(source: Path, conv: Conversion) -> bool:
     if _task(source)[0] == "panoptic_" or b'"segments_info"' in peek(source, 1 << 16):
         conv.lose(None, "panoptic_file")
+        conv.skip_file(
+            str(source), "COCO panoptic segmentation is not supported: the file is skipped"
+        )
         return True
     return False
 

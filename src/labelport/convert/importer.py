@@ -79,6 +79,7 @@ class Outcome:
     instances_skipped: int = 0
     instances_per_label: Counter[str] = field(default_factory=Counter)
     losses: Counter[str] = field(default_factory=Counter)
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     stopped: bool = False  # reject: problems found before anything was stored
@@ -104,6 +105,7 @@ class Outcome:
             "instances_skipped": self.instances_skipped,
             "instances_per_label": dict(self.instances_per_label),
             "losses": dict(self.losses),
+            "source_files_skipped": [{"path": p, "why": w} for p, w in self.skipped_files],
             "problem_count": self.problem_count,
             "problems": [msgspec.structs.asdict(p) for p in self.problems],
             "stopped": self.stopped,
@@ -170,6 +172,7 @@ def run(
     for problem in conv.problems:
         outcome.problem(problem)
     outcome.losses = conv.losses
+    outcome.skipped_files = conv.skipped_files
     return outcome
 
 
@@ -200,6 +203,7 @@ def _precheck(
     for problem in conv.problems:
         outcome.problem(problem)
     outcome.losses = conv.losses
+    outcome.skipped_files = conv.skipped_files
     return outcome.problem_count > 0, items
 
 

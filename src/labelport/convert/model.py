@@ -97,9 +97,15 @@ class Conversion:
     attribute_specs: dict[str, AttributeSpec] = field(default_factory=dict)
     total_files: int | None = None  # set by a reader once it knows, for progress bars
     labels: list[str] = field(default_factory=list)  # label names the source declares
+    # Source files passed over whole, each with why ("panoptic segmentation is not supported"):
+    # said once per file, and not a problem (the rest of the source imports).
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
 
     def problem(self, code: str, path: str, message: str) -> None:
         self.problems.append(Problem(code, path, message))
+
+    def skip_file(self, path: str, why: str) -> None:
+        self.skipped_files.append((path, why))
 
     def lose(self, item: Item | None, kind: str, n: int = 1) -> None:
         assert kind in LOSS_KINDS, kind
