@@ -81,14 +81,14 @@ def test_project_export_is_one_file_per_subset_and_name(service, tmp_path: Path)
     assert not outcome.failed, outcome.problems
     assert (outcome.files_ok, outcome.files_updated) == (3, 0)
     files = stored(service, pid)
-    assert {k: len(v) for k, v in files.items()} == {
-        "frame_01.png@64": 2,
-        "frame_02.png@64": 1,
-        "frame_01.png@80": 1,
+    assert {k: len(v) for k, v in files.items()} == {  # stored with their subset folder
+        "Train/frame_01.png@64": 2,
+        "Train/frame_02.png@64": 1,
+        "Validation/frame_01.png@80": 1,
     }
     assert outcome.instances == sum(len(v) for v in files.values()) == 4
     assert sum(outcome.instances_per_label.values()) == 4
-    [validation_box] = files["frame_01.png@80"]
+    [validation_box] = files["Validation/frame_01.png@80"]
     assert (validation_box["x_min"], validation_box["x_max"]) == (40, 79.5)
 
 

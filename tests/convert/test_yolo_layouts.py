@@ -182,3 +182,19 @@ def test_export_of_a_project_from_elsewhere_numbers_labels_in_order(
     assert names == {0: "person", 1: "car", 2: "truck"}
     assert (out / "labels/train/1.txt").read_text().split()[0] == "2"
     assert (out / "labels/val/1.txt").read_text().split("\n")[0].endswith(" 0.87")
+
+
+def test_a_file_without_boxes_keeps_its_split_on_export(service, tmp_path: Path) -> None:
+    # valid/1.png has an empty label file: nothing but the stored name says it was in valid/
+    source = tmp_path / "darknet"
+    shutil.copytree(FIXTURES / "yolo_darknet", source)
+    (source / "obj_valid_data" / "1.txt").write_text("")
+    outcome, _ = _import(service, source, "Empty")
+    assert not outcome.failed, outcome.problems
+    project = service.store.get_project_by_string_id("empty")
+    names = sorted(f["original_filename"] for f in service.list_files(project.id)[0])
+    assert names == ["train/1.png", "train/2.png", "valid/1.png"]
+    out = tmp_path / "out"
+    module("yolo").write(Export(service, project.id, out / "images"), out)
+    assert (out / "labels/valid/1.txt").read_text() == ""
+    assert (out / "images/valid/1.png").is_file()

@@ -21,7 +21,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import msgspec
@@ -559,7 +559,7 @@ class _Importer:
 
     def _packet(self, item: Item, media: dict[str, Any]) -> dict[str, Any]:
         options = self.options
-        packet: dict[str, Any] = {"media": media, "original_filename": Path(item.name).name}
+        packet: dict[str, Any] = {"media": media, "original_filename": _stored_name(item.name)}
         override = options.machine_made
 
         def resolve(inst: dict[str, Any], item: Item) -> dict[str, Any]:
@@ -646,6 +646,15 @@ class _Importer:
             out.files_failed += 1
         if advance:
             self.progress.advance(1, instances if sent else 0)
+
+
+def _stored_name(name: str) -> str:
+    """The file's name as stored: relative to the source with its folders (a split such as
+    `train/1.jpg` stays apart from `val/1.jpg`, and exports keep it), else its base name."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        return Path(name).name
+    return str(path)
 
 
 def _placed(item: Item, problem: Problem) -> Problem:
