@@ -268,3 +268,30 @@ def test_a_batch_is_one_job_per_chunk_of_lines(
     first_of = {r.batch_line: r.id for r in service.store.batch_imports(done["id"], 0, 6)}
     assert heads == [first_of[0], first_of[4], first_of[6]]  # chunks 0-2, 3-5 (3 is a dup), 6
     service.wait_batch(project.id, done["id"], timeout=30)
+
+
+def test_a_batch_state_never_pairs_a_status_with_counts_of_another_moment(
+    service: Service, project: Project, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two readers bring a batch's status up to date at once: the one whose read is older must
+    not answer the other's (terminal) status with its own (pending) counts."""
+    from labelport.store import batches, tables
+
+    done = _run(service, project, [_image(media)])
+    batch_id = done["id"]
+    with service.store.engine.begin() as conn:  # back to where a reader saw it queued
+        conn.execute(tables.batch.update().values(status="queued", finished_at=None))
+    real = batches._line_statuses
+    calls = []
+
+    def stale_then_real(conn: Any, batch: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # this reader's view (running) is from before the line ended...
+            with service.store.engine.begin() as other:  # ...and another reader ends the batch
+                other.execute(tables.batch.update().values(status="success"))
+            return batches.Counter({"writing": 1})
+        return real(conn, batch)
+
+    monkeypatch.setattr(batches, "_line_statuses", stale_then_real)
+    batch, counts = service.store.batch_state(batch_id)
+    assert (batch.status, counts.get("success")) == ("success", 1)

@@ -7,6 +7,7 @@ transaction (`write_imports`), so the cost per file is close to reading it and i
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -204,12 +205,14 @@ class BatchesMixin(StoreBase):
         if status == batch.status:
             return batch, counts
         with self._write() as conn:
-            conn.execute(
+            changed = conn.execute(
                 update(b)
-                .where(b.c.id == batch_id, b.c.status.not_in(t.BATCH_TERMINAL_STATUSES))
+                .where(b.c.id == batch_id, b.c.status == batch.status)
                 .values(status=status, finished_at=finished)
-            )
-        return self.get_batch(batch_id), counts
+            ).rowcount
+        if not changed:  # another caller moved it on since our read: read it again, as it is now
+            return self.batch_state(batch_id, project_id)
+        return dataclasses.replace(batch, status=status, finished_at=finished), counts
 
     def claim_next_imports(self, worker_id: str, limit: int) -> list[Import]:
         """The oldest queued import, and when it is a batch's line, up to `limit` - 1 more queued
