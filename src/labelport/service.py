@@ -252,7 +252,8 @@ class Service:
 
     def authenticate(self, client_id: str, client_secret: str) -> dict[str, Any] | None:
         key = self.store.get_api_key(client_id)
-        if key is None or not auth.verify_secret(client_secret, key.secret_hash):
+        # An unknown id is checked against a dummy hash: the same scrypt as a wrong secret.
+        if not auth.verify_secret(client_secret, key.secret_hash if key else None) or not key:
             return None
         project = self.store.get_project(key.project_id)
         return {

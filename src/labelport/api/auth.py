@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from labelport.auth import FailureLimiter, TooManyFailures, limited, limiter_for
 from labelport.errors import Forbidden, NotFound, Unauthorized
 
 _RANK = {"viewer": 0, "editor": 1, "admin": 2}
@@ -35,47 +36,110 @@ class Principal:
         return _RANK.get(self.role, -1) >= _RANK[role]
 
 
-class Authenticator:
-    """`service.authenticate` behind a small in-memory cache.
+class _Flight:
+    """One check under way; identical requests from the same address wait for its outcome."""
 
-    scrypt costs ~10 ms by design; a client sending many requests should pay it once per `ttl`.
-    The cache key is a hash of both halves of the credentials, so a wrong secret never hits the
-    entry of the right one, and the secret itself is never kept.
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.principal: Principal | None = None
+        self.refused: TooManyFailures | None = None
+        self.errored = False
+
+
+class Authenticator:
+    """`service.authenticate` behind a small in-memory cache and the limit on failed sign-ins.
+
+    scrypt costs ~10 ms and 16 MB by design; a client sending many requests should pay it once
+    per `ttl`. The cache key is a hash of both halves of the credentials, so a wrong secret never
+    hits the entry of the right one, and the secret itself is never kept. A cache hit skips the
+    limit: it proves the right secret and costs no scrypt.
+
+    Concurrent identical requests from one address (an SDK's threads starting cold) share one
+    check: one scrypt, and one attempt against the limit rather than one each.
     """
 
-    def __init__(self, service: Any, *, ttl: float = 60.0, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        service: Any,
+        *,
+        ttl: float = 60.0,
+        max_entries: int = 10_000,
+        limiter: FailureLimiter | None = None,
+    ) -> None:
         self._service = service
         self._ttl = ttl
         self._max = max_entries
         self._cache: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+        self._flights: dict[tuple[bytes, str | None], _Flight] = {}
         self._lock = threading.Lock()
+        # The service's own limiter unless given one: the /ui sign-in form counts in it too.
+        self.limiter = limiter if limiter is not None else limiter_for(service)
 
     @staticmethod
     def _key(client_id: str, client_secret: str) -> bytes:
-        return hashlib.sha256(f"{client_id}\0{client_secret}".encode()).digest()
+        both = f"{client_id}\0{client_secret}".encode(errors="surrogatepass")
+        return hashlib.sha256(both).digest()
 
-    def authenticate(self, client_id: str, client_secret: str) -> Principal | None:
+    def authenticate(
+        self, client_id: str, client_secret: str, remote: str | None = None
+    ) -> Principal | None:
+        """The key's principal, or None for an unknown client id or a wrong secret.
+
+        remote: the caller's address, limited besides the client id (None: the client id only).
+        Raises TooManyFailures (before any scrypt) when either is at its limit.
+        """
         key = self._key(client_id, client_secret)
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] > now:
-                return hit[1]
-        found = self._service.authenticate(client_id, client_secret)
-        if not found:
-            return None
-        principal = Principal(
-            client_id=found["client_id"],
-            role=found["role"],
-            project_id=int(found["project_id"]),
-            project_string_id=found["project_string_id"],
-        )
-        with self._lock:
-            self._cache[key] = (now + self._ttl, principal)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._max:
-                self._cache.popitem(last=False)
-        return principal
+        while True:
+            with self._lock:
+                hit = self._cache.get(key)
+                if hit is not None and hit[0] > time.monotonic():
+                    return hit[1]
+                flight = self._flights.get((key, remote))
+                leading = flight is None
+                if flight is None:
+                    flight = self._flights[(key, remote)] = _Flight()
+            if leading:
+                return self._lead(flight, key, client_id, client_secret, remote)
+            flight.done.wait()
+            if flight.refused is not None:
+                raise TooManyFailures(flight.refused.retry_after)
+            if not flight.errored:
+                return flight.principal
+            # The leader's check broke (not a wrong secret): try again on our own.
+
+    def _lead(
+        self, flight: _Flight, key: bytes, client_id: str, client_secret: str, remote: str | None
+    ) -> Principal | None:
+        try:
+            found = limited(
+                self.limiter, self._service.authenticate, client_id, client_secret, remote
+            )
+            principal = None
+            if found:
+                principal = Principal(
+                    client_id=found["client_id"],
+                    role=found["role"],
+                    project_id=int(found["project_id"]),
+                    project_string_id=found["project_string_id"],
+                )
+            flight.principal = principal
+            if principal is not None:
+                with self._lock:
+                    self._cache[key] = (time.monotonic() + self._ttl, principal)
+                    self._cache.move_to_end(key)
+                    while len(self._cache) > self._max:
+                        self._cache.popitem(last=False)
+            return principal
+        except TooManyFailures as exc:
+            flight.refused = exc
+            raise
+        except BaseException:
+            flight.errored = True
+            raise
+        finally:
+            with self._lock:
+                del self._flights[(key, remote)]
+            flight.done.set()
 
     def clear(self) -> None:
         with self._lock:
@@ -90,7 +154,8 @@ def current_principal(
             "send HTTP Basic credentials: client_id as user, client_secret as password"
         )
     authenticator: Authenticator = request.app.state.authenticator
-    principal = authenticator.authenticate(credentials.username, credentials.password)
+    remote = request.client.host if request.client is not None else None
+    principal = authenticator.authenticate(credentials.username, credentials.password, remote)
     if principal is None:
         raise Unauthorized("unknown client_id or wrong client_secret")
     return principal

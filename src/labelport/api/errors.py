@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from labelport.auth import TooManyFailures
 from labelport.errors import (
     Conflict,
     Forbidden,
@@ -43,6 +44,7 @@ _STATUS = {
     Rejected: 422,
     Unauthorized: 401,
     Forbidden: 403,
+    TooManyFailures: 429,
 }
 
 
@@ -109,9 +111,17 @@ def compat_body(message: str, **extra: Any) -> dict[str, Any]:
 
 
 def error_response(
-    request: Request, status: int, code: str, message: str, **extra: Any
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="labelport"'} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="labelport"'
     if is_compat(request.url.path):
         problems = extra.get("problems")
         if problems:
@@ -130,6 +140,9 @@ def _labelport_error(request: Request, exc: Exception) -> JSONResponse:
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
     if isinstance(exc, Rejected):
         return error_response(request, status, exc.code, exc.message, **report_of(exc))
+    if isinstance(exc, TooManyFailures):
+        headers = {"Retry-After": str(exc.retry_after)}
+        return error_response(request, status, exc.code, exc.message, headers=headers)
     return error_response(request, status, exc.code, exc.message)
 
 

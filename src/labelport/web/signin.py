@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from labelport.auth import TooManyFailures, limited, limiter_for
 from labelport.web.app import PREFIX, WebState, html, set_session_cookie
 from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, new_session, same_token
 
@@ -81,7 +82,20 @@ def signin_submit(
             )
         session = new_session(all_projects=True, project_id=None, who="sign-in link")
     else:
-        found = state.service.authenticate(client_id.strip(), client_secret.strip())
+        remote = request.client.host if request.client is not None else None
+        try:
+            # The API's limit on failed sign-ins, counted in the same place.
+            found = limited(
+                limiter_for(state.service),
+                state.service.authenticate,
+                client_id.strip(),
+                client_secret.strip(),
+                remote,
+            )
+        except TooManyFailures as exc:
+            refused = _form(request, error=f"{exc.message}.", status=429)
+            refused.headers["Retry-After"] = str(exc.retry_after)
+            return refused
         if not found:
             return _form(request, error="Unknown client id or wrong secret.", status=403)
         session = new_session(
