@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-import mimetypes
 import mmap
 import os
 import re
@@ -65,8 +64,9 @@ from labelport.ingest.intake import (
 )
 from labelport.ingest.job import TERMINAL, ImportJob
 from labelport.ingest.jobs import Dispatcher, NoDispatch, ThreadRunner
-from labelport.media import MediaError
+from labelport.media import MediaError, served
 from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
+from labelport.media.served import ServedMedia
 from labelport.store import Store
 from labelport.store.batches import BatchLine
 from labelport.store.records import Batch, Import
@@ -397,19 +397,43 @@ class Service:
         return [i for i in file_ids if i not in present]
 
     def open_file_media(self, project_id: int, file_id: int) -> tuple[BinaryIO, str]:
-        """The file's media bytes and their type: from the blob store, or for media kept by
-        reference, streamed from where it is (with the same guards as fetching it)."""
+        """The file's media bytes and the type to serve them as (see `serve_file_media`)."""
+        media = self.serve_file_media(project_id, file_id)
+        return media.stream, media.content_type
+
+    def serve_file_media(self, project_id: int, file_id: int) -> ServedMedia:
+        """The file's media bytes, the content type and the headers to serve them with: from
+        the blob store, or for media kept by reference, streamed from where it is (with the
+        same guards as fetching it).
+
+        The type comes from the file row's probed media type and the format its first bytes
+        show, never from its name or a remote server's word (`labelport.media.served`): stored
+        bytes named x.html are never served as a page."""
         row = self.store.get_file(file_id, project_id)
-        content_type = mimetypes.guess_type(row.original_filename or row.blob_key or "")[0]
         if row.blob_key is not None:
-            return self.blobs.open(row.blob_key), content_type or "application/octet-stream"
-        if row.source_url is None:
+            stream = self.blobs.open(row.blob_key)
+        elif row.source_url is None:
             raise NotFound(f"file {file_id} has no stored media")
+        else:
+            try:
+                stream = self.job.media.fetcher.open(row.source_url).stream
+            except MediaError as exc:
+                raise NotFound(
+                    f"file {file_id}: its media cannot be read ({exc.message})"
+                ) from None
         try:
-            opened = self.job.media.fetcher.open(row.source_url)
-        except MediaError as exc:
-            raise NotFound(f"file {file_id}: its media cannot be read ({exc.message})") from None
-        return opened.stream, opened.content_type or content_type or "application/octet-stream"
+            head = served.read_head(stream)
+            seekable = getattr(stream, "seekable", None)
+            if seekable is not None and seekable():
+                stream.seek(0)
+            else:
+                stream = served.PrefixedStream(head, stream)  # type: ignore[assignment]
+        except BaseException:
+            stream.close()
+            raise
+        content_type = served.served_type(row.media_type, head)
+        headers = served.safety_headers(content_type, row.original_filename)
+        return ServedMedia(stream, content_type, headers)
 
     def get_tokens(self, project_id: int, file_id: int) -> list[dict[str, Any]]:
         row = self.store.get_file(file_id, project_id)

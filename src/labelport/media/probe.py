@@ -84,7 +84,12 @@ def sniff(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
     whether there is a video stream at all.
     """
     with open(path, "rb") as f:
-        head = f.read(_SNIFF_BYTES)
+        return sniff_bytes(f.read(_SNIFF_BYTES))
+
+
+def sniff_bytes(head: bytes) -> tuple[str | None, str | None]:
+    """`sniff` of a file's first bytes (up to 4 KiB are looked at), for bytes not on disk."""
+    head = head[:_SNIFF_BYTES]
     if not head:
         return None, None
     for magic, result in _MAGIC:

@@ -22,8 +22,6 @@ router = APIRouter()
 # answer stopped (`complete_through`), so a frame of 2,000 boxes is one request, 1M never is.
 MAX_INSTANCES = 5000
 MAX_WINDOW = 300
-# Media types a browser may render from our origin; anything else is served as a download.
-_INLINE = {"image": "image/", "audio": "audio/", "video": "video/"}
 
 
 def _file(request: Request, project_string_id: str, file_id: int) -> tuple[WebState, Any]:
@@ -37,22 +35,16 @@ def media(request: Request, project_string_id: str, file_id: int) -> Response:
     state, row = _file(request, project_string_id, file_id)
     if row.blob_key is None:
         raise NotFound(f"file {file_id} has no stored media")
-    stream, content_type = state.service.open_file_media(row.project_id, file_id)
-    prefix = _INLINE.get(row.media_type)
-    if row.media_type == "text":
-        content_type = "text/plain; charset=utf-8"
-    elif prefix is None or not content_type.startswith(prefix):
-        content_type = "application/octet-stream"
-    headers = {
-        # A user's bytes on our origin: never let them run as a page.
-        "Content-Security-Policy": "sandbox; default-src 'none'",
-        "Cache-Control": "private, max-age=3600",
-    }
+    # The same type and safety headers as the API's media route (`Service.serve_file_media`).
+    served = state.service.serve_file_media(row.project_id, file_id)
+    headers = {**served.headers, "Cache-Control": "private, max-age=3600"}
     local = state.service.blobs.local_path(row.blob_key)
     if local is not None:
-        stream.close()
-        return FileResponse(local, media_type=content_type, headers=headers)
-    return StreamingResponse(_chunks(stream), media_type=content_type, headers=headers)
+        served.stream.close()
+        return FileResponse(local, media_type=served.content_type, headers=headers)
+    return StreamingResponse(
+        _chunks(served.stream), media_type=served.content_type, headers=headers
+    )
 
 
 def _chunks(stream: Any) -> Any:
