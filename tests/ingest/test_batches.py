@@ -167,7 +167,7 @@ def test_one_slow_source_does_not_hold_the_rest_of_its_chunk(
     service: Service, project: Project, media: Media
 ) -> None:
     _configure(service, straggler_seconds=0.2)
-    media.server.delays["/other.png"] = 3.0
+    media.server.delays["/other.png"] = 5.0  # long enough for the rest under load
     try:
         packets = [_image(media), _image(media), _image(media, "other.png"), _image(media)]
         batch = service.submit_batch(project.id, packets)
