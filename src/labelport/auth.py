@@ -246,20 +246,34 @@ def limited(
 
 
 _limiters: weakref.WeakKeyDictionary[Any, FailureLimiter] = weakref.WeakKeyDictionary()
+# Services that cannot be weakly referenced (None, for an app built only for its schema): kept.
+_kept: dict[int, tuple[Any, FailureLimiter]] = {}
 _limiters_lock = threading.Lock()
+
+
+def _register(service: Any, limiter: FailureLimiter) -> None:
+    try:
+        _limiters[service] = limiter
+    except TypeError:
+        _kept[id(service)] = (service, limiter)
 
 
 def limiter_for(service: Any) -> FailureLimiter:
     """The one limiter of a service, shared by the API and the /ui sign-in form, so using both
     does not double an attacker's budget. Made from the environment on first use."""
     with _limiters_lock:
-        found = _limiters.get(service)
+        try:
+            found = _limiters.get(service)
+        except TypeError:
+            kept = _kept.get(id(service))
+            found = kept[1] if kept is not None else None
         if found is None:
-            found = _limiters[service] = FailureLimiter.from_environment()
+            found = FailureLimiter.from_environment()
+            _register(service, found)
         return found
 
 
 def use_limiter(service: Any, limiter: FailureLimiter) -> None:
     """Replace the service's limiter (tests: one with a fake clock)."""
     with _limiters_lock:
-        _limiters[service] = limiter
+        _register(service, limiter)

@@ -336,3 +336,9 @@ def test_the_memory_of_failures_is_bounded() -> None:
             pass
     assert len(limiter._keys) <= 100
     assert all(len(k) == 32 for k in limiter._keys)
+
+
+def test_one_limiter_per_service_even_one_without_weak_references() -> None:
+    # An app built only for its OpenAPI schema has no Service; it must still be built.
+    assert auth.limiter_for(None) is auth.limiter_for(None)
+    assert create_app(None).state.authenticator.limiter is auth.limiter_for(None)
