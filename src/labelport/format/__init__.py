@@ -45,11 +45,11 @@ from labelport.format.instances import (
     Tag,
     TextToken,
 )
-from labelport.format.labels import LabelIndex
+from labelport.format.labels import LabelIndex, check_label_names
 from labelport.format.media_checks import check_media
 from labelport.format.media_info import MediaInfo
 from labelport.format.packet import Media, Packet, instance_path, iter_instances, located_lists
-from labelport.format.problems import CATALOGUE, DEFAULT_LIMIT, Problem, Report
+from labelport.format.problems import CATALOGUE, DEFAULT_LIMIT, Problem, Report, key_unusable
 
 __all__ = [
     "CATALOGUE",
@@ -93,10 +93,12 @@ __all__ = [
     "Report",
     "Tag",
     "TextToken",
+    "check_label_names",
     "check_media",
     "check_packet",
     "decode_packet",
     "instance_path",
     "iter_instances",
+    "key_unusable",
     "located_lists",
 ]

@@ -12,14 +12,23 @@ import json
 import math
 import mmap
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 
 from labelport.format._gc import paused
-from labelport.format.instances import INSTANCE_CLASSES, Instance
+from labelport.format.instances import INSTANCE_CLASSES, TEXT_MAX, Instance
 from labelport.format.packet import FrameNumber, Packet
-from labelport.format.problems import DEFAULT_LIMIT, Report, kind_of, show
+from labelport.format.problems import (
+    DEFAULT_LIMIT,
+    Report,
+    invalid_text_message,
+    is_text,
+    kind_of,
+    show,
+    too_long_message,
+)
 
 _LIST = list[Instance]
 _RAW_LIST = list[msgspec.Raw]
@@ -71,12 +80,25 @@ class _RawJson:
             return None
 
 
+class _NotText(msgspec.ValidationError):
+    """A value with a lone surrogate where msgspec compares strings (an instance's `type`, a
+    Literal such as `mode`): it cannot encode them and raises UnicodeEncodeError. The text
+    checks report such a string (value.invalid_text) at its path."""
+
+
+def _convert(value: Any, type_: Any) -> Any:
+    try:
+        return msgspec.convert(value, type_)
+    except UnicodeEncodeError:
+        raise _NotText("a string is not Unicode text") from None
+
+
 class _ObjJson:
     """Nodes are Python objects (input the standard library had to read: NaN, Infinity)."""
 
     @staticmethod
     def typed(node: Any, type_: Any) -> Any:
-        return msgspec.convert(node, type_)
+        return _convert(node, type_)
 
     @staticmethod
     def plain(node: Any) -> Any:
@@ -165,7 +187,92 @@ def _lenient(data: bytes, error: Exception, report: Report) -> tuple[Packet | No
     obj = _lenient_loads(data, error, report)
     if obj is None:
         return None, report
-    return _slow(_ObjJson, obj[0], report), report
+    top = obj[0]
+    # Only here can a string hold a lone surrogate: msgspec refuses "\ud800" without its pair
+    # (the fast path never sees one), Python's json reads it. Its escape is in the text, so
+    # input without one (most of what comes here: NaN, Infinity) skips the walk.
+    suspect = isinstance(top, dict) and _maybe_surrogate(data)
+    if suspect:
+        bad_keys = _packet_text(top, report)
+    packet = _slow(_ObjJson, top, report)
+    if suspect and packet is not None:
+        for name in bad_keys:
+            setattr(packet, name, None)
+        _instances_text(top, packet, report)
+    return packet, report
+
+
+def _maybe_surrogate(data: Any) -> bool:
+    try:
+        return data.find(b"\\ud") >= 0 or data.find(b"\\uD") >= 0
+    except AttributeError:  # not bytes or mmap: look at every string
+        return True
+
+
+def _bad_text(value: Any, path: str) -> Iterator[str]:
+    """The path of every string (dict keys too) in `value` that is not Unicode text."""
+    if isinstance(value, str):
+        if not is_text(value):
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not is_text(key):
+                yield f"{path}/{key}"
+            yield from _bad_text(item, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _bad_text(item, f"{path}/{index}")
+
+
+def _text_problem(path: str, at: tuple[int | None, int] | None, report: Report) -> None:
+    report.problem("value.invalid_text", path, invalid_text_message(path), at)
+
+
+def _packet_text(top: dict[str, Any], report: Report) -> list[str]:
+    """Report the packet's own keys that hold bad text; their attribute names."""
+    bad = []
+    for name, field in _FIELDS.items():
+        key = field.encode_name
+        if key in top:
+            paths = list(_bad_text(top[key], key))
+            for path in paths:
+                _text_problem(path, None, report)
+            if paths:
+                bad.append(name)
+    return bad
+
+
+def _instances_text(top: dict[str, Any], packet: Packet, report: Report) -> None:
+    """Report bad text in the keys an instance has (unknown keys are ignored, so not checked)
+    and leave each such instance out, as decode does with any instance it reports."""
+    lists: list[tuple[int | None, Any, list[Any] | None]] = [
+        (None, top.get("instance_list"), packet.instance_list)
+    ]
+    frames = top.get("frame_packet_map")
+    if isinstance(frames, dict) and packet.frame_packet_map is not None:
+        lists += [
+            (int(key), raw, packet.frame_packet_map.get(int(key)))
+            for key, raw in frames.items()
+            if isinstance(key, str) and _FRAME_KEY.fullmatch(key)
+        ]
+    for frame, raw, decoded in lists:
+        if not isinstance(raw, list):
+            continue
+        prefix = _prefix(frame)
+        for index, item in enumerate(raw):
+            if not isinstance(item, dict):
+                continue
+            cls = INSTANCE_CLASSES.get(item.get("type"))  # type: ignore[arg-type]
+            if cls is None:
+                continue
+            bad = False
+            for key in cls.__struct_encode_fields__:
+                if key in item:
+                    for path in _bad_text(item[key], f"{prefix}/{index}/{key}"):
+                        _text_problem(path, (frame, index), report)
+                        bad = True
+            if bad and decoded is not None and index < len(decoded):
+                decoded[index] = None
 
 
 def _lenient_loads(data: bytes, error: Exception, report: Report) -> tuple[Any] | None:
@@ -212,10 +319,15 @@ def _slow(j: Any, node: Any, report: Report) -> Packet | None:
             continue
         try:
             values[name] = j.typed(top[field.encode_name], field.type)
+        except _NotText:
+            continue
         except msgspec.ValidationError as error:
             value = j.plain(top[field.encode_name])
             suffix, what = _split_error(str(error))
             path = field.encode_name + suffix
+            if _too_long(what, _at(value, suffix)):
+                report.problem("value.too_long", path, _too_long_message(path, value))
+                continue
             report.problem(
                 "packet.invalid_value", path, f"{path}: {_plain_words(what, _at(value, suffix))}"
             )
@@ -364,7 +476,7 @@ def _diagnose(obj: Any, path: str, at: tuple[int | None, int], report: Report) -
     if report.problem_count == before:
         # Should not happen: the typed decode failed, so say what msgspec said.
         try:
-            msgspec.convert(obj, cls)
+            _convert(obj, cls)
         except msgspec.ValidationError as error:
             report.problem("value.invalid", path, str(error), at)
 
@@ -373,7 +485,9 @@ def _check_value(
     value: Any, type_: Any, key: str, path: str, at: tuple[int | None, int], report: Report
 ) -> None:
     try:
-        msgspec.convert(value, type_)
+        _convert(value, type_)
+        return
+    except _NotText:
         return
     except msgspec.ValidationError as error:
         message = str(error)
@@ -386,7 +500,9 @@ def _check_value(
         found = False
         for i, item in enumerate(value):
             try:
-                msgspec.convert(item, item_type)
+                _convert(item, item_type)
+            except _NotText:
+                continue
             except msgspec.ValidationError as error:
                 found = True
                 suffix, what = _split_error(str(error))
@@ -468,6 +584,15 @@ def _plain_words(what: str, value: Any) -> str:
     return f"must be {expected}, got {got}"
 
 
+def _too_long(what: str, value: Any) -> bool:
+    # msgspec: "Expected `str` of length <= 255"
+    return isinstance(value, str) and what.startswith("Expected `str` of length <=")
+
+
+def _too_long_message(name: str, value: str) -> str:
+    return too_long_message(name, value, TEXT_MAX)
+
+
 _GEO_KEYS = frozenset({"lonlat", "coords", "bounds_lonlat"})
 _SIZE_KEYS = frozenset({"width", "height", "depth", "radius", "dimensions_3d"})
 
@@ -477,7 +602,10 @@ def _value_problem(
 ) -> None:
     name = path.rsplit("/", 1)[-1] if not path.rsplit("/", 1)[-1].isdigit() else key
     not_finite = isinstance(value, float) and not math.isfinite(value)
-    if not_finite or "Number out of range" in what:
+    if _too_long(what, value):
+        code = "value.too_long"
+        message = _too_long_message(name, value)
+    elif not_finite or "Number out of range" in what:
         code = "number.invalid" if key == "number" else "value.not_finite"
         message = f"{name} must be a finite number, got {value!r}"
     elif what.startswith("Object missing required field"):

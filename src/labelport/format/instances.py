@@ -29,7 +29,14 @@ Score = Annotated[float, Meta(ge=0, le=1)]
 Lon = Annotated[float, Meta(ge=-180, le=180)]
 Lat = Annotated[float, Meta(ge=-90, le=90)]
 LonLat = tuple[Lon, Lat]
-ExternalId = str | int
+# The longest string a label name, model or run reference, external id or idempotency key may
+# be: PostgreSQL stores them as VARCHAR(255) and refuses a longer one mid-write, SQLite would
+# keep it. A limit of the format, checked at decode in C, makes both databases take the same.
+TEXT_MAX = 255
+ShortText = Annotated[str, Meta(max_length=TEXT_MAX)]
+# An integer id is stored as its decimal text; a 64-bit range keeps that well inside TEXT_MAX
+# (larger ids go as strings).
+ExternalId = ShortText | Annotated[int, Meta(ge=-(2**63), le=_IMAX)]
 
 INSTANCE_TYPES: tuple[str, ...] = (
     "box",
@@ -100,14 +107,14 @@ class InstanceBase(msgspec.Struct, kw_only=True, tag_field="type", gc=False):
 
     # A list of one string is accepted too: the walkthrough's mock_frame_packet_map passes
     # name=["cat"]; the checks turn it into the string and warn.
-    name: str | list[str] | None = None
+    name: ShortText | list[ShortText] | None = None
     label_file_id: Id | None = None
     # Absent -> 1 at decode time; an explicit null is turned into 1 by check_packet.
     number: SequenceNumber | None = 1
     sequence_id: Id | None = None
     machine_made: bool = True
-    model_ref: str | None = None
-    model_run_ref: str | None = None
+    model_ref: ShortText | None = None
+    model_run_ref: ShortText | None = None
     model_id: Id | None = None
     model_run_id: Id | None = None
     score: Score | None = None

@@ -7,6 +7,9 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
+from labelport.format.instances import TEXT_MAX
+from labelport.format.problems import Report, invalid_text_message, is_text, too_long_message
+
 
 class LabelIndex(msgspec.Struct, frozen=True):
     names: dict[str, int]
@@ -29,3 +32,14 @@ class LabelIndex(msgspec.Struct, frozen=True):
                 return known
         close = difflib.get_close_matches(name, list(self.names), n=1, cutoff=0.6)
         return close[0] if close else None
+
+
+def check_label_names(names: Iterable[str], report: Report, prefix: str = "names") -> None:
+    """The limits a packet's label names have, for names given elsewhere (the API, the CLI):
+    a label made there must be one a packet can name."""
+    for index, name in enumerate(names):
+        path = f"{prefix}/{index}"
+        if not is_text(name):
+            report.problem("value.invalid_text", path, invalid_text_message(path))
+        elif len(name) > TEXT_MAX:
+            report.problem("value.too_long", path, too_long_message(path, name, TEXT_MAX))

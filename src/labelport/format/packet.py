@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from labelport.format.instances import Id, Index, Instance, MediaType
+from labelport.format.instances import Id, Index, Instance, MediaType, ShortText
 
 # msgspec parses "6" into 6 and refuses "06", "1.0" and "+6" for int keys; ge=0 refuses "-1".
 FrameNumber = Annotated[int, Meta(ge=0, le=2**63 - 1)]
@@ -32,7 +32,7 @@ class Packet(msgspec.Struct, kw_only=True):
     directory_id: Id | None = None
     parent_file_id: Id | None = None
     ordinal: Index | None = None
-    idempotency_key: str | None = None
+    idempotency_key: ShortText | None = None
     on_error: Literal["reject", "skip_instances"] = "reject"
     auto_create_labels: bool = False
     clip_to_media: bool = False

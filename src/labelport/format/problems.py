@@ -40,6 +40,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "value.not_finite": (PROBLEM, "a number is NaN or infinite"),
     "value.out_of_range": (PROBLEM, "a number is outside the range its key allows"),
     "value.invalid": (PROBLEM, "a value is not acceptable for another reason"),
+    "value.invalid_text": (
+        PROBLEM,
+        "a string holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair)",
+    ),
+    "value.too_long": (
+        PROBLEM,
+        "a string is longer than its key allows (255 characters for names, references, ids, "
+        "idempotency keys)",
+    ),
     "number.invalid": (PROBLEM, "a sequence `number` is not an integer >= 1"),
     "score.out_of_range": (PROBLEM, "`score` is not a number in [0, 1]"),
     "model.run_without_model": (PROBLEM, "`model_run_ref` without `model_ref` or `model_id`"),
@@ -172,7 +181,7 @@ class Report(msgspec.Struct, kw_only=True):
         assert code in CATALOGUE, code
         self.problem_count += 1
         if len(self.problems) < self.limit:
-            self.problems.append(Problem(code, path, message))
+            self.problems.append(Problem(code, printable(path), printable(message)))
         if at is not None:
             self.rejected.add(at)
 
@@ -185,7 +194,7 @@ class Report(msgspec.Struct, kw_only=True):
         assert code in CATALOGUE, code
         self.warning_count += 1
         if len(self.warnings) < self.limit:
-            self.warnings.append(Problem(code, path, message))
+            self.warnings.append(Problem(code, printable(path), printable(message)))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape the CLI and the API answer with."""
@@ -196,6 +205,43 @@ class Report(msgspec.Struct, kw_only=True):
             "warning_count": self.warning_count,
             "counts": self.counts,
         }
+
+
+def is_text(value: str) -> bool:
+    """False for a string with a lone UTF-16 surrogate: Python's json reads "\\ud800" into one,
+    and no database, JSON encoder or HTTP answer can write it. ASCII is tested first, in C, so
+    the usual string costs no encode."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str) -> str:
+    """`text` with any lone surrogate written as its escape (\\ud800), so that a path or a
+    message quoting the caller's bad string can itself be sent."""
+    return text if is_text(text) else text.encode("utf-8", "backslashreplace").decode()
+
+
+def invalid_text_message(path: str) -> str:
+    return (
+        f"the text at {path} holds a lone UTF-16 surrogate (\\ud800-\\udfff without its pair): "
+        "it is not Unicode text and cannot be stored"
+    )
+
+
+def too_long_message(name: str, value: str, limit: int) -> str:
+    return f"{name} is {len(value)} characters long; at most {limit} are allowed ({show(value)})"
+
+
+def key_unusable(report: Report) -> bool:
+    """The packet's idempotency key was refused: such a packet is refused whole, whatever its
+    `on_error`, since imported without its key a retry would import it again. Packet keys are
+    reported before any instance, so the capped list always holds this problem."""
+    return any(p.path == "idempotency_key" for p in report.problems)
 
 
 def show(value: Any, limit: int = 60) -> str:

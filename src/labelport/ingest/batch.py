@@ -173,6 +173,10 @@ class BatchJob:
                     "a batch's lines are imported; check a packet alone to dry-run it",
                 )
                 line.fail()
+            elif fmt.key_unusable(report):
+                # Kept without its key by submit_batch (too long, or not text): imported
+                # keyless, a resent batch would import this line again.
+                line.fail()
 
     def _read_lines(self, batch: Batch, lines: list[_Line]) -> list[bytes]:
         key = batch.body_blob_key or ""
