@@ -282,6 +282,12 @@ class Service:
         cleaned = [n for n in (name.strip() for name in names) if n]
         if len(cleaned) != len(names):
             raise Invalid("label names must not be empty")
+        report = fmt.Report()
+        fmt.check_label_names(cleaned, report)
+        if report.problem_count:
+            refused = Rejected(report)
+            refused.message = "label names: " + "; ".join(p.message for p in report.problems)
+            raise refused
         if schema_id is not None:
             self._schema_in(project_id, schema_id)
         labels = self.store.create_labels(
@@ -481,9 +487,13 @@ class Service:
         context = load_context(
             self.store, project_id, existing_file["id"] if existing_file else None
         )
+        refused = bool(report.problem_count) and (
+            parsed.on_error != "skip_instances" or fmt.key_unusable(report)
+        )
         if parsed.auto_create_labels:
+            # A packet refused already only pretends: its labels must not outlive it.
             context.add_labels(
-                self._create_missing_labels(project_id, parsed, context, dry_run=dry_run)
+                self._create_missing_labels(project_id, parsed, context, dry_run=dry_run or refused)
             )
         check_against_project(
             parsed,
@@ -494,7 +504,9 @@ class Service:
         )
         if dry_run:
             return self._dry_run(project_id, parsed, report, upload, existing_file)
-        if report.problem_count and parsed.on_error != "skip_instances":
+        if report.problem_count and (
+            parsed.on_error != "skip_instances" or fmt.key_unusable(report)
+        ):
             raise Rejected(report)
 
         staged = self._stage_media(parsed, upload)
