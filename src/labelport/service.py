@@ -61,6 +61,7 @@ from labelport.ingest.intake import (
     missing_label_names,
     problem_dicts,
     target_problems,
+    url_refused,
 )
 from labelport.ingest.job import TERMINAL, ImportJob
 from labelport.ingest.jobs import Dispatcher, NoDispatch, ThreadRunner
@@ -478,6 +479,10 @@ class Service:
         existing_file = target_problems(
             self.store, project_id, parsed, report, uploaded=upload is not None
         )
+        # A URL the job would refuse unfetched is refused now, not left as a failed import;
+        # before any label is made for the packet. The job still checks after DNS and redirects.
+        if url_refused(parsed, self.job.media.fetch_config, report) and not dry_run:
+            raise Rejected(report)
         directory_id = parsed.directory_id
         if directory_id is None:
             directory_id = self.store.default_directory(project_id).id

@@ -9,6 +9,7 @@ import time
 import pytest
 from ingest_helpers import IMAGE_SIZE, VIDEO, box, codes, row_counts
 
+from labelport.errors import Rejected
 from labelport.ingest import rows as ingest_rows
 
 
@@ -115,14 +116,15 @@ def test_private_url_refused_by_default(database, tmp_path, media) -> None:
         project_id = svc.create_project("Strict")["id"]
         svc.create_labels(project_id, ["cat"])
         packet = media.packet("image.png", "image", instance_list=[box("cat", 1, 1, 5, 5)])
-        submitted = svc.submit_packet(project_id, packet)
-        done = svc.wait_import(project_id, submitted["id"], timeout=30)
-        assert done["status"] == "failed"
-        assert [(p["code"], p["path"]) for p in done["problems"]] == [
-            ("media.url_refused", "media")
+        # A loopback address literal is refused at submit (issue 13, item 10), not as a failed
+        # import; tests/ingest/test_url_refused_early.py has the cases.
+        with pytest.raises(Rejected) as refused:
+            svc.submit_packet(project_id, packet)
+        assert [(p.code, p.path) for p in refused.value.report.problems] == [
+            ("media.url_refused", "media/url")
         ]
+        assert svc.list_imports(project_id)[1] == 0
         assert row_counts(svc)["file"] == 0
-        assert_no_traceback(done)
     assert len(media.server.requests) == fetched_before  # refused before connecting
 
 

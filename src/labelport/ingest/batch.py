@@ -37,6 +37,7 @@ from labelport.ingest.intake import (
     plan_write,
     problem_dicts,
     target_problems,
+    url_refused,
 )
 from labelport.media import MediaError
 from labelport.media.blobs import BlobStore
@@ -208,6 +209,13 @@ class BatchJob:
     def _check(self, batch: Batch, lines: list[_Line]) -> None:
         project_id = batch.project_id
         live = [line for line in lines if line.failure is None]
+        # A URL the fetch would refuse unfetched fails its line alone, before any fetch is tried
+        # and before a label is made for it.
+        fetch_config = self.media.fetch_config
+        for line in live:
+            if url_refused(line.packet, fetch_config, line.report):
+                line.fail()
+        live = [line for line in live if line.failure is None]
         if not live:
             return
         shared = load_context(self.store, project_id, None)
@@ -232,9 +240,7 @@ class BatchJob:
             if report.problem_count and packet.on_error != "skip_instances":
                 line.fail()
 
-    def _resolve_media(
-        self, batch: Batch, lines: list[_Line], tmp: Path
-    ) -> Iterator[list[_Line]]:
+    def _resolve_media(self, batch: Batch, lines: list[_Line], tmp: Path) -> Iterator[list[_Line]]:
         """Fetch and probe the media of the good lines, at most `fetch_concurrency` at once, and
         yield them in groups as they are ready: the lines ready by the time the first fetches
         are done plus a grace period go on to be written while slow sources are still coming,

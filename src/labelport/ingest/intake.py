@@ -23,8 +23,12 @@ from labelport import format as fmt
 from labelport.ingest import envelope
 from labelport.ingest.context import ImportContext, shallow
 from labelport.ingest.plan import plan_import
-from labelport.media import FetchConfig, Fetcher, probe_file
+from labelport.media import FetchConfig, Fetcher, probe_file, sources
 from labelport.media.blobs import BlobStore, content_key, put_content_addressed
+from labelport.media.errors import URL_REFUSED, FetchError
+from labelport.media.fetch import _parse_url as parse_http_url
+from labelport.media.fetch import _scheme as fetch_scheme
+from labelport.media.guard import resolve_checked
 from labelport.media.image import probe_complete_image
 from labelport.media.probe_types import ProbeLimits
 from labelport.store import NotFound, Store, WritePlan
@@ -184,6 +188,50 @@ def target_problems(
         return None
 
 
+def _loopback_names_only(host: str, _port: int) -> list[str]:
+    # No DNS before a packet is accepted (a slow resolver would hold the request): only names
+    # that are loopback by definition resolve here. Any other name passes; the job resolves it
+    # and checks every address it gets, and every redirect, before it connects.
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return ["127.0.0.1"]
+    return []
+
+
+def url_refused(packet: Any, config: FetchConfig, report: fmt.Report) -> bool:
+    """Refuse now, with the job's own guards, a media URL the job would refuse without a fetch:
+    a file:// URL outside the local media roots, an s3:// one not allowed, another scheme, or
+    an http(s) URL whose host is a private or loopback address literal (or `localhost`) while
+    private URLs are not allowed. Adds ``media.url_refused`` at ``media/url``; True if refused.
+
+    Anything this cannot decide without the network (a name's addresses, where a redirect
+    leads) or that is not a refusal (a missing file, a malformed URL) is left to the job."""
+    url = packet.media.url if packet.media is not None else None
+    if not isinstance(url, str):
+        return False
+    try:
+        scheme = fetch_scheme(url)
+        if scheme == "file":
+            sources.resolve_local(url, config)
+        elif scheme == "s3":
+            sources._s3_allowed(config, url)
+        else:
+            parsed = parse_http_url(url)
+            resolve_checked(
+                parsed.host,
+                parsed.port or (443 if parsed.scheme == "https" else 80),
+                allow_private=config.allow_private,
+                trusted_hosts=config.trusted_hosts,
+                resolver=_loopback_names_only,
+            )
+    except FetchError as exc:
+        if exc.code != URL_REFUSED:
+            return False
+        report.problem(URL_REFUSED, "media/url", exc.message)
+        return True
+    return False
+
+
 def add_missing_labels(store: Store, project_id: int, packets: list[Any], context: Any) -> None:
     """Create the labels that packets with auto_create_labels name and the project lacks, once
     for all of them, and make them known to `context`."""
@@ -212,20 +260,23 @@ class MediaResolver:
         self._lock = threading.Lock()
 
     @property
+    def fetch_config(self) -> FetchConfig:
+        """What may be fetched, and how: the settings as the fetcher and `url_refused` see them."""
+        return FetchConfig(
+            allow_private=self.settings.allow_private_urls,
+            max_bytes=self.settings.max_media_bytes,
+            local_roots=self.settings.media_roots,
+            allow_s3=bool(self.settings.media_buckets),
+            s3_buckets=self.settings.media_buckets,
+            s3_endpoint_url=os.environ.get("LABELPORT_S3_ENDPOINT_URL"),
+        )
+
+    @property
     def fetcher(self) -> Fetcher:
         """One for every import: a new HTTP client per import cost ~50 ms (its TLS context)."""
         with self._lock:
             if self._fetcher is None:
-                self._fetcher = Fetcher(
-                    FetchConfig(
-                        allow_private=self.settings.allow_private_urls,
-                        max_bytes=self.settings.max_media_bytes,
-                        local_roots=self.settings.media_roots,
-                        allow_s3=bool(self.settings.media_buckets),
-                        s3_buckets=self.settings.media_buckets,
-                        s3_endpoint_url=os.environ.get("LABELPORT_S3_ENDPOINT_URL"),
-                    )
-                )
+                self._fetcher = Fetcher(self.fetch_config)
             return self._fetcher
 
     def close(self) -> None:
