@@ -189,6 +189,7 @@ def test_no_dns_at_submit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         ("ftp://8.8.8.8/a.png", True),
         ((tmp_path / "missing.png").as_uri(), False),  # not found is the job's to say
         ("file:///etc/passwd", True),
+        ("s3://media-bucket/cat.png", True),  # s3:// is off unless buckets are configured
     ]:
         packet, report = fmt.decode_packet(msgspec.json.encode(_packet(url)))
         assert packet is not None, report.problems
