@@ -70,7 +70,8 @@ class SchemaOut(Out):
 
 
 class LabelsIn(BaseModel):
-    names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+    # 255: what a packet may name (and auto-create), the format's limit (docs/problems.md)
+    names: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
         min_length=1, max_length=10_000
     )
     schema_id: Id | None = None
