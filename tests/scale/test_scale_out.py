@@ -286,9 +286,7 @@ def test_two_servers_three_workers_survive_a_killed_worker(database, s3_env, tmp
 
 @pytest.mark.slow
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-def test_a_batch_spreads_over_workers_and_survives_a_killed_one(
-    database, s3_env, tmp_path
-) -> None:
+def test_a_batch_spreads_over_workers_and_survives_a_killed_one(database, s3_env, tmp_path) -> None:
     """One batch of 600 lines (3 chunks of 200) through a server and procrastinate workers; one
     worker is killed -9 while the batch runs. Every line ends exactly once, the chunks ran on
     more than one worker, and each file's media is in the bucket."""
