@@ -206,6 +206,10 @@ class LocalServer:
     failures: dict[str, list[int]] = field(default_factory=dict)
     # path -> seconds to wait before answering (a slow source)
     delays: dict[str, float] = field(default_factory=dict)
+    # path -> seconds between two bytes of the body (a dribbling source: headers at once,
+    # then one byte per interval, until the client hangs up or the server stops)
+    dribbles: dict[str, float] = field(default_factory=dict)
+    stopped: threading.Event = field(default_factory=threading.Event)
     requests: list[str] = field(default_factory=list)  # paths requested, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -243,6 +247,7 @@ def _handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 else:
                     status = None
                 delay = server.delays.get(path, 0.0)
+                dribble = server.dribbles.get(path)
             if delay:
                 time.sleep(delay)
             if status is not None:
@@ -262,6 +267,9 @@ def _handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             data = target.read_bytes()
             self.send_response(200)
             self.send_header("Content-Type", _content_type(target))
+            if dribble is not None:
+                self._dribble(data, dribble)
+                return
             if "nolength" in parts.query:
                 # Close-delimited body: the client cannot know the size up front.
                 self.send_header("Connection", "close")
@@ -272,6 +280,20 @@ def _handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _dribble(self, data: bytes, interval: float) -> None:
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.flush()
+            self.close_connection = True
+            for i in range(len(data)):
+                if server.stopped.wait(interval):
+                    return
+                try:
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up: what a dribbling source sees
+                    return
 
         def _send_simple(self, status: int, body: bytes) -> None:
             self.send_response(status)
@@ -309,6 +331,7 @@ def serve_directory(root: str | Path) -> Iterator[LocalServer]:
     try:
         yield state
     finally:
+        state.stopped.set()
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)

@@ -24,6 +24,21 @@ Retries: connection errors, timeouts, and 5xx / 408 / 429 answers are retried wi
 backoff up to ``max_attempts`` in total; a refusal, a 4xx, or a size overrun is final.
 The body is streamed to a temp file, hashed on the way, and aborted once it passes
 ``max_bytes`` (counted after content decoding, so a gzip bomb stops at the limit too).
+
+Slow sources: httpx's timeouts bound each read, not a whole fetch, so a server that sends one
+byte every few seconds (headers or body) would hold a worker for as long as it likes. Two more
+bounds end such a fetch with ``media.fetch_failed``, whose message names the bound hit; neither
+is retried (a retry could only hit it again):
+
+- ``total_timeout``: wall clock for one fetch, every attempt and redirect hop included;
+- ``min_rate``: once the body has been arriving for ``rate_grace`` seconds, it must have
+  averaged at least ``min_rate`` bytes a second.
+
+Both are checked after every chunk read and, because a read may block for up to
+``read_timeout`` on a silent or dribbling server, by one watcher thread per `Fetcher` that
+looks at every running attempt a few times a second and shuts down the socket of one out of
+bounds (the socket is learnt from httpcore's ``trace`` extension as soon as it connects); the
+blocked read then fails at once and the reader reports the bound.
 """
 
 from __future__ import annotations
@@ -34,6 +49,7 @@ import mimetypes
 import os
 import random
 import re
+import socket
 import tempfile
 import threading
 import time
@@ -66,6 +82,7 @@ _T = TypeVar("_T")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CHUNK = 256 * 1024
+_WATCH_EVERY = 0.2  # seconds between two looks of the watcher at the running attempts
 
 
 @dataclass(frozen=True)
@@ -77,7 +94,11 @@ class FetchConfig:
     max_bytes: int = 2 * 1024**3
     connect_timeout: float = 10.0
     read_timeout: float = 60.0  # between two chunks, not for the whole body
-    total_timeout: float = 30 * 60.0  # wall clock for one fetch, all attempts and hops
+    total_timeout: float = 60.0  # wall clock for one fetch, all attempts and hops
+    # After ``rate_grace`` seconds of body, it must average at least this many bytes a second
+    # (0: no minimum): a dribbling source is dropped long before ``total_timeout``.
+    min_rate: int = 10 * 1024
+    rate_grace: float = 10.0
     max_attempts: int = 3  # per hop, including the first try
     backoff_base: float = 0.5  # seconds; attempt n waits base * 2**(n-1) (+ jitter)
     backoff_max: float = 8.0
@@ -164,8 +185,76 @@ class PartialBody:
             self.path.unlink()
 
 
-# A body handler gets the checked URL, the 2xx response (streaming) and the deadline.
-_Handler = Callable[[httpx.URL, httpx.Response, float], _T]
+# A body handler gets the checked URL, the 2xx response (streaming) and the attempt's bounds.
+_Handler = Callable[[httpx.URL, httpx.Response, "_Bounds"], _T]
+
+
+class _Bounds:
+    """The deadline and minimum rate of one attempt, checked by the reading thread after each
+    chunk and by the `Fetcher`'s watcher in between (see the module docstring)."""
+
+    def __init__(self, url: httpx.URL, deadline: float, config: FetchConfig) -> None:
+        self.url = url
+        self.deadline = deadline
+        self.total_timeout = config.total_timeout
+        self.min_rate = config.min_rate
+        self.rate_grace = config.rate_grace
+        self.body_started: float | None = None
+        self.received = 0
+        self.tripped: str | None = None  # why the watcher ended the attempt
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's ``trace`` extension: keeps the socket once connected."""
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                with self._lock:
+                    self._sock = sock
+                    if self.tripped is not None:
+                        self._shutdown()
+
+    def start_body(self) -> None:
+        self.body_started = time.monotonic()
+
+    def exceeded(self, now: float) -> str | None:
+        """Which bound the attempt is over at ``now``, in words; None when within both."""
+        if now >= self.deadline:
+            return (
+                f"fetching {self.url} took longer than the limit of {self.total_timeout:g} s "
+                "for one fetch (fetch timeout)"
+            )
+        started = self.body_started
+        if self.min_rate > 0 and started is not None and now - started >= self.rate_grace:
+            elapsed = now - started
+            if self.received < self.min_rate * elapsed:
+                return (
+                    f"{self.url} sent {self.received} bytes in {elapsed:.1f} s, under the "
+                    f"minimum rate of {self.min_rate / 1024:g} KB/s (fetch too slow)"
+                )
+        return None
+
+    def check(self) -> None:
+        """Raise the final `FetchError` when a bound is passed (the reading thread's check)."""
+        reason = self.tripped or self.exceeded(time.monotonic())
+        if reason is not None:
+            raise FetchError(FETCH_FAILED, reason)
+
+    def trip(self, reason: str) -> None:
+        """End the attempt from the watcher: a read blocked on the socket fails at once."""
+        with self._lock:
+            if self.tripped is None:
+                self.tripped = reason
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._sock is not None:
+            with suppress(OSError):
+                # The plain socket's shutdown, also under TLS: it wakes a blocked read without
+                # touching the SSL object the reading thread is using.
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
 
 
 class Fetcher:
@@ -187,9 +276,43 @@ class Fetcher:
         )
         self._s3_client: Any = None
         self._s3_lock = threading.Lock()
+        self._watched: set[_Bounds] = set()
+        self._watch_lock = threading.Condition()
+        self._watcher: threading.Thread | None = None
+        self._closed = False
 
     def close(self) -> None:
+        with self._watch_lock:
+            self._closed = True
+            self._watch_lock.notify_all()
         self._client.close()
+
+    def _watch(self, bounds: _Bounds) -> None:
+        with self._watch_lock:
+            self._watched.add(bounds)
+            if self._watcher is None:
+                self._watcher = threading.Thread(
+                    target=self._watch_loop, name="labelport-fetch-watch", daemon=True
+                )
+                self._watcher.start()
+            self._watch_lock.notify_all()
+
+    def _unwatch(self, bounds: _Bounds) -> None:
+        with self._watch_lock:
+            self._watched.discard(bounds)
+
+    def _watch_loop(self) -> None:
+        with self._watch_lock:
+            while not self._closed:
+                if not self._watched:
+                    self._watch_lock.wait()  # idle until an attempt starts
+                    continue
+                self._watch_lock.wait(_WATCH_EVERY)
+                now = time.monotonic()
+                for bounds in list(self._watched):
+                    reason = bounds.exceeded(now)
+                    if reason is not None:
+                        bounds.trip(reason)
 
     @property
     def s3_client(self) -> Any:
@@ -297,6 +420,8 @@ class Fetcher:
                 if time.monotonic() + delay > deadline:
                     break
                 time.sleep(delay)
+            if time.monotonic() >= deadline:  # e.g. a redirect hop after a slow first one
+                _Bounds(url, deadline, c).check()
             try:
                 return self._attempt(url, deadline, handler, headers, keep_open, accept)
             except _Retryable as retry:
@@ -335,14 +460,34 @@ class Fetcher:
         extensions = {}
         if url.scheme == "https" and parse_ip_literal(host) is None:
             extensions["sni_hostname"] = host
+        bounds = _Bounds(url, deadline, c)
+        extensions["trace"] = bounds.trace
         request = self._client.build_request(
             "GET", url.copy_with(host=address), headers=headers, extensions=extensions
         )
+        self._watch(bounds)
+        try:
+            return self._exchange(url, request, bounds, handler, keep_open, accept)
+        finally:
+            # A stream kept open (the viewer's) is the caller's to read at its own pace.
+            self._unwatch(bounds)
+
+    def _exchange(
+        self,
+        url: httpx.URL,
+        request: httpx.Request,
+        bounds: _Bounds,
+        handler: _Handler[_T],
+        keep_open: bool,
+        accept: frozenset[int],
+    ) -> _T | _Redirect:
         try:
             response = self._client.send(request, stream=True)
         except httpx.TimeoutException as exc:
+            bounds.check()
             raise _Retryable(FetchError(FETCH_FAILED, f"timed out fetching {url}: {exc}")) from None
         except httpx.HTTPError as exc:
+            bounds.check()
             raise _Retryable(FetchError(FETCH_FAILED, f"could not fetch {url}: {exc}")) from None
         kept = False
         try:
@@ -353,14 +498,15 @@ class Fetcher:
                 raise _Retryable(FetchError(HTTP_ERROR, f"{url} answered HTTP {status}"))
             if not 200 <= status < 300 and status not in accept:
                 raise FetchError(HTTP_ERROR, f"{url} answered HTTP {status}")
-            result = handler(url, response, deadline)
+            bounds.start_body()
+            result = handler(url, response, bounds)
             kept = keep_open
             return result
         finally:
             if not kept:
                 response.close()
 
-    def _read_body(self, url: httpx.URL, response: httpx.Response, deadline: float) -> FetchResult:
+    def _read_body(self, url: httpx.URL, response: httpx.Response, bounds: _Bounds) -> FetchResult:
         limit = self.config.max_bytes
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
@@ -372,18 +518,20 @@ class Fetcher:
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_bytes(_CHUNK):
+                # Chunks as they come (no chunk size): a slow body is checked as it trickles in.
+                for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > limit:
                         raise FetchError(
                             TOO_LARGE, f"{url} is larger than the limit of {limit} bytes"
                         )
-                    if time.monotonic() > deadline:
-                        raise FetchError(FETCH_FAILED, f"fetching {url} took too long")
+                    bounds.received = size
+                    bounds.check()
                     digest.update(chunk)
                     out.write(chunk)
         except httpx.HTTPError as exc:
             os.unlink(tmp_name)
+            bounds.check()  # the watcher cut the connection: say which bound, do not retry
             message = f"connection lost reading {url}: {exc}"
             raise _Retryable(FetchError(FETCH_FAILED, message)) from None
         except BaseException:
@@ -401,14 +549,14 @@ class Fetcher:
             last_modified=response.headers.get("last-modified"),
         )
 
-    def _read_head(self, url: httpx.URL, response: httpx.Response, deadline: float) -> Any:
+    def _read_head(self, url: httpx.URL, response: httpx.Response, bounds: _Bounds) -> Any:
         """The answer to a ``Range: bytes=0-N`` request: `PartialBody`, a whole `FetchResult`
         (the range covered the body, or the server ignored Range and sends it all: reading on
         is cheaper than asking again), or None (416: nothing to give; fetch in full)."""
         if response.status_code == 416:
             return None
         if response.status_code != 206:
-            return self._read_body(url, response, deadline)
+            return self._read_body(url, response, bounds)
         total = _range_total(response.headers.get("content-range"))
         if total is False:
             return None  # a part we cannot place in the body: not worth guessing
@@ -422,14 +570,17 @@ class Fetcher:
         received = 0
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_raw(_CHUNK):
+                for chunk in response.iter_raw():
                     chunk = chunk[: want - received]  # a server may send more than asked
                     out.write(chunk)
                     received += len(chunk)
                     if received >= want:
                         break
+                    bounds.received = received
+                    bounds.check()
         except httpx.HTTPError as exc:
             os.unlink(tmp_name)
+            bounds.check()
             message = f"connection lost reading {url}: {exc}"
             raise _Retryable(FetchError(FETCH_FAILED, message)) from None
         except BaseException:
@@ -456,7 +607,7 @@ class Fetcher:
             Path(tmp_name), received, total, content_type, str(url), filename, etag, last_modified
         )
 
-    def _read_stream(self, url: httpx.URL, response: httpx.Response, _deadline: float) -> Any:
+    def _read_stream(self, url: httpx.URL, response: httpx.Response, _bounds: _Bounds) -> Any:
         """The response as a file-like the caller reads and closes (`Fetcher.open`)."""
         encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
         declared = response.headers.get("content-length")
