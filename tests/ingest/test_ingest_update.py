@@ -78,7 +78,7 @@ def test_external_ids_are_upserted_never_duplicated(project, media) -> None:
     ]
     done = project.run({"file_id": file_id, "instance_list": changed})
     counts = done["counts"]
-    assert (counts["added"], counts["unchanged"], counts["replaced"]) == (2, 1, 1), counts
+    assert (counts["added"], counts["unchanged"], counts["replaced"]) == (1, 1, 1), counts
     stored = {i["external_id"]: i for i in project.instances(file_id)}
     assert set(stored) == {"a", "7", "new"}
     assert stored["a"]["x_max"] == 15 and stored["a"]["id"] == ids["a"]  # updated in place

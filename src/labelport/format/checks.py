@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from itertools import chain
 from operator import attrgetter, lt
 from typing import Any
@@ -56,10 +56,15 @@ def check_packet(
     media_type: str | None = None,
     strict: bool = False,
     report: Report | None = None,
+    stored_ids: Callable[[], Collection[str]] | None = None,
 ) -> Report:
-    """Run every media-free check; normalises in place (null number -> 1, inverted boxes)."""
+    """Run every media-free check; normalises in place (null number -> 1, inverted boxes).
+
+    `stored_ids`: the external ids of the instances already in the file the packet updates,
+    which its relations may name in `update` mode; called only if a relation names an id the
+    packet lacks."""
     with paused():
-        return _check_packet(packet, labels, attributes, media_type, strict, report)
+        return _check_packet(packet, labels, attributes, media_type, strict, report, stored_ids)
 
 
 def _check_packet(
@@ -69,6 +74,7 @@ def _check_packet(
     media_type: str | None,
     strict: bool,
     report: Report | None,
+    stored_ids: Callable[[], Collection[str]] | None = None,
 ) -> Report:
     if report is None:
         report = Report()
@@ -157,7 +163,9 @@ def _check_packet(
 
     checkers = {cls: _CHECKERS[cls] for cls in per_class if cls in _CHECKERS}
     if checkers:
-        context = {"ids": id_set}
+        context = {"ids": id_set, "where": "this packet"}
+        if Relation in checkers:
+            _add_stored_ends(packet, lists, id_set, stored_ids, context)
         for frame, index, instance in iter_instances(packet):
             check = checkers.get(instance.__class__)
             if check is not None:
@@ -553,13 +561,46 @@ def _check_relation(instance: Relation, path: str, at: Any, report: Report, ctx:
             report.problem(
                 "relation.unknown_end",
                 f"{path}/{key}",
-                f"{key} {show(value)} is not the id of an instance of this file",
+                f"{key} {show(value)} is not the id of an instance of {ctx['where']}",
                 at,
             )
     if start is not None and start == end:
         report.problem(
             "relation.self", f"{path}/to", f"the relation goes from {show(start)} to itself", at
         )
+
+
+def _add_stored_ends(
+    packet: Packet,
+    lists: list[list[Any]],
+    ids: set[Any],
+    stored_ids: Callable[[], Collection[str]] | None,
+    context: dict[str, Any],
+) -> None:
+    """Let relation ends name instances already in the file: in `update` mode those stay beside
+    the packet's. Not in `update_with_existing`, which removes every instance not re-sent, so an
+    end naming one would point at nothing once the import is written."""
+    if packet.file_id is None:
+        return
+    if packet.mode == "update_with_existing":
+        context["where"] = (
+            "this packet (update_with_existing removes the file's instances not sent again)"
+        )
+        return
+    context["where"] = f"this packet or of file {packet.file_id}"
+    if stored_ids is None:
+        return
+    ends = {
+        end
+        for instance in chain.from_iterable(lists)
+        if instance.__class__ is Relation
+        for end in (instance.start, instance.end)
+        if end is not None and end not in ids
+    }
+    if ends:
+        stored = stored_ids()
+        # Stored external ids are text: an integer `id` is stored as its decimal form.
+        context["ids"] = ids | {end for end in ends if str(end) in stored}
 
 
 def _check_geo_box(instance: GeoBox, path: str, at: Any, report: Report, ctx: Any) -> None:

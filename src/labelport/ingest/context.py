@@ -6,7 +6,7 @@ Loaded with a handful of queries per import (never per instance), then used for 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from labelport import format as fmt
@@ -23,9 +23,23 @@ class ImportContext:
     models: list[dict[str, Any]]
     model_runs: list[dict[str, Any]]
     sequences: list[dict[str, Any]]  # of the target file, when it exists
+    file_id: int | None = None  # the target file, when it exists
+    store: Store | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._stored_ids: frozenset[str] | None = None
         self._rebuild()
+
+    def stored_external_ids(self) -> frozenset[str]:
+        """The external ids of the target file's instances (none for a new file). Read once, on
+        first use: only a relation naming an id its packet lacks needs them, and a big file has
+        a million."""
+        if self._stored_ids is None:
+            if self.file_id is None or self.store is None:
+                self._stored_ids = frozenset()
+            else:
+                self._stored_ids = frozenset(self.store.external_ids(self.file_id))
+        return self._stored_ids
 
     def _rebuild(self) -> None:
         # A name present in several schemas resolves to the default schema's label (listed first).
@@ -144,6 +158,8 @@ def load_context(store: Store, project_id: int, file_id: int | None) -> ImportCo
         models=[shallow(r) for r in store.list_models(project_id)],
         model_runs=[shallow(r) for r in store.list_model_runs(project_id)],
         sequences=[shallow(r) for r in store.list_sequences(file_id)] if file_id else [],
+        file_id=file_id,
+        store=store,
     )
 
 

@@ -132,6 +132,7 @@ def check_against_project(
         media_type=media_type,
         strict=packet.strict,
         report=report,
+        stored_ids=context.stored_external_ids,
     )
     context.check_references(packet, report)
     if media is not None:

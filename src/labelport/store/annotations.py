@@ -43,6 +43,14 @@ class AnnotationsMixin(StoreBase):
         with self._read() as conn:
             return conn.execute(q).scalar_one()
 
+    def external_ids(self, file_id: int) -> set[str]:
+        """The external ids of a file's instances, in one query (the partial unique index on
+        (file_id, external_id) answers it without reading the rows)."""
+        i = t.instance
+        q = select(i.c.external_id).where(i.c.file_id == file_id, i.c.external_id.is_not(None))
+        with self._read() as conn:
+            return set(conn.execute(q).scalars())
+
     @staticmethod
     def _frames(frame_min: int | None, frame_max: int | None) -> list:
         c = t.instance.c.frame

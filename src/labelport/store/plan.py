@@ -89,11 +89,11 @@ class WritePlan:
 class WriteResult:
     """What the transaction did; merged into the import's counts."""
 
-    added: int
-    unchanged: int  # rows whose external id / content hash already matched
-    removed: int  # update_with_existing only
+    added: int  # rows inserted new (paired with no existing row)
+    unchanged: int  # rows that paired with an existing row of equal content: left as they were
+    removed: int  # existing rows deleted: update_with_existing only
     sequences_created: int
     sequences_extended: int
-    # Added by store, compatibly: how many of `added` overwrote an existing row of the file with
-    # the same external id (different content hash). Always: added + unchanged == rows sent.
+    # Rows that paired with an existing row (by external id) of other content and overwrote it
+    # in place. Always: added + unchanged + replaced == rows sent.
     replaced: int = 0

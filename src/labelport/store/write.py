@@ -440,7 +440,7 @@ def _merge(
     if not pg:  # PostgreSQL drops them at commit
         for name in (_STAGE, _MATCH):
             conn.exec_driver_sql(f"DROP TABLE temp.{name}")
-    return total - unchanged, unchanged, removed, replaced
+    return total - unchanged - replaced, unchanged, removed, replaced
 
 
 def _content_key(conn: Connection, params: dict[str, Any]) -> tuple[str, ...]:
