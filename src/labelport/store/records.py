@@ -236,3 +236,17 @@ class InstanceCount:
     label_name: str | None
     type: str
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A /ui session; `id` is the SHA-256 (hex) of its cookie's token, never the token."""
+
+    id: str
+    project_id: int | None
+    all_projects: bool
+    principal: str
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None

@@ -13,9 +13,10 @@ from labelport.store.database import make_engine, migrate
 from labelport.store.files import FilesMixin
 from labelport.store.imports import ImportsMixin
 from labelport.store.projects import ProjectsMixin
+from labelport.store.sessions import SessionsMixin
 
 
-class Store(ProjectsMixin, FilesMixin, ImportsMixin, BatchesMixin, AnnotationsMixin):
+class Store(ProjectsMixin, FilesMixin, ImportsMixin, BatchesMixin, AnnotationsMixin, SessionsMixin):
     """Every method runs in its own transaction and returns records from `store.records`."""
 
     def __init__(self, engine: Engine) -> None:

@@ -341,3 +341,32 @@ instance = Table(
         postgresql_where=text("external_id IS NOT NULL"),
     ),
 )
+
+# Signed-in browsers of the /ui pages (web/sessions.py). Kept here, not in a server's memory, so
+# that any API server behind a balancer knows every session, a restart keeps them, and signing
+# out ends a session for good. `id` is the SHA-256 (hex) of the cookie's random token: a copy of
+# this table signs no one in.
+web_session = Table(
+    "web_session",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    # NULL with all_projects: a sign-in link's session sees every project of the server.
+    Column("project_id", ID, _fk("project.id"), index=True),
+    Column("all_projects", Boolean, nullable=False),
+    Column("principal", String(255), nullable=False),  # "sign-in link" or the key's client id
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+    Column("revoked_at", UTCDateTime),
+    CheckConstraint("all_projects = (project_id IS NULL)", name="scope"),
+)
+
+# One-time sign-in links (`labelport serve` prints one): the SHA-256 (hex) of the link's token.
+# Redeeming deletes the row in the transaction that creates the session, so a token works once.
+web_signin_token = Table(
+    "web_signin_token",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)

@@ -19,14 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from labelport.errors import LabelportError, NotFound
 from labelport.web import filters
-from labelport.web.sessions import (
-    COOKIE,
-    LOGIN_CSRF_COOKIE,
-    SESSION_SECONDS,
-    CookieSigner,
-    SignInTokens,
-    WebSession,
-)
+from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, SESSION_SECONDS, Sessions, WebSession
 
 HERE = Path(__file__).parent
 PREFIX = "/ui"
@@ -44,21 +37,19 @@ class SignInRequired(Exception):
 
 
 class WebState:
-    """What the pages share: the service, the sign-in tokens, the cookie key, the frame cache."""
+    """What the pages share: the service, its sessions and sign-in tokens, the frame cache."""
 
     def __init__(self, service: Any, cache_dir: Path) -> None:
         self.service = service
-        self.tokens = SignInTokens()
-        self.signer = CookieSigner()
+        self.sessions = Sessions(service)
         self.cache_dir = cache_dir
-        self.secure_cookies = False
 
     @property
     def engine(self) -> Any:
         return self.service.store.engine
 
     def session(self, request: Request) -> WebSession:
-        found = self.signer.load(request.cookies.get(COOKIE))
+        found = self.sessions.load(request.cookies.get(COOKIE))
         if found is None:
             raise SignInRequired()
         return found
@@ -135,7 +126,11 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
     if wants_json(request):
         return JSONResponse({"error": {"code": str(status), "message": message}}, status)
     templates: Jinja2Templates = request.app.state.templates
-    session = request.app.state.web.signer.load(request.cookies.get(COOKIE))
+    try:
+        session = request.app.state.web.sessions.load(request.cookies.get(COOKIE))
+    except Exception:
+        # The error may be the database's: the page must still be shown, just signed out.
+        session = None
     return templates.TemplateResponse(
         request,
         "error.html",
@@ -144,15 +139,23 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
     )
 
 
-def set_session_cookie(response: Response, state: WebState, session: WebSession) -> None:
+def served_over_https(request: Request) -> bool:
+    """HTTPS as the browser sees it: uvicorn's proxy headers (on by default) have already set the
+    scheme from a trusted proxy's X-Forwarded-Proto (FORWARDED_ALLOW_IPS, docs/deploy.md)."""
+    return request.url.scheme == "https"
+
+
+def set_session_cookie(response: Response, request: Request, cookie: str) -> None:
     response.set_cookie(
         COOKIE,
-        state.signer.dump(session),
+        cookie,
         max_age=SESSION_SECONDS,
         path=PREFIX,
         httponly=True,
         samesite="lax",
-        secure=state.secure_cookies,
+        # Over HTTPS the cookie must never travel in clear text (a plain http:// link to the
+        # same host); over plain HTTP a Secure cookie would not be sent back at all.
+        secure=served_over_https(request),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
 
@@ -168,7 +171,7 @@ def mount(api_app: FastAPI, service: Any, *, cache_dir: Path | None = None) -> F
 def signin_url(api_app: FastAPI, base_url: str) -> str:
     """A fresh one-time sign-in link for every project of this server."""
     state: WebState = api_app.state.web
-    return f"{base_url.rstrip('/')}{PREFIX}/signin?token={state.tokens.issue()}"
+    return f"{base_url.rstrip('/')}{PREFIX}/signin?token={state.sessions.issue_token()}"
 
 
 def html(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:

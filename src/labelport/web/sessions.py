@@ -1,29 +1,32 @@
-"""Signing in to the pages: one-time sign-in tokens, signed session cookies, CSRF tokens.
+"""Signing in to the pages: one-time sign-in tokens, server-side sessions, CSRF tokens.
 
-`labelport serve` prints a link with a random token (like Jupyter). Only the token's SHA-256 is
-kept, in memory; redeeming it once turns it into a session cookie and deletes it, so a link
-copied from a terminal's scrollback later is worthless. An API key (client id + secret) signs in
-too, to its own project only.
+`labelport serve` prints a link with a random token (like Jupyter). Redeeming it once turns it
+into a session and deletes it, so a link copied from a terminal's scrollback later is worthless.
+An API key (client id + secret) signs in too, to its own project only.
 
-The cookie is `base64url(json).hmac`: no server-side session table, and a restart (new key)
-signs everyone out, as a restart of Jupyter does.
+The session cookie is a random token; the database keeps only its SHA-256 (store/sessions.py),
+as it does for the sign-in tokens. So every API server over the same database knows every
+session and link (the scale-out of docs/deploy.md), a restart signs no one out, and signing out
+revokes the session everywhere at once, whoever still holds a copy of the cookie.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import secrets
-import threading
-import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from labelport.store.coltypes import utcnow
+from labelport.store.records import WebSession as SessionRow
 
 COOKIE = "labelport_session"
 LOGIN_CSRF_COOKIE = "labelport_signin_csrf"
 SESSION_SECONDS = 7 * 24 * 3600
 TOKEN_SECONDS = 24 * 3600
+_MAX_TOKEN = 200  # ours are 43 characters; anything much longer is not worth a hash or a query
 
 
 @dataclass(frozen=True)
@@ -33,92 +36,92 @@ class WebSession:
     all_projects: bool
     project_id: int | None
     csrf: str
-    expires: float
+    expires: datetime
     who: str  # shown in the header: "sign-in link" or the key's client id
 
     def may_see(self, project_id: int) -> bool:
         return self.all_projects or self.project_id == project_id
 
 
-class SignInTokens:
-    """One-time tokens, kept hashed; thread-safe (the CLI issues, request threads redeem)."""
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
-    def __init__(self) -> None:
-        self._hashes: dict[bytes, float] = {}
-        self._lock = threading.Lock()
 
-    @staticmethod
-    def _hash(token: str) -> bytes:
-        return hashlib.sha256(token.encode()).digest()
+def _plausible(token: str | None) -> bool:
+    return bool(token) and len(token or "") <= _MAX_TOKEN
 
-    def issue(self, ttl: float = TOKEN_SECONDS) -> str:
+
+def _from_row(row: SessionRow) -> WebSession:
+    return WebSession(
+        all_projects=row.all_projects,
+        project_id=row.project_id,
+        csrf=row.csrf,
+        expires=row.expires_at,
+        who=row.principal,
+    )
+
+
+class Sessions:
+    """Sign-in tokens and sessions of one app, kept in its service's database."""
+
+    def __init__(self, service: Any) -> None:
+        # The service, not its store: an app may be built before it has one (the schema).
+        self._service = service
+
+    @property
+    def _store(self) -> Any:
+        return self._service.store
+
+    def issue_token(self, ttl: float = TOKEN_SECONDS) -> str:
+        """A new one-time sign-in token; only its hash is stored."""
         token = secrets.token_urlsafe(32)
-        with self._lock:
-            now = time.time()
-            # Expired tokens are dropped here so that the table cannot grow without bound.
-            self._hashes = {h: t for h, t in self._hashes.items() if t > now}
-            self._hashes[self._hash(token)] = now + ttl
+        now = utcnow()
+        self._store.create_signin_token(token_hash(token), now + timedelta(seconds=ttl), now=now)
         return token
 
-    def redeem(self, token: str) -> bool:
-        """True once for a token that was issued and has not expired; False ever after."""
-        if not token or len(token) > 200:
-            return False
-        with self._lock:
-            expires = self._hashes.pop(self._hash(token), None)
-        return expires is not None and expires > time.time()
+    def start(self, *, project_id: int | None, who: str) -> tuple[str, WebSession]:
+        """A new session: (cookie value, session). For every project when `project_id` is None."""
+        started = self._create(project_id=project_id, who=who, signin_token_hash=None)
+        if started is None:  # only a sign-in token can make the store refuse
+            raise RuntimeError("the store refused a session that needs no sign-in token")
+        return started
 
+    def redeem(self, signin_token: str | None) -> tuple[str, WebSession] | None:
+        """A session for every project if `signin_token` is redeemed now (once, in the same
+        transaction); None when it was already used, has expired or never existed."""
+        if not _plausible(signin_token):
+            return None
+        return self._create(
+            project_id=None, who="sign-in link", signin_token_hash=token_hash(str(signin_token))
+        )
 
-class CookieSigner:
-    def __init__(self, key: bytes | None = None) -> None:
-        self._key = key or secrets.token_bytes(32)
-
-    def _mac(self, body: bytes) -> str:
-        digest = hmac.new(self._key, body, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-    def dump(self, session: WebSession) -> str:
-        data = {
-            "a": session.all_projects,
-            "p": session.project_id,
-            "c": session.csrf,
-            "e": session.expires,
-            "w": session.who,
-        }
-        body = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
-        body = body.rstrip(b"=")
-        return f"{body.decode()}.{self._mac(body)}"
+    def _create(
+        self, *, project_id: int | None, who: str, signin_token_hash: str | None
+    ) -> tuple[str, WebSession] | None:
+        cookie = secrets.token_urlsafe(32)
+        now = utcnow()
+        row = self._store.create_web_session(
+            token_hash(cookie),
+            project_id=project_id,
+            principal=who,
+            csrf=secrets.token_urlsafe(24),
+            expires_at=now + timedelta(seconds=SESSION_SECONDS),
+            signin_token_hash=signin_token_hash,
+            now=now,
+        )
+        return None if row is None else (cookie, _from_row(row))
 
     def load(self, cookie: str | None) -> WebSession | None:
-        """The session in a cookie whose signature holds and that has not expired, else None."""
-        if not cookie or "." not in cookie or len(cookie) > 4096:
+        """The live session of a cookie: None if unknown, expired or signed out."""
+        if not _plausible(cookie):
             return None
-        body_text, mac = cookie.rsplit(".", 1)
-        body = body_text.encode()
-        if not hmac.compare_digest(mac, self._mac(body)):
-            return None
-        try:
-            data = json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
-            session = WebSession(
-                all_projects=bool(data["a"]),
-                project_id=None if data["p"] is None else int(data["p"]),
-                csrf=str(data["c"]),
-                expires=float(data["e"]),
-                who=str(data["w"]),
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
-        return session if session.expires > time.time() else None
+        row = self._store.get_web_session(token_hash(str(cookie)))
+        return None if row is None else _from_row(row)
 
-
-def new_session(*, all_projects: bool, project_id: int | None, who: str) -> WebSession:
-    return WebSession(
-        all_projects=all_projects,
-        project_id=project_id,
-        csrf=secrets.token_urlsafe(24),
-        expires=time.time() + SESSION_SECONDS,
-        who=who,
-    )
+    def revoke(self, cookie: str | None) -> bool:
+        if not _plausible(cookie):
+            return False
+        return bool(self._store.revoke_web_session(token_hash(str(cookie))))
 
 
 def same_token(given: str | None, expected: str | None) -> bool:

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from labelport.auth import TooManyFailures, limited, limiter_for
-from labelport.web.app import PREFIX, WebState, html, set_session_cookie
-from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, new_session, same_token
+from labelport.web.app import PREFIX, WebState, html, served_over_https, set_session_cookie
+from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, same_token
 
 router = APIRouter()
 
@@ -38,7 +38,13 @@ def _form(request: Request, *, error: str | None = None, status: int = 200) -> R
         status,
     )
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, csrf, max_age=3600, path=PREFIX, httponly=True, samesite="strict"
+        LOGIN_CSRF_COOKIE,
+        csrf,
+        max_age=3600,
+        path=PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=served_over_https(request),
     )
     return response
 
@@ -48,7 +54,8 @@ def signin_form(request: Request, token: str | None = None) -> Response:
     state: WebState = request.app.state.web
     if token is None:
         return _form(request)
-    if not state.tokens.redeem(token):
+    started = state.sessions.redeem(token)
+    if started is None:
         return _form(
             request,
             error="This sign-in link was already used or has expired. Restart `labelport serve`"
@@ -57,9 +64,7 @@ def signin_form(request: Request, token: str | None = None) -> Response:
         )
     # Redirect at once: the token leaves the address bar and the browser's history entry.
     response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
-    set_session_cookie(
-        response, state, new_session(all_projects=True, project_id=None, who="sign-in link")
-    )
+    set_session_cookie(response, request, started[0])
     return response
 
 
@@ -76,11 +81,11 @@ def signin_submit(
     if not same_token(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
         return _form(request, error="The form expired; please try again.", status=403)
     if token.strip():
-        if not state.tokens.redeem(token.strip()):
+        started = state.sessions.redeem(token.strip())
+        if started is None:
             return _form(
                 request, error="That sign-in token was already used or is wrong.", status=403
             )
-        session = new_session(all_projects=True, project_id=None, who="sign-in link")
     else:
         remote = request.client.host if request.client is not None else None
         try:
@@ -98,18 +103,19 @@ def signin_submit(
             return refused
         if not found:
             return _form(request, error="Unknown client id or wrong secret.", status=403)
-        session = new_session(
-            all_projects=False, project_id=int(found["project_id"]), who=found["client_id"]
+        started = state.sessions.start(
+            project_id=int(found["project_id"]), who=str(found["client_id"])
         )
     response = RedirectResponse(safe_next(next), status_code=303)
-    set_session_cookie(response, state, session)
+    set_session_cookie(response, request, started[0])
     return response
 
 
 @router.post("/signout")
 def signout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     state: WebState = request.app.state.web
-    session = state.signer.load(request.cookies.get(COOKIE))
+    cookie = request.cookies.get(COOKIE)
+    session = state.sessions.load(cookie)
     if session is not None and not same_token(csrf, session.csrf):
         return html(
             request,
@@ -118,6 +124,11 @@ def signout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
              "session": session, "project": None},
             403,
         )  # fmt: skip
+    # Revoked in the database: a copy of the cookie (another tab, a stolen one) stops working
+    # on every server at once, not just in this browser.
+    state.sessions.revoke(cookie)
     response = RedirectResponse(f"{PREFIX}/signin", status_code=303)
-    response.delete_cookie(COOKIE, path=PREFIX)
+    response.delete_cookie(
+        COOKIE, path=PREFIX, httponly=True, samesite="lax", secure=served_over_https(request)
+    )
     return response
