@@ -52,6 +52,11 @@ class Settings:
     batch_chunk: int = 200
     # How long a chunk's ready files wait for slower fetches before they are written anyway.
     straggler_seconds: float = 5.0
+    # Bounds of one media fetch (docs/deploy.md, "Slow media"): its wall clock, all retries and
+    # redirects included, and the rate (bytes/s) its body must average after the grace period.
+    fetch_timeout: float = 60.0
+    fetch_min_rate: int = 10 * 1024
+    fetch_rate_grace: float = 10.0
 
 
 @dataclass
@@ -266,6 +271,9 @@ class MediaResolver:
         return FetchConfig(
             allow_private=self.settings.allow_private_urls,
             max_bytes=self.settings.max_media_bytes,
+            total_timeout=self.settings.fetch_timeout,
+            min_rate=self.settings.fetch_min_rate,
+            rate_grace=self.settings.fetch_rate_grace,
             local_roots=self.settings.media_roots,
             allow_s3=bool(self.settings.media_buckets),
             s3_buckets=self.settings.media_buckets,

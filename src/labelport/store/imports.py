@@ -259,24 +259,40 @@ class ImportsMixin(StoreBase):
             )
 
     def claim_next_import(self, worker_id: str) -> Import | None:
-        """Atomically take the oldest queued import: status `fetching`, claimed by `worker_id`,
-        attempts + 1. None when nothing is queued."""
+        """Atomically take the next queued import: status `fetching`, claimed by `worker_id`,
+        attempts + 1. None when nothing is queued.
+
+        Fair across projects: the oldest queued import of the project with the fewest imports
+        running, so a project with many slow or huge imports in flight does not keep the
+        workers from another project's. Oldest first within a project, and among projects
+        running as many."""
         i = t.import_
         now = utcnow()
-        # PostgreSQL: SKIP LOCKED lets concurrent workers take different rows without waiting.
-        # SQLite ignores FOR UPDATE; its write transaction (BEGIN IMMEDIATE) is the lock.
-        oldest = (
+        # Both scans use the (status, created_at) index: the running imports (a few per worker)
+        # counted once per project, then the queued ones, of which the first in this order is
+        # kept (a top-1, not a sort of the queue). No schema change: the counts are derived.
+        running = (
+            select(i.c.project_id, func.count().label("n"))
+            .where(i.c.status.in_(RUNNING_STATUSES))
+            .group_by(i.c.project_id)
+            .subquery("running")
+        )
+        # PostgreSQL: SKIP LOCKED lets concurrent workers take different rows without waiting
+        # (OF import: the counted rows are not locked). SQLite ignores FOR UPDATE; its write
+        # transaction (BEGIN IMMEDIATE) is the lock.
+        nxt = (
             select(i.c.id)
+            .select_from(i.outerjoin(running, running.c.project_id == i.c.project_id))
             .where(i.c.status == "queued")
-            .order_by(i.c.created_at, i.c.id)
+            .order_by(func.coalesce(running.c.n, 0), i.c.created_at, i.c.id)
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=i)
             .scalar_subquery()
         )
         with self._write() as conn:
             row = conn.execute(
                 update(i)
-                .where(i.c.id == oldest, i.c.status == "queued")
+                .where(i.c.id == nxt, i.c.status == "queued")
                 .values(**claimed_by(worker_id, now))
                 .returning(*i.c)
             ).first()
@@ -333,6 +349,12 @@ class ImportsMixin(StoreBase):
         """
         with self._write() as conn:
             return write_import(conn, plan)
+
+
+# Claimed and not finished: what counts as running for the fairness of the claim.
+RUNNING_STATUSES = tuple(
+    s for s in t.IMPORT_STATUSES if s not in t.TERMINAL_STATUSES and s != "queued"
+)
 
 
 def claimed_by(worker_id: str, now: datetime) -> dict[str, Any]:
