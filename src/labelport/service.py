@@ -39,7 +39,7 @@ import tempfile
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -141,6 +141,7 @@ class Service:
         workers: int = 2,
         storage_url: str | None = None,
         queue: str = "threads",
+        fetch_timeout: float | None = None,
     ) -> Service:
         """The embedded default: SQLite and blobs under `data_dir`, `workers` import threads.
 
@@ -149,6 +150,7 @@ class Service:
         $LABELPORT_MEDIA_BUCKETS, comma-separated; none when unset).
         Scaled out (docs/deploy.md): `database_url` PostgreSQL, `storage_url` s3://bucket/prefix,
         `queue="procrastinate"` with `workers=0`: imports are deferred to `labelport worker`s.
+        `fetch_timeout`: seconds one media fetch may take in all (default: `Settings`').
         """
         if queue not in ("threads", "procrastinate"):
             raise ValueError(f"queue {queue!r}: threads or procrastinate")
@@ -172,6 +174,8 @@ class Service:
             media_roots=tuple(Path(r).resolve() for r in media_roots),
             media_buckets=frozenset(media_buckets),
         )
+        if fetch_timeout is not None:
+            settings = dataclasses.replace(settings, fetch_timeout=fetch_timeout)
         service = cls(store, blobs, settings=settings)
         if queue == "procrastinate":
             from labelport.ingest.queue import ProcrastinateDispatcher
@@ -185,6 +189,7 @@ class Service:
                 requeue_orphans=store.requeue_running_imports,
                 lock_path=root / "jobs.lock",
                 workers=workers,
+                fetch_workers=settings.fetch_concurrency,
             )
             service.dispatcher.start()
         return service
@@ -193,11 +198,13 @@ class Service:
         """The next work: one import, or a run of a batch's lines (see store/batches.py)."""
         return self.store.claim_next_imports(worker_id, self.settings.batch_chunk) or None
 
-    def _run_claimed(self, claimed: list[Import]) -> None:
+    def _run_claimed(self, claimed: list[Import]) -> Callable[[], None] | None:
+        """Run claimed work; an import waiting on remote media returns its rest for the
+        runner's fetch threads (ingest/jobs.py)."""
         if len(claimed) == 1 and claimed[0].batch_id is None:
-            self.job.run(claimed[0].id)
-        else:
-            self.batch_job.run(claimed)
+            return self.job.start(claimed[0].id)
+        self.batch_job.run(claimed)
+        return None
 
     def run_import_job(self, import_id: int) -> None:
         """Run a queued import for an out-of-process worker. A batch's line brings the rest of

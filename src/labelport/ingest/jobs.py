@@ -6,6 +6,26 @@ the import `success`, which makes a rerun after a crash safe (it ends exactly on
 
 `ThreadRunner` is the embedded default: worker threads inside the serving process. A later
 out-of-process runner only has to implement `Dispatcher`.
+
+Slow media (issue 13, item 4). An import whose media comes by a remote URL spends most of its
+life waiting on the network; two such imports used to hold both workers while every other import
+stayed queued. The runner therefore has two kinds of threads:
+
+- `workers` import threads, which claim work and run everything that does not wait on a remote
+  source (decoding, local media, batches, which fetch in their own bounded pool);
+- `fetch_workers` fetch threads. `run` may return the rest of a job that waits on a remote
+  source (`ImportJob.start`); the import thread hands it to a free fetch thread and goes back to
+  claiming at once. When every fetch thread is busy it runs the rest itself, as before: the
+  number of jobs in flight stays bounded (workers + fetch_workers), nothing waits claimed in a
+  queue of ours (a claimed import is one being worked on), and the claim's order decides what
+  runs next.
+
+Why this and not a queue of fetches or an async fetcher: the fetch is followed by the probe and
+the write of the same import, which are synchronous and need the fetched file; handing the whole
+rest of the job to one thread keeps each import on one thread from fetch to write, with the
+status and error handling it had. The fetch's own bounds (`FetchConfig.total_timeout`,
+`min_rate`) bound how long a fetch thread can be held, and the claim's fairness across projects
+(store `claim_next_import`) keeps one project's slow imports from taking every free thread.
 """
 
 from __future__ import annotations
@@ -17,6 +37,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -86,10 +107,13 @@ class ThreadRunner:
         self,
         *,
         claim: Callable[[str], Any],  # the next work (an import, a batch's lines) or None
-        run: Callable[[Any], None],
+        # Runs claimed work; may return the rest of it, which waits on a remote source, to be
+        # run on a fetch thread (see the module docstring).
+        run: Callable[[Any], Callable[[], None] | None],
         requeue_orphans: Callable[[], int],
         lock_path: Path,
         workers: int = 2,
+        fetch_workers: int = 0,
         poll_seconds: float = 0.5,
     ) -> None:
         self._claim = claim
@@ -97,6 +121,10 @@ class ThreadRunner:
         self._requeue_orphans = requeue_orphans
         self._lock_path = lock_path
         self._workers = workers
+        self._fetch_workers = fetch_workers
+        # One permit per fetch thread: a hand-off never waits in the pool's queue.
+        self._fetch_slots = threading.BoundedSemaphore(max(1, fetch_workers))
+        self._fetch_pool: ThreadPoolExecutor | None = None
         self._poll = poll_seconds
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -119,6 +147,10 @@ class ThreadRunner:
         recovered = self._requeue_orphans()
         if recovered:
             log.warning("requeued %d import(s) left running by a previous process", recovered)
+        if self._fetch_workers > 0:
+            self._fetch_pool = ThreadPoolExecutor(
+                self._fetch_workers, thread_name_prefix="labelport-import-fetch"
+            )
         for n in range(self._workers):
             thread = threading.Thread(
                 target=self._loop, args=(f"{self._worker_prefix}:{n}",), daemon=True
@@ -142,6 +174,10 @@ class ThreadRunner:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
+        if self._fetch_pool is not None:
+            # Each fetch ends within its deadline; its import is then finished or failed.
+            self._fetch_pool.shutdown(wait=True)
+            self._fetch_pool = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing releases the flock
             self._lock_fd = None
@@ -159,10 +195,45 @@ class ThreadRunner:
                 self._wake.wait(self._poll)
                 continue
             try:
-                self._run(import_id)
+                rest = self._run(import_id)
             except Exception:
                 # run() records failures on the import itself; this is a last line of defence.
                 log.exception("import %s crashed its worker", import_id)
-            with self._ended:
-                self.jobs_ended += 1
-                self._ended.notify_all()
+                rest = None
+            if callable(rest):  # a run that returns anything else has ended
+                if self._hand_off(import_id, rest):
+                    continue  # a fetch thread ends it; this thread claims the next
+                self._finish(import_id, rest)
+            self._job_ended()
+
+    def _hand_off(self, work: Any, rest: Callable[[], None]) -> bool:
+        """Give ``rest`` to a free fetch thread; False when none is free (or there are none)."""
+        pool = self._fetch_pool
+        if pool is None or not self._fetch_slots.acquire(blocking=False):
+            return False
+
+        def fetch() -> None:
+            try:
+                self._finish(work, rest)
+            finally:
+                self._fetch_slots.release()
+                self._job_ended()
+
+        try:
+            pool.submit(fetch)
+        except RuntimeError:  # stopping: the pool takes no more
+            self._fetch_slots.release()
+            return False
+        return True
+
+    @staticmethod
+    def _finish(work: Any, rest: Callable[[], None]) -> None:
+        try:
+            rest()
+        except Exception:
+            log.exception("import %s crashed its fetch thread", work)
+
+    def _job_ended(self) -> None:
+        with self._ended:
+            self.jobs_ended += 1
+            self._ended.notify_all()
