@@ -115,6 +115,15 @@ def serve(
             " --database-url, imports are queued for `labelport worker`s"
         ),
     ] = "auto",
+    fetch_timeout: Annotated[
+        float,
+        typer.Option(
+            "--fetch-timeout",
+            min=1.0,
+            help="Seconds one media fetch may take in all, retries and redirects included"
+            " (a body must also average 10 KB/s after its first 10 s)",
+        ),
+    ] = 60.0,
 ) -> None:
     """Run the HTTP server: the native API, the diffgram-compatible routes, /docs."""
     import uvicorn
@@ -135,6 +144,7 @@ def serve(
             workers=workers,
             storage_url=storage_url,
             queue=queue,
+            fetch_timeout=fetch_timeout,
         )
     except LabelportError as exc:
         raise _fail(exc.message) from None
