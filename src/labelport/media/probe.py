@@ -2,8 +2,10 @@
 
 `probe_file` is the one entry point. The media type comes from the caller when given (the
 packet's ``media.type``, a MIME type such as ``image/png`` is accepted too) and from the content
-otherwise (`sniff`). When the caller's type is given but the content cannot be read as that type
-while it clearly is another one, the error is ``media.type_mismatch`` naming what was found.
+otherwise (`sniff`). When the caller's type is given and the content clearly is another one,
+the error is ``media.type_mismatch`` naming what was found: at once where the first bytes are a
+format's signature (a PNG is an image even though FFmpeg would read it as a one-frame video),
+else when the content cannot be read as the declared type.
 Whatever goes wrong inside a decoder ends as a `ProbeError` (``media.unreadable`` and friends),
 never as a traceback.
 """
@@ -225,6 +227,9 @@ def probe_file(
             UNSUPPORTED_TYPE,
             "the media type cannot be told from the content; give one of " + ", ".join(MEDIA_TYPES),
         )
+    contradiction = _contradiction(declared, sniffed, fmt)
+    if contradiction is not None:
+        raise ProbeError(TYPE_MISMATCH, contradiction)
     kind = declared or sniffed
     if declared is None and sniffed == "image" and fmt == "tiff" and is_geotiff(path):
         kind = "geo"
@@ -241,6 +246,60 @@ def probe_file(
         raise
     probe.sniffed_type = sniffed
     return probe
+
+
+# The declared types that content beginning with a format's signature may be: a decoder that
+# can read it anyway must not decide (FFmpeg opens a PNG or a GIF as a one-frame video, and would
+# make a video file of it). Containers that hold video or audio allow both; a TIFF may be a
+# GeoTIFF; a textual point cloud may be sent as text. Formats told by a heuristic rather than a
+# signature (MPEG audio frame sync, MPEG-TS packet bytes) are absent: the declared type's
+# decoder decides, and its failure is a mismatch as before.
+_SIGNED: dict[tuple[str, str], frozenset[str]] = {
+    **{("image", f): frozenset({"image"}) for f in ("png", "jpeg", "gif", "bmp", "webp")},
+    **{("image", f): frozenset({"image"}) for f in ("heic", "heix", "mif1", "avif", "msf1")},
+    ("image", "tiff"): frozenset({"image", "geo"}),
+    ("video", "mp4"): frozenset({"video", "audio"}),
+    ("video", "matroska"): frozenset({"video", "audio"}),
+    ("video", "avi"): frozenset({"video"}),
+    ("video", "mpeg"): frozenset({"video"}),
+    ("audio", "wav"): frozenset({"audio"}),
+    ("audio", "flac"): frozenset({"audio"}),
+    ("audio", "m4a"): frozenset({"audio"}),
+    ("audio", "ogg"): frozenset({"audio", "video"}),
+    ("point_cloud", "ply"): frozenset({"point_cloud", "text"}),
+    ("point_cloud", "pcd"): frozenset({"point_cloud", "text"}),
+}
+
+
+def _contradiction(declared: str | None, sniffed: str | None, fmt: str | None) -> str | None:
+    """Why the content cannot be the declared type, or None when it may be (or the content
+    does not say: then the declared type's decoder decides)."""
+    if declared is None or sniffed is None or declared == sniffed:
+        return None
+    if sniffed in ("text", "geo"):
+        # No audio or video file is text; FFmpeg would read a text file as a playlist or a
+        # concat list naming other files.
+        if declared in ("video", "audio"):
+            what = "GeoJSON" if sniffed == "geo" else "text"
+            return f"declared {declared}, but the content is {what}, not {_KIND[declared]}"
+        return None
+    allowed = _SIGNED.get((sniffed, fmt or ""))
+    if allowed is None or declared in allowed:
+        return None
+    return (
+        f"declared {declared}, but the content is {(fmt or sniffed).upper()}, which is "
+        f"{_KIND[sniffed]}, not {_KIND[declared]} (media.type {sniffed!r})"
+    )
+
+
+_KIND = {
+    "image": "an image",
+    "video": "a video",
+    "audio": "audio",
+    "text": "text",
+    "point_cloud": "a point cloud",
+    "geo": "geo media",
+}
 
 
 def _format_from_name(filename: str | None) -> str | None:
