@@ -97,6 +97,8 @@ def _check_packet(
         "instances": total,
         "per_type": {_tag(cls): n for cls, n in per_class.items()},
     }
+    if report.problem_counts_by_code:  # found by decode: a failed import stores it in counts
+        counts["problem_counts_by_code"] = report.problem_counts_by_code
     report.counts = counts
     if not total:
         counts["per_label"] = {}
@@ -142,6 +144,9 @@ def _check_packet(
             if instance.model_run_ref is not None and (
                 instance.model_ref is None and instance.model_id is None
             ):
+                if not report.lists_problems:
+                    report.count_problem("model.run_without_model", (frame, index))
+                    continue
                 report.problem(
                     "model.run_without_model",
                     instance_path(frame, index) + "/model_run_ref",
@@ -219,7 +224,9 @@ def _report_misfits(packet: Packet, misfits: set[str], media_type: str, report: 
     allowed = ", ".join(sorted(TYPES_FOR_MEDIA[media_type]))
     for frame, index, instance in iter_instances(packet):
         tag = _tag(instance.__class__)
-        if tag in misfits:
+        if tag in misfits and not report.lists_problems:
+            report.count_problem("instance.type_not_for_media", (frame, index))
+        elif tag in misfits:
             report.problem(
                 "instance.type_not_for_media",
                 instance_path(frame, index) + "/type",
@@ -263,6 +270,9 @@ def _report_missing_labels(packet: Packet, report: Report) -> None:
             and _tag(instance.__class__) not in LABELLESS
             and (frame, index) not in report.rejected
         ):
+            if not report.lists_problems:
+                report.count_problem("label.missing", (frame, index))
+                continue
             report.problem(
                 "label.missing",
                 instance_path(frame, index) + "/name",
@@ -287,18 +297,24 @@ def _check_labels(
     unknown_ids = label_ids - labels.ids
     if not unknown and not unknown_ids:
         return
-    hints = {name: labels.suggest(name) for name in unknown}
+    hints: dict[str, str | None] = {}  # asked once per name, only while problems are listed
     for frame, index, instance in iter_instances(packet):
         if instance.label_file_id is not None:
             # label_file_id supersedes name.
-            if instance.label_file_id in unknown_ids:
+            if instance.label_file_id in unknown_ids and not report.lists_problems:
+                report.count_problem("label.id_unknown", (frame, index))
+            elif instance.label_file_id in unknown_ids:
                 report.problem(
                     "label.id_unknown",
                     instance_path(frame, index) + "/label_file_id",
                     f"label_file_id {instance.label_file_id} is not a label of this project",
                     (frame, index),
                 )
+        elif instance.name in unknown and not report.lists_problems:
+            report.count_problem("label.unknown", (frame, index))
         elif instance.name in unknown:
+            if instance.name not in hints:
+                hints[instance.name] = labels.suggest(instance.name)
             hint = hints[instance.name]
             more = f'; did you mean "{hint}"?' if hint else ""
             report.problem(
@@ -363,12 +379,18 @@ def _report_duplicates_in_frame(
             continue
         if instance.sequence_id is not None:
             key: Any = ("sequence_id", instance.sequence_id)
-            what = f"sequence_id {instance.sequence_id}"
         else:
             key = (_label_key(instance, labels), instance.number)
-            label = instance.name if instance.name is not None else instance.label_file_id
-            what = f"label {show(label)} with number {instance.number}"
-        if key in seen:
+        if key not in seen:
+            seen[key] = index
+        elif not report.lists_problems:  # past the cap: counted, no message
+            report.count_problem("sequence.duplicate_in_frame", (frame, index))
+        else:
+            if instance.sequence_id is not None:
+                what = f"sequence_id {instance.sequence_id}"
+            else:
+                label = instance.name if instance.name is not None else instance.label_file_id
+                what = f"label {show(label)} with number {instance.number}"
             report.problem(
                 "sequence.duplicate_in_frame",
                 f"frame_packet_map/{frame}/{index}/number",
@@ -376,14 +398,15 @@ def _report_duplicates_in_frame(
                 "at most one instance per frame",
                 (frame, index),
             )
-        else:
-            seen[key] = index
 
 
 def _report_duplicate_ids(packet: Packet, report: Report) -> None:
     seen: dict[Any, str] = {}
     for frame, index, instance in iter_instances(packet):
         if instance.id is None:
+            continue
+        if instance.id in seen and not report.lists_problems:
+            report.count_problem("instance.id_duplicate", (frame, index))
             continue
         path = instance_path(frame, index)
         if instance.id in seen:
@@ -453,13 +476,15 @@ def _fix_boxes(packet: Packet, report: Report) -> None:
     for frame, index, box in iter_instances(packet):
         if box.__class__ is not Box:
             continue
-        path = instance_path(frame, index)
         for low, high in (("x_min", "x_max"), ("y_min", "y_max")):
             a, b = getattr(box, low), getattr(box, high)
             if a == b:
+                if not report.lists_problems:  # past the cap: counted, no path or message
+                    report.count_problem("box.empty", (frame, index))
+                    continue
                 report.problem(
                     "box.empty",
-                    f"{path}/{high}",
+                    f"{instance_path(frame, index)}/{high}",
                     f"{low} and {high} are both {a}: the box has no "
                     f"{'width' if low == 'x_min' else 'height'}",
                     (frame, index),
@@ -467,9 +492,12 @@ def _fix_boxes(packet: Packet, report: Report) -> None:
             elif a > b:
                 setattr(box, low, b)
                 setattr(box, high, a)
+                if not report.lists_warnings:
+                    report.count_warning("box.inverted", (frame, index))
+                    continue
                 report.warning(
                     "box.inverted",
-                    f"{path}/{low}",
+                    f"{instance_path(frame, index)}/{low}",
                     f"{low} {a} is greater than {high} {b}; swapped them",
                     (frame, index),
                 )

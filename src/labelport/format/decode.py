@@ -8,11 +8,13 @@ problem is reported with its path. Nothing here raises for bad input.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import math
 import mmap
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -36,6 +38,7 @@ _RAW_DICT = dict[str, msgspec.Raw]
 _FRAME_KEY = re.compile(r"0|[1-9][0-9]{0,18}")
 _LIST_KEYS = ("instance_list", "frame_packet_map")
 _NULL = msgspec.Raw(b"null")
+_UNKNOWN: Any = object()
 
 
 class _Outer(Packet, kw_only=True):
@@ -50,17 +53,31 @@ class _Outer(Packet, kw_only=True):
 _FIELDS = {f.name: f for f in msgspec.structs.fields(Packet) if f.name not in _LIST_KEYS}
 
 
+_PLAIN = msgspec.json.Decoder()
+
+
+@functools.cache
+def _decoder(type_: Any) -> msgspec.json.Decoder:
+    # `msgspec.json.decode(node, type=...)` builds its type plan on every call: 12 us for the
+    # 19-way instance union, against 0.4 us to decode one instance. Item by item (the slow path,
+    # a list per video frame) that plan was most of the work.
+    return msgspec.json.Decoder(type_)
+
+
 class _RawJson:
     """Nodes are `msgspec.Raw` slices of the input."""
 
     @staticmethod
     def typed(node: Any, type_: Any) -> Any:
-        return msgspec.json.decode(node, type=type_)
+        return _decoder(type_).decode(node)
+
+    instance = msgspec.json.Decoder(Instance).decode
+    plain_fast = _PLAIN.decode  # may raise: then `plain`
 
     @staticmethod
     def plain(node: Any) -> Any:
         try:
-            return msgspec.json.decode(node)
+            return _PLAIN.decode(node)
         except (msgspec.DecodeError, RecursionError):
             # 1e400 and the like: the standard library reads them (as inf).
             return json.loads(bytes(node))
@@ -68,14 +85,14 @@ class _RawJson:
     @classmethod
     def as_list(cls, node: Any) -> list[Any] | None:
         try:
-            return msgspec.json.decode(node, type=_RAW_LIST)
+            return _decoder(_RAW_LIST).decode(node)
         except msgspec.ValidationError:
             return None
 
     @classmethod
     def as_dict(cls, node: Any) -> dict[str, Any] | None:
         try:
-            return msgspec.json.decode(node, type=_RAW_DICT)
+            return _decoder(_RAW_DICT).decode(node)
         except msgspec.ValidationError:
             return None
 
@@ -99,6 +116,20 @@ class _ObjJson:
     @staticmethod
     def typed(node: Any, type_: Any) -> Any:
         return _convert(node, type_)
+
+    @staticmethod
+    def plain_fast(node: Any) -> Any:
+        return node
+
+    @staticmethod
+    def instance(node: Any) -> Any:
+        # Converted to the one struct its `type` names: converting to the union of all 19
+        # costs ~18 us a call (msgspec plans the union each time), to one struct under 1 us.
+        type_ = node.get("type") if isinstance(node, dict) else None
+        cls = INSTANCE_CLASSES.get(type_) if isinstance(type_, str) else None
+        if cls is None:  # not an instance at all: _diagnose says why
+            raise msgspec.ValidationError("not an instance")
+        return _convert(node, cls)
 
     @staticmethod
     def plain(node: Any) -> Any:
@@ -411,12 +442,23 @@ def _decode_items(j: Any, node: Any, frame: int | None, report: Report) -> list[
             )
         return None
     out: list[Any] = []
+    instance, plain, plain_fast = j.instance, j.plain, j.plain_fast
+    listed, limit = report.problems, report.limit
     for index, item in enumerate(items):
         try:
-            out.append(j.typed(item, Instance))
-        except msgspec.ValidationError:
+            out.append(instance(item))
+        except msgspec.ValidationError as error:
             out.append(None)
-            _diagnose(j.plain(item), f"{prefix}/{index}", (frame, index), report)
+            message = str(error)
+            try:
+                obj = plain_fast(item)
+            except (msgspec.DecodeError, RecursionError):
+                obj = plain(item)
+            if len(listed) < limit:
+                _diagnose(obj, f"{prefix}/{index}", (frame, index), report, message)
+            elif not _count_one_bad_key(obj, message, (frame, index), report):
+                # Past the cap no path is built: only the codes are counted.
+                _diagnose(obj, "", (frame, index), report, message)
         except (msgspec.DecodeError, RecursionError):
             out.append(None)
             report.problem("value.invalid", f"{prefix}/{index}", "this instance cannot be read")
@@ -429,50 +471,131 @@ _NULL_MESSAGE = (
 )
 
 
-def _diagnose(obj: Any, path: str, at: tuple[int | None, int], report: Report) -> None:
-    """Report every problem of one instance that failed the typed decode."""
+def _count_one_bad_key(obj: Any, error: str, at: tuple[int | None, int], report: Report) -> bool:
+    """Past the cap, the usual bad instance (one key whose value is wrong as a whole, maybe
+    required keys missing): count its problems and say True. False for any other (_diagnose
+    then counts it). This is _diagnose cut down to what a million such instances need: what
+    follows from the instance's type and msgspec's error is worked out once per pair."""
+    if obj.__class__ is not dict:
+        return False
+    type_ = obj.get("type")
+    if type_.__class__ is not str:
+        return False
+    shape = _SHAPES.get((type_, error))
+    if shape is None:
+        shape = _shape(type_, error)
+        if len(_SHAPES) < _MEMO_MAX:
+            _SHAPES[(type_, error)] = shape
+    if shape is False:
+        return False
+    key, message, listy, required, loose, codes = shape
+    value = obj.get(key, _UNKNOWN)
+    if value is _UNKNOWN or (listy and value.__class__ is list):
+        return False  # a list of points: each bad point is a problem of its own
+    work = dict(obj)
+    del work[key]
+    try:
+        msgspec.convert(work, loose)
+    except (msgspec.ValidationError, RecursionError, UnicodeEncodeError):
+        return False
+    if required and not all(map(obj.__contains__, required)):
+        for name in required:
+            if name not in obj:
+                report.count_problem("instance.missing_key", at)
+    kind = (value.__class__, value.__class__ is float and not math.isfinite(value))
+    code = codes.get(kind)
+    if code is None:
+        code = codes[kind] = _code_of(key, message, value, False)
+    report.count_problem(code, at)
+    return True
+
+
+_SHAPES: dict[tuple[str, str], Any] = {}
+_MEMO_MAX = 4096
+
+
+def _shape(type_: str, error: str) -> Any:
+    """For _count_one_bad_key: the bad key msgspec's error names, its words without the path,
+    whether the key holds a list of items, the required keys, the struct with every key
+    optional, and a memo of codes by value kind; False if the error names no key's value."""
+    cls = INSTANCE_CLASSES.get(type_)
+    match = _TOP_KEY.search(error) if cls is not None else None
+    if cls is None or match is None or match.group(2):
+        return False
+    key = match.group(1)
+    items = {name: item_type for name, _t, _r, item_type in _fields_of(cls)}
+    if key not in items:
+        return False
+    required = tuple(name for name, _t, required, _i in _fields_of(cls) if required)
+    codes: dict[tuple[type, bool], str] = {}
+    return key, error[: match.start()], items[key] is not None, required, _loose(cls), codes
+
+
+def _diagnose(
+    obj: Any, path: str, at: tuple[int | None, int], report: Report, error: str = ""
+) -> None:
+    """Report every problem of one instance that failed the typed decode (`error`: its message).
+    Once the report lists no more problems, each is only counted by code: no message, no path
+    (`path` is then "")."""
     before = report.problem_count
     if obj is None:
-        report.problem("instance.null", path, _NULL_MESSAGE, at)
+        _problem(report, "instance.null", at, path, _NULL_MESSAGE)
         return
     if not isinstance(obj, dict):
-        report.problem(
-            "instance.not_object", path, f"an instance must be an object, got {show(obj)}", at
+        _problem(
+            report,
+            "instance.not_object",
+            at,
+            path,
+            lambda: f"an instance must be an object, got {show(obj)}",
         )
         return
     type_ = obj.get("type")
     if type_ is None:
-        report.problem("instance.type_missing", f"{path}/type", "the instance has no `type`", at)
+        _problem(report, "instance.type_missing", at, path, "the instance has no `type`", "type")
         return
     cls = INSTANCE_CLASSES.get(type_) if isinstance(type_, str) else None
     if cls is None:
-        hint = ""
-        if isinstance(type_, str):
-            import difflib
-
-            close = difflib.get_close_matches(type_.lower(), list(INSTANCE_CLASSES), n=1)
-            hint = f'; did you mean "{close[0]}"?' if close else ""
-        report.problem(
+        _problem(
+            report,
             "instance.type_unknown",
-            f"{path}/type",
-            f"type {show(type_)} is not an instance type{hint}",
             at,
+            path,
+            lambda: f"type {show(type_)} is not an instance type{_type_hint(type_)}",
+            "type",
         )
         return
-    for field in msgspec.structs.fields(cls):
-        key = field.encode_name
-        if key == "type":
-            continue
+    bad = _bad_keys(obj, cls, error)
+    fields = _fields_of(cls)
+    if bad is not None and not path:  # past the cap: in any order, with no paths
+        index, required = _field_positions(cls)
+        for key, _i in required:
+            if key not in obj:
+                report.count_problem("instance.missing_key", at)
+        for key, message in bad.items():
+            _key, field_type, _required, item_type = fields[index[key]]
+            _check_value(obj[key], field_type, key, "", at, report, message, item_type)
+        if report.problem_count == before:  # as below: msgspec refused it for another reason
+            report.count_problem("value.invalid", at)
+        return
+    if bad is None:
+        keys: Any = fields
+    else:  # only the keys with a problem, in the order of the fields
+        keys = [fields[i] for i in sorted(_field_index(cls, bad, obj))]
+    for key, field_type, required, item_type in keys:
         if key not in obj:
-            if field.required:
-                report.problem(
+            if required:
+                _problem(
+                    report,
                     "instance.missing_key",
-                    f"{path}/{key}",
-                    f"a {type_} needs `{key}`, and it is missing",
                     at,
+                    path,
+                    lambda: f"a {type_} needs `{key}`, and it is missing",  # noqa: B023
+                    key,
                 )
-            continue
-        _check_value(obj[key], field.type, key, f"{path}/{key}", at, report)
+        else:
+            message = None if bad is None else bad[key]
+            _check_value(obj[key], field_type, key, f"{path}/{key}", at, report, message, item_type)
     if report.problem_count == before:
         # Should not happen: the typed decode failed, so say what msgspec said.
         try:
@@ -481,20 +604,106 @@ def _diagnose(obj: Any, path: str, at: tuple[int | None, int], report: Report) -
             report.problem("value.invalid", path, str(error), at)
 
 
-def _check_value(
-    value: Any, type_: Any, key: str, path: str, at: tuple[int | None, int], report: Report
+def _problem(
+    report: Report,
+    code: str,
+    at: tuple[int | None, int],
+    path: str,
+    message: str | Callable[[], str],
+    key: str | None = None,
 ) -> None:
-    try:
-        _convert(value, type_)
+    """One problem of a bad instance; its message (a callable: built only if it is listed)."""
+    if not report.lists_problems:
+        report.count_problem(code, at)
         return
-    except _NotText:
-        return
-    except msgspec.ValidationError as error:
-        message = str(error)
-    except RecursionError:
-        report.problem("value.invalid", path, f"{key} is nested too deeply", at)
-        return
-    item_type = _list_item_type(type_)
+    text = message if isinstance(message, str) else message()
+    report.problem(code, path if key is None else f"{path}/{key}", text, at)
+
+
+@functools.lru_cache(maxsize=256)
+def _type_hint(type_: Any) -> str:
+    # difflib costs ~30 us a call; a packet of bad types repeats the same few.
+    if not isinstance(type_, str):
+        return ""
+    close = difflib.get_close_matches(type_.lower(), list(INSTANCE_CLASSES), n=1)
+    return f'; did you mean "{close[0]}"?' if close else ""
+
+
+def _bad_keys(obj: dict[str, Any], cls: type, first: str = "") -> dict[str, str] | None:
+    """key -> msgspec's error for its value (with a path from the value), for every key of `obj`
+    whose value does not fit `cls`; None when that cannot be told this way.
+
+    One conversion of the whole object to a struct with every key optional (0.7 us) finds the
+    first bad key; without it the next. Converting key by key instead cost ~2 us a key, every
+    key of every bad instance. `first` is the typed decode's error, which names the first."""
+    loose = _loose(cls)
+    work = obj
+    bad: dict[str, str] = {}
+    message = first
+    while True:
+        if not message:
+            try:
+                _convert(work, loose)
+                return bad
+            except (_NotText, RecursionError):
+                return None
+            except msgspec.ValidationError as error:
+                message = str(error)
+        match = _TOP_KEY.search(message)
+        if match is None and not bad and message is first:
+            message = ""  # e.g. a missing key: the loose conversion says what else is wrong
+            continue
+        if match is None or match.group(1) not in work:
+            return None
+        key, rest = match.group(1), match.group(2)
+        bad[key] = message[: match.start()] + (f" - at `${rest}`" if rest else "")
+        if work is obj:
+            work = dict(obj)
+        del work[key]
+        message = ""
+
+
+# " - at `$.x_min`", " - at `$.points[3].x`": the instance's key, then the path in its value.
+_TOP_KEY = re.compile(r" - at `\$\.([A-Za-z_][A-Za-z0-9_]*)(.*)`$")
+
+
+@functools.cache
+def _loose(cls: type) -> type:
+    """`cls` with every key optional: what is missing is reported apart."""
+    fields = msgspec.structs.fields(cls)
+    return msgspec.defstruct(
+        f"_Loose{cls.__name__}",
+        [(f.name, f.type, None) for f in fields],
+        kw_only=True,
+        rename={f.name: f.encode_name for f in fields},
+    )
+
+
+def _check_value(
+    value: Any,
+    type_: Any,
+    key: str,
+    path: str,
+    at: tuple[int | None, int],
+    report: Report,
+    message: str | None = None,
+    item_type: Any = _UNKNOWN,
+) -> None:
+    """Report what is wrong with one key's value; `message` is msgspec's error for it when
+    already known (else the value is converted to find out, and may turn out fine)."""
+    if message is None:
+        try:
+            _convert(value, type_)
+            return
+        except _NotText:
+            return
+        except msgspec.ValidationError as error:
+            message = str(error)
+        except RecursionError:
+            report.problem("value.invalid", path, f"{key} is nested too deeply", at)
+            return
+    if item_type is _UNKNOWN:
+        item_type = _list_item_type(type_)
     if item_type is not None and isinstance(value, list):
         # A list of points (nodes, coordinates): report every bad item, then the length.
         found = False
@@ -505,15 +714,80 @@ def _check_value(
                 continue
             except msgspec.ValidationError as error:
                 found = True
+                if not report.lists_problems:
+                    report.count_problem(_code_of(key, str(error), item, True), at)
+                    continue
                 suffix, what = _split_error(str(error))
                 _value_problem(key, f"{path}/{i}{suffix}", what, _at(item, suffix), at, report)
         if found:
             return
+    if not report.lists_problems:
+        report.count_problem(_code_of(key, message, value, False), at)
+        return
     suffix, what = _split_error(message)
     _value_problem(key, path + suffix, what, _at(value, suffix), at, report)
 
 
+def _code_of(key: str, message: str, value: Any, in_list: bool) -> str:
+    """The code _value_problem gives msgspec's `message` about `value` (an item of the key's
+    list if `in_list`), with no message built. It follows from the key, the message (with its
+    path in the value) and the offending part's kind, so each such tuple is worked out once."""
+    suffix, what = _split_error(message)
+    part = _at(value, suffix) if suffix else value
+    kind = part.__class__
+    memo = (key, message, in_list, kind, kind is float and not math.isfinite(part))
+    code = _CODES.get(memo)
+    if code is None:
+        # A stand-in path as deep as the real one: geo codes depend on the depth under the key.
+        path = f"/{key}/0{suffix}" if in_list else f"/{key}{suffix}"
+        code = _value_problem(key, path, what, part, None, None)
+        if len(_CODES) < _MEMO_MAX:
+            _CODES[memo] = code
+    return code
+
+
+# (key, msgspec's message, in a list, kind of the offending part, NaN or infinite) -> code.
+_CODES: dict[tuple[str, str, bool, type, bool], str] = {}
+
+
+def _field_index(cls: type, bad: dict[str, str], obj: dict[str, Any]) -> list[int]:
+    """The positions in `_fields_of(cls)` of the bad keys and of the required keys missing."""
+    index, required = _field_positions(cls)
+    return [index[key] for key in bad] + [i for key, i in required if key not in obj]
+
+
+@functools.cache
+def _field_positions(cls: type) -> tuple[dict[str, int], tuple[tuple[str, int], ...]]:
+    fields = _fields_of(cls)
+    index = {key: i for i, (key, _t, _r, _i) in enumerate(fields)}
+    return index, tuple((key, i) for i, (key, _t, required, _i) in enumerate(fields) if required)
+
+
+@functools.cache
+def _fields_of(cls: type) -> tuple[tuple[str, Any, bool, Any], ...]:
+    """(key, type, required, item type if a list) of each key of an instance type but `type`.
+    msgspec.structs.fields evaluates the class's annotations on every call (~0.4 ms): done per
+    bad instance, it was most of the cost of a packet of bad instances."""
+    return tuple(
+        (f.encode_name, f.type, f.required, _list_item_type(f.type))
+        for f in msgspec.structs.fields(cls)
+        if f.encode_name != "type"
+    )
+
+
 def _list_item_type(type_: Any) -> Any:
+    try:
+        return _cached_item_type(type_)
+    except TypeError:  # an unhashable annotation
+        return _item_type(type_)
+
+
+@functools.cache
+def _cached_item_type(type_: Any) -> Any:
+    return _item_type(type_)
+
+
+def _item_type(type_: Any) -> Any:
     info = msgspec.inspect.type_info(type_)
     if isinstance(info, msgspec.inspect.ListType):
         return _rebuild(info.item_type, type_)
@@ -534,6 +808,7 @@ _AT = re.compile(r" - at `\$(.*)`$")
 _SEGMENT = re.compile(r"\[(\d+|\.\.\.)\]|\.([^.\[]+)")
 
 
+@functools.lru_cache(maxsize=4096)
 def _split_error(message: str) -> tuple[str, str]:
     """msgspec's "Expected `int`, got `str` - at `$.points[1].y`" -> ("/points/1/y", "...")."""
     match = _AT.search(message)
@@ -598,52 +873,72 @@ _SIZE_KEYS = frozenset({"width", "height", "depth", "radius", "dimensions_3d"})
 
 
 def _value_problem(
-    key: str, path: str, what: str, value: Any, at: tuple[int | None, int], report: Report
-) -> None:
-    name = path.rsplit("/", 1)[-1] if not path.rsplit("/", 1)[-1].isdigit() else key
+    key: str,
+    path: str,
+    what: str,
+    value: Any,
+    at: tuple[int | None, int] | None,
+    report: Report | None,
+) -> str:
+    """Report the problem of a value msgspec refused (`what`: its words) and return its code;
+    with no report, only the code."""
+    message: Callable[[], str]
     not_finite = isinstance(value, float) and not math.isfinite(value)
     if _too_long(what, value):
         code = "value.too_long"
-        message = _too_long_message(name, value)
+        message = lambda: _too_long_message(_name(key, path), value)  # noqa: E731
     elif not_finite or "Number out of range" in what:
         code = "number.invalid" if key == "number" else "value.not_finite"
-        message = f"{name} must be a finite number, got {value!r}"
+        message = lambda: f"{_name(key, path)} must be a finite number, got {value!r}"  # noqa: E731
     elif what.startswith("Object missing required field"):
         code = "instance.missing_key"
-        message = f"{name}: {_plain_words(what, value)}"
+        name = _name(key, path)  # of the object, before the path names its missing key
+        message = lambda: f"{name}: {_plain_words(what, value)}"  # noqa: E731
         path = path + "/" + what.rsplit("`", 2)[-2]
     elif key == "number":
         code = "number.invalid"
-        message = f"number must be an integer >= 1 (or absent), got {show(value)}"
+        message = lambda: f"number must be an integer >= 1 (or absent), got {show(value)}"  # noqa: E731
     elif " got `" in what:
         code = "value.wrong_kind"
-        message = f"{name} {_plain_words(what, value)}"
+        message = lambda: f"{_name(key, path)} {_plain_words(what, value)}"  # noqa: E731
     elif "of length" in what:
         code = "geo.count" if key in _GEO_KEYS else "points.count"
         if key == "lonlat" or (key in _GEO_KEYS and path.count("/") > _depth(key, path)):
             code = "value.invalid"
-        message = f"{key} {_plain_words(what, value)}"
+        message = lambda: f"{key} {_plain_words(what, value)}"  # noqa: E731
     elif key == "score":
         code = "score.out_of_range"
-        message = f"score must be a number in [0, 1], got {show(value)}"
+        message = lambda: f"score must be a number in [0, 1], got {show(value)}"  # noqa: E731
     elif key in _GEO_KEYS:
         code = "geo.out_of_range"
-        message = (
+        message = lambda: (  # noqa: E731
             f"{key}: longitude must be in [-180, 180] and latitude in [-90, 90], got {show(value)}"
         )
-    elif "> 0" in what and (key in _SIZE_KEYS or name in _SIZE_KEYS):
+    elif "> 0" in what and (key in _SIZE_KEYS or _name(key, path) in _SIZE_KEYS):
         code = "shape.not_positive"
-        message = f"{name} must be greater than 0, got {show(value)}"
+        message = lambda: f"{_name(key, path)} must be greater than 0, got {show(value)}"  # noqa: E731
     elif "Invalid value" in what:
         code = "value.invalid"
-        message = f"{name}: {what}"
+        message = lambda: f"{_name(key, path)}: {what}"  # noqa: E731
     elif ">" in what or "<" in what:
         code = "value.out_of_range"
-        message = f"{name} {_plain_words(what, value)}"
+        message = lambda: f"{_name(key, path)} {_plain_words(what, value)}"  # noqa: E731
     else:
         code = "value.invalid"
-        message = f"{name}: {what} (got {show(value)})"
-    report.problem(code, path, message, at)
+        message = lambda: f"{_name(key, path)}: {what} (got {show(value)})"  # noqa: E731
+    if report is None:
+        pass
+    elif report.lists_problems:
+        report.problem(code, path, message(), at)
+    else:
+        report.count_problem(code, at)
+    return code
+
+
+def _name(key: str, path: str) -> str:
+    # The key named in a message: the last segment of the path unless that is a list index.
+    last = path.rsplit("/", 1)[-1]
+    return key if last.isdigit() else last
 
 
 def _depth(key: str, path: str) -> int:

@@ -181,6 +181,9 @@ def _bound(
             setattr(obj, key, float(clipped))
             moved = True
             report.counts["clamped"] = report.counts.get("clamped", 0) + 1
+            if not report.lists_warnings:  # past the cap: counted, no message
+                report.count_warning("shape.clamped", at)
+                continue
             report.warning(
                 "shape.clamped",
                 f"{path}/{key}",
@@ -191,12 +194,17 @@ def _bound(
         elif clip:
             setattr(obj, key, float(clipped))
             moved = True
+            if not report.lists_warnings:
+                report.count_warning("shape.clipped", at)
+                continue
             report.warning(
                 "shape.clipped",
                 f"{path}/{key}",
                 f"{key} {value} is outside the {size} media; clipped to {clipped}",
                 at,
             )
+        elif not report.lists_problems:
+            report.count_problem("shape.outside_media", at)
         else:
             report.problem(
                 "shape.outside_media",

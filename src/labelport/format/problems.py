@@ -150,12 +150,21 @@ class Problem(msgspec.Struct, frozen=True):
 
 
 class Report(msgspec.Struct, kw_only=True):
-    """Everything the checks found. Lists are capped at `limit`; the counts are not."""
+    """Everything the checks found. Lists are capped at `limit`; the counts are not.
+
+    A packet of a million bad instances has a million problems: the first `limit` are listed
+    with their paths, and every one is counted, in total and per code. Past the cap a check
+    need not build a path or a message: it asks `lists_problems` first and, when False, calls
+    `count_problem` instead, so each further bad item costs a dict increment.
+    """
 
     problems: list[Problem] = msgspec.field(default_factory=list)
     warnings: list[Problem] = msgspec.field(default_factory=list)
     problem_count: int = 0
     warning_count: int = 0
+    # code -> how many, listed or not (their sum is problem_count / warning_count).
+    problem_counts_by_code: dict[str, int] = msgspec.field(default_factory=dict)
+    warning_counts_by_code: dict[str, int] = msgspec.field(default_factory=dict)
     counts: dict[str, Any] = msgspec.field(default_factory=dict)
     # (frame or None, index) of every instance with a problem; ingest skips these under
     # on_error="skip_instances".
@@ -175,13 +184,38 @@ class Report(msgspec.Struct, kw_only=True):
     def warnings_not_listed(self) -> int:
         return self.warning_count - len(self.warnings)
 
+    @property
+    def lists_problems(self) -> bool:
+        """Whether the next problem would be listed (else only its code is counted)."""
+        return len(self.problems) < self.limit
+
+    @property
+    def lists_warnings(self) -> bool:
+        """Whether the next warning would be listed; under `strict` a warning is a problem."""
+        if self.strict:
+            return self.lists_problems
+        return len(self.warnings) < self.limit
+
     def problem(
         self, code: str, path: str, message: str, at: tuple[int | None, int] | None = None
     ) -> None:
-        assert code in CATALOGUE, code
-        self.problem_count += 1
         if len(self.problems) < self.limit:
+            assert code in CATALOGUE, code
             self.problems.append(Problem(code, printable(path), printable(message)))
+        self.count_problem(code, at)
+
+    def count_problem(self, code: str, at: tuple[int | None, int] | None = None) -> None:
+        """A problem past the cap: counted, not listed."""
+        self.problem_count += 1
+        by_code = self.problem_counts_by_code
+        if code in by_code:
+            by_code[code] += 1
+        else:
+            assert code in CATALOGUE, code
+            by_code[code] = 1
+            # Kept in `counts` too, the one mapping a failed import stores whole (check_packet
+            # carries it over when it sets `counts`).
+            self.counts["problem_counts_by_code"] = by_code
         if at is not None:
             self.rejected.add(at)
 
@@ -191,10 +225,23 @@ class Report(msgspec.Struct, kw_only=True):
         if self.strict:
             self.problem(code, path, message + " (strict: warnings are problems)", at)
             return
-        assert code in CATALOGUE, code
-        self.warning_count += 1
         if len(self.warnings) < self.limit:
+            assert code in CATALOGUE, code
             self.warnings.append(Problem(code, printable(path), printable(message)))
+        self.count_warning(code, at)
+
+    def count_warning(self, code: str, at: tuple[int | None, int] | None = None) -> None:
+        """A warning past the cap: counted, not listed (a problem under `strict`)."""
+        if self.strict:
+            self.count_problem(code, at)
+            return
+        self.warning_count += 1
+        by_code = self.warning_counts_by_code
+        if code in by_code:
+            by_code[code] += 1
+        else:
+            assert code in CATALOGUE, code
+            by_code[code] = 1
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape the CLI and the API answer with."""
@@ -203,7 +250,18 @@ class Report(msgspec.Struct, kw_only=True):
             "warnings": [msgspec.structs.asdict(p) for p in self.warnings],
             "problem_count": self.problem_count,
             "warning_count": self.warning_count,
-            "counts": self.counts,
+            **self.summary(),
+            "counts": {k: v for k, v in self.counts.items() if k != "problem_counts_by_code"},
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """What the capped lists leave out: how many, and every code's count."""
+        return {
+            "problems_listed_at_most": self.limit,
+            "problems_not_listed": self.problems_not_listed,
+            "problem_counts_by_code": dict(self.problem_counts_by_code),
+            "warnings_not_listed": self.warnings_not_listed,
+            "warning_counts_by_code": dict(self.warning_counts_by_code),
         }
 
 
