@@ -124,6 +124,15 @@ def serve(
             " (a body must also average 10 KB/s after its first 10 s)",
         ),
     ] = 60.0,
+    max_body_mb: Annotated[
+        int,
+        typer.Option(
+            "--max-body-mb",
+            min=1,
+            envvar="LABELPORT_MAX_BODY_MB",
+            help="The largest request body (a packet) in MB (2**20 bytes); larger answers 413",
+        ),
+    ] = 256,
 ) -> None:
     """Run the HTTP server: the native API, the diffgram-compatible routes, /docs."""
     import uvicorn
@@ -151,7 +160,7 @@ def serve(
     except Exception as exc:
         raise _fail(f"cannot open the data store: {exc}") from None
     try:
-        app = create_app(service)
+        app = create_app(service, max_body_bytes=max_body_mb << 20)
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False)
         server = uvicorn.Server(config)
         typer.echo(f"labelport serving on http://{host}:{port} (API docs: /docs)")

@@ -39,6 +39,7 @@ import tempfile
 import time
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -603,7 +604,12 @@ class Service:
             "problems": problem_dicts(report.problems),
             "warning_count": report.warning_count,
             "warnings": problem_dicts(report.warnings),
-            "counts": import_counts(report.counts),
+            **report.summary(),
+            "counts": {
+                k: v
+                for k, v in import_counts(report.counts).items()
+                if k != "problem_counts_by_code"  # given above
+            },
         }
 
     def get_import(
@@ -891,8 +897,12 @@ def public_import(
     shown = _public(record, _IMPORT_KEYS)
     problems = record.problems or []
     start = max(problems_page - 1, 0) * problems_per_page
-    shown["counts"] = record.counts or {}
+    shown["counts"] = counts = dict(record.counts or {})
     shown["problem_count"] = record.problem_count or len(problems)
+    # Stored with the counts; every problem's code counted, the list holds the first 1,000.
+    shown["problem_counts_by_code"] = counts.pop("problem_counts_by_code", None) or dict(
+        Counter(p["code"] for p in problems)
+    )
     shown["problems"] = problems[start : start + problems_per_page]
     warnings = record.warnings or []
     shown["warning_count"] = shown["counts"].get("warning_count", len(warnings))

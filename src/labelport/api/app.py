@@ -23,11 +23,16 @@ every problem (`code`, `path`, `message`).
 """
 
 
+# The largest packet accepted by default: a million boxes are ~100 MB, and the server needs
+# about 4x a packet's size to check it; `labelport serve --max-body-mb` sets it.
+DEFAULT_MAX_BODY_MB = 256
+
+
 def create_app(
     service: Any,
     *,
     auth_cache_seconds: float = 60.0,
-    max_body_bytes: int = 1 << 30,
+    max_body_bytes: int = DEFAULT_MAX_BODY_MB << 20,
     compat_wait_seconds: float = 300.0,
     include_compat: bool = True,
     include_web: bool = True,

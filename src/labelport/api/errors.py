@@ -1,6 +1,7 @@
 """One answer per error, in one of two shapes: the native API's and the `diffgram` SDK's.
 
-Native:  {"error": {"code", "message", "problems"?, "problem_count"?, "warnings"?}}
+Native:  {"error": {"code", "message", "problems"?, "problem_count"?, "warnings"?,
+          "problem_counts_by_code"?, "problems_not_listed"?, ...}}
 Compat:  {"log": {"success": false, "error": "<readable text>"}, "problems"?, "problem_count"?}
 
 The `diffgram` SDK raises with `body["log"]["error"]` on a 400 and loses the body of a 500, so on
@@ -82,12 +83,28 @@ def report_of(exc: Rejected) -> dict[str, Any]:
     report = exc.report
     problems = problem_dicts(getattr(report, "problems", None))
     warnings = problem_dicts(getattr(report, "warnings", None))
+    summary = getattr(report, "summary", None)
     return {
         "problems": problems,
         "problem_count": int(getattr(report, "problem_count", len(problems))),
         "warnings": warnings,
         "warning_count": int(getattr(report, "warning_count", len(warnings))),
+        # The lists are capped (the first 1,000); these say what they leave out.
+        **(summary() if summary is not None else {}),
     }
+
+
+def rejected_message(exc: Rejected) -> str:
+    """The 422's message, saying when the problems listed are not all of them."""
+    report = exc.report
+    not_listed = int(getattr(report, "problems_not_listed", 0))
+    if not_listed <= 0:
+        return exc.message
+    listed = len(report.problems)
+    return (
+        f"{exc.message}. The first {listed} are listed; {not_listed} more are counted per code "
+        "in problem_counts_by_code"
+    )
 
 
 def readable(message: str, problems: list[dict[str, Any]], problem_count: int) -> str:
@@ -139,7 +156,7 @@ def _labelport_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LabelportError)
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
     if isinstance(exc, Rejected):
-        return error_response(request, status, exc.code, exc.message, **report_of(exc))
+        return error_response(request, status, exc.code, rejected_message(exc), **report_of(exc))
     if isinstance(exc, TooManyFailures):
         headers = {"Retry-After": str(exc.retry_after)}
         return error_response(request, status, exc.code, exc.message, headers=headers)

@@ -450,6 +450,7 @@ def plan_write(
         plan.counts["clamped"] = report.counts["clamped"]
     if report.problem_count:
         plan.counts["instances_skipped"] = len(report.rejected)
+        plan.counts["problem_counts_by_code"] = dict(report.problem_counts_by_code)
     plan.problems = problem_dicts(report.problems)
     plan.problem_count = report.problem_count
     return plan
