@@ -1,0 +1,209 @@
+"""Bad-packet bench: what refusing a packet of a million bad instances costs, against accepting
+a good packet of the same size (issue 13, item 5).
+
+Run: python bench/bad_packet_bench.py [--boxes 1000000] [--repeat 1] [--http]
+
+Packets (image, `instance_list`, 50 labels, float coordinates with two decimals):
+- good:       N boxes, all fine                              -> 202 (queued; no worker runs it)
+- bad_kind:   N boxes, x_min a string ("12.5")               -> 422, N value.wrong_kind (decode)
+- bad_empty:  N boxes, x_min == x_max                        -> 422, N box.empty (checks)
+- bad_label:  N boxes of a label the project does not have   -> 422, N label.unknown (checks)
+- ints:       `instance_list` of N integers (~2 MB at 10^6)  -> 422, N instance.not_object
+
+Each goes through `Service.submit_packet` in its own fresh child process (SQLite, local blobs,
+workers=0, so the good packet's import is queued and not run), handed over as an open file as
+the HTTP server does with a request body; the time is from the call to its answer (the 202's
+import, or `Rejected`), and peak RSS is the child's ru_maxrss (it includes the packet read from
+the page cache as the decoder maps it). The baseline is the good packet: target bad / good <= 3.
+
+With --http, each packet is also POSTed to a fresh `labelport serve` (workers 0) of its own,
+timed from the POST to the answer (202 or 422); peak RSS is the server's (sampled every 50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LABELS = [f"label_{i:02d}" for i in range(50)]
+
+CHILD = r"""
+import json, resource, sys, time
+from labelport.errors import Rejected
+from labelport.service import Service
+data_dir, path, project_id = sys.argv[1], sys.argv[2], int(sys.argv[3])
+service = Service.open(data_dir=data_dir, workers=0)
+try:
+    with open(path, "rb") as f:
+        start = time.perf_counter()
+        try:
+            imp = service.submit_packet(project_id, f, source="bench")
+            seconds = time.perf_counter() - start
+            out = {"answer": "202 " + imp["status"], "instances": imp["counts"].get("instances")}
+        except Rejected as refused:
+            seconds = time.perf_counter() - start
+            report = refused.report
+            out = {
+                "answer": "422 " + refused.code,
+                "problem_count": report.problem_count,
+                "listed": len(report.problems),
+                "by_code": report.problem_counts_by_code,
+            }
+finally:
+    service.close()
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "peak_rss": rss, **out}))
+"""
+
+
+def boxes(n: int, kind: str) -> list[dict]:
+    rng = random.Random(1)
+    uniform = rng.uniform
+    out = []
+    for j in range(n):
+        x, y = round(uniform(0, 1800), 2), round(uniform(0, 1000), 2)
+        box = {
+            "name": LABELS[j % 50],
+            "type": "box",
+            "x_min": x,
+            "y_min": y,
+            "x_max": round(x + uniform(1, 100), 2),
+            "y_max": round(y + uniform(1, 60), 2),
+        }
+        if kind == "bad_kind":
+            box["x_min"] = str(x)
+        elif kind == "bad_empty":
+            box["x_max"] = x
+        elif kind == "bad_label":
+            box["name"] = f"nolabel_{j % 50:02d}"
+        out.append(box)
+    return out
+
+
+def packet(n: int, kind: str) -> bytes:
+    import orjson
+
+    instances: list = list(range(n)) if kind == "ints" else boxes(n, kind)
+    return orjson.dumps(
+        {"media": {"url": "https://example.com/a.png", "type": "image"}, "instance_list": instances}
+    )
+
+
+def build(kind: str, path: Path, n: int) -> None:
+    # In a child of its own: a child forked from a parent that held a million dicts would start
+    # with the parent's high-water mark as its own peak RSS.
+    subprocess.run(
+        [sys.executable, __file__, "--build", kind, str(path), "--boxes", str(n)], check=True
+    )
+
+
+def http_post(data_dir: Path, path: Path, string_id: str, auth: tuple[str, str]) -> dict:
+    import httpx
+
+    from api_bench import served
+
+    with served(data_dir, workers=0) as server, path.open("rb") as body:
+        url = f"{server.base}/api/v1/projects/{string_id}/packets"
+        headers = {"Content-Type": "application/json"}
+        start = time.perf_counter()
+        response = httpx.post(url, content=body, headers=headers, auth=auth, timeout=600)
+        seconds = time.perf_counter() - start
+    answer = response.json()
+    error = answer.get("error", {})
+    out = {"seconds": seconds, "status": response.status_code, "peak_rss": server.peak_rss}
+    if error:
+        out["problem_count"] = error.get("problem_count")
+        out["listed"] = len(error.get("problems") or [])
+        out["bytes"] = len(response.content)
+    return out
+
+
+def child(data_dir: Path, path: Path, project_id: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(data_dir), str(path), str(project_id)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--boxes", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--kinds", default="good,bad_kind,bad_empty,bad_label,ints", help="comma-separated"
+    )
+    parser.add_argument("--http", action="store_true", help="also over HTTP")
+    parser.add_argument("--build", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build:
+        Path(args.build[1]).write_bytes(packet(args.boxes, args.build[0]))
+        return
+    kinds = args.kinds.split(",")
+    with tempfile.TemporaryDirectory(prefix="labelport-badbench-") as tmp:
+        root = Path(tmp)
+        sys.path.insert(0, str(Path(__file__).parent))
+        from api_bench import setup_project
+
+        string_id, client_id, secret, project_id = setup_project(root / "data", LABELS)
+        paths = {}
+        for kind in kinds:
+            t = time.perf_counter()
+            paths[kind] = root / f"{kind}.json"
+            build(kind, paths[kind], args.boxes)
+            size = paths[kind].stat().st_size
+            print(f"# {kind}: {size / 1e6:.1f} MB, built in {time.perf_counter() - t:.1f} s")
+        print(f"# {args.boxes:,} instances; each run in its own child; Service.submit_packet")
+        print("| run | packet | payload | answer | time | x good | peak RSS | problems (listed) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for run in range(1, args.repeat + 1):
+            results = {kind: child(root / "data", paths[kind], project_id) for kind in kinds}
+            good = results.get("good", {}).get("seconds")
+            for kind in kinds:
+                r = results[kind]
+                ratio = f"{r['seconds'] / good:.2f}" if good else "-"
+                problems = (
+                    f"{r['problem_count']:,} ({r['listed']:,}; {r['by_code']})"
+                    if "problem_count" in r
+                    else "0"
+                )
+                print(
+                    f"| {run} | {kind} | {paths[kind].stat().st_size / 1e6:.1f} MB | "
+                    f"{r['answer']} | {r['seconds']:.2f} s | {ratio} | "
+                    f"{r['peak_rss'] / 2**20:.0f} MiB | {problems} |",
+                    flush=True,
+                )
+        if not args.http:
+            return
+        print("\n# over HTTP: POST to a fresh `labelport serve --workers 0` per packet")
+        print("| run | packet | answer | time | x good | server peak RSS | problems (listed) |")
+        print("|---|---|---|---|---|---|---|")
+        for run in range(1, args.repeat + 1):
+            auth = (client_id, secret)
+            results = {k: http_post(root / "data", paths[k], string_id, auth) for k in kinds}
+            good = results.get("good", {}).get("seconds")
+            for kind in kinds:
+                r = results[kind]
+                ratio = f"{r['seconds'] / good:.2f}" if good else "-"
+                problems = (
+                    f"{r['problem_count']:,} ({r['listed']:,}; body {r['bytes'] / 1e3:.0f} kB)"
+                    if "problem_count" in r
+                    else "0"
+                )
+                print(
+                    f"| {run} | {kind} | {r['status']} | {r['seconds']:.2f} s | {ratio} | "
+                    f"{r['peak_rss'] / 2**20:.0f} MiB | {problems} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
