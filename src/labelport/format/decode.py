@@ -492,10 +492,8 @@ def _count_one_bad_key(obj: Any, error: str, at: tuple[int | None, int], report:
     value = obj.get(key, _UNKNOWN)
     if value is _UNKNOWN or (listy and value.__class__ is list):
         return False  # a list of points: each bad point is a problem of its own
-    work = dict(obj)
-    del work[key]
-    try:
-        msgspec.convert(work, loose)
+    try:  # are the other keys fine?
+        msgspec.convert(obj, loose)
     except (msgspec.ValidationError, RecursionError, UnicodeEncodeError):
         return False
     if required and not all(map(obj.__contains__, required)):
@@ -517,7 +515,8 @@ _MEMO_MAX = 4096
 def _shape(type_: str, error: str) -> Any:
     """For _count_one_bad_key: the bad key msgspec's error names, its words without the path,
     whether the key holds a list of items, the required keys, the struct with every key
-    optional, and a memo of codes by value kind; False if the error names no key's value."""
+    optional and that key unchecked, and a memo of codes by value kind; False if the error
+    names no key's value."""
     cls = INSTANCE_CLASSES.get(type_)
     match = _TOP_KEY.search(error) if cls is not None else None
     if cls is None or match is None or match.group(2):
@@ -528,7 +527,8 @@ def _shape(type_: str, error: str) -> Any:
         return False
     required = tuple(name for name, _t, required, _i in _fields_of(cls) if required)
     codes: dict[tuple[type, bool], str] = {}
-    return key, error[: match.start()], items[key] is not None, required, _loose(cls), codes
+    loose = _loose(cls, key)
+    return key, error[: match.start()], items[key] is not None, required, loose, codes
 
 
 def _diagnose(
@@ -668,12 +668,13 @@ _TOP_KEY = re.compile(r" - at `\$\.([A-Za-z_][A-Za-z0-9_]*)(.*)`$")
 
 
 @functools.cache
-def _loose(cls: type) -> type:
-    """`cls` with every key optional: what is missing is reported apart."""
+def _loose(cls: type, unchecked: str | None = None) -> type:
+    """`cls` with every key optional (what is missing is reported apart), and the key
+    `unchecked` taking any value."""
     fields = msgspec.structs.fields(cls)
     return msgspec.defstruct(
         f"_Loose{cls.__name__}",
-        [(f.name, f.type, None) for f in fields],
+        [(f.name, Any if f.encode_name == unchecked else f.type, None) for f in fields],
         kw_only=True,
         rename={f.name: f.encode_name for f in fields},
     )
