@@ -484,10 +484,10 @@ def _count_one_bad_key(obj: Any, error: str, at: tuple[int | None, int], report:
     shape = _SHAPES.get((type_, error))
     if shape is None:
         shape = _shape(type_, error)
+        if shape is False:  # not kept: a caller's made-up types must not fill the memo
+            return False
         if len(_SHAPES) < _MEMO_MAX:
             _SHAPES[(type_, error)] = shape
-    if shape is False:
-        return False
     key, message, listy, required, loose, codes = shape
     value = obj.get(key, _UNKNOWN)
     if value is _UNKNOWN or (listy and value.__class__ is list):
