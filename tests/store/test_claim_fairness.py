@@ -3,6 +3,8 @@ with the fewest imports running, so one project's many slow imports cannot hold 
 
 from __future__ import annotations
 
+from typing import Any
+
 from labelport.store import Store
 from labelport.store.batches import BatchLine
 
@@ -58,3 +60,34 @@ def test_a_running_batch_chunk_yields_to_another_project(store: Store) -> None:
     # a runs three lines, b none: b's import before a's older lines.
     assert [row.id for row in store.claim_next_imports("w1", 3)] == [single.id]
     assert [row.batch_line for row in store.claim_next_imports("w2", 3)] == [3, 4, 5]
+
+
+def test_the_claim_reads_each_project_s_next_import_from_an_index(store: Store) -> None:
+    """Its cost grows with the projects, not with the queue: each project's next queued import
+    is one probe of (project_id, status, created_at, id), never a scan of every queued row."""
+    from sqlalchemy import event
+
+    if store.dialect != "sqlite":
+        return  # PostgreSQL's plan depends on its statistics; the index and query are the same
+    a = store.create_project("a").id
+    for _ in range(50):
+        store.create_import(a)
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        assert store.claim_next_import("w") is not None
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    ((claim, parameters),) = [
+        (s, p) for s, p in seen if "queued" in s and s.lstrip().upper().startswith("SELECT")
+    ]
+    with store.engine.connect() as conn:
+        plan = " ".join(
+            str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + claim, parameters)
+        )
+    assert "ix_import_project_id_status_created_at_id" in plan, plan
+    assert "SCAN queued" not in plan, plan

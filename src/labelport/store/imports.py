@@ -267,36 +267,54 @@ class ImportsMixin(StoreBase):
         workers from another project's. Oldest first within a project, and among projects
         running as many."""
         i = t.import_
-        now = utcnow()
-        # Both scans use the (status, created_at) index: the running imports (a few per worker)
-        # counted once per project, then the queued ones, of which the first in this order is
-        # kept (a top-1, not a sort of the queue). No schema change: the counts are derived.
+        p = t.project
+        # The running imports (a few per worker) counted per project, then each project's next
+        # queued import by one probe of the (project_id, status, created_at) index: the cost
+        # grows with the projects, not with the queue (a scan of every queued row per claim
+        # would make a queue of 100,000 imports quadratic).
         running = (
             select(i.c.project_id, func.count().label("n"))
             .where(i.c.status.in_(RUNNING_STATUSES))
             .group_by(i.c.project_id)
             .subquery("running")
         )
-        # PostgreSQL: SKIP LOCKED lets concurrent workers take different rows without waiting
-        # (OF import: the counted rows are not locked). SQLite ignores FOR UPDATE; its write
-        # transaction (BEGIN IMMEDIATE) is the lock.
-        nxt = (
-            select(i.c.id)
-            .select_from(i.outerjoin(running, running.c.project_id == i.c.project_id))
-            .where(i.c.status == "queued")
-            .order_by(func.coalesce(running.c.n, 0), i.c.created_at, i.c.id)
+        queued = i.alias("queued")
+        head = (
+            select(queued.c.id)
+            .where(queued.c.project_id == p.c.id, queued.c.status == "queued")
+            .order_by(queued.c.created_at, queued.c.id)
             .limit(1)
-            .with_for_update(skip_locked=True, of=i)
+            .correlate(p)
             .scalar_subquery()
         )
+        heads = select(p.c.id.label("project_id"), head.label("next_id")).subquery("heads")
+        nxt = (
+            select(i.c.id)
+            .select_from(
+                heads.join(i, i.c.id == heads.c.next_id).outerjoin(
+                    running, running.c.project_id == heads.c.project_id
+                )
+            )
+            .order_by(func.coalesce(running.c.n, 0), i.c.created_at, i.c.id)
+            .limit(1)
+        )
         with self._write() as conn:
-            row = conn.execute(
-                update(i)
-                .where(i.c.id == nxt, i.c.status == "queued")
-                .values(**claimed_by(worker_id, now))
-                .returning(*i.c)
-            ).first()
-        return None if row is None else from_row(Import, row)
+            # SQLite's write transaction (BEGIN IMMEDIATE) excludes other claimers. On
+            # PostgreSQL two may pick the same import: the loser's UPDATE waits, finds it no
+            # longer queued and looks again (each statement sees what has committed since).
+            for _attempt in range(20):
+                next_id = conn.execute(nxt).scalar()
+                if next_id is None:
+                    return None
+                row = conn.execute(
+                    update(i)
+                    .where(i.c.id == next_id, i.c.status == "queued")
+                    .values(**claimed_by(worker_id, utcnow()))
+                    .returning(*i.c)
+                ).first()
+                if row is not None:
+                    return from_row(Import, row)
+        return None
 
     def requeue_stale_imports(
         self, older_than: timedelta | datetime, max_attempts: int | None = None
