@@ -64,7 +64,7 @@ def test_a_running_batch_chunk_yields_to_another_project(store: Store) -> None:
 
 def test_the_claim_reads_each_project_s_next_import_from_an_index(store: Store) -> None:
     """Its cost grows with the projects, not with the queue: each project's next queued import
-    is one probe of (project_id, status, created_at, id), never a scan of every queued row."""
+    is one probe of (status, project_id, created_at, id), never a scan of every queued row."""
     from sqlalchemy import event
 
     if store.dialect != "sqlite":
@@ -89,5 +89,5 @@ def test_the_claim_reads_each_project_s_next_import_from_an_index(store: Store) 
         plan = " ".join(
             str(row) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + claim, parameters)
         )
-    assert "ix_import_project_id_status_created_at_id" in plan, plan
+    assert "ix_import_status_project_id_created_at_id" in plan, plan
     assert "SCAN queued" not in plan, plan

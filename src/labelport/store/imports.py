@@ -269,7 +269,7 @@ class ImportsMixin(StoreBase):
         i = t.import_
         p = t.project
         # The running imports (a few per worker) counted per project, then each project's next
-        # queued import by one probe of the (project_id, status, created_at) index: the cost
+        # queued import by one probe of the (status, project_id, created_at, id) index: the cost
         # grows with the projects, not with the queue (a scan of every queued row per claim
         # would make a queue of 100,000 imports quadratic).
         running = (

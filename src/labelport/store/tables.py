@@ -259,8 +259,9 @@ import_ = Table(
     ),
     Index(None, "project_id", "created_at"),
     Index(None, "status", "created_at"),
-    # The next queued import of each project in one index probe (the fair claim).
-    Index(None, "project_id", "status", "created_at", "id"),
+    # The next queued import of each project in one index probe (the fair claim). Status first:
+    # an index led by project_id alone would compete with the key-prefix one above.
+    Index(None, "status", "project_id", "created_at", "id"),
     Index(None, "batch_id", "batch_line", unique=True),
     CheckConstraint(_one_of("status", IMPORT_STATUSES), name="status"),
     CheckConstraint(_one_of("mode", IMPORT_MODES), name="mode"),

@@ -18,12 +18,12 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index(
-        op.f("ix_import_project_id_status_created_at_id"),
+        op.f("ix_import_status_project_id_created_at_id"),
         "import",
-        ["project_id", "status", "created_at", "id"],
+        ["status", "project_id", "created_at", "id"],
         unique=False,
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_import_project_id_status_created_at_id"), table_name="import")
+    op.drop_index(op.f("ix_import_status_project_id_created_at_id"), table_name="import")
