@@ -63,6 +63,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from labelport.media.blobs import sha256_file
 from labelport.media.errors import (
     FETCH_FAILED,
     HTTP_ERROR,
@@ -592,7 +593,7 @@ class Fetcher:
         last_modified = response.headers.get("last-modified")
         if total is not None and received >= total:
             # The range held the whole body: hash it, it is a full result.
-            sha, size = _sha256_file(tmp_name)
+            sha, size = sha256_file(tmp_name)
             return FetchResult(
                 path=Path(tmp_name),
                 size=size,
@@ -668,16 +669,6 @@ class _ResponseReader(io.RawIOBase):
         if not self.closed:
             self._response.close()
         super().close()
-
-
-def _sha256_file(path: str) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
