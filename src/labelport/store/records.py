@@ -145,6 +145,9 @@ class Import:
     batch_line: int | None = None
     packet_offset: int | None = None
     packet_length: int | None = None
+    media_name: str | None = None  # the media's file name as sent
+    media_url: str | None = None  # the media's URL when it came by one
+    rejected_key: str | None = None  # a rejected packet's key (not reserved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,3 +253,5 @@ class WebSession:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    user_id: int | None = None  # a user account's session (its memberships say what it sees)
+    role: str | None = None  # a key's session: the key's role

@@ -55,9 +55,13 @@ class SessionsMixin(StoreBase):
         csrf: str,
         expires_at: datetime,
         signin_token_hash: str | None = None,
+        user_id: int | None = None,
+        role: str | None = None,
         now: datetime | None = None,
     ) -> WebSession | None:
-        """A session for one project, or for every project when `project_id` is None.
+        """A session for one project, or for every project when `project_id` is None; a user
+        account's when `user_id` is given (then `project_id` is None and what it sees is its
+        memberships, read on every request). `role`: a key's role in its project.
 
         With `signin_token_hash` the token is used up in the same transaction: None (and no
         session) when it is unknown, used or expired, and a failed insert leaves it unused.
@@ -76,7 +80,9 @@ class SessionsMixin(StoreBase):
                 .values(
                     id=session_hash,
                     project_id=project_id,
-                    all_projects=project_id is None,
+                    all_projects=project_id is None and user_id is None,
+                    user_id=user_id,
+                    role=role,
                     principal=principal,
                     csrf=csrf,
                     created_at=now,
@@ -109,3 +115,13 @@ class SessionsMixin(StoreBase):
                 .values(revoked_at=now or utcnow())
             ).rowcount
         return done == 1
+
+    def revoke_user_sessions(self, user_id: int, *, now: datetime | None = None) -> int:
+        """End every live session of a user account (disabled, or its password changed)."""
+        s = t.web_session
+        with self._write() as conn:
+            return conn.execute(
+                update(s)
+                .where(s.c.user_id == user_id, s.c.revoked_at.is_(None))
+                .values(revoked_at=now or utcnow())
+            ).rowcount

@@ -14,9 +14,18 @@ from labelport.store.files import FilesMixin
 from labelport.store.imports import ImportsMixin
 from labelport.store.projects import ProjectsMixin
 from labelport.store.sessions import SessionsMixin
+from labelport.store.users import UsersMixin
 
 
-class Store(ProjectsMixin, FilesMixin, ImportsMixin, BatchesMixin, AnnotationsMixin, SessionsMixin):
+class Store(
+    ProjectsMixin,
+    FilesMixin,
+    ImportsMixin,
+    BatchesMixin,
+    AnnotationsMixin,
+    SessionsMixin,
+    UsersMixin,
+):
     """Every method runs in its own transaction and returns records from `store.records`."""
 
     def __init__(self, engine: Engine) -> None:

@@ -37,8 +37,12 @@ metadata = MetaData(
 
 ROLES = ("admin", "editor", "viewer")
 ATTRIBUTE_KINDS = ("select", "multiple_select", "radio", "text", "slider", "date", "time", "tree")
-IMPORT_STATUSES = ("queued", "fetching", "processing", "writing", "success", "failed")
-TERMINAL_STATUSES = ("success", "failed")
+# `rejected`: a packet refused at submit (HTTP 422), kept as a record of what was refused; it
+# stored nothing and holds no idempotency key (see docs/imports.md).
+IMPORT_STATUSES = (
+    "queued", "fetching", "processing", "writing", "success", "failed", "rejected",
+)  # fmt: skip
+TERMINAL_STATUSES = ("success", "failed", "rejected")
 IMPORT_MODES = ("create", "update", "update_with_existing")
 BATCH_STATUSES = ("queued", "running", "success", "partial", "failed")
 BATCH_TERMINAL_STATUSES = ("success", "partial", "failed")
@@ -101,6 +105,7 @@ label = Table(
     Column("schema_id", ID, _fk("label_schema.id"), nullable=False),
     Column("project_id", ID, _fk("project.id"), nullable=False, index=True),
     Column("name", String(255), nullable=False),
+    # `#rrggbb` a person chose; NULL: the default colour of the label's place (labelport.palette)
     Column("colour", String(32)),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("schema_id", "name"),
@@ -247,6 +252,12 @@ import_ = Table(
     Column("batch_line", Integer),
     Column("packet_offset", ID),
     Column("packet_length", ID),
+    # The media as sent (migration 0008): its file name, and its URL when it came by one.
+    Column("media_name", String(255)),
+    Column("media_url", Text),
+    # A rejected packet's idempotency key, shown but not reserved (idempotency_key stays NULL):
+    # the same key may still succeed.
+    Column("rejected_key", String(255)),
     # NULL keys never collide: imports without a key are never deduplicated.
     UniqueConstraint("project_id", "idempotency_key"),
     # Keys by prefix (find_latest_import_by_key_stem) in any collation: PostgreSQL's pattern
@@ -361,7 +372,17 @@ web_session = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, index=True),
     Column("revoked_at", UTCDateTime),
-    CheckConstraint("all_projects = (project_id IS NULL)", name="scope"),
+    # A user account's session (migration 0007): what it sees is read from `membership` on
+    # every request, so a grant or revoke takes effect at once. NULL for a link or a key.
+    Column("user_id", ID, _fk("user_account.id"), index=True),
+    # A key's session: the key's role in its project; NULL for a link (admin) or a user.
+    Column("role", String(16)),
+    # One of: a link's (every project), a key's (one project), a user's (its memberships).
+    CheckConstraint(
+        "(user_id IS NULL AND all_projects = (project_id IS NULL))"
+        " OR (user_id IS NOT NULL AND project_id IS NULL AND NOT all_projects)",
+        name="scope",
+    ),
 )
 
 # One-time sign-in links (`labelport serve` prints one): the SHA-256 (hex) of the link's token.
@@ -372,4 +393,44 @@ web_signin_token = Table(
     Column("id", String(64), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# People who sign in to the pages with an email and a password (labelport user create). The
+# email is kept as given; `email_key`, its lower-case form, is what is unique and looked up, so
+# Ann@Example.com and ann@example.com are one account on both databases.
+user_account = Table(
+    "user_account",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("email_key", String(320), nullable=False, unique=True),
+    # "scrypt$n$r$p$salt$digest" (auth.hash_password): the parameters travel with the hash.
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+)
+
+# A user's role in a project: the same roles, and the same checks, as an API key's.
+membership = Table(
+    "membership",
+    metadata,
+    Column("user_id", ID, _fk("user_account.id"), primary_key=True),
+    Column("project_id", ID, _fk("project.id"), primary_key=True, index=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint(_one_of("role", ROLES), name="role"),
+)
+
+# Sign-in attempts counted against the limit on failures (auth.DatabaseLimiter), shared by every
+# server over the database. `key_hash`: SHA-256 (hex) of "client_id\0<id>" or "remote\0<addr>".
+# `at`: seconds since the epoch. A row is `pending` while its password check runs (it counts
+# already, so parallel guesses cannot slip past the limit), then deleted (success) or kept.
+auth_attempt = Table(
+    "auth_attempt",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("at", Float, nullable=False, index=True),
+    Column("pending", Boolean, nullable=False),
+    Index(None, "key_hash", "at"),
 )
