@@ -37,12 +37,8 @@ metadata = MetaData(
 
 ROLES = ("admin", "editor", "viewer")
 ATTRIBUTE_KINDS = ("select", "multiple_select", "radio", "text", "slider", "date", "time", "tree")
-# `rejected`: a packet refused at submit (HTTP 422), kept as a record of what was refused; it
-# stored nothing and holds no idempotency key (see docs/imports.md).
-IMPORT_STATUSES = (
-    "queued", "fetching", "processing", "writing", "success", "failed", "rejected",
-)  # fmt: skip
-TERMINAL_STATUSES = ("success", "failed", "rejected")
+IMPORT_STATUSES = ("queued", "fetching", "processing", "writing", "success", "failed")
+TERMINAL_STATUSES = ("success", "failed")
 IMPORT_MODES = ("create", "update", "update_with_existing")
 BATCH_STATUSES = ("queued", "running", "success", "partial", "failed")
 BATCH_TERMINAL_STATUSES = ("success", "partial", "failed")
@@ -105,7 +101,6 @@ label = Table(
     Column("schema_id", ID, _fk("label_schema.id"), nullable=False),
     Column("project_id", ID, _fk("project.id"), nullable=False, index=True),
     Column("name", String(255), nullable=False),
-    # `#rrggbb` a person chose; NULL: the default colour of the label's place (labelport.palette)
     Column("colour", String(32)),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("schema_id", "name"),
@@ -252,12 +247,6 @@ import_ = Table(
     Column("batch_line", Integer),
     Column("packet_offset", ID),
     Column("packet_length", ID),
-    # The media as sent (migration 0008): its file name, and its URL when it came by one.
-    Column("media_name", String(255)),
-    Column("media_url", Text),
-    # A rejected packet's idempotency key, shown but not reserved (idempotency_key stays NULL):
-    # the same key may still succeed.
-    Column("rejected_key", String(255)),
     # NULL keys never collide: imports without a key are never deduplicated.
     UniqueConstraint("project_id", "idempotency_key"),
     # Keys by prefix (find_latest_import_by_key_stem) in any collation: PostgreSQL's pattern
