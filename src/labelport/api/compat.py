@@ -12,12 +12,14 @@ import mmap
 import os
 import secrets
 import tempfile
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, BinaryIO
 
 import msgspec
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from labelport.api import models as m
 from labelport.api.auth import Principal, check_project, check_role, current_principal
@@ -599,15 +601,29 @@ def _submit_spooled(
             packet.close()
 
 
+async def _sdk_form(request: Request) -> AsyncIterator[tuple[StarletteUpload, str | None]]:
+    """from_local's `file` and `json` parts. A long video's `json` part (its frame_packet_map)
+    is often over Starlette's 1 MB default for a text part: the part may be as large as the
+    whole body may be (`labelport serve --max-body-mb`)."""
+    limit = request.app.state.max_body_bytes
+    async with request.form(max_part_size=limit) as form:
+        file, json_part = form.get("file"), form.get("json")
+        if not isinstance(file, StarletteUpload):
+            raise Invalid("the request has no `file` part (the media file)")
+        if json_part is not None and not isinstance(json_part, str):
+            json_part = (await json_part.read()).decode("utf-8", "replace")
+        yield file, json_part
+
+
 @router.post("/api/walrus/v1/project/{project_string_id}/input/from_local")
 def input_from_local(
     request: Request,
     project_string_id: Psid,
     who: Editor,
     svc: Svc,
-    file: Annotated[UploadFile, File()],
-    json_part: Annotated[str | None, Form(alias="json")] = None,
+    parts: Annotated[tuple[StarletteUpload, str | None], Depends(_sdk_form)],
 ) -> Any:
+    file, json_part = parts
     try:
         packet = msgspec.json.decode(json_part) if json_part else {}
     except msgspec.DecodeError as exc:
