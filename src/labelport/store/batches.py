@@ -21,7 +21,7 @@ from labelport.store import tables as t
 from labelport.store.base import StoreBase
 from labelport.store.coltypes import utcnow
 from labelport.store.errors import NotFound
-from labelport.store.imports import claimed_by
+from labelport.store.imports import MEDIA_NAME_CHARS, MEDIA_URL_CHARS, claimed_by, clip
 from labelport.store.plan import WritePlan, WriteResult
 from labelport.store.records import Batch, Import, from_row
 from labelport.store.write_many import unfinished, write_many
@@ -37,6 +37,8 @@ class BatchLine:
     offset: int
     length: int
     idempotency_key: str | None
+    media_name: str | None = None  # the media's name and URL as the line gives them
+    media_url: str | None = None
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -102,6 +104,8 @@ class BatchesMixin(StoreBase):
                     {
                         **common,
                         "idempotency_key": line.idempotency_key,
+                        "media_name": clip(line.media_name, MEDIA_NAME_CHARS),
+                        "media_url": clip(line.media_url, MEDIA_URL_CHARS),
                         "packet_offset": line.offset,
                         "packet_length": line.length,
                         "batch_line": n,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -39,8 +39,19 @@ IMPORT_FIELDS = frozenset(
         "started_at",
         "finished_at",
         "error",
+        "media_name",
+        "media_url",
     }
 )
+
+# What a rejected packet's record keeps (docs/imports.md): it costs the sender nothing to be
+# refused, so a flood of refusals must not grow the database without bound.
+REJECTED_KEEP_PER_PROJECT = 1000  # the newest rejected records of a project; older ones go
+REJECTED_PROBLEMS_KEPT = 100  # problems listed per record (every code is still counted)
+REJECTED_WARNINGS_KEPT = 20
+REJECTED_TEXT_CHARS = 500  # a problem's path or message, cut beyond this
+MEDIA_NAME_CHARS = 255
+MEDIA_URL_CHARS = 2048
 
 
 class ImportsMixin(StoreBase):
@@ -56,6 +67,8 @@ class ImportsMixin(StoreBase):
         idempotency_key: str | None = None,
         packet_blob_key: str | None = None,
         status: str = "queued",
+        media_name: str | None = None,
+        media_url: str | None = None,
     ) -> tuple[Import, bool]:
         """(import, created). With an idempotency key already used in the project, the existing
         import and False, even when two requests race."""
@@ -71,6 +84,8 @@ class ImportsMixin(StoreBase):
             "directory_id": directory_id,
             "idempotency_key": idempotency_key,
             "packet_blob_key": packet_blob_key,
+            "media_name": clip(media_name, MEDIA_NAME_CHARS),
+            "media_url": clip(media_url, MEDIA_URL_CHARS),
             "status": status,
             "percent": 0.0,
             "problem_count": 0,
@@ -99,6 +114,76 @@ class ImportsMixin(StoreBase):
                 )
             ).one()
             return from_row(Import, row), False
+
+    def create_rejected_import(
+        self,
+        project_id: int,
+        *,
+        problems: list[dict[str, Any]],
+        problem_count: int,
+        problem_counts_by_code: dict[str, int] | None = None,
+        warnings: list[dict[str, Any]] | None = None,
+        warning_count: int | None = None,
+        source: str | None = None,
+        media_type: str | None = None,
+        mode: str = "create",
+        file_id: int | None = None,
+        idempotency_key: str | None = None,
+        media_name: str | None = None,
+        media_url: str | None = None,
+    ) -> Import:
+        """The record of a packet refused at submit: status `rejected`, finished, its problems
+        cut to REJECTED_PROBLEMS_KEPT (counted per code in full). The key is kept in
+        `rejected_key` and reserves nothing. Past REJECTED_KEEP_PER_PROJECT rejected records in
+        the project, the oldest are deleted in the same transaction."""
+        if mode not in t.IMPORT_MODES:
+            mode = "create"
+        kept = [_clipped_problem(p) for p in problems[:REJECTED_PROBLEMS_KEPT]]
+        kept_warnings = [_clipped_problem(w) for w in (warnings or [])[:REJECTED_WARNINGS_KEPT]]
+        by_code = dict(problem_counts_by_code or {})
+        if not by_code:
+            for p in problems:
+                by_code[p["code"]] = by_code.get(p["code"], 0) + 1
+        counts = {
+            "problem_counts_by_code": by_code,
+            "warning_count": len(warnings or []) if warning_count is None else warning_count,
+        }
+        now = utcnow()
+        i = t.import_
+        values = {
+            "project_id": project_id,
+            "file_id": file_id,
+            "source": clip(source, 32),
+            "media_type": clip(media_type, 32),
+            "mode": mode,
+            "status": "rejected",
+            "percent": 0.0,
+            "counts": counts,
+            "problems": kept,
+            "warnings": kept_warnings,
+            "problem_count": max(problem_count, len(kept)),
+            "rejected_key": clip(idempotency_key, 255),
+            "media_name": clip(media_name, MEDIA_NAME_CHARS),
+            "media_url": clip(media_url, MEDIA_URL_CHARS),
+            "attempts": 0,
+            "created_at": now,
+            "finished_at": now,
+        }
+        with self._write() as conn:
+            row = conn.execute(insert(i).values(values).returning(*i.c)).one()
+            mine = (i.c.status == "rejected", i.c.project_id == project_id)
+            # The id of the newest record past the limit: it and older ones go. The rows read are
+            # at most the limit, by the (status, project_id, ...) index.
+            cutoff = conn.execute(
+                select(i.c.id)
+                .where(*mine)
+                .order_by(i.c.id.desc())
+                .offset(REJECTED_KEEP_PER_PROJECT)
+                .limit(1)
+            ).scalar()
+            if cutoff is not None:
+                conn.execute(delete(i).where(*mine, i.c.id <= cutoff))
+        return from_row(Import, row)
 
     def get_import(self, import_id: int, project_id: int | None = None) -> Import:
         i = t.import_
@@ -385,6 +470,26 @@ def claimed_by(worker_id: str, now: datetime) -> dict[str, Any]:
         "heartbeat_at": now,
         "attempts": i.c.attempts + 1,
         "started_at": now,
+    }
+
+
+def clip(text: str | None, chars: int) -> str | None:
+    """`text` cut to `chars` characters (an ellipsis marks the cut), storable by both databases
+    (a lone surrogate or a NUL written as its escape); None stays None."""
+    if text is None:
+        return None
+    if not text.isascii() or "\x00" in text:
+        text = text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
+    if len(text) <= chars:
+        return text
+    return text[: chars - 1] + "…"
+
+
+def _clipped_problem(problem: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": clip(str(problem.get("code", "")), 100),
+        "path": clip(str(problem.get("path", "")), REJECTED_TEXT_CHARS),
+        "message": clip(str(problem.get("message", "")), REJECTED_TEXT_CHARS),
     }
 
 

@@ -145,6 +145,9 @@ class Import:
     batch_line: int | None = None
     packet_offset: int | None = None
     packet_length: int | None = None
+    media_name: str | None = None  # the media's file name as sent
+    media_url: str | None = None  # the media's URL when it came by one
+    rejected_key: str | None = None  # a rejected packet's key (not reserved)
 
 
 @dataclass(frozen=True, slots=True)

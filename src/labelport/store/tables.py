@@ -37,8 +37,12 @@ metadata = MetaData(
 
 ROLES = ("admin", "editor", "viewer")
 ATTRIBUTE_KINDS = ("select", "multiple_select", "radio", "text", "slider", "date", "time", "tree")
-IMPORT_STATUSES = ("queued", "fetching", "processing", "writing", "success", "failed")
-TERMINAL_STATUSES = ("success", "failed")
+# `rejected`: a packet refused at submit (HTTP 422), kept as a record of what was refused; it
+# stored nothing and holds no idempotency key (see docs/imports.md).
+IMPORT_STATUSES = (
+    "queued", "fetching", "processing", "writing", "success", "failed", "rejected",
+)  # fmt: skip
+TERMINAL_STATUSES = ("success", "failed", "rejected")
 IMPORT_MODES = ("create", "update", "update_with_existing")
 BATCH_STATUSES = ("queued", "running", "success", "partial", "failed")
 BATCH_TERMINAL_STATUSES = ("success", "partial", "failed")
@@ -247,6 +251,12 @@ import_ = Table(
     Column("batch_line", Integer),
     Column("packet_offset", ID),
     Column("packet_length", ID),
+    # The media as sent (migration 0008): its file name, and its URL when it came by one.
+    Column("media_name", String(255)),
+    Column("media_url", Text),
+    # A rejected packet's idempotency key, shown but not reserved (idempotency_key stays NULL):
+    # the same key may still succeed.
+    Column("rejected_key", String(255)),
     # NULL keys never collide: imports without a key are never deduplicated.
     UniqueConstraint("project_id", "idempotency_key"),
     # Keys by prefix (find_latest_import_by_key_stem) in any collation: PostgreSQL's pattern
