@@ -10,6 +10,14 @@ Packets (image, `instance_list`, 50 labels, float coordinates with two decimals)
 - bad_label:  N boxes of a label the project does not have   -> 422, N label.unknown (checks)
 - ints:       `instance_list` of N one-digit integers (2 MB at 10^6) -> 422, N instance.not_object
 
+Dense junk (`--dense-mb M`, default 10; the cost per *byte* of a bad body): each is M MB, and
+is compared to `good_dense`, a good packet of boxes of the same size.
+- good_dense:  boxes, all fine, M MB                          -> 202
+- dense_ints:  one-digit integers (`1,` is 2 bytes: 5*10^6 at 10 MB) -> 422, instance.not_object
+- dense_nulls: nulls                                          -> 422, instance.null
+- dense_objs:  empty objects `{}`                             -> 422, instance.type_missing
+- dense_typed: `{"type":"box"}`, every key missing            -> 422, instance.missing_key
+
 Each goes through `Service.submit_packet` in its own fresh child process (SQLite, local blobs,
 workers=0, so the good packet's import is queued and not run), handed over as an open file as
 the HTTP server does with a request body; the time is from the call to its answer (the 202's
@@ -86,21 +94,46 @@ def boxes(n: int, kind: str) -> list[dict]:
     return out
 
 
-def packet(n: int, kind: str) -> bytes:
+DENSE = {
+    "dense_ints": b"1,",
+    "dense_nulls": b"null,",
+    "dense_objs": b"{},",
+    "dense_typed": b'{"type":"box"},',
+}
+HEAD = {"media": {"url": "https://example.com/a.png", "type": "image"}}
+
+
+def packet(n: int, kind: str, dense_mb: float) -> bytes:
     import orjson
 
+    size = int(dense_mb * 1e6)
+    if kind in DENSE:
+        unit = DENSE[kind]
+        head = orjson.dumps({**HEAD, "instance_list": []})[:-2]  # ...,"instance_list":[
+        count = max(1, (size - len(head) - 2) // len(unit))
+        return head + unit * (count - 1) + unit[:-1] + b"]}"
+    if kind == "good_dense":  # as many boxes as make `size` bytes
+        per_box = len(orjson.dumps(boxes(1000, "good"))) / 1000
+        n = max(1, int(size / per_box))
     instances: list = [i % 10 for i in range(n)] if kind == "ints" else boxes(n, kind)
-    return orjson.dumps(
-        {"media": {"url": "https://example.com/a.png", "type": "image"}, "instance_list": instances}
-    )
+    return orjson.dumps({**HEAD, "instance_list": instances})
 
 
-def build(kind: str, path: Path, n: int) -> None:
+def build(kind: str, path: Path, n: int, dense_mb: float) -> None:
     # In a child of its own: a child forked from a parent that held a million dicts would start
     # with the parent's high-water mark as its own peak RSS.
     subprocess.run(
-        [sys.executable, __file__, "--build", kind, str(path), "--boxes", str(n)], check=True
+        [
+            *(sys.executable, __file__, "--build", kind, str(path)),
+            *("--boxes", str(n), "--dense-mb", str(dense_mb)),
+        ],
+        check=True,
     )
+
+
+def baseline(kind: str) -> str:
+    """The good packet a kind is compared to: of the same size."""
+    return "good_dense" if kind.startswith("dense") or kind == "good_dense" else "good"
 
 
 def http_post(data_dir: Path, path: Path, string_id: str, auth: tuple[str, str]) -> dict:
@@ -139,13 +172,17 @@ def main() -> None:
     parser.add_argument("--boxes", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument(
-        "--kinds", default="good,bad_kind,bad_empty,bad_label,ints", help="comma-separated"
+        "--kinds",
+        default="good,bad_kind,bad_empty,bad_label,ints,"
+        "good_dense,dense_ints,dense_nulls,dense_objs,dense_typed",
+        help="comma-separated",
     )
+    parser.add_argument("--dense-mb", type=float, default=10.0, help="size of the dense kinds")
     parser.add_argument("--http", action="store_true", help="also over HTTP")
     parser.add_argument("--build", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build:
-        Path(args.build[1]).write_bytes(packet(args.boxes, args.build[0]))
+        Path(args.build[1]).write_bytes(packet(args.boxes, args.build[0], args.dense_mb))
         return
     kinds = args.kinds.split(",")
     with tempfile.TemporaryDirectory(prefix="labelport-badbench-") as tmp:
@@ -158,18 +195,23 @@ def main() -> None:
         for kind in kinds:
             t = time.perf_counter()
             paths[kind] = root / f"{kind}.json"
-            build(kind, paths[kind], args.boxes)
+            build(kind, paths[kind], args.boxes, args.dense_mb)
             size = paths[kind].stat().st_size
             print(f"# {kind}: {size / 1e6:.1f} MB, built in {time.perf_counter() - t:.1f} s")
         print(f"# {args.boxes:,} instances; each run in its own child; Service.submit_packet")
-        print("| run | packet | payload | answer | time | x good | peak RSS | problems (listed) |")
-        print("|---|---|---|---|---|---|---|---|")
+        print(
+            "| run | packet | payload | answer | time | x good | peak RSS | x good | "
+            "problems (listed) |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
         for run in range(1, args.repeat + 1):
             results = {kind: child(root / "data", paths[kind], project_id) for kind in kinds}
-            good = results.get("good", {}).get("seconds")
             for kind in kinds:
                 r = results[kind]
+                good = results.get(baseline(kind), {}).get("seconds")
                 ratio = f"{r['seconds'] / good:.2f}" if good else "-"
+                good_rss = results.get(baseline(kind), {}).get("peak_rss")
+                rss_ratio = f"{r['peak_rss'] / good_rss:.2f}" if good_rss else "-"
                 problems = (
                     f"{r['problem_count']:,} ({r['listed']:,}; {r['by_code']})"
                     if "problem_count" in r
@@ -178,21 +220,26 @@ def main() -> None:
                 print(
                     f"| {run} | {kind} | {paths[kind].stat().st_size / 1e6:.1f} MB | "
                     f"{r['answer']} | {r['seconds']:.2f} s | {ratio} | "
-                    f"{r['peak_rss'] / 2**20:.0f} MiB | {problems} |",
+                    f"{r['peak_rss'] / 2**20:.0f} MiB | {rss_ratio} | {problems} |",
                     flush=True,
                 )
         if not args.http:
             return
         print("\n# over HTTP: POST to a fresh `labelport serve --workers 0` per packet")
-        print("| run | packet | answer | time | x good | server peak RSS | problems (listed) |")
-        print("|---|---|---|---|---|---|---|")
+        print(
+            "| run | packet | answer | time | x good | server peak RSS | x good | "
+            "problems (listed) |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
         for run in range(1, args.repeat + 1):
             auth = (client_id, secret)
             results = {k: http_post(root / "data", paths[k], string_id, auth) for k in kinds}
-            good = results.get("good", {}).get("seconds")
             for kind in kinds:
                 r = results[kind]
+                good = results.get(baseline(kind), {}).get("seconds")
                 ratio = f"{r['seconds'] / good:.2f}" if good else "-"
+                good_rss = results.get(baseline(kind), {}).get("peak_rss")
+                rss_ratio = f"{r['peak_rss'] / good_rss:.2f}" if good_rss else "-"
                 problems = (
                     f"{r['problem_count']:,} ({r['listed']:,}; body {r['bytes'] / 1e3:.0f} kB)"
                     if "problem_count" in r
@@ -200,7 +247,7 @@ def main() -> None:
                 )
                 print(
                     f"| {run} | {kind} | {r['status']} | {r['seconds']:.2f} s | {ratio} | "
-                    f"{r['peak_rss'] / 2**20:.0f} MiB | {problems} |",
+                    f"{r['peak_rss'] / 2**20:.0f} MiB | {rss_ratio} | {problems} |",
                     flush=True,
                 )
 
