@@ -37,13 +37,15 @@ def generate(seed: int, images: int = 40, labels: int = 5, tie_scores: bool = Fa
                 plabel = label if rng.random() < 0.9 else int(rng.integers(0, labels))
                 if plabel == labels:
                     plabel = 0  # label 0: predictions only
-                dts.append({"image": image, "label": plabel,
-                            "x": x + jitter[0], "y": y + jitter[1],
-                            "w": max(w + jitter[2], 1.0), "h": max(h + jitter[3], 1.0)})  # fmt: skip
+                dts.append({
+                    "image": image, "label": plabel, "x": x + jitter[0], "y": y + jitter[1],
+                    "w": max(w + jitter[2], 1.0), "h": max(h + jitter[3], 1.0),
+                })  # fmt: skip
         for _ in range(int(rng.integers(0, 6))):  # false positives anywhere
             w, h = rng.uniform(5, 80, 2)
-            dts.append({"image": image, "label": int(rng.integers(0, labels)),
-                        "x": rng.uniform(0, 400), "y": rng.uniform(0, 400), "w": w, "h": h})  # fmt: skip
+            x, y = rng.uniform(0, 400, 2)
+            label = int(rng.integers(0, labels))
+            dts.append({"image": image, "label": label, "x": x, "y": y, "w": w, "h": h})
     for d in dts:
         s = rng.random()
         d["score"] = round(float(s), 1) if tie_scores else float(s)

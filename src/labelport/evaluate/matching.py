@@ -92,9 +92,7 @@ class Matches:
     )
 
 
-def box_iou_pairs(
-    d: np.ndarray, g: np.ndarray, crowd: np.ndarray | None = None
-) -> np.ndarray:
+def box_iou_pairs(d: np.ndarray, g: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
     """IoU of each row of `d` with the same row of `g` (both (n, 4) x_min, y_min, x_max, y_max);
     with `crowd`, those rows divide by the prediction's area alone (COCO's crowd IoU)."""
     iw = np.minimum(d[:, 2], g[:, 2]) - np.maximum(d[:, 0], g[:, 0])

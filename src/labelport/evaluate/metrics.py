@@ -57,12 +57,15 @@ def coco_curves(m: Matches, labels: np.ndarray | None = None) -> CocoCurves:
     scores = -np.ones((nt, nr, nk))
     order = _label_order(m)
     sorted_labels = dt.label[order]
-    bounds = np.searchsorted(sorted_labels, labels, side="left"), np.searchsorted(
-        sorted_labels, labels, side="right"
+    bounds = (
+        np.searchsorted(sorted_labels, labels, side="left"),
+        np.searchsorted(sorted_labels, labels, side="right"),
     )
-    npig_all = np.bincount(
-        np.searchsorted(labels, gt.label[~gt.crowd]), minlength=nk
-    ) if len(gt) else np.zeros(nk, np.int64)
+    npig_all = (
+        np.bincount(np.searchsorted(labels, gt.label[~gt.crowd]), minlength=nk)
+        if len(gt)
+        else np.zeros(nk, np.int64)
+    )
     for k in range(nk):
         npig = int(npig_all[k])
         if npig == 0:
@@ -111,15 +114,15 @@ def counts_at(m: Matches, t: int = 0, score_min: float = 0.0) -> dict[str, np.nd
 def prf(tp: int, fp: int, fn: int) -> dict[str, float | int | None]:
     p = tp / (tp + fp) if tp + fp else None
     r = tp / (tp + fn) if tp + fn else None
-    f1 = 2 * p * r / (p + r) if p is not None and r is not None and p + r > 0 else (
-        0.0 if p is not None and r is not None else None
+    f1 = (
+        2 * p * r / (p + r)
+        if p is not None and r is not None and p + r > 0
+        else (0.0 if p is not None and r is not None else None)
     )
     return {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f1}
 
 
-def per_label(
-    m: Matches, c: dict[str, np.ndarray], curves: CocoCurves
-) -> list[dict[str, object]]:
+def per_label(m: Matches, c: dict[str, np.ndarray], curves: CocoCurves) -> list[dict[str, object]]:
     """One row per label: counts, precision, recall, F1 at the chosen threshold; AP, AP50."""
     labels = curves.labels
     nk = len(labels)
@@ -189,7 +192,8 @@ def confusion(agnostic: Matches, score_min: float = 0.0) -> list[list[int | None
     rows: list[list[int | None]] = []
     if len(pairs):
         uniq, n = np.unique(pairs, axis=0, return_counts=True)
-        rows += [[int(a), int(b), int(x)] for (a, b), x in zip(uniq.tolist(), n.tolist(), strict=True)]
+        for (a, b), x in zip(uniq.tolist(), n.tolist(), strict=True):
+            rows.append([int(a), int(b), int(x)])
     for values, mask, side in ((dt.label, c["fp"], 0), (gt.label, c["fn"], 1)):
         u, n = np.unique(values[mask], return_counts=True)
         for v, x in zip(u.tolist(), n.tolist(), strict=True):
@@ -234,15 +238,17 @@ def tracks(m: Matches, c: dict[str, np.ndarray], limit: int = 200) -> dict[str, 
     ends = np.append(first[1:], len(s))
     for sid, a, b in zip(seq_ids.tolist(), first.tolist(), ends.tolist(), strict=True):
         lf, sf = fr[a:b][lost[a:b]], fr[a:b][switch[a:b]]
-        rows.append({
-            "sequence_id": int(sid),
-            "file_id": int(gt.file[sel[a]]),
-            "label_id": int(gt.label[sel[a]]),
-            "frames": int(b - a),
-            "found": int(found[a:b].sum()),
-            "lost_frames": lf.tolist()[:limit],
-            "switch_frames": sf.tolist()[:limit],
-        })
+        rows.append(
+            {
+                "sequence_id": int(sid),
+                "file_id": int(gt.file[sel[a]]),
+                "label_id": int(gt.label[sel[a]]),
+                "frames": int(b - a),
+                "found": int(found[a:b].sum()),
+                "lost_frames": lf.tolist()[:limit],
+                "switch_frames": sf.tolist()[:limit],
+            }
+        )
     rows.sort(key=lambda r: -(len(r["lost_frames"]) + len(r["switch_frames"])))
     out.update(
         sequences=rows[:limit],
