@@ -117,9 +117,9 @@ def test_the_status_check_allows_rejected_and_nothing_else(store: Store, project
     assert "rejected" in t.IMPORT_STATUSES and "rejected" in t.TERMINAL_STATUSES
     row, _ = store.create_import(project_id)
     with store.engine.begin() as conn:
-        conn.execute(text('UPDATE "import" SET status = \'rejected\' WHERE id = :i'), {"i": row.id})
-    with pytest.raises(Exception, match="(?i)check|constraint"), store.engine.begin() as conn:
-        conn.execute(text('UPDATE "import" SET status = \'bogus\' WHERE id = :i'), {"i": row.id})
+        conn.execute(text("UPDATE \"import\" SET status = 'rejected' WHERE id = :i"), {"i": row.id})
+    with pytest.raises(Exception, match=r"(?i)check|constraint"), store.engine.begin() as conn:
+        conn.execute(text("UPDATE \"import\" SET status = 'bogus' WHERE id = :i"), {"i": row.id})
 
 
 def test_a_rejected_record_is_never_claimed_or_requeued(store: Store, project_id: int) -> None:
