@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from itertools import chain
 from operator import attrgetter, lt
-from typing import Any
+from typing import Any, cast
 
 from labelport.format._gc import paused
 from labelport.format.attributes import AttributeSchema, value_problem
@@ -45,7 +45,8 @@ _y_min, _y_max = attrgetter("y_min"), attrgetter("y_max")
 
 
 def _tag(cls: type) -> str:
-    return cls.__struct_config__.tag  # type: ignore[attr-defined]
+    tag: str = cls.__struct_config__.tag  # type: ignore[attr-defined]
+    return tag
 
 
 def check_packet(
@@ -235,7 +236,7 @@ def _report_misfits(packet: Packet, misfits: set[str], media_type: str, report: 
             )
 
 
-def _count_names(packet: Packet, every: Any, report: Report) -> Counter:
+def _count_names(packet: Packet, every: Any, report: Report) -> Counter[Any]:
     try:
         return Counter(map(_name, every()))
     except TypeError:
@@ -283,7 +284,7 @@ def _report_missing_labels(packet: Packet, report: Report) -> None:
 
 def _check_labels(
     packet: Packet,
-    name_counts: Counter,
+    name_counts: Counter[Any],
     label_ids: set[int],
     labels: LabelIndex,
     report: Report,
@@ -313,14 +314,15 @@ def _check_labels(
         elif instance.name in unknown and not report.lists_problems:
             report.count_problem("label.unknown", (frame, index))
         elif instance.name in unknown:
-            if instance.name not in hints:
-                hints[instance.name] = labels.suggest(instance.name)
-            hint = hints[instance.name]
+            name = cast(str, instance.name)  # a member of `unknown`: hashable, so a str
+            if name not in hints:
+                hints[name] = labels.suggest(name)
+            hint = hints[name]
             more = f'; did you mean "{hint}"?' if hint else ""
             report.problem(
                 "label.unknown",
                 instance_path(frame, index) + "/name",
-                f"label {show(instance.name)} is not a label of this project{more}",
+                f"label {show(name)} is not a label of this project{more}",
                 (frame, index),
             )
 
@@ -362,7 +364,7 @@ def _check_sequences(
         if len(keys) != len(instances):
             _report_duplicates_in_frame(frame, frame_map[frame], labels, report)
     counts["frames"] = frames_with_instances
-    per_label: Counter = Counter(label for label, _ in sequences if label != "sequence_id")
+    per_label: Counter[Any] = Counter(label for label, _ in sequences if label != "sequence_id")
     names_by_id = {v: k for k, v in labels.names.items()} if labels is not None else {}
     counts["sequences_per_label"] = {
         str(names_by_id.get(label, label)): n for label, n in per_label.items()

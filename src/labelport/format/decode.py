@@ -46,8 +46,8 @@ class _Outer(Packet, kw_only=True):
 
     # Not `Raw | None`: msgspec takes a Raw in a union for null only, so every packet with an
     # instance list failed this fast decode and went key by key. A missing key reads as null.
-    instance_list: msgspec.Raw = _NULL
-    frame_packet_map: dict[FrameNumber, msgspec.Raw] | None = None
+    instance_list: msgspec.Raw = _NULL  # type: ignore[assignment]  # the lists stay raw here
+    frame_packet_map: dict[FrameNumber, msgspec.Raw] | None = None  # type: ignore[assignment]
 
 
 _FIELDS = {f.name: f for f in msgspec.structs.fields(Packet) if f.name not in _LIST_KEYS}
@@ -57,7 +57,7 @@ _PLAIN = msgspec.json.Decoder()
 
 
 @functools.cache
-def _decoder(type_: Any) -> msgspec.json.Decoder:
+def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
     # `msgspec.json.decode(node, type=...)` builds its type plan on every call: 12 us for the
     # 19-way instance union, against 0.4 us to decode one instance. Item by item (the slow path,
     # a list per video frame) that plan was most of the work.
@@ -85,16 +85,18 @@ class _RawJson:
     @classmethod
     def as_list(cls, node: Any) -> list[Any] | None:
         try:
-            return _decoder(_RAW_LIST).decode(node)
+            nodes: list[Any] = _decoder(_RAW_LIST).decode(node)
         except msgspec.ValidationError:
             return None
+        return nodes
 
     @classmethod
     def as_dict(cls, node: Any) -> dict[str, Any] | None:
         try:
-            return _decoder(_RAW_DICT).decode(node)
+            nodes: dict[str, Any] = _decoder(_RAW_DICT).decode(node)
         except msgspec.ValidationError:
             return None
+        return nodes
 
 
 class _NotText(msgspec.ValidationError):
@@ -214,7 +216,9 @@ class _MappedPages:
             self._map.madvise(mmap.MADV_DONTNEED)
 
 
-def _lenient(data: bytes, error: Exception, report: Report) -> tuple[Packet | None, Report]:
+def _lenient(
+    data: bytes | msgspec.Raw | mmap.mmap, error: Exception, report: Report
+) -> tuple[Packet | None, Report]:
     obj = _lenient_loads(data, error, report)
     if obj is None:
         return None, report
@@ -235,7 +239,7 @@ def _lenient(data: bytes, error: Exception, report: Report) -> tuple[Packet | No
 
 def _maybe_surrogate(data: Any) -> bool:
     try:
-        return data.find(b"\\ud") >= 0 or data.find(b"\\uD") >= 0
+        return bool(data.find(b"\\ud") >= 0 or data.find(b"\\uD") >= 0)
     except AttributeError:  # not bytes or mmap: look at every string
         return True
 
@@ -306,7 +310,9 @@ def _instances_text(top: dict[str, Any], packet: Packet, report: Report) -> None
                 decoded[index] = None
 
 
-def _lenient_loads(data: bytes, error: Exception, report: Report) -> tuple[Any] | None:
+def _lenient_loads(
+    data: bytes | msgspec.Raw | mmap.mmap, error: Exception, report: Report
+) -> tuple[Any] | None:
     """Python's json reads NaN and Infinity (which its json.dumps writes); msgspec does not."""
     try:
         text = bytes(data).decode("utf-8")
@@ -397,6 +403,7 @@ def _slow(j: Any, node: Any, report: Report) -> Packet | None:
 def _decode_list(
     j: Any, node: Any, frame: int | None, report: Report, names: dict[str, str]
 ) -> list[Any] | None:
+    instances: list[Any] | None
     try:
         instances = j.typed(node, _LIST)
     except msgspec.ValidationError:
@@ -594,8 +601,8 @@ def _diagnose(
                     key,
                 )
         else:
-            message = None if bad is None else bad[key]
-            _check_value(obj[key], field_type, key, f"{path}/{key}", at, report, message, item_type)
+            said = None if bad is None else bad[key]
+            _check_value(obj[key], field_type, key, f"{path}/{key}", at, report, said, item_type)
     if report.problem_count == before:
         # Should not happen: the typed decode failed, so say what msgspec said.
         try:

@@ -8,7 +8,7 @@ no reference cycles, and skipping the cycle collector keeps a million of them ch
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
@@ -257,7 +257,7 @@ Instance = (
 
 INSTANCE_CLASSES: dict[str, type[InstanceBase]] = {
     cls.__struct_config__.tag: cls
-    for cls in Instance.__args__  # type: ignore[attr-defined]
+    for cls in get_args(Instance)
 }
 assert tuple(INSTANCE_CLASSES) == INSTANCE_TYPES
 

@@ -55,19 +55,19 @@ def check_media(
     with paused():
         if media.frame_count is not None and packet.frame_packet_map:
             last = media.frame_count - 1
-            for frame, instances in packet.frame_packet_map.items():
-                if frame > last:
-                    for index, instance in enumerate(instances):
-                        if instance is not None:
+            for number, listed in packet.frame_packet_map.items():
+                if number > last:
+                    for index, item in enumerate(listed):
+                        if item is not None:
                             report.problem(
                                 "frame.out_of_range",
-                                f"frame_packet_map/{frame}/{index}",
-                                f"frame {frame} is beyond the video's last frame {last} "
+                                f"frame_packet_map/{number}/{index}",
+                                f"frame {number} is beyond the video's last frame {last} "
                                 f"({media.frame_count} frames)",
-                                (frame, index),
+                                (number, index),
                             )
-        width, height = media.width, media.height
-        planar = width is not None and height is not None
+        planar = media.width is not None and media.height is not None
+        width, height = media.width or 0, media.height or 0  # read only when planar
         for frame, instances in located_lists(packet):
             # Most lists are boxes well inside the media: one cheap pass proves it, and only a
             # list that fails it (or holds other types) gets the per-instance checks and paths.
