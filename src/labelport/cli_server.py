@@ -120,10 +120,18 @@ def serve(
         typer.Option(
             "--fetch-timeout",
             min=1.0,
-            help="Seconds one media fetch may take in all, retries and redirects included"
-            " (a body must also average 10 KB/s after its first 10 s)",
+            help="Seconds one media fetch may take in all, retries and redirects included",
         ),
     ] = 60.0,
+    fetch_min_rate: Annotated[
+        float,
+        typer.Option(
+            "--fetch-min-rate",
+            min=0.0,
+            help="KB/s a media body must average once it has been arriving for 10 s"
+            " (0: no minimum)",
+        ),
+    ] = 10.0,
     max_body_mb: Annotated[
         int,
         typer.Option(
@@ -154,6 +162,7 @@ def serve(
             storage_url=storage_url,
             queue=queue,
             fetch_timeout=fetch_timeout,
+            fetch_min_rate=round(fetch_min_rate * 1024),
         )
     except LabelportError as exc:
         raise _fail(exc.message) from None
@@ -244,6 +253,46 @@ def label_add(
     else:
         for label in out:
             typer.echo(f"label {label['id']}: {label['name']}")
+
+
+def label_colour(
+    project: Annotated[str, typer.Argument(help="The project's string id")],
+    label: Annotated[str, typer.Argument(help="The label's name (exact), or its id")],
+    colour: Annotated[
+        str | None, typer.Argument(help="#rrggbb to set; leave out to show the colour")
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Give the label back its default colour")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set a label's colour: `labelport label color PROJECT LABEL '#ff8800'`."""
+    from labelport.errors import NotFound
+
+    if default and colour is not None:
+        raise _fail("give a colour or --default, not both")
+    with _service(data_dir, database_url) as service:
+        project_id = service.get_project(project)["id"]
+        labels = service.list_labels(project_id)
+        found = next((x for x in labels if x["name"] == label), None)
+        if found is None and label.isdigit():
+            found = next((x for x in labels if x["id"] == int(label)), None)
+        if found is None:
+            raise NotFound(f"label {label!r} is not in project {project}")
+        if default or colour is not None:
+            found = service.set_label_colour(project_id, found["id"], None if default else colour)
+    out = {k: found[k] for k in ("id", "name", "colour", "colour_is_default")}
+    if as_json:
+        _print_json(out)
+    else:
+        how = " (default)" if out["colour_is_default"] else ""
+        typer.echo(f"label {out['id']}: {out['name']} {out['colour']}{how}")
+
+
+label_app.command("color")(label_colour)
+label_app.command("colour", hidden=True)(label_colour)
 
 
 def imports(
@@ -342,6 +391,10 @@ def register(app: typer.Typer) -> None:
     from labelport.cli_worker import worker
 
     app.command("worker")(worker)
+
+    from labelport.cli_users import register as register_users  # `labelport user ...`
+
+    register_users(app)
 
 
 def main() -> None:

@@ -143,6 +143,7 @@ class Service:
         storage_url: str | None = None,
         queue: str = "threads",
         fetch_timeout: float | None = None,
+        fetch_min_rate: int | None = None,
     ) -> Service:
         """The embedded default: SQLite and blobs under `data_dir`, `workers` import threads.
 
@@ -152,6 +153,8 @@ class Service:
         Scaled out (docs/deploy.md): `database_url` PostgreSQL, `storage_url` s3://bucket/prefix,
         `queue="procrastinate"` with `workers=0`: imports are deferred to `labelport worker`s.
         `fetch_timeout`: seconds one media fetch may take in all (default: `Settings`').
+        `fetch_min_rate`: bytes a second a media body must average after its first seconds
+        (0: no minimum; default: `Settings`').
         """
         if queue not in ("threads", "procrastinate"):
             raise ValueError(f"queue {queue!r}: threads or procrastinate")
@@ -177,6 +180,8 @@ class Service:
         )
         if fetch_timeout is not None:
             settings = dataclasses.replace(settings, fetch_timeout=fetch_timeout)
+        if fetch_min_rate is not None:
+            settings = dataclasses.replace(settings, fetch_min_rate=fetch_min_rate)
         service = cls(store, blobs, settings=settings)
         if queue == "procrastinate":
             from labelport.ingest.queue import ProcrastinateDispatcher

@@ -98,6 +98,8 @@ def run(
     concurrency: int = 2,
     allow_private_urls: bool = False,
     settings: QueueSettings | None = None,
+    fetch_timeout: float | None = None,
+    fetch_min_rate: int | None = None,
 ) -> None:
     """Run imports until SIGINT/SIGTERM (a job in progress is finished first, up to 30 s)."""
     from labelport.service import Service
@@ -110,6 +112,8 @@ def run(
         storage_url=storage_url,
         allow_private_urls=allow_private_urls,
         workers=0,
+        fetch_timeout=fetch_timeout,
+        fetch_min_rate=fetch_min_rate,
     )
     try:
         ensure_schema(database_url)

@@ -44,3 +44,40 @@ def test_fetch_timeout_defaults_to_a_minute(
     service = _opened_with(monkeypatch, tmp_path)["service"]
     assert service.job.media.fetch_config.total_timeout == 60.0
     assert service.job.media.fetch_config.min_rate == 10 * 1024
+
+
+@pytest.mark.parametrize(("kb_per_s", "rate"), [("2.5", 2560), ("0", 0)])
+def test_fetch_min_rate_option_sets_the_minimum_rate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kb_per_s: str, rate: int
+) -> None:
+    service = _opened_with(monkeypatch, tmp_path, "--fetch-min-rate", kb_per_s)["service"]
+    assert service.settings.fetch_min_rate == rate
+    assert service.job.media.fetch_config.min_rate == rate
+
+
+def test_worker_passes_its_fetch_bounds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`labelport worker --fetch-timeout --fetch-min-rate` reach the worker's Service."""
+    import labelport.worker
+
+    seen: dict[str, Any] = {}
+
+    def record(**kwargs: Any) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setattr(labelport.worker, "run", record)
+    result = CliRunner().invoke(
+        app,
+        [
+            "worker",
+            "--database-url",
+            "postgresql://127.0.0.1/none",
+            "--fetch-timeout",
+            "12",
+            "--fetch-min-rate",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (seen["fetch_timeout"], seen["fetch_min_rate"]) == (12.0, 1024)
+    help_text = CliRunner().invoke(app, ["worker", "--help"]).output
+    assert "--fetch-timeout" in help_text and "--fetch-min-rate" in help_text
