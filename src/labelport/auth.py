@@ -1,7 +1,9 @@
-"""API key secrets: generated here, shown once, stored only as a salted scrypt hash.
+"""API key secrets and user passwords: stored only as salted scrypt hashes.
 
-Also the guard in front of the scrypt: a limit on failed sign-ins per client id and per remote
-address (`FailureLimiter`), shared by every way in (HTTP Basic, the compat routes, /ui sign-in).
+Also the guard in front of the scrypt: a limit on failed sign-ins per client id (or account) and
+per remote address, shared by every way in (HTTP Basic, the compat routes, /ui sign-in). A
+Service's limit is counted in its database (`DatabaseLimiter`), so every server of a scale-out
+shares one count; `FailureLimiter` is the in-memory one (an app without a service, tests).
 """
 
 from __future__ import annotations
@@ -87,6 +89,96 @@ def verify_secret(secret: str, stored: str | None) -> bool:
     return hmac.compare_digest(digest, expected) and known
 
 
+# -- user passwords -----------------------------------------------------------------------------
+
+# A person's password has far less entropy than a key's 256-bit secret: twice the work of a key
+# check (32 MB, ~0.1-0.2 s here). The parameters are stored with each hash, so raising them later
+# leaves existing passwords readable.
+PASSWORD_N, PASSWORD_R, PASSWORD_P = 2**15, 8, 1
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # a megabyte "password" must not cost a megabyte of hashing per guess
+# Bounds on the parameters read back from a row: a tampered hash must not make one check take
+# a gigabyte of memory.
+_MAX_N, _MAX_R, _MAX_P = 2**20, 32, 16
+
+
+def _maxmem(n: int, r: int, p: int) -> int:
+    return 128 * r * (n + p + 2) + (1 << 20)
+
+
+def _encode_password(password: str) -> bytes:
+    return password.encode("utf-8", errors="surrogatepass")
+
+
+def hash_password(
+    password: str, *, n: int = PASSWORD_N, r: int = PASSWORD_R, p: int = PASSWORD_P
+) -> str:
+    """`scrypt$n$r$p$salt$digest` with a fresh 16-byte salt."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        _encode_password(password), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=_maxmem(n, r, p)
+    )
+    b64 = base64.b64encode
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def _parse_password(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
+    try:
+        scheme, n_s, r_s, p_s, salt_b64, digest_b64 = stored.split("$")
+        n, r, p = int(n_s), int(r_s), int(p_s)
+        if scheme != "scrypt" or not (1 < n <= _MAX_N and n & (n - 1) == 0):
+            return None
+        if not (0 < r <= _MAX_R and 0 < p <= _MAX_P):
+            return None
+        salt = base64.b64decode(salt_b64, validate=True)
+        digest = base64.b64decode(digest_b64, validate=True)
+        return (n, r, p, salt, digest) if salt and digest else None
+    except ValueError:
+        return None
+
+
+_dummy_password: list[str] = []
+
+
+def _dummy_password_parts() -> tuple[int, int, int, bytes, bytes]:
+    with _dummy_lock:
+        if not _dummy_password:
+            _dummy_password.append(hash_password(secrets.token_urlsafe(32)))
+        parsed = _parse_password(_dummy_password[0])
+    assert parsed is not None  # made by hash_password above
+    return parsed
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    """Whether `password` matches `stored` (hash_password's). None (no such account) or an
+    unreadable hash is False after the same work as a wrong password; digests are compared in
+    constant time."""
+    parsed = _parse_password(stored) if stored is not None else None
+    known = parsed is not None
+    n, r, p, salt, expected = parsed if parsed is not None else _dummy_password_parts()
+    digest = hashlib.scrypt(
+        _encode_password(password[:MAX_PASSWORD]),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        dklen=len(expected),
+        maxmem=_maxmem(n, r, p),
+    )
+    return hmac.compare_digest(digest, expected) and known and len(password) <= MAX_PASSWORD
+
+
+def password_problem(password: str) -> str | None:
+    """Why `password` cannot be an account's password, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"a password needs at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"a password has at most {MAX_PASSWORD} characters"
+    if not password.strip():
+        return "a password cannot be only spaces"
+    return None
+
+
 # -- failed sign-ins ----------------------------------------------------------------------------
 
 MAX_FAILURES_ENV = "LABELPORT_AUTH_MAX_FAILURES"
@@ -94,16 +186,36 @@ FAILURE_WINDOW_ENV = "LABELPORT_AUTH_FAILURE_WINDOW"
 
 
 class TooManyFailures(LabelportError):
-    """Too many failed sign-ins for this client id or from this address: answered 429."""
+    """Too many failed sign-ins for this client id (or account) or from this address: 429."""
 
     code = "auth.too_many_failures"
 
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(
-            "too many failed sign-ins for this client id or from this address;"
+            "too many failed sign-ins for this client id or account, or from this address;"
             f" retry in {retry_after} s"
         )
+
+
+def _settings_from_environment() -> tuple[int, float]:
+    raw_max = os.environ.get(MAX_FAILURES_ENV, "").strip() or "10"
+    raw_window = os.environ.get(FAILURE_WINDOW_ENV, "").strip() or "60"
+    try:
+        max_failures, window = int(raw_max), float(raw_window)
+    except ValueError:
+        raise ValueError(
+            f"{MAX_FAILURES_ENV}={raw_max!r} / {FAILURE_WINDOW_ENV}={raw_window!r}:"
+            " a whole number of failures and a number of seconds"
+        ) from None
+    if not math.isfinite(window) or window <= 0:
+        raise ValueError(f"{FAILURE_WINDOW_ENV}={raw_window!r}: more than 0 seconds")
+    return max_failures, window
+
+
+def _hashed(kind: str, value: str) -> bytes:
+    # Hashed: a caller picks the client id, and a megabyte of it must not be kept.
+    return hashlib.sha256(f"{kind}\0{value}".encode(errors="surrogatepass")).digest()
 
 
 @dataclass
@@ -120,9 +232,9 @@ class FailureLimiter:
     attempts are not failures: waiting out Retry-After is enough. A success does not reset the
     count (or one valid key of one's own would reset an address's budget for guessing others').
 
-    State is in this process's memory: each API server counts on its own, and a restart forgets.
-    `max_keys` bounds that memory; beyond it the least recently touched key is forgotten.
-    `max_failures <= 0` turns the limit off.
+    State is in this process's memory: each API server counts on its own, and a restart forgets
+    (a Service counts in its database instead: `DatabaseLimiter`). `max_keys` bounds that memory;
+    beyond it the least recently touched key is forgotten. `max_failures <= 0` turns it off.
     """
 
     def __init__(
@@ -146,27 +258,16 @@ class FailureLimiter:
     def from_environment(cls) -> FailureLimiter:
         """Settings from $LABELPORT_AUTH_MAX_FAILURES (10) and $LABELPORT_AUTH_FAILURE_WINDOW
         (60 seconds), so every server of a scale-out reads the same."""
-        raw_max = os.environ.get(MAX_FAILURES_ENV, "").strip() or "10"
-        raw_window = os.environ.get(FAILURE_WINDOW_ENV, "").strip() or "60"
-        try:
-            max_failures, window = int(raw_max), float(raw_window)
-        except ValueError:
-            raise ValueError(
-                f"{MAX_FAILURES_ENV}={raw_max!r} / {FAILURE_WINDOW_ENV}={raw_window!r}:"
-                " a whole number of failures and a number of seconds"
-            ) from None
-        if not math.isfinite(window) or window <= 0:
-            raise ValueError(f"{FAILURE_WINDOW_ENV}={raw_window!r}: more than 0 seconds")
-        return cls(max_failures, window)
+        return cls(*_settings_from_environment())
 
     @staticmethod
-    def keys_for(client_id: str, remote: str | None) -> tuple[bytes, ...]:
-        # Hashed: a caller picks the client id, and a megabyte of it must not be kept.
-        def h(kind: str, value: str) -> bytes:
-            return hashlib.sha256(f"{kind}\0{value}".encode(errors="surrogatepass")).digest()
-
-        by_id = h("client_id", client_id)
-        return (by_id,) if remote is None else (by_id, h("remote", remote))
+    def keys_for(
+        client_id: str, remote: str | None, *, kind: str = "client_id"
+    ) -> tuple[bytes, ...]:
+        """The counted keys of one attempt: the client id (kind "client_id") or the account
+        (kind "account", its lower-case email), and the remote address when known."""
+        by_id = _hashed(kind, client_id)
+        return (by_id,) if remote is None else (by_id, _hashed("remote", remote))
 
     def _window(self, key: bytes, now: float) -> _Window:
         w = self._keys.get(key)
@@ -181,10 +282,11 @@ class FailureLimiter:
             w.failures.popleft()
         return w
 
-    def begin(self, keys: tuple[bytes, ...]) -> None:
-        """Count one attempt against each key, or raise TooManyFailures if any is at its limit."""
+    def begin(self, keys: tuple[bytes, ...]) -> Any:
+        """Count one attempt against each key, or raise TooManyFailures if any is at its limit.
+        Returns the handle to give `end`."""
         if self.max_failures <= 0:
-            return
+            return keys
         with self._lock:
             now = self._clock()
             windows = [self._window(k, now) for k in keys]
@@ -200,6 +302,7 @@ class FailureLimiter:
                 raise TooManyFailures(max(1, math.ceil(wait)))
             for w in windows:
                 w.pending += 1
+        return keys
 
     def end(self, keys: tuple[bytes, ...], *, failed: bool) -> None:
         """The attempt `begin` counted is over: keep it as a failure, or forgive it."""
@@ -220,20 +323,78 @@ class FailureLimiter:
             self._keys.clear()
 
 
+class DatabaseLimiter:
+    """The same limit as `FailureLimiter`, counted in the service's database (store/users.py,
+    table auth_attempt): every server over one database shares the count, so N servers do not
+    allow N times the failures, and a restart forgets nothing. Same rules: an attempt counts
+    before its scrypt and is forgiven when it succeeds; a refused attempt costs no scrypt.
+
+    `clock`: seconds since the epoch, as every server sees it (their clocks must roughly agree).
+    """
+
+    def __init__(
+        self,
+        service: Any,
+        max_failures: int = 10,
+        window: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if window <= 0:
+            raise ValueError(f"window {window!r}: must be more than 0 seconds")
+        self._service = service  # its store is read late: an app may be built before it has one
+        self.max_failures = max_failures
+        self.window = window
+        self._clock = clock
+
+    @classmethod
+    def from_environment(cls, service: Any) -> DatabaseLimiter:
+        return cls(service, *_settings_from_environment())
+
+    keys_for = staticmethod(FailureLimiter.keys_for)
+
+    def begin(self, keys: tuple[bytes, ...]) -> Any:
+        if self.max_failures <= 0:
+            return []
+        outcome = self._service.store.begin_auth_attempt(
+            [k.hex() for k in keys],
+            now=self._clock(),
+            window=self.window,
+            max_failures=self.max_failures,
+        )
+        if isinstance(outcome, float):
+            raise TooManyFailures(max(1, math.ceil(outcome)))
+        return outcome
+
+    def end(self, handle: Any, *, failed: bool) -> None:
+        if self.max_failures <= 0 or not handle:
+            return
+        self._service.store.end_auth_attempt(list(handle), failed=failed, now=self._clock())
+
+    def clear(self) -> None:
+        self._service.store.clear_auth_attempts()
+
+
+Limiter = FailureLimiter | DatabaseLimiter
+
 T = TypeVar("T")
 
 
 def limited(
-    limiter: FailureLimiter,
+    limiter: Limiter,
     check: Callable[[str, str], T | None],
     client_id: str,
     client_secret: str,
     remote: str | None,
+    *,
+    kind: str = "client_id",
 ) -> T | None:
     """`check(client_id, client_secret)` (the scrypt) only within the limit; None counts as a
-    failure. Raises TooManyFailures, before any scrypt, when the limit is reached."""
-    keys = FailureLimiter.keys_for(client_id, remote)
-    limiter.begin(keys)
+    failure. Raises TooManyFailures, before any scrypt, when the limit is reached.
+    kind "account": `client_id` is an account's email, counted by its lower-case form."""
+    counted = client_id.strip().lower() if kind == "account" else client_id
+    keys = FailureLimiter.keys_for(counted, remote, kind=kind)
+    handle = limiter.begin(keys)
     found: T | None = None
     failed = False
     try:
@@ -242,25 +403,26 @@ def limited(
         return found
     finally:
         # An error (the database gone) is nobody's wrong guess: forgiven, not counted.
-        limiter.end(keys, failed=failed)
+        limiter.end(handle, failed=failed)
 
 
-_limiters: weakref.WeakKeyDictionary[Any, FailureLimiter] = weakref.WeakKeyDictionary()
+_limiters: weakref.WeakKeyDictionary[Any, Limiter] = weakref.WeakKeyDictionary()
 # Services that cannot be weakly referenced (None, for an app built only for its schema): kept.
-_kept: dict[int, tuple[Any, FailureLimiter]] = {}
+_kept: dict[int, tuple[Any, Limiter]] = {}
 _limiters_lock = threading.Lock()
 
 
-def _register(service: Any, limiter: FailureLimiter) -> None:
+def _register(service: Any, limiter: Limiter) -> None:
     try:
         _limiters[service] = limiter
     except TypeError:
         _kept[id(service)] = (service, limiter)
 
 
-def limiter_for(service: Any) -> FailureLimiter:
+def limiter_for(service: Any) -> Limiter:
     """The one limiter of a service, shared by the API and the /ui sign-in form, so using both
-    does not double an attacker's budget. Made from the environment on first use."""
+    does not double an attacker's budget. Made from the environment on first use: counted in
+    the service's database, or in memory when there is no service (None)."""
     with _limiters_lock:
         try:
             found = _limiters.get(service)
@@ -268,12 +430,16 @@ def limiter_for(service: Any) -> FailureLimiter:
             kept = _kept.get(id(service))
             found = kept[1] if kept is not None else None
         if found is None:
-            found = FailureLimiter.from_environment()
+            found = (
+                FailureLimiter.from_environment()
+                if service is None
+                else DatabaseLimiter.from_environment(service)
+            )
             _register(service, found)
         return found
 
 
-def use_limiter(service: Any, limiter: FailureLimiter) -> None:
+def use_limiter(service: Any, limiter: Limiter) -> None:
     """Replace the service's limiter (tests: one with a fake clock)."""
     with _limiters_lock:
         _register(service, limiter)

@@ -396,6 +396,10 @@ def register(app: typer.Typer) -> None:
 
     register_users(app)
 
+    from labelport.cli_users import register as register_users  # `labelport user ...`
+
+    register_users(app)
+
 
 def main() -> None:
     """Stand-alone entry (`python -m labelport.cli_server`), for before cli.py registers us."""
