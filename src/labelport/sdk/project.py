@@ -527,9 +527,8 @@ class Project:
         self, name: str | dict[str, Any], colour: str | None = None, schema_id: int | None = None
     ) -> dict[str, Any]:
         """Create one label. Accepts the `diffgram` SDK's `{"name": ...}` dict too."""
-        if isinstance(name, dict):
-            name = name["name"]
-        return self.labels_new([name], colour=colour, schema_id=schema_id)[0]
+        label_name: str = name["name"] if isinstance(name, dict) else name
+        return self.labels_new([label_name], colour=colour, schema_id=schema_id)[0]
 
     def labels_new(
         self, names: Iterable[str], colour: str | None = None, schema_id: int | None = None
