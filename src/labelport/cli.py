@@ -39,6 +39,16 @@ def check(
     labels: Annotated[
         Path | None, typer.Option("--labels", help="JSON list of the project's label names.")
     ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help="Check against this project's labels and attribute groups (its string id):"
+            " from the local data (--data-dir / --database-url), or with --server and --key"
+            " from a running server.",
+        ),
+    ] = None,
     media_info: Annotated[
         Path | None, typer.Option("--media-info", help="JSON MediaInfo of the media file.")
     ] = None,
@@ -46,17 +56,37 @@ def check(
         str | None, typer.Option("--media-type", help="image, video, text, audio, ...")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings are problems.")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="With --project: the data directory")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="With --project: a PostgreSQL URL")
+    ] = None,
+    server: Annotated[
+        str | None, typer.Option("--server", help="With --project: a running server's URL")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="With --server: an API key ID:SECRET")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Check a packet offline. Exit 0: no problems; 1: problems; 2: the file cannot be read."""
-    from labelport.format import LabelIndex, MediaInfo, check_media, check_packet, decode_packet
+    """Check a packet offline. Exit 0: no problems; 1: problems; 2: the file cannot be read.
 
-    label_index = None
+    Label names and attributes are checked only against --labels or --project: without
+    either, the summary says so."""
+    from labelport import cli_check
+    from labelport.format import MediaInfo, check_media, decode_packet
+
+    if labels is not None and project is not None:
+        raise _fail("give --labels or --project, not both")
+    if project is None and (server or key or data_dir or database_url):
+        raise _fail("--data-dir, --database-url, --server and --key go with --project")
+    against = cli_check.Against(None, "")
     if labels is not None:
         names = _read_json(labels, "labels file")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise _fail(f"labels file {labels} must be a JSON list of label names")
-        label_index = LabelIndex.from_names(names)
+        against = cli_check.from_names(names, str(labels))
     info = None
     if media_info is not None:
         _read_json(media_info, "media info file")
@@ -68,21 +98,66 @@ def check(
         data = packet.read_bytes()
     except OSError as error:
         raise _fail(f"cannot read packet {packet}: {error.strerror or error}") from None
+    if project is not None:
+        against = _project_side(project, data_dir, database_url, server, key)
 
     decoded, report = decode_packet(data)
     if decoded is None:
         first = report.problems[0] if report.problems else None
         raise _fail(f"packet {packet} cannot be read: {first.message if first else 'unknown'}")
     media_type = media_type or (info.media_type if info else None)
-    check_packet(decoded, labels=label_index, media_type=media_type, strict=strict, report=report)
+    report.strict = report.strict or strict or decoded.strict
+    against.check(decoded, report, media_type)
     if info is not None:
-        check_media(decoded, info, strict=strict, report=report)
+        check_media(decoded, info, strict=report.strict, report=report)
+    more = cli_check.check_under_invalid_keys(data, report, against, media_type, info)
+    if more:
+        report.counts["instances"] = report.counts.get("instances", 0) + more
+        report.counts["instances_under_invalid_frame_keys"] = more
 
     if as_json:
-        typer.echo(msgspec.json.encode(report.to_dict()).decode())
+        out = report.to_dict()
+        out["checked_against"] = against.describe or None
+        typer.echo(msgspec.json.encode(out).decode())
     else:
         _print_report(report, packet)
+        if against.context is None:
+            Console(highlight=False).print(
+                "[yellow]labels not checked[/yellow]: label names and attributes are checked"
+                " only with --labels FILE or --project P"
+            )
+        else:
+            Console(highlight=False).print(f"checked against the {against.describe}")
     raise typer.Exit(1 if report.problem_count else 0)
+
+
+def _project_side(
+    project: str,
+    data_dir: Path | None,
+    database_url: str | None,
+    server: str | None,
+    key: str | None,
+) -> object:
+    from labelport import cli_check
+
+    if server is None:
+        from labelport.cli_server import _service
+
+        with _service(data_dir, database_url) as service:
+            return cli_check.from_store(service, project)
+    if not key or ":" not in key:
+        raise _fail("--server needs --key ID:SECRET")
+    from labelport.sdk import Project
+    from labelport.sdk.errors import LabelportHTTPError
+
+    client_id, _, secret = key.partition(":")
+    try:
+        with Project(project, client_id, secret, host=server) as sdk:
+            return cli_check.from_server(sdk, project, server)
+    except LabelportHTTPError as exc:
+        raise _fail(f"server: {exc.message}") from None
+    except OSError as exc:
+        raise _fail(f"cannot reach {server}: {exc}") from None
 
 
 def _print_report(report: object, source: Path) -> None:
