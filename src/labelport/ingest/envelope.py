@@ -60,7 +60,7 @@ class _Joined(io.RawIOBase):
                     self._at += n
                     return n
             else:
-                n = part.readinto(buffer)
+                n = part.readinto(buffer)  # type: ignore[attr-defined]  # files and spools have it
                 if n:
                     return n
             self._parts.pop(0)

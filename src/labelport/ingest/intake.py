@@ -82,8 +82,7 @@ def missing_label_names(packet: Any, known: dict[str, int]) -> list[str]:
         for _f, _i, inst in fmt.iter_instances(packet)
         if inst.label_file_id is None
     }
-    names.discard(None)
-    return sorted(n for n in names if n not in known)
+    return sorted(n for n in names if n is not None and n not in known)
 
 
 def problem_dicts(problems: list[Any]) -> list[dict[str, str]]:
@@ -323,11 +322,11 @@ class MediaResolver:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
             media_type = declared or ("text" if packet.text_data is not None else None)
-            probe = probe_file(local, media_type, filename=staged.filename)
+            probed = probe_file(local, media_type, filename=staged.filename)
             return Media(
-                info=probe.media_info(),
+                info=probed.media_info(),
                 file_fields=file_fields(
-                    probe,
+                    probed,
                     staged.blob_key,
                     staged.sha256,
                     staged.size,

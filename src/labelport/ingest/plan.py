@@ -73,7 +73,7 @@ def plan_import(
     per_type: dict[str, int] = defaultdict(int)
     for (struct_type, label_id), n in per_kind.items():
         per_label[label_id] += n
-        per_type[struct_type.__struct_config__.tag] += n
+        per_type[struct_type.__struct_config__.tag] += n  # type: ignore[attr-defined]
     frames = loose_frames.union(*frames_by_track.values())
     sequences = [
         SequencePlan(label_id=label_id, number=number, frames=tuple(sorted(set(track_frames))))

@@ -108,7 +108,8 @@ class RowBuilder:
         for frame, _index, inst in self._instances:
             shape = shapes.get(type(inst))
             if shape is None:
-                shape = shapes[type(inst)] = (instance_type(inst), geometry_fields(type(inst)))
+                fields_of = geometry_fields(type(inst))  # type: ignore[arg-type]  # a class hashes
+                shape = shapes[type(inst)] = (instance_type(inst), fields_of)
             kind, fields = shape
             label_id = inst.label_file_id
             if label_id is None and inst.name is not None:
@@ -122,6 +123,7 @@ class RowBuilder:
                 model_id, model_run_id = self._models(inst, resolved)
             attributes = inst.attribute_groups
             external_id = inst.id
+            row: tuple[Any, ...]
             if kind == "box":  # the common case, spelled out: no geometry JSON, no spread
                 row = (
                     frame, label_id, sequence_id, "box", inst.machine_made is not False,

@@ -111,7 +111,7 @@ def _decode_count(packet: av.Packet) -> int:
 
 def _flush_count(stream: av.stream.Stream) -> int:
     try:
-        return len(stream.codec_context.decode(None))
+        return len(stream.codec_context.decode(None))  # type: ignore[attr-defined]
     except (av.FFmpegError, ValueError):
         return 0
 

@@ -458,7 +458,7 @@ class Fetcher:
             raise
         address = addresses[0]
         headers = {"Host": url.netloc.decode("ascii").rsplit("@", 1)[-1], **(extra_headers or {})}
-        extensions = {}
+        extensions: dict[str, Any] = {}
         if url.scheme == "https" and parse_ip_literal(host) is None:
             extensions["sni_hostname"] = host
         bounds = _Bounds(url, deadline, c)
@@ -702,7 +702,7 @@ def fetch_url(
     ``temp_dir``: where the body file is written).
     """
     config = config or FetchConfig()
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if allow_private is not None:
         overrides["allow_private"] = allow_private
     if max_bytes is not None:

@@ -99,7 +99,7 @@ def probe_pcd(path: Path, limits: ProbeLimits) -> Probe:
         wants_bounds = None not in xyz and points <= limits.max_bounds_points
         if data == "ascii":
             if wants_bounds:
-                columns = [sum(counts[:i]) for i in xyz]  # type: ignore[misc]
+                columns = [sum(counts[:i]) for i in xyz]
                 bounds = _bounds(_pcd_ascii_points(f, columns, points))
         elif data == "binary":
             if data_start + points * record > file_size:

@@ -540,7 +540,7 @@ def open_stream(fetcher: Fetcher, url: str) -> OpenedSource:
     if scheme == "file":
         real = resolve_local(url, fetcher.config)
         fd = _open_local(real, url, _roots(fetcher.config))
-        size = os.fstat(fd).st_size
+        size: int | None = os.fstat(fd).st_size
         name = os.path.basename(_file_path(url))
         return OpenedSource(os.fdopen(fd, "rb"), mimetypes.guess_type(name)[0], size)
     if scheme == "s3":

@@ -11,7 +11,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -47,6 +47,10 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 
 class BatchesMixin(StoreBase):
+    if TYPE_CHECKING:  # ImportsMixin's, beside this one in Store
+
+        def claim_next_import(self, worker_id: str) -> Import | None: ...
+
     def create_batch(
         self,
         project_id: int,
@@ -235,7 +239,7 @@ class BatchesMixin(StoreBase):
         )
         with self._write() as conn:
             ids = list(conn.execute(more).scalars())
-            rows = []
+            rows: Sequence[Any] = []
             if ids:
                 rows = conn.execute(
                     update(i)
@@ -364,7 +368,7 @@ def _first_imports(
     if not missing:
         return {}
     i = t.import_
-    keys = sorted({lines[n].idempotency_key for n in missing if lines[n].idempotency_key})
+    keys = sorted({key for n in missing if (key := lines[n].idempotency_key)})
     id_of: dict[str, int] = {}
     for chunk in _chunks(keys):
         q = select(i.c.idempotency_key, i.c.id).where(

@@ -96,8 +96,8 @@ class ImportsMixin(StoreBase):
         ins = pg_insert if self.dialect == "postgresql" else sqlite_insert
         with self._write() as conn:
             if idempotency_key is None:
-                row = conn.execute(insert(i).values(values).returning(*i.c)).one()
-                return from_row(Import, row), True
+                created = conn.execute(insert(i).values(values).returning(*i.c)).one()
+                return from_row(Import, created), True
             # DO NOTHING waits for a concurrent insert of the same key to commit, after which
             # the SELECT (a new statement, a new snapshot under READ COMMITTED) sees it.
             row = conn.execute(
@@ -414,7 +414,7 @@ class ImportsMixin(StoreBase):
             i.c.status.not_in((*t.TERMINAL_STATUSES, "queued")),
             ((beat.is_not(None) & (beat < cutoff)) | (beat.is_(None) & (i.c.claimed_at < cutoff))),
         ]
-        changed = []
+        changed: list[Any] = []
         with self._write() as conn:
             if max_attempts is not None:
                 rows = conn.execute(

@@ -450,5 +450,5 @@ def _insert_ignoring(conn: Connection, table: Any, conflict_columns: list[str]) 
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
     return dialect_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)

@@ -14,7 +14,7 @@ R = TypeVar("R")
 
 def from_row(cls: type[R], row: Row[Any] | Any, **extra: Any) -> R:
     """Build `cls` from a result row, taking the columns `cls` has fields for."""
-    mapping = row._mapping if hasattr(row, "_mapping") else row
+    mapping: Any = row._mapping if hasattr(row, "_mapping") else row
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     return cls(**{n: extra[n] if n in extra else mapping[n] for n in names})
 

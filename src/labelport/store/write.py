@@ -74,7 +74,7 @@ def _write(conn: Connection, plan: WritePlan, now: datetime) -> WriteResult:
         merged = set()
         added, unchanged, removed, replaced = _merge(conn, plan, rows, merged)
     else:
-        constants = {"project_id": plan.project_id, "file_id": plan.file_id}
+        constants: dict[str, Any] = {"project_id": plan.project_id, "file_id": plan.file_id}
         constants["import_id"] = plan.import_id
         added = insert_rows(conn, "instance", INSTANCE_COLUMNS, rows, constants)
         unchanged = removed = replaced = 0
@@ -157,7 +157,7 @@ def _check_references(conn: Connection, plan: WritePlan, refs: _Refs) -> None:
             raise NotFound(f"{what} ids {missing[:10]} do not exist in {owner}")
 
 
-def _insert(conn: Connection):  # type: ignore[no-untyped-def]
+def _insert(conn: Connection) -> Any:
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 

@@ -132,9 +132,7 @@ class _RefsWithoutSequences(_Refs):
     """`_Refs` over rows that carry (file_id, import_id) first. Sequence ids are not checked
     against one file: each plan's were created for its own new file in this transaction."""
 
-    def noting(  # type: ignore[override]
-        self, rows: Iterable[tuple[Any, ...]], offset: int = 0
-    ) -> Iterator[tuple[Any, ...]]:
+    def noting(self, rows: Iterable[tuple[Any, ...]], offset: int = 0) -> Iterator[tuple[Any, ...]]:
         key = itemgetter(*(offset + INSTANCE_COLUMNS.index(c) for c in _NOTED))
         per_key = self._per_key
         get = per_key.get
@@ -155,7 +153,7 @@ def _create_files(conn: Connection, plans: list[WritePlan], now: datetime) -> No
         select(d.c.id).where(d.c.project_id == project_id, d.c.is_default.is_(True))
     ).scalar()
     named = {p.new_file.get("directory_id") for p in plans if p.new_file} - {None}
-    found = set()
+    found: set[Any] = set()
     for chunk in _chunks(sorted(named)):
         found.update(
             conn.execute(
