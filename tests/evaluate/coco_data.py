@@ -46,6 +46,9 @@ def generate(seed: int, images: int = 40, labels: int = 5, tie_scores: bool = Fa
             x, y = rng.uniform(0, 400, 2)
             label = int(rng.integers(0, labels))
             dts.append({"image": image, "label": label, "x": x, "y": y, "w": w, "h": h})
+    for r in gts + dts:
+        for key in ("x", "y", "w", "h"):
+            r[key] = float(r[key])
     for d in dts:
         s = rng.random()
         d["score"] = round(float(s), 1) if tie_scores else float(s)

@@ -51,7 +51,9 @@ def coco_curves(m: Matches, labels: np.ndarray | None = None) -> CocoCurves:
     gt, dt = m.gt, m.dt
     if labels is None:
         labels = np.unique(np.concatenate([gt.label, dt.label]))
-    nt, nr, nk = len(m.thresholds), len(RECALL_THRESHOLDS), len(labels)
+    # the first thresholds must be COCO's (more may follow, e.g. the user's own)
+    nt, nr, nk = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), len(labels)
+    assert np.array_equal(m.thresholds[:nt], IOU_THRESHOLDS)
     precision = -np.ones((nt, nr, nk))
     recall = -np.ones((nt, nk))
     scores = -np.ones((nt, nr, nk))

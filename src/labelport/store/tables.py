@@ -433,3 +433,39 @@ auth_attempt = Table(
     Column("pending", Boolean, nullable=False),
     Index(None, "key_hash", "at"),
 )
+
+
+# A model run's evaluation against a reference (evaluate/): its parameters, its figures (overall,
+# per label, confusion, curves, tracks) as JSON, and the newest import into its files it saw: an
+# import into those files after it makes it stale (store/evaluations.py).
+evaluation = Table(
+    "evaluation",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ID, _fk("project.id"), nullable=False),
+    Column("model_run_id", ID, _fk("model_run.id"), nullable=False),
+    # NULL: the people's instances (machine_made = false); else another run of the project
+    Column("reference_run_id", ID, _fk("model_run.id")),
+    Column("parameters", JSONText, nullable=False),
+    Column("results", JSONText, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("last_import_id", ID),
+    Column("imports_seen", Integer, nullable=False),
+    Column("took", Float, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "project_id", "model_run_id", "created_at"),
+)
+
+# Per file of an evaluation: its true / false positives and false negatives at the evaluation's
+# threshold. Ordered by `errors` (fp + fn) it is the review queue.
+evaluation_file = Table(
+    "evaluation_file",
+    metadata,
+    Column("evaluation_id", ID, _fk("evaluation.id"), primary_key=True),
+    Column("file_id", ID, _fk("file.id"), primary_key=True, index=True),
+    Column("tp", Integer, nullable=False),
+    Column("fp", Integer, nullable=False),
+    Column("fn", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Index(None, "evaluation_id", "errors", "file_id"),
+)

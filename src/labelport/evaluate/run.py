@@ -1,0 +1,246 @@
+"""Evaluate a model run end to end: load both sides, match, measure, store; and read it back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from labelport.errors import Invalid, NotFound
+from labelport.evaluate import metrics
+from labelport.evaluate.load import add_masks, load_side
+from labelport.evaluate.masks import mask_iou
+from labelport.evaluate.matching import IOU_THRESHOLDS, Matches, Shapes, match
+from labelport.store.evaluations import Evaluation, EvaluationStore
+
+IOU_TYPES = ("auto", "box", "mask")
+SCOPES = ("run", "project")
+
+
+@dataclass(frozen=True)
+class Params:
+    """iou: the threshold of precision / recall / F1, per-file counts, confusion and tracks (AP
+    always averages COCO's 0.50:0.95). score_min: predictions scored below are left out of
+    those (not of AP). iou_type: box, mask (polygons rasterised) or auto (mask when a side has
+    polygons). max_dets: predictions kept per file, frame and label, best first (COCO: 100).
+    scope: run (the files the run predicted on) or project (every file with references too)."""
+
+    iou: float = 0.5
+    score_min: float = 0.0
+    iou_type: str = "auto"
+    max_dets: int | None = 100
+    scope: str = "run"
+
+    def check(self) -> None:
+        if not 0.0 < self.iou <= 1.0:
+            raise Invalid(code="evaluate.bad_parameter", message="iou must be in (0, 1]")
+        if not 0.0 <= self.score_min <= 1.0:
+            raise Invalid(code="evaluate.bad_parameter", message="score_min must be in [0, 1]")
+        if self.iou_type not in IOU_TYPES:
+            raise Invalid(
+                code="evaluate.bad_parameter", message=f"iou_type must be one of {IOU_TYPES}"
+            )
+        if self.scope not in SCOPES:
+            raise Invalid(code="evaluate.bad_parameter", message=f"scope must be one of {SCOPES}")
+        if self.max_dets is not None and self.max_dets < 1:
+            raise Invalid(code="evaluate.bad_parameter", message="max_dets must be at least 1")
+
+
+def find_run(store: Any, project_id: int, spec: str | int) -> int:
+    """A run of the project by id, `model/run` references, or a run reference alone (if only
+    one model has a run of that name)."""
+    runs = store.list_model_runs(project_id)
+    models = {m.id: m.reference for m in store.list_models(project_id)}
+    text = str(spec).strip()
+    if text.isdigit() and any(r.id == int(text) for r in runs):
+        return int(text)
+    if "/" in text:
+        model_ref, _, run_ref = text.rpartition("/")
+        found = [
+            r.id for r in runs if r.reference == run_ref and models.get(r.model_id) == model_ref
+        ]
+    else:
+        found = [r.id for r in runs if r.reference == text]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise Invalid(
+            "evaluate.ambiguous_run",
+            f"several models have a run {text!r}: name it as model/run",
+        )
+    raise NotFound(f"model run {text!r} not found")
+
+
+def _load(es: EvaluationStore, project_id: int, run_id: int, ref_run: int | None, params: Params,
+          file_id: int | None = None) -> tuple[Shapes, Shapes, bool]:  # fmt: skip
+    scope = run_id if params.scope == "run" else None
+    dt, dt_pts = load_side(es, project_id, run_id=run_id, files_of_run=None, file_id=file_id)
+    gt, gt_pts = load_side(es, project_id, run_id=ref_run, files_of_run=scope, file_id=file_id)
+    masks = params.iou_type == "mask" or (params.iou_type == "auto" and bool(dt_pts or gt_pts))
+    if masks:
+        add_masks(dt, dt_pts)
+        add_masks(gt, gt_pts)
+    if ref_run is not None:
+        gt.score = np.zeros(len(gt))
+    return gt, dt, masks
+
+
+def compute(
+    store: Any,
+    project_id: int,
+    run_id: int,
+    reference_run_id: int | None = None,
+    params: Params | None = None,
+) -> tuple[dict[str, Any], dict[int, tuple[int, int, int]]]:
+    """(results, {file id: (tp, fp, fn)}) of the run against the reference."""
+    params = params or Params()
+    params.check()
+    if reference_run_id == run_id:
+        raise Invalid(code="evaluate.same_run", message="a run cannot be its own reference")
+    es = EvaluationStore(store)
+    store_run = es.model_run_in(project_id, run_id)
+    if reference_run_id is not None:
+        es.model_run_in(project_id, reference_run_id)
+    started = time.perf_counter()
+    gt, dt, masks = _load(es, project_id, run_id, reference_run_id, params)
+    loaded = time.perf_counter()
+    thresholds = IOU_THRESHOLDS
+    ti = metrics.threshold_index(params.iou)
+    if ti is None:
+        thresholds = np.append(IOU_THRESHOLDS, params.iou)
+        ti = len(IOU_THRESHOLDS)
+    miou = mask_iou if masks else None
+    m = match(gt, dt, thresholds, max_dets=params.max_dets, mask_iou=miou)
+    labels = np.unique(np.concatenate([m.gt.label, m.dt.label]))
+    curves = metrics.coco_curves(m, labels)
+    c = metrics.counts_at(m, ti, params.score_min)
+    rows = metrics.per_label(m, c, curves)
+    for k, row in enumerate(rows):
+        row["curve"] = metrics.pr_curve(curves, k)
+    overall = metrics.prf(int(c["tp"].sum()), int(c["fp"].sum()), int(c["fn"].sum()))
+    ap, ap50 = curves.ap(), curves.ap(t=0)
+    overall.update(
+        ap=None if ap < 0 else ap,
+        ap50=None if ap50 < 0 else ap50,
+        references=int((~m.gt.crowd).sum()),
+        predictions=len(m.dt),
+        dropped_over_max_dets=m.dropped,
+    )
+    agnostic = match(gt, dt, [params.iou], max_dets=None, class_agnostic=True, mask_iou=miou)
+    files = metrics.per_file(m, c)
+    results = {
+        "model_run": {"id": run_id, "model": store_run[1], "run": store_run[2]},
+        "reference": "human" if reference_run_id is None else "run",
+        "reference_run_id": reference_run_id,
+        "iou_type": "mask" if masks else "box",
+        "overall": overall,
+        "labels": rows,
+        "confusion": metrics.confusion(agnostic, params.score_min),
+        "tracks": metrics.tracks(m, c),
+        "files_with_errors": sum(1 for _, fp, fn in files.values() if fp + fn),
+        "timings": {
+            "load": round(loaded - started, 4),
+            "match_and_measure": round(time.perf_counter() - loaded, 4),
+        },
+    }
+    return results, files
+
+
+def evaluate_and_store(
+    store: Any,
+    project_id: int,
+    run_id: int,
+    reference_run_id: int | None = None,
+    params: Params | None = None,
+) -> Evaluation:
+    params = params or Params()
+    started = time.perf_counter()
+    results, files = compute(store, project_id, run_id, reference_run_id, params)
+    took = time.perf_counter() - started
+    return EvaluationStore(store).create_evaluation(
+        project_id,
+        run_id,
+        reference_run_id,
+        asdict(params),
+        results,
+        ((f, tp, fp, fn) for f, (tp, fp, fn) in sorted(files.items())),
+        took,
+    )
+
+
+def public(store: Any, evaluation: Evaluation) -> dict[str, Any]:
+    """The JSON shape shown to callers: results with label names, and whether it is stale."""
+    es = EvaluationStore(store)
+    names = {lab.id: lab.name for lab in store.list_labels(evaluation.project_id)}
+    results = dict(evaluation.results)
+    results["labels"] = [
+        {**row, "label_name": names.get(row["label_id"])} for row in results.get("labels", [])
+    ]
+    results["confusion"] = [
+        {
+            "prediction": a,
+            "prediction_name": names.get(a) if a is not None else None,
+            "reference": b,
+            "reference_name": names.get(b) if b is not None else None,
+            "count": n,
+        }
+        for a, b, n in results.get("confusion", [])
+    ]
+    return {
+        "id": evaluation.id,
+        "model_run_id": evaluation.model_run_id,
+        "reference_run_id": evaluation.reference_run_id,
+        "parameters": evaluation.parameters,
+        "file_count": evaluation.file_count,
+        "last_import_id": evaluation.last_import_id,
+        "imports_seen": evaluation.imports_seen,
+        "took": round(evaluation.took, 4),
+        "created_at": evaluation.created_at.isoformat(),
+        "stale": es.evaluation_is_stale(evaluation),
+        **results,
+    }
+
+
+def file_detail(store: Any, evaluation: Evaluation, file_id: int, iou_floor: float = 0.1):
+    """For the viewer: a file's predictions and references with every overlapping pair (IoU >=
+    iou_floor), so that the page can match again at any IoU and score threshold itself (the same
+    greedy rule), and the outcome at the evaluation's own parameters."""
+    p = evaluation.parameters
+    params = Params(**{k: p[k] for k in ("iou", "score_min", "iou_type", "max_dets", "scope")})
+    if params.iou_type == "auto":
+        params = Params(**{**asdict(params), "iou_type": evaluation.results.get("iou_type", "box")})
+    es = EvaluationStore(store)
+    gt, dt, masks = _load(es, evaluation.project_id, evaluation.model_run_id,
+                          evaluation.reference_run_id, params, file_id=file_id)  # fmt: skip
+    m: Matches = match(gt, dt, [params.iou], max_dets=params.max_dets,
+                       mask_iou=mask_iou if masks else None, keep_below=iou_floor)  # fmt: skip
+    c = metrics.counts_at(m, 0, params.score_min)
+    e_d, e_g, e_iou = m.edges
+    return {
+        "file_id": file_id,
+        "parameters": asdict(params),
+        "predictions": [
+            {"id": int(i), "label_id": _opt(lab), "frame": _opt(fr), "score": float(s),
+             "outcome": "tp" if tp else ("fp" if fp else ("ignored" if ig else "below_score"))}
+            for i, lab, fr, s, tp, fp, ig in zip(
+                m.dt.id.tolist(), m.dt.label.tolist(), m.dt.frame.tolist(), m.dt.score.tolist(),
+                c["tp"].tolist(), c["fp"].tolist(), c["ignored"].tolist(), strict=True)
+        ],
+        "references": [
+            {"id": int(i), "label_id": _opt(lab), "frame": _opt(fr),
+             "outcome": "tp" if found else "fn"}
+            for i, lab, fr, found in zip(
+                m.gt.id.tolist(), m.gt.label.tolist(), m.gt.frame.tolist(),
+                c["gt_tp"].tolist(), strict=True)
+        ],
+        "pairs": [
+            [int(m.dt.id[d]), int(m.gt.id[g]), round(float(v), 6)]
+            for d, g, v in zip(e_d.tolist(), e_g.tolist(), e_iou.tolist(), strict=True)
+        ],
+    }  # fmt: skip
+
+
+def _opt(v: int) -> int | None:
+    return None if v < 0 else int(v)
