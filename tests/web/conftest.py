@@ -107,6 +107,8 @@ def page(browser: Any, app: Any, base_url: str) -> Iterator[Any]:
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.js_errors = errors
     tab.goto(signin_url(app, base_url))
+    with tab.expect_navigation():  # the link's page asks to confirm; only the button signs in
+        tab.get_by_role("button", name="Continue").click()
     try:
         yield tab
     finally:

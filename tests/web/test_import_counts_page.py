@@ -12,6 +12,7 @@ from labelport.api import create_app
 from labelport.service import Service
 from labelport.web import signin_url
 from media_factory import make_png
+from signin_helpers import redeem_link
 
 
 def _box(x: float, external_id: str) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def test_an_update_shows_replaced_rows_apart_from_added(tmp_path: Path) -> None:
         assert (counts["added"], counts["replaced"], counts["unchanged"]) == (1, 1, 1)
         app = create_app(service)
         with TestClient(app, follow_redirects=True) as client:
-            client.get(signin_url(app, "http://testserver"))
+            redeem_link(client, signin_url(app, "http://testserver"))
             page = client.get(f"/ui/p/{project['string_id']}/imports/{update['id']}")
         assert page.status_code == 200, page.text
         assert "Added / replaced / unchanged / removed" in page.text

@@ -24,6 +24,7 @@ from labelport.store import tables as t
 from labelport.store.coltypes import utcnow
 from labelport.web import signin_url
 from server_helpers import free_port, make_project, wait_until_up
+from signin_helpers import redeem_link
 
 COOKIE = "labelport_session"
 
@@ -33,7 +34,7 @@ def _client(app: Any, base_url: str = "http://testserver") -> TestClient:
 
 
 def _sign_in_with_link(client: TestClient, app: Any) -> str:
-    response = client.get(signin_url(app, str(client.base_url)))
+    response = redeem_link(client, signin_url(app, str(client.base_url)))
     assert response.status_code == 303, response.text
     return response.cookies[COOKIE]
 
@@ -122,7 +123,7 @@ def test_only_hashes_of_tokens_are_stored(app: Any, service: Service) -> None:
     assert hashlib.sha256(token.encode()).hexdigest() in stored
     assert not any(token in value for value in stored)
     with _client(app) as client:
-        cookie = client.get(link).cookies[COOKIE]
+        cookie = redeem_link(client, link).cookies[COOKIE]
     with service.store.engine.connect() as conn:
         tokens = conn.execute(select(t.web_signin_token.c.id)).scalars().all()
         sessions = [tuple(map(str, row)) for row in conn.execute(select(t.web_session))]
@@ -146,7 +147,7 @@ def test_the_cookies_are_secure_over_https_only(app: Any, project: Any) -> None:
                 data={"csrf": re.search(r'name="csrf" value="([^"]+)"', form.text).group(1),
                       "client_id": project.auth()[0], "client_secret": project.auth()[1]},
             )  # fmt: skip
-            link = client.get(signin_url(app, base))
+            link = redeem_link(client, signin_url(app, base))
             for response in (link, key):
                 assert response.status_code == 303
                 (cookie,) = _cookie_headers(response, COOKIE)
@@ -185,11 +186,20 @@ def _uvicorn(app: Any, **options: Any) -> Iterator[str]:
 def test_the_cookie_is_secure_behind_a_trusted_https_proxy(
     app: Any, options: dict[str, Any], secure: bool
 ) -> None:
+    proto = {"X-Forwarded-Proto": "https"}
     with _uvicorn(app, **options) as base:
-        response = httpx.get(
-            signin_url(app, base), headers={"X-Forwarded-Proto": "https"}, timeout=10
+        confirm = httpx.get(signin_url(app, base), headers=proto, timeout=10)
+        assert confirm.status_code == 200, confirm.text
+        # Sent by hand: a client keeps a Secure cookie from going back over plain http.
+        csrf = confirm.cookies["labelport_signin_csrf"]
+        token = re.search(r'name="token" value="([^"]+)"', confirm.text).group(1)
+        response = httpx.post(
+            f"{base}/ui/signin",
+            data={"csrf": csrf, "token": token},
+            headers={**proto, "Cookie": f"labelport_signin_csrf={csrf}"},
+            timeout=10,
         )
-    assert response.status_code == 303
+    assert response.status_code == 303, response.text
     (cookie,) = _cookie_headers(response, COOKIE)
     assert ("; secure" in cookie.lower()) is secure, cookie
 
@@ -232,7 +242,7 @@ def test_two_servers_share_sign_in_links_and_sessions(database: Any, tmp_path: P
 
 
 def _sign_in_with_link_at(client: TestClient, link: str) -> str:
-    response = client.get(link)
+    response = redeem_link(client, link)
     assert response.status_code == 303, response.text
     return response.cookies[COOKIE]
 
@@ -240,8 +250,13 @@ def _sign_in_with_link_at(client: TestClient, link: str) -> str:
 def _redeem_together(
     client: TestClient, link: str, barrier: threading.Barrier, statuses: list[int]
 ) -> None:
+    # Both open the link's page (which uses nothing up), then both press Continue at once.
+    page = client.get(link)
+    assert page.status_code == 200, page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     barrier.wait()
-    statuses.append(client.get(link).status_code)
+    pressed = client.post("/ui/signin", data={"csrf": csrf, "token": link.rsplit("=", 1)[1]})
+    statuses.append(pressed.status_code)
 
 
 def test_one_link_redeemed_on_two_servers_at_once_signs_in_once(

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from labelport.service import Service
 from labelport.web import signin_url
 from server_helpers import ProjectKeys, make_project
+from signin_helpers import redeem_link
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,12 @@ def test_a_sign_in_link_works_once_and_sets_a_safe_cookie(
 ) -> None:
     a, b = two
     link = signin_url(app, "http://testserver")
-    first = client.get(link)
+    # Opening the link (as a chat app's link preview does) shows a page and uses nothing up.
+    for _ in range(3):
+        preview = client.get(link)
+        assert preview.status_code == 200 and "Continue" in preview.text
+        assert "labelport_session" not in preview.headers.get("set-cookie", "")
+    first = redeem_link(client, link)
     assert first.status_code == 303 and first.headers["location"] == "/ui/"
     cookie = first.headers["set-cookie"]
     assert "labelport_session=" in cookie
@@ -64,7 +70,7 @@ def test_a_forged_or_tampered_cookie_is_no_session(
     client: TestClient, app: Any, two: tuple
 ) -> None:
     a, _ = two
-    client.get(signin_url(app, "http://testserver"))
+    redeem_link(client, signin_url(app, "http://testserver"))
     value = client.cookies.get("labelport_session")
     assert client.get(f"/ui/p/{a.string_id}").status_code == 200
     for forged in (value[:-1] + ("A" if value[-1] != "A" else "B"), value + "x", "x" * 5000, ""):
@@ -107,7 +113,7 @@ def test_a_wrong_secret_and_a_missing_csrf_are_refused(client: TestClient, two: 
 
 def test_sign_out_needs_the_session_csrf(client: TestClient, app: Any, two: tuple) -> None:
     a, _ = two
-    client.get(signin_url(app, "http://testserver"))
+    redeem_link(client, signin_url(app, "http://testserver"))
     page = client.get(f"/ui/p/{a.string_id}")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     assert client.post("/ui/signout", data={"csrf": "forged"}).status_code == 403

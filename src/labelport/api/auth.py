@@ -1,8 +1,11 @@
-"""HTTP Basic `client_id:client_secret` (as the `diffgram` SDK sends it), scoped to one project.
+"""HTTP Basic `client_id:client_secret` (as the `diffgram` SDK sends it), scoped to one project;
+or a user account's `email:password`, scoped to the projects it is a member of.
 
 Roles nest: viewer reads; editor also imports and edits labels, attributes, directories; admin
-also creates keys. A route whose path names a project answers 404 for a key of another project,
-exactly as for a project that does not exist.
+also creates keys. An account's role in a project goes through the same checks as a key's role.
+A route whose path names a project answers 404 for a key of another project, exactly as for a
+project that does not exist; an account that is not a member of an existing project gets 403
+`auth.not_a_member` (it is a person of this server, and is told why).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import Depends, Request
@@ -22,18 +25,37 @@ from labelport.errors import Forbidden, NotFound, Unauthorized
 
 _RANK = {"viewer": 0, "editor": 1, "admin": 2}
 
-basic_scheme = HTTPBasic(auto_error=False, realm="labelport", description="client_id:client_secret")
+basic_scheme = HTTPBasic(
+    auto_error=False,
+    realm="labelport",
+    description="client_id:client_secret of a key, or email:password of a user account",
+)
+
+
+def role_at_least(have: str, need: str) -> bool:
+    """The one role check, for keys, accounts and web sessions alike."""
+    return _RANK.get(have, -1) >= _RANK[need]
+
+
+def is_account(username: str) -> bool:
+    """An email signs in an account; client ids (lp_...) never hold an @."""
+    return "@" in username
 
 
 @dataclass(frozen=True)
 class Principal:
-    client_id: str
+    """Who calls: a key (its project and role), or an account. An account's principal is bound
+    to one project per request (`check_project`); unbound, its role is "" and may nothing."""
+
+    client_id: str  # a key's client id, or an account's email
     role: str
     project_id: int
     project_string_id: str
+    user_id: int | None = None
+    service: Any = field(default=None, compare=False, repr=False)  # an account's, to bind it
 
     def may(self, role: str) -> bool:
-        return _RANK.get(self.role, -1) >= _RANK[role]
+        return role_at_least(self.role, role)
 
 
 class _Flight:
@@ -111,6 +133,8 @@ class Authenticator:
         self, flight: _Flight, key: bytes, client_id: str, client_secret: str, remote: str | None
     ) -> Principal | None:
         try:
+            if is_account(client_id):
+                return self._lead_account(flight, key, client_id, client_secret, remote)
             found = limited(
                 self.limiter, self._service.authenticate, client_id, client_secret, remote
             )
@@ -122,14 +146,7 @@ class Authenticator:
                     project_id=int(found["project_id"]),
                     project_string_id=found["project_string_id"],
                 )
-            flight.principal = principal
-            if principal is not None:
-                with self._lock:
-                    self._cache[key] = (time.monotonic() + self._ttl, principal)
-                    self._cache.move_to_end(key)
-                    while len(self._cache) > self._max:
-                        self._cache.popitem(last=False)
-            return principal
+            return self._settle(flight, key, principal)
         except TooManyFailures as exc:
             flight.refused = exc
             raise
@@ -140,6 +157,40 @@ class Authenticator:
             with self._lock:
                 del self._flights[(key, remote)]
             flight.done.set()
+
+    def _settle(self, flight: _Flight, key: bytes, principal: Principal | None) -> Principal | None:
+        flight.principal = principal
+        if principal is not None:
+            with self._lock:
+                self._cache[key] = (time.monotonic() + self._ttl, principal)
+                self._cache.move_to_end(key)
+                while len(self._cache) > self._max:
+                    self._cache.popitem(last=False)
+        return principal
+
+    def _lead_account(
+        self, flight: _Flight, key: bytes, email: str, password: str, remote: str | None
+    ) -> Principal | None:
+        # Counted per account (its lower-case email) and per address, in the same limiter.
+        # Cached like a key: the password is proven; what the account may do (its memberships,
+        # whether it is disabled) is read again on every request by `check_project`.
+        from labelport.accounts import Accounts
+
+        accounts = Accounts(self._service.store)
+        found = limited(
+            self.limiter, accounts.authenticate, email, password, remote, kind="account"
+        )
+        principal = None
+        if found is not None:
+            principal = Principal(
+                client_id=found.email,
+                role="",
+                project_id=0,
+                project_string_id="",
+                user_id=found.user_id,
+                service=self._service,
+            )
+        return self._settle(flight, key, principal)
 
     def clear(self) -> None:
         with self._lock:
@@ -152,24 +203,55 @@ def current_principal(
     if credentials is None or not credentials.username:
         raise Unauthorized(
             "send HTTP Basic credentials: client_id as user, client_secret as password"
+            " (or an account's email and password)"
         )
     authenticator: Authenticator = request.app.state.authenticator
     remote = request.client.host if request.client is not None else None
     principal = authenticator.authenticate(credentials.username, credentials.password, remote)
     if principal is None:
+        if is_account(credentials.username):
+            raise Unauthorized("unknown account or wrong password")
         raise Unauthorized("unknown client_id or wrong client_secret")
     return principal
 
 
-def check_project(principal: Principal, project_string_id: str) -> None:
+class NotAMember(Forbidden):
+    """An account that is not a member of the (existing) project it named."""
+
+    code = "auth.not_a_member"
+
+
+def check_project(principal: Principal, project_string_id: str) -> Principal:
+    """The principal as it stands in the project: a key's own project only (404 for any other,
+    as for a project that does not exist); an account bound to the project with its role there
+    (404 for a missing project, 403 `auth.not_a_member` for one it is not a member of)."""
+    if principal.user_id is not None:
+        return _bind_account(principal, project_string_id)
     if project_string_id != principal.project_string_id:
         # Same answer as for a project that does not exist: a key cannot probe other projects.
         raise NotFound(f"project {project_string_id!r} not found")
+    return principal
+
+
+def _bind_account(principal: Principal, project_string_id: str) -> Principal:
+    store = principal.service.store
+    try:
+        project = store.get_project_by_string_id(project_string_id)
+    except NotFound:
+        raise NotFound(f"project {project_string_id!r} not found") from None
+    role = store.role_of(principal.user_id, project.id)
+    if role is None:
+        raise NotAMember(
+            f"this account ({principal.client_id}) can't see project {project_string_id!r}:"
+            " it is not a member"
+        )
+    return replace(principal, role=role, project_id=project.id, project_string_id=project.string_id)
 
 
 def check_role(principal: Principal, role: str) -> None:
     if not principal.may(role):
-        raise Forbidden(f"this key's role is {principal.role!r}; this needs {role!r} or above")
+        whose = "this account's" if principal.user_id is not None else "this key's"
+        raise Forbidden(f"{whose} role is {principal.role!r}; this needs {role!r} or above")
 
 
 def require(role: str):
@@ -180,7 +262,7 @@ def require(role: str):
     ) -> Principal:
         psid = request.path_params.get("project_string_id")
         if psid is not None:
-            check_project(principal, psid)
+            principal = check_project(principal, psid)
         check_role(principal, role)
         return principal
 

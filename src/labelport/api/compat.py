@@ -430,7 +430,7 @@ async def file_view(
     request: Request, svc: Svc, who: Annotated[Principal, Depends(current_principal)]
 ) -> Any:
     body = _obj(await json_body(request))
-    check_project(who, str(body.get("project_string_id")))
+    who = check_project(who, str(body.get("project_string_id")))
     check_role(who, "viewer")
     file_id = _opt_id(body.get("file_id"), "file_id")
     if file_id is None:

@@ -39,6 +39,13 @@ class SessionsMixin(StoreBase):
         ).rowcount
         return gone == 1
 
+    def signin_token_live(self, token_hash: str, *, now: datetime | None = None) -> bool:
+        """Whether the token exists and has not expired; reading uses nothing up."""
+        tok = t.web_signin_token
+        q = select(tok.c.id).where(tok.c.id == token_hash, tok.c.expires_at > (now or utcnow()))
+        with self._read() as conn:
+            return conn.execute(q).first() is not None
+
     def use_signin_token(self, token_hash: str, *, now: datetime | None = None) -> bool:
         """True once for a token that was created and has not expired; False ever after."""
         with self._write() as conn:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from labelport.errors import LabelportError, NotFound
+from labelport.errors import Forbidden, LabelportError, NotFound
 from labelport.web import filters
 from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, SESSION_SECONDS, Sessions, WebSession
 
@@ -95,6 +95,11 @@ def create_web_app(service: Any, *, cache_dir: Path | None = None) -> FastAPI:
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
         return error_page(request, 404, "Not found", exc.message)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        # A signed-in account opening a project it is not a member of: said, not hidden.
+        return error_page(request, 403, "No access to this project", exc.message)
 
     @app.exception_handler(LabelportError)
     async def labelport_error(request: Request, exc: LabelportError) -> Response:

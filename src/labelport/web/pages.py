@@ -30,9 +30,11 @@ def signed_in(request: Request) -> tuple[WebState, WebSession]:
 
 
 def project_for(state: WebState, session: WebSession, string_id: str) -> dict[str, Any]:
-    """The project if this session may see it; otherwise NotFound, as for a missing one."""
+    """The project if this session may see it; otherwise NotFound, as for a missing one (a
+    key's session), or NotAMember, a 403 that says so (a user account's)."""
     project = state.service.get_project(string_id)
     if not session.may_see(project["id"]):
+        session.check_project(project["id"], string_id)
         raise NotFound(f"project {string_id!r} not found")
     return project
 
@@ -63,6 +65,17 @@ def with_took(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @router.get("/")
 def home(request: Request) -> Response:
     state, session = signed_in(request)
+    if session.user_id is not None:
+        # An account: its projects; straight to the one when there is only one.
+        if len(session.memberships) == 1:
+            only = session.memberships[0].project_string_id
+            return RedirectResponse(f"{PREFIX}/p/{only}", status_code=303)
+        projects = [state.service.store.get_project(m.project_id) for m in session.memberships]
+        return html(
+            request,
+            "projects.html",
+            {"session": session, "project": None, "projects": projects},
+        )
     if not session.all_projects:
         project = state.service.store.get_project(session.project_id)
         return RedirectResponse(f"{PREFIX}/p/{project.string_id}", status_code=303)

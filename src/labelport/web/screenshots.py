@@ -253,6 +253,8 @@ def take(out_dir: Path) -> list[Path]:
                 )
                 page = browser.new_page(viewport={"width": 1360, "height": 820})
                 page.goto(signin_url(app, base))
+                with page.expect_navigation():  # the link's page asks to confirm
+                    page.get_by_role("button", name="Continue").click()
                 p = f"{base}/ui/p/{made['project']['string_id']}"
                 shots = [("imports.png", f"{p}/imports", None)]
                 if made["failed"].get("id"):

@@ -1,18 +1,32 @@
-"""Sign in (a one-time link or an API key) and sign out."""
+"""Sign in (a user account, an API key or a one-time link) and sign out.
+
+A one-time link's GET only shows a page with a button: a link preview (chat apps, mail
+scanners) fetches the link and must not use it up. The button's POST redeems the token.
+
+Every password and secret check goes through the service's limit on failed sign-ins (counted
+in the database, shared by every server): per account or client id, and per remote address.
+Passwords are never logged, echoed back into the form or kept.
+"""
 
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from labelport.accounts import Accounts
 from labelport.auth import TooManyFailures, limited, limiter_for
 from labelport.web.app import PREFIX, WebState, html, served_over_https, set_session_cookie
 from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, same_token
 
 router = APIRouter()
+
+_USED_LINK = (
+    "This sign-in link was already used or has expired. Restart `labelport serve` for a new"
+    " one, or sign in with your account or an API key."
+)
 
 
 def safe_next(target: str | None) -> str:
@@ -22,7 +36,15 @@ def safe_next(target: str | None) -> str:
     return f"{PREFIX}/"
 
 
-def _form(request: Request, *, error: str | None = None, status: int = 200) -> Response:
+def _form(
+    request: Request,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    token: str | None = None,
+    email: str = "",
+    next_: str | None = None,
+) -> Response:
     # Sign-in CSRF (double submit): the form's hidden value must equal this cookie's.
     csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = html(
@@ -31,7 +53,9 @@ def _form(request: Request, *, error: str | None = None, status: int = 200) -> R
         {
             "error": error,
             "csrf": csrf,
-            "next": safe_next(request.query_params.get("next")),
+            "next": safe_next(next_ if next_ is not None else request.query_params.get("next")),
+            "token": token,  # a link's token: the page asks to confirm, nothing else
+            "email": email,  # given back after a failure; the password never is
             "session": None,
             "project": None,
         },
@@ -49,29 +73,35 @@ def _form(request: Request, *, error: str | None = None, status: int = 200) -> R
     return response
 
 
+def _signed_in(request: Request, cookie: str, next_: str) -> Response:
+    response = RedirectResponse(safe_next(next_), status_code=303)
+    set_session_cookie(response, request, cookie)
+    return response
+
+
+def _refused(request: Request, exc: TooManyFailures, **form: Any) -> Response:
+    refused = _form(request, error=f"{exc.message}.", status=429, **form)
+    refused.headers["Retry-After"] = str(exc.retry_after)
+    return refused
+
+
 @router.get("/signin")
 def signin_form(request: Request, token: str | None = None) -> Response:
     state: WebState = request.app.state.web
     if token is None:
         return _form(request)
-    started = state.sessions.redeem(token)
-    if started is None:
-        return _form(
-            request,
-            error="This sign-in link was already used or has expired. Restart `labelport serve`"
-            " for a new one, or sign in with an API key.",
-            status=403,
-        )
-    # Redirect at once: the token leaves the address bar and the browser's history entry.
-    response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
-    set_session_cookie(response, request, started[0])
-    return response
+    # Reading the link uses nothing up: only the confirm button's POST does.
+    if not state.sessions.link_is_live(token):
+        return _form(request, error=_USED_LINK, status=403)
+    return _form(request, token=token)
 
 
 @router.post("/signin")
 def signin_submit(
     request: Request,
     csrf: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     client_id: Annotated[str, Form()] = "",
     client_secret: Annotated[str, Form()] = "",
     token: Annotated[str, Form()] = "",
@@ -79,36 +109,53 @@ def signin_submit(
 ) -> Response:
     state: WebState = request.app.state.web
     if not same_token(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
-        return _form(request, error="The form expired; please try again.", status=403)
+        return _form(request, error="The form expired; please try again.", status=403, next_=next)
+    remote = request.client.host if request.client is not None else None
     if token.strip():
         started = state.sessions.redeem(token.strip())
         if started is None:
-            return _form(
-                request, error="That sign-in token was already used or is wrong.", status=403
-            )
-    else:
-        remote = request.client.host if request.client is not None else None
+            return _form(request, error=_USED_LINK, status=403, next_=next)
+        return _signed_in(request, started[0], next)
+    if email.strip():
+        shown = email.strip()[:320]
         try:
-            # The API's limit on failed sign-ins, counted in the same place.
-            found = limited(
+            account = limited(
                 limiter_for(state.service),
-                state.service.authenticate,
-                client_id.strip(),
-                client_secret.strip(),
+                Accounts(state.service.store).authenticate,
+                email.strip(),
+                password,
                 remote,
+                kind="account",
             )
         except TooManyFailures as exc:
-            refused = _form(request, error=f"{exc.message}.", status=429)
-            refused.headers["Retry-After"] = str(exc.retry_after)
-            return refused
-        if not found:
-            return _form(request, error="Unknown client id or wrong secret.", status=403)
-        started = state.sessions.start(
-            project_id=int(found["project_id"]), who=str(found["client_id"])
+            return _refused(request, exc, email=shown, next_=next)
+        if account is None:
+            return _form(
+                request,
+                error="Unknown account or wrong password.",
+                status=403,
+                email=shown,
+                next_=next,
+            )
+        cookie, _ = state.sessions.start_for_user(account.user_id, account.email)
+        return _signed_in(request, cookie, next)
+    try:
+        # The API's limit on failed sign-ins, counted in the same place.
+        found = limited(
+            limiter_for(state.service),
+            state.service.authenticate,
+            client_id.strip(),
+            client_secret.strip(),
+            remote,
         )
-    response = RedirectResponse(safe_next(next), status_code=303)
-    set_session_cookie(response, request, started[0])
-    return response
+    except TooManyFailures as exc:
+        return _refused(request, exc, next_=next)
+    if not found:
+        return _form(request, error="Unknown client id or wrong secret.", status=403, next_=next)
+    cookie, _ = state.sessions.start(
+        project_id=int(found["project_id"]), who=str(found["client_id"]), role=str(found["role"])
+    )
+    return _signed_in(request, cookie, next)
 
 
 @router.post("/signout")
