@@ -82,7 +82,12 @@ class LabelOut(Out):
     id: int
     name: str
     colour: str | None = None
+    colour_is_default: bool | None = None
     schema_id: int | None = None
+
+
+class LabelColourIn(BaseModel):
+    colour: str | None = Field(max_length=64, examples=["#ff8800"])
 
 
 class OptionOut(Out):

@@ -186,6 +186,19 @@ def get_label(project_string_id: Psid, label_id: IdPath, who: Viewer, svc: Svc) 
     return svc.get_label(who.project_id, label_id)
 
 
+@router.get("/labels/{label_id}/colour", response_model=m.LabelOut, summary="A label's colour")
+def get_label_colour(project_string_id: Psid, label_id: IdPath, who: Viewer, svc: Svc) -> Any:
+    return svc.get_label(who.project_id, label_id)
+
+
+@router.put("/labels/{label_id}/colour", response_model=m.LabelOut, summary="Set a label's colour")
+def set_label_colour(
+    project_string_id: Psid, label_id: IdPath, body: m.LabelColourIn, who: Editor, svc: Svc
+) -> Any:
+    """`{"colour": "#rrggbb"}`; `{"colour": null}` gives the label back its default colour."""
+    return svc.set_label_colour(who.project_id, label_id, body.colour)
+
+
 @router.get("/label-schemas", response_model=list[m.SchemaOut])
 def list_label_schemas(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
     return svc.list_label_schemas(who.project_id)

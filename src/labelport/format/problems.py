@@ -57,6 +57,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "label.unknown": (PROBLEM, "`name` is not a label of the project"),
     "label.id_unknown": (PROBLEM, "`label_file_id` is not a label of the project"),
     "label.name_list": (WARNING, "`name` was a list of one string; the string is used"),
+    "label.colour_invalid": (PROBLEM, "a label colour is not `#rrggbb` (six hex digits)"),
     "sequence.duplicate_in_frame": (PROBLEM, "the same (label, number) twice in one frame"),
     # geometry
     "box.empty": (PROBLEM, "a box has zero width or zero height"),

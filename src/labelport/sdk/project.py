@@ -540,6 +540,16 @@ class Project:
         """The label called exactly `name`, or None."""
         return next((label for label in self.labels() if label["name"] == name), None)
 
+    def label_colour(self, label_id: int) -> str:
+        """The label's colour (`#rrggbb`): the one set for it, else its default."""
+        return self._get(f"/labels/{label_id}/colour")["colour"]
+
+    def set_label_colour(self, label_id: int, colour: str | None) -> dict[str, Any]:
+        """Sets the label's colour (`#rrggbb`); None gives it back its default colour."""
+        return self._client.request(
+            "PUT", self._path(f"/labels/{label_id}/colour"), json={"colour": colour}
+        )
+
     def label_schemas(self) -> list[dict[str, Any]]:
         return self._get("/label-schemas")
 

@@ -206,6 +206,28 @@ class ProjectsMixin(StoreBase):
         with self._read() as conn:
             return _one(conn, t.label, Label, f"label {label_id}", t.label.c.id == label_id)
 
+    def label_index(self, project_id: int, label_id: int) -> int:
+        """The label's place (0-based) among its project's labels by id: its default colour."""
+        lab = t.label
+        q = select(func.count()).where(lab.c.project_id == project_id, lab.c.id < label_id)
+        with self._read() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
+    def set_label_colour(self, project_id: int, label_id: int, colour: str | None) -> Label:
+        """Sets (None: clears, back to the default palette) a label's colour; the caller checks
+        its form (`palette.normalise`)."""
+        lab = t.label
+        with self._write() as conn:
+            row = conn.execute(
+                update(lab)
+                .where(lab.c.id == label_id, lab.c.project_id == project_id)
+                .values(colour=colour)
+                .returning(*lab.c)
+            ).first()
+        if row is None:
+            raise NotFound(f"label {label_id} not found")
+        return from_row(Label, row)
+
     def get_label_by_name(
         self, project_id: int, name: str, schema_id: int | None = None
     ) -> Label | None:
