@@ -47,7 +47,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from labelport import auth
+from labelport import auth, palette
 from labelport import format as fmt
 from labelport.errors import Invalid, NotFound, Rejected
 from labelport.ingest import envelope
@@ -304,19 +304,31 @@ class Service:
             raise refused
         if schema_id is not None:
             self._schema_in(project_id, schema_id)
-        labels = self.store.create_labels(
-            project_id, [{"name": n, "colour": colour or colour_for(n)} for n in cleaned], schema_id
+        # No colour given: none stored, the label takes its place's colour in the default palette.
+        colour = None if colour is None else _checked_colour(colour)
+        created = self.store.create_labels(
+            project_id, [{"name": n, "colour": colour} for n in cleaned], schema_id
         )
-        return [_public(r, _LABEL_KEYS) for r in labels]
+        ids = {r.id for r in created}
+        return [lab for lab in self.list_labels(project_id) if lab["id"] in ids]
 
     def list_labels(self, project_id: int) -> list[dict[str, Any]]:
-        return [_public(r, _LABEL_KEYS) for r in self.store.list_labels(project_id)]
+        """Every label by id; `colour` is the one set for it or its default (by its place)."""
+        return [_label(r, i) for i, r in enumerate(self.store.list_labels(project_id))]
 
     def get_label(self, project_id: int, label_id: int) -> dict[str, Any]:
         label = self.store.get_label(label_id)
         if label.project_id != project_id:
             raise NotFound(f"label {label_id} not found")
-        return _public(label, _LABEL_KEYS)
+        return _label(label, self.store.label_index(project_id, label_id))
+
+    def set_label_colour(
+        self, project_id: int, label_id: int, colour: str | None
+    ) -> dict[str, Any]:
+        """Sets a label's colour (`#rrggbb`), or with None gives it back its default colour."""
+        checked = None if colour is None else _checked_colour(colour)
+        label = self.store.set_label_colour(project_id, label_id, checked)
+        return _label(label, self.store.label_index(project_id, label_id))
 
     def create_attribute_group(
         self,
@@ -864,6 +876,22 @@ _PALETTE = (
 
 def colour_for(name: str) -> str:
     return _PALETTE[zlib.crc32(name.encode()) % len(_PALETTE)]
+
+
+def _checked_colour(colour: str) -> str:
+    try:
+        return palette.normalise(colour)
+    except ValueError as exc:
+        raise Invalid(str(exc), code="label.colour_invalid") from None
+
+
+def _label(record: Any, index: int) -> dict[str, Any]:
+    """A label as callers see it: its colour is never empty (`colour_is_default` says whether
+    it is the palette's)."""
+    out = _public(record, _LABEL_KEYS)
+    out["colour"] = palette.colour_of(record.colour, index)
+    out["colour_is_default"] = not palette.is_colour(record.colour)
+    return out
 
 
 def _jsonable(value: Any) -> Any:

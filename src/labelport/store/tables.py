@@ -105,6 +105,7 @@ label = Table(
     Column("schema_id", ID, _fk("label_schema.id"), nullable=False),
     Column("project_id", ID, _fk("project.id"), nullable=False, index=True),
     Column("name", String(255), nullable=False),
+    # `#rrggbb` a person chose; NULL: the default colour of the label's place (labelport.palette)
     Column("colour", String(32)),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("schema_id", "name"),
