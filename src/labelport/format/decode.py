@@ -56,6 +56,19 @@ _FIELDS = {f.name: f for f in msgspec.structs.fields(Packet) if f.name not in _L
 _PLAIN = msgspec.json.Decoder()
 
 
+def _parse_int(digits: str) -> int | float:
+    # Python refuses to read an integer of more than 4,300 digits (ValueError, which no caller
+    # expected: a 500). Past 300 digits it is beyond any float anyway: read as +-inf, reported
+    # as not finite.
+    if len(digits) <= 300:
+        return int(digits)
+    return float(digits)
+
+
+def _loads(text: str | bytes) -> Any:
+    return json.loads(text, parse_int=_parse_int)
+
+
 @functools.cache
 def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
     # `msgspec.json.decode(node, type=...)` builds its type plan on every call: 12 us for the
@@ -78,9 +91,9 @@ class _RawJson:
     def plain(node: Any) -> Any:
         try:
             return _PLAIN.decode(node)
-        except (msgspec.DecodeError, RecursionError):
-            # 1e400 and the like: the standard library reads them (as inf).
-            return json.loads(bytes(node))
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            # 1e400, an integer of 5,000 digits: the standard library reads them (as inf).
+            return _loads(bytes(node))
 
     @classmethod
     def as_list(cls, node: Any) -> list[Any] | None:
@@ -322,7 +335,7 @@ def _lenient_loads(
         )
         return None
     try:
-        obj = json.loads(text)
+        obj = _loads(text)
     except RecursionError:
         report.problem("packet.not_json", "", "the JSON is nested too deeply to read")
         return None
@@ -431,6 +444,12 @@ def _prefix(frame: int | None) -> str:
 
 
 def _decode_items(j: Any, node: Any, frame: int | None, report: Report) -> list[Any] | None:
+    if j is _RawJson:
+        read = _read_scalars(node, frame, report)
+        if read is None:
+            read = _read_items(node, frame, report)
+        if read is not None:
+            return read
     items = j.as_list(node)
     prefix = _prefix(frame)
     if items is None:
@@ -472,6 +491,151 @@ def _decode_items(j: Any, node: Any, frame: int | None, report: Report) -> list[
     return out
 
 
+class _Item:
+    """What `_read_items` has msgspec decode each item to: the instance is kept aside."""
+
+    __slots__ = ()
+
+
+_ITEM = _Item()
+_ITEMS = list[_Item]
+_BATCH = 1 << 20
+
+
+def _chunks(node: Any) -> Iterator[bytes]:
+    view = memoryview(node)
+    for start in range(0, view.nbytes, _BATCH):
+        yield bytes(view[start : start + _BATCH])
+
+
+def _read_scalars(node: Any, frame: int | None, report: Report) -> list[Any] | None:
+    """A list of only numbers, nulls and booleans (no object, string or inner list): every item
+    is bad, and none need be decoded past the first ones the report lists. The items are
+    counted in the bytes (commas, and an `n` per null), in C, so 10 MB of one-digit integers
+    costs a few ms and no object per item. None for any other list."""
+    commas = nulls = 0
+    opened = 0
+    for chunk in _chunks(node):
+        if b"{" in chunk or b'"' in chunk:
+            return None
+        opened += chunk.count(b"[")
+        commas += chunk.count(b",")
+        nulls += chunk.count(b"n")
+    if opened != 1:  # not a list, or one with lists in it
+        return None
+    count = commas + 1  # valid JSON (msgspec read it as Raw) and not empty: the typed decode failed
+    room = max(0, report.limit - len(report.problems))
+    if room:
+        view = memoryview(node)
+        end = view.nbytes - 1
+        for seen, match in enumerate(_COMMA.finditer(view)):
+            if seen == room:
+                end = match.start()
+                break
+        try:
+            first = _RawJson.plain(bytes(view[:end]).rstrip() + b"]")
+        except ValueError:
+            return None
+    else:
+        first = []
+    prefix = _prefix(frame)
+    listed_nulls = 0
+    for index, obj in enumerate(first):
+        _diagnose(obj, f"{prefix}/{index}", (frame, index), report)
+        listed_nulls += obj is None
+    report.count_problems("instance.null", nulls - listed_nulls)
+    report.count_problems("instance.not_object", count - len(first) - (nulls - listed_nulls))
+    report.rejected.mark(frame, b"\x01" * count)
+    return [None] * count
+
+
+_COMMA = re.compile(rb",")
+
+
+def _read_items(node: Any, frame: int | None, report: Report) -> list[Any] | None:
+    """A list that failed the typed decode, read in one pass with no object kept per bad item.
+
+    msgspec builds each item as plain objects and hands it to a hook, which keeps the instance
+    (converted to the struct its `type` names) and a flag byte (1: bad), and keeps aside the
+    first bad items, which the report lists with their paths once the list is read; past those,
+    a bad item is only counted by code and dropped. None if the list cannot be read this way
+    (not a list, a number out of range, nested too deeply): then item by item, as before. The
+    report is written only once the whole list is read."""
+    room = max(0, report.limit - len(report.problems))
+    kept: list[Any] = []
+    flags = bytearray()
+    first: list[tuple[int, Any, str]] = []
+    tally = dict.fromkeys(_TALLIED, 0)
+    counted = Report(limit=0)  # past the cap, the codes _diagnose works out
+    classes, convert, invalid = INSTANCE_CLASSES, msgspec.convert, msgspec.ValidationError
+    keep, flag = kept.append, flags.append
+
+    def hook(_type: Any, obj: Any) -> _Item:
+        message = ""
+        if obj.__class__ is dict:
+            type_ = obj.get("type")
+            cls = classes.get(type_) if type_.__class__ is str else None
+            if cls is None:
+                if len(first) < room:
+                    first.append((len(flags), obj, message))
+                else:
+                    tally[_MISSING if type_ is None else _UNKNOWN_TYPE] += 1
+                flag(1)
+                return _ITEM
+            try:
+                keep(convert(obj, cls))
+                flag(0)
+                return _ITEM
+            except invalid as error:
+                message = str(error)
+            except RecursionError:
+                pass
+            if len(first) < room:
+                first.append((len(flags), obj, message))
+            elif not _count_one_bad_key(obj, message, None, counted):
+                _diagnose(obj, "", None, counted, message)
+        elif len(first) < room:
+            first.append((len(flags), obj, message))
+        else:
+            tally["instance.null" if obj is None else "instance.not_object"] += 1
+        flag(1)
+        return _ITEM
+
+    try:
+        _decoder_with_hook(hook).decode(node)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    prefix = _prefix(frame)
+    for index, obj, message in first:
+        at = (frame, index)
+        if report.lists_problems:
+            _diagnose(obj, f"{prefix}/{index}", at, report, message)
+        elif not _count_one_bad_key(obj, message, at, report):
+            _diagnose(obj, "", at, report, message)
+    for code, count in tally.items():
+        report.count_problems(code, count)
+    for code, count in counted.problem_counts_by_code.items():
+        report.count_problems(code, count)
+    report.rejected.mark(frame, flags)
+    if not kept:
+        return [None] * len(flags)
+    good = iter(kept).__next__
+    return [None if bad else good() for bad in flags]
+
+
+_MISSING, _UNKNOWN_TYPE = "instance.type_missing", "instance.type_unknown"
+_TALLIED = (
+    "instance.null",
+    "instance.not_object",
+    "instance.type_missing",
+    "instance.type_unknown",
+)
+
+
+def _decoder_with_hook(hook: Callable[[Any, Any], Any]) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(_ITEMS, dec_hook=hook)
+
+
 _NULL_MESSAGE = (
     "the instance is null. The diffgram SDK 0.15.0 replaces every instance that has a "
     "label_file_id with null; send the label's name in `name` instead of label_file_id"
@@ -491,11 +655,22 @@ def _count_one_bad_key(obj: Any, error: str, at: tuple[int | None, int], report:
     shape = _SHAPES.get((type_, error))
     if shape is None:
         shape = _shape(type_, error)
-        if shape is False:  # not kept: a caller's made-up types must not fill the memo
-            return False
-        if len(_SHAPES) < _MEMO_MAX:
+        # A caller's made-up types must not fill the memo; msgspec's errors about a known type
+        # are few (one per key and kind).
+        if type_ in INSTANCE_CLASSES and len(_SHAPES) < _MEMO_MAX:
             _SHAPES[(type_, error)] = shape
+    if shape is False:
+        return False
     key, message, listy, required, loose, codes = shape
+    if key is None:  # only required keys missing, if the others are fine
+        try:
+            msgspec.convert(obj, loose)
+        except (msgspec.ValidationError, RecursionError, UnicodeEncodeError):
+            return False
+        missing = [name for name in required if name not in obj]
+        for _name in missing:
+            report.count_problem("instance.missing_key", at)
+        return bool(missing)
     value = obj.get(key, _UNKNOWN)
     if value is _UNKNOWN or (listy and value.__class__ is list):
         return False  # a list of points: each bad point is a problem of its own
@@ -516,6 +691,7 @@ def _count_one_bad_key(obj: Any, error: str, at: tuple[int | None, int], report:
 
 
 _SHAPES: dict[tuple[str, str], Any] = {}
+_MISSING_FIELD = "Object missing required field `"
 _MEMO_MAX = 4096
 
 
@@ -525,6 +701,9 @@ def _shape(type_: str, error: str) -> Any:
     optional and that key unchecked, and a memo of codes by value kind; False if the error
     names no key's value."""
     cls = INSTANCE_CLASSES.get(type_)
+    if cls is not None and error.startswith(_MISSING_FIELD) and " - at `" not in error:
+        required = tuple(name for name, _t, required, _i in _fields_of(cls) if required)
+        return None, "", False, required, _loose(cls), {}
     match = _TOP_KEY.search(error) if cls is not None else None
     if cls is None or match is None or match.group(2):
         return False
