@@ -257,26 +257,53 @@ def _edges(
     low: float,
     mask_iou: Callable | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (dt, gt) pair of a group with IoU >= low (and > 0), in chunks of PAIR_CHUNK."""
+    """Every (dt, gt) pair of a group with IoU >= low (and > 0), in chunks of PAIR_CHUNK.
+
+    Only references whose x range can overlap a prediction's enough are paired with it: IoU >= t
+    needs an overlap in x of at least t times the prediction's width (crowd or not), so the
+    reference's x_min lies in [x0 + t*w - W, x1 - t*w], W the widest reference of the group.
+    The references of each group sorted by x_min give that window by binary search."""
     nd = len(dt)
     if nd == 0 or len(gt) == 0:
         z = np.zeros(0, np.int64)
         return z, z, np.zeros(0)
-    per_dt = g_count[dcode]  # pairs of each prediction
+    n_groups = len(g_count)
+    gcode = np.repeat(np.arange(n_groups), g_count)
+    t = 0.0 if mask_iou is not None else max(min(low, 1.0), 0.0)
+    xs = np.concatenate([gt.box[:, [0, 2]].ravel(), dt.box[:, [0, 2]].ravel()])
+    x_min, span = float(xs.min()), float(xs.max() - xs.min())
+    gw = gt.box[:, 2] - gt.box[:, 0]
+    widest = np.zeros(n_groups)
+    np.maximum.at(widest, gcode, gw)
+    offset = 4.0 * (span + 1.0)
+    margin = 1e-6 * (span + 1.0) + 1e-9
+    if offset * n_groups < 2.0**50:
+        perm = np.lexsort((gt.box[:, 0], gcode))
+        keys = gcode[perm] * offset + (gt.box[perm, 0] - x_min)
+        dw = dt.box[:, 2] - dt.box[:, 0]
+        base = dcode * offset - x_min
+        lo = np.searchsorted(keys, base + dt.box[:, 0] + t * dw - widest[dcode] - margin, "left")
+        hi = np.searchsorted(keys, base + dt.box[:, 2] - t * dw + margin, "right")
+        hi = np.maximum(hi, lo)
+    else:  # coordinates too far apart for one key: every pair of the group
+        perm = np.arange(len(gt))
+        lo = g_start[dcode]
+        hi = lo + g_count[dcode]
+    per_dt = hi - lo
     ends = np.cumsum(per_dt)
     out_d, out_g, out_i = [], [], []
     start_dt = 0
     thr = min(low, 1 - 1e-10)
     while start_dt < nd:
-        base = ends[start_dt - 1] if start_dt else 0
-        stop_dt = int(np.searchsorted(ends, base + PAIR_CHUNK, side="right"))
+        base_n = ends[start_dt - 1] if start_dt else 0
+        stop_dt = int(np.searchsorted(ends, base_n + PAIR_CHUNK, side="right"))
         stop_dt = max(stop_dt, start_dt + 1)
         counts = per_dt[start_dt:stop_dt]
         total = int(counts.sum())
         if total:
             di = np.repeat(np.arange(start_dt, stop_dt, dtype=np.int64), counts)
             offs = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-            gi = g_start[dcode[di]] + offs
+            gi = perm[lo[di] + offs]
             crowd = gt.crowd[gi]
             iou = box_iou_pairs(dt.box[di], gt.box[gi], crowd)
             if mask_iou is not None:
@@ -289,4 +316,7 @@ def _edges(
             out_g.append(gi[keep])
             out_i.append(iou[keep])
         start_dt = stop_dt
+    if not out_d:
+        z = np.zeros(0, np.int64)
+        return z, z, np.zeros(0)
     return np.concatenate(out_d), np.concatenate(out_g), np.concatenate(out_i)

@@ -3,11 +3,12 @@ file counts, the confusion table and, for video, where tracks are lost or switch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from labelport.evaluate.matching import IOU_THRESHOLDS, RECALL_THRESHOLDS, Matches
+from labelport.evaluate.matching import IOU_THRESHOLDS, RECALL_THRESHOLDS, Matches, match
 
 _EPS = np.spacing(1)
 
@@ -183,21 +184,30 @@ def per_file(m: Matches, c: dict[str, np.ndarray]) -> dict[int, tuple[int, int, 
     }
 
 
-def confusion(agnostic: Matches, score_min: float = 0.0) -> list[list[int | None]]:
-    """[prediction label, reference label, count] of a class-agnostic matching at one threshold:
-    a prediction matched to a reference of another label is a confusion; None on one side is a
-    prediction with no reference (background) or a reference no prediction found."""
-    c = counts_at(agnostic, 0, score_min)
-    dt, gt = agnostic.dt, agnostic.gt
-    took = c["tp"]
-    pairs = np.stack([dt.label[took], gt.label[agnostic.dt_match[0][took]]], axis=1)
+def confusion(
+    m: Matches, c: dict[str, np.ndarray], iou: float, mask_iou: Callable | None = None
+) -> list[list[int | None]]:
+    """[prediction label, reference label, count]: the diagonal is each label's true positives;
+    then the false positives are matched (same greedy rule, any label) to the references nobody
+    found: a pair is a confusion of one label for another; what is left is a prediction of
+    nothing (reference None) or a reference nobody predicted (prediction None)."""
+    dt, gt = m.dt, m.gt
     rows: list[list[int | None]] = []
+    u, n = np.unique(dt.label[c["tp"]], return_counts=True)
+    rows += [[int(a), int(a), int(x)] for a, x in zip(u.tolist(), n.tolist(), strict=True)]
+    fp, fn = np.flatnonzero(c["fp"]), np.flatnonzero(c["fn"])
+    crossed = match(gt.take(fn), dt.take(fp), [iou], max_dets=None, class_agnostic=True,
+                    mask_iou=mask_iou)  # fmt: skip
+    took = crossed.dt_match[0] >= 0
+    pairs = np.stack([crossed.dt.label[took], crossed.gt.label[crossed.dt_match[0][took]]], 1)
     if len(pairs):
         uniq, n = np.unique(pairs, axis=0, return_counts=True)
         for (a, b), x in zip(uniq.tolist(), n.tolist(), strict=True):
             rows.append([int(a), int(b), int(x)])
-    for values, mask, side in ((dt.label, c["fp"], 0), (gt.label, c["fn"], 1)):
-        u, n = np.unique(values[mask], return_counts=True)
+    left_gt = np.ones(len(crossed.gt), bool)
+    left_gt[crossed.dt_match[0][took]] = False
+    for values, side in ((crossed.dt.label[~took], 0), (crossed.gt.label[left_gt], 1)):
+        u, n = np.unique(values, return_counts=True)
         for v, x in zip(u.tolist(), n.tolist(), strict=True):
             rows.append([int(v), None, int(x)] if side == 0 else [None, int(v), int(x)])
     return [[None if a is not None and a < 0 else a, None if b is not None and b < 0 else b, x]

@@ -128,7 +128,6 @@ def compute(
         predictions=len(m.dt),
         dropped_over_max_dets=m.dropped,
     )
-    agnostic = match(gt, dt, [params.iou], max_dets=None, class_agnostic=True, mask_iou=miou)
     files = metrics.per_file(m, c)
     results = {
         "model_run": {"id": run_id, "model": store_run[1], "run": store_run[2]},
@@ -137,7 +136,7 @@ def compute(
         "iou_type": "mask" if masks else "box",
         "overall": overall,
         "labels": rows,
-        "confusion": metrics.confusion(agnostic, params.score_min),
+        "confusion": metrics.confusion(m, c, params.iou, miou),
         "tracks": metrics.tracks(m, c),
         "files_with_errors": sum(1 for _, fp, fn in files.values() if fp + fn),
         "timings": {
