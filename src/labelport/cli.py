@@ -14,9 +14,45 @@ from rich.table import Table
 app = typer.Typer(help="Import existing annotations into a training-data project.")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from labelport import __version__
+
+        typer.echo(f"labelport {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_show_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
     """labelport: checked, fast imports of existing annotations."""
+
+
+def _no_placeholder_after_flags() -> None:
+    """Typer's help shows `<bool>` after every flag (after --help too), as if it took a value:
+    a flag's type column stays empty here."""
+    try:
+        from typer.core import TyperOption
+    except ImportError:  # another Typer: its own help, as it is
+        return
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "flags_blank", False):
+        return
+
+    def display_type_rich(self: object, ctx: object) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich.flags_blank = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_placeholder_after_flags()
 
 
 def _fail(message: str) -> typer.Exit:

@@ -176,7 +176,11 @@ def serve(
         link = _signin_link(app, host, port)
         typer.echo(f"Verify imports in a browser (one-time sign-in link): {link}")
         sys.stdout.flush()
-        server.run()
+        from labelport.running import announced
+
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        with announced(data_dir, f"http://{shown}:{port}"):  # `labelport import` reads it
+            server.run()
         if not server.started:
             raise _fail(f"could not listen on {host}:{port}")
     finally:
@@ -208,6 +212,76 @@ def project_create(
         _print_json(out)
     else:
         typer.echo(f"project {out['string_id']} (id {out['id']}): {out['name']}")
+
+
+@project_app.command("list")
+def project_list(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The projects: string id, id, name, created (UTC)."""
+    with _service(data_dir, database_url) as service:
+        projects = service.store.list_projects(limit=10_000)
+    out = [
+        {"id": p.id, "string_id": p.string_id, "name": p.name, "created_at": p.created_at}
+        for p in projects
+    ]
+    if as_json:
+        _print_json(out)
+        return
+    if not out:
+        typer.echo('no projects yet: labelport project create "My project"')
+    for p in out:
+        typer.echo(f"{p['string_id']}\t{p['id']}\t{p['name']}\t{_utc(p['created_at'])}")
+
+
+def _utc(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else ""
+
+
+@key_app.command("list")
+def key_list(
+    project: ProjectOpt,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The project's API keys: client id, role, created (UTC). Secrets are never shown again."""
+    with _service(data_dir, database_url) as service:
+        project_id = service.get_project(project)["id"]
+        keys = service.store.list_api_keys(project_id)
+    out = [{"client_id": k.client_id, "role": k.role, "created_at": k.created_at} for k in keys]
+    if as_json:
+        _print_json(out)
+        return
+    if not out:
+        typer.echo(f"no keys yet: labelport key create --project {project}")
+    for k in out:
+        typer.echo(f"{k['client_id']}\t{k['role']}\t{_utc(k['created_at'])}")
+
+
+@label_app.command("list")
+def label_list(
+    project: ProjectOpt,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The project's labels: id and name (and colour where labels have one)."""
+    with _service(data_dir, database_url) as service:
+        project_id = service.get_project(project)["id"]
+        labels = service.list_labels(project_id)
+    keep = ("id", "name", "colour", "schema_id")
+    out = [{k: label[k] for k in keep if k in label} for label in labels]
+    if as_json:
+        _print_json(out)
+        return
+    if not out:
+        typer.echo(f"no labels yet: labelport label add --project {project} NAME ...")
+    for label in out:
+        colour = f"\t{label['colour']}" if label.get("colour") else ""
+        typer.echo(f"{label['id']}\t{label['name']}{colour}")
 
 
 @key_app.command("create")

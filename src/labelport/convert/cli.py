@@ -171,6 +171,7 @@ def import_command(
         from labelport.cli_server import _service
         from labelport.convert.targets import EmbeddedTarget
 
+        _refuse_beside_a_server(data_dir, source, project)
         roots = _media_roots(source, media)
         with _service(data_dir, database_url, max(workers, 1), roots) as service:
             outcome = _run(source, EmbeddedTarget(service, project), options, console)
@@ -178,7 +179,60 @@ def import_command(
         typer.echo(json.dumps(outcome.to_dict(), indent=1))
     else:
         _summary(outcome, console)
+        if not dry_run:
+            _where_to_verify(project, server, data_dir, database_url, console)
     raise typer.Exit(1 if outcome.failed else 0)
+
+
+def _refuse_beside_a_server(data_dir: Path | None, source: Path, project: str) -> None:
+    """An embedded import runs its imports itself, which a `labelport serve` on the same data
+    already does: say to send them through the server instead of failing on its lock."""
+    from labelport.running import imports_runner
+
+    runner = imports_runner(data_dir)
+    if runner is None:
+        return
+    if runner.url is None:
+        raise _fail(
+            f"another labelport process runs imports on this data ({runner.lock_path}): wait"
+            " for it to end, or, if it is a `labelport serve`, send the import through it with"
+            " --server URL --key ID:SECRET"
+        )
+    raise _fail(
+        f"a labelport server (pid {runner.pid}) runs imports on this data at {runner.url}:"
+        f" send the import through it:\n  labelport import {source} --project {project}"
+        f" --server {runner.url} --key ID:SECRET  [and the other options]\n"
+        f"(a key: labelport key create --project {project}; if the server was started with"
+        " --media-root over the media folder, add --media-is-shared)"
+    )
+
+
+def _where_to_verify(
+    project: str,
+    server: str | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    console: Console,
+) -> None:
+    """The summary's last lines: where a person checks what was stored."""
+    from labelport.running import running_server_url
+
+    base = server.rstrip("/") if server else running_server_url(data_dir)
+    if base:
+        console.print(f"verify in a browser: {base}/ui/p/{project}/imports", soft_wrap=True)
+    where = ""
+    if server is None:
+        where = f" --data-dir {data_dir}" if data_dir else ""
+        where += " --database-url URL" if database_url else ""
+    else:
+        where = f" --server {server} --key ID:SECRET"
+    console.print(f"the import list: labelport imports --project {project}{where}", soft_wrap=True)
+    if not base:
+        serve = f"labelport serve{' --data-dir ' + str(data_dir) if data_dir else ''}"
+        console.print(
+            f"in a browser: {serve}, open the sign-in link it prints, then Imports",
+            soft_wrap=True,
+        )
 
 
 def _media_roots(source: Path, media: Path | None) -> list[Path]:

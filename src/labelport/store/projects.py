@@ -109,6 +109,12 @@ class ProjectsMixin(StoreBase):
             row = conn.execute(select(t.api_key).where(t.api_key.c.client_id == client_id)).first()
         return None if row is None else from_row(ApiKey, row)
 
+    def list_api_keys(self, project_id: int) -> list[ApiKey]:
+        """The project's keys, oldest first (their hashes too: callers show only the rest)."""
+        q = select(t.api_key).where(t.api_key.c.project_id == project_id).order_by(t.api_key.c.id)
+        with self._read() as conn:
+            return [from_row(ApiKey, r) for r in conn.execute(q)]
+
     # -- label schemas and labels ---------------------------------------------------------
 
     def create_label_schema(self, project_id: int, name: str) -> LabelSchema:
