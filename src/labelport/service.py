@@ -19,7 +19,9 @@ from __future__ import annotations
 # file      {"id", "directory_id", "media_type", "original_filename", "sha256", "size", "width",
 #            "height", "frame_count", "fps", "duration", "token_count", "source_url",
 #            "parent_file_id", "ordinal", "created_at"}
-# import    {"id", "file_id", "directory_id", "status", "percent", "source", "media_type", "mode",
+# import    {"id", "file_id", "directory_id", "status" (queued .. success | failed | rejected: a
+#            packet refused at submit), "percent", "source", "media_type", "mode",
+#            "media_name", "media_url" (the media as sent),
 #            "counts": {...}, "problem_count", "problems": [{code, path, message}] (first page),
 #            "warning_count", "warnings": [...], "idempotency_key", "error",
 #            "created_at", "started_at", "finished_at"}
@@ -43,7 +45,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import msgspec
 
@@ -72,7 +74,7 @@ from labelport.media.served import ServedMedia
 from labelport.store import Store
 from labelport.store.batches import BatchLine
 from labelport.store.records import Batch, Import
-from labelport.store.tables import BATCH_TERMINAL_STATUSES, ON_ERROR
+from labelport.store.tables import BATCH_TERMINAL_STATUSES, ON_ERROR, TERMINAL_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +97,17 @@ def _packet_data(packet: bytes | dict[str, Any] | BinaryIO) -> bytes | mmap.mmap
         return packet
     if not hasattr(packet, "read"):  # a dict, or whatever JSON value a client sent
         return msgspec.json.encode(packet)
+    stream = cast(BinaryIO, packet)
     try:
-        info = os.fstat(packet.fileno())
+        info = os.fstat(stream.fileno())
     except (AttributeError, OSError, io.UnsupportedOperation):  # an in-memory file
         info = None
     if info is not None and stat.S_ISREG(info.st_mode) and info.st_size > 0:
         # Mapped, not read: decoding hands the pages back as it goes (see format.decode).
-        return mmap.mmap(packet.fileno(), 0, access=mmap.ACCESS_READ)
-    if packet.seekable():
-        packet.seek(0)
-    return packet.read()  # in memory already, a pipe, or empty
+        return mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    if stream.seekable():
+        stream.seek(0)
+    return stream.read()  # in memory already, a pipe, or empty
 
 
 def string_id_for(name: str) -> str:
@@ -494,7 +497,10 @@ class Service:
         data = _packet_data(packet)
         parsed, report = fmt.decode_packet(data)
         if parsed is None:
-            raise Rejected(report)
+            refused = Rejected(report)
+            if not dry_run:
+                self._record_rejected(project_id, refused, _envelope_of(data), source, upload)
+            raise refused
         dry_run = dry_run or parsed.dry_run
         if parsed.idempotency_key and not dry_run:
             first = self.store.find_import_by_key(project_id, parsed.idempotency_key)
@@ -507,7 +513,9 @@ class Service:
         # A URL the job would refuse unfetched is refused now, not left as a failed import;
         # before any label is made for the packet. The job still checks after DNS and redirects.
         if url_refused(parsed, self.job.media.fetch_config, report) and not dry_run:
-            raise Rejected(report)
+            raise self._record_rejected(
+                project_id, Rejected(report), parsed, source, upload, existing_file
+            )
         directory_id = parsed.directory_id
         if directory_id is None:
             directory_id = self.store.default_directory(project_id).id
@@ -537,14 +545,20 @@ class Service:
         if report.problem_count and (
             parsed.on_error != "skip_instances" or fmt.key_unusable(report)
         ):
-            raise Rejected(report)
+            raise self._record_rejected(
+                project_id, Rejected(report), parsed, source, upload, existing_file
+            )
 
         staged = self._stage_media(parsed, upload)
         packet_key = f"packets/{uuid.uuid4().hex}.json"
-        source_bytes = data if isinstance(data, bytes) else packet
+        # a dict packet was encoded into `data`: otherwise `packet` is the bytes or the stream
+        source_bytes = data if isinstance(data, bytes) else cast(BinaryIO, packet)
         self.blobs.put_stream(packet_key, envelope.wrapped_stream(source_bytes, staged))
+        media_name, media_url = _media_named(parsed, upload, existing_file)
         row, created = self.store.create_import(
             project_id,
+            media_name=media_name,
+            media_url=media_url,
             directory_id=directory_id,
             file_id=existing_file["id"] if existing_file else None,
             source=source,
@@ -566,6 +580,42 @@ class Service:
                     self.job.handoff.pop(row.id, None)
             self.dispatcher.enqueue(row.id)
         return public_import(row)
+
+    def _record_rejected(
+        self,
+        project_id: int,
+        refused: Rejected,
+        parsed: Any,
+        source: str,
+        upload: tuple[str, BinaryIO] | None,
+        existing_file: dict[str, Any] | None = None,
+    ) -> Rejected:
+        """Leave a record of a refused packet (status `rejected`, its problems capped: see
+        `Store.create_rejected_import`); its id goes on `refused.import_id` for the answer.
+        Recording is best effort: the caller's 422 never becomes a 500 because of it."""
+        report = refused.report
+        media_name, media_url = _media_named(parsed, upload, existing_file)
+        try:
+            row = self.store.create_rejected_import(
+                project_id,
+                problems=problem_dicts(report.problems[:200]),
+                problem_count=report.problem_count,
+                problem_counts_by_code=report.summary().get("problem_counts_by_code"),
+                warnings=problem_dicts(report.warnings[:20]),
+                warning_count=report.warning_count,
+                source=source,
+                media_type=_text_or_none(getattr(parsed, "media_type", None)),
+                mode=(_text_or_none(getattr(parsed, "mode", None)) or "create"),
+                file_id=existing_file["id"] if existing_file else None,
+                idempotency_key=_text_or_none(getattr(parsed, "idempotency_key", None)),
+                media_name=media_name,
+                media_url=media_url,
+            )
+        except Exception:  # an outage: the answer stays the 422 it is
+            log.exception("could not record a rejected packet of project %s", project_id)
+            return refused
+        refused.import_id = row.id  # type: ignore[attr-defined]
+        return refused
 
     def _create_missing_labels(
         self, project_id: int, parsed: Any, context: Any, *, dry_run: bool
@@ -687,7 +737,7 @@ class Service:
         while True:
             ended = self.dispatcher.jobs_ended  # read first: an end after it cuts the wait short
             found = self.get_import(project_id, import_id)
-            if found["status"] in ("success", "failed") or time.monotonic() >= deadline:
+            if found["status"] in TERMINAL_STATUSES or time.monotonic() >= deadline:
                 return found
             self.dispatcher.wait_for_jobs(ended, min(delay, max(deadline - time.monotonic(), 0)))
             delay = min(delay * 1.5, 0.5)
@@ -857,7 +907,8 @@ _FILE_KEYS = (
 )  # fmt: skip
 _IMPORT_KEYS = (
     "id", "file_id", "directory_id", "status", "percent", "source", "media_type", "mode",
-    "idempotency_key", "error", "created_at", "started_at", "finished_at",
+    "idempotency_key", "error", "created_at", "started_at", "finished_at", "media_name",
+    "media_url",
 )  # fmt: skip
 _BATCH_KEYS = (
     "id", "project_id", "status", "on_error", "media", "source", "file_count", "error",
@@ -928,6 +979,8 @@ def public_import(
     record: Any, *, problems_page: int = 1, problems_per_page: int = 100
 ) -> dict[str, Any]:
     shown = _public(record, _IMPORT_KEYS)
+    if shown["idempotency_key"] is None:  # a rejected packet's key: shown, not reserved
+        shown["idempotency_key"] = getattr(record, "rejected_key", None)
     problems = record.problems or []
     start = max(problems_page - 1, 0) * problems_per_page
     shown["counts"] = counts = dict(record.counts or {})
@@ -963,8 +1016,15 @@ def _line_outcome(line: int, row: Import, *, duplicate: bool) -> dict[str, Any]:
     }
 
 
+class _MediaOnly(msgspec.Struct):
+    url: Any = None
+    type: Any = None
+
+
 class _KeyOnly(msgspec.Struct):
     idempotency_key: str | None = None
+    media: _MediaOnly | None = None
+    original_filename: Any = None
 
 
 _key_of_line = msgspec.json.Decoder(_KeyOnly).decode
@@ -988,12 +1048,14 @@ def batch_lines(path: Path) -> list[BatchLine]:
             if stripped:
                 lead = len(chunk) - len(chunk.lstrip())
                 try:
-                    key = _key_of_line(stripped).idempotency_key
+                    head = _key_of_line(stripped)
                 except (msgspec.DecodeError, msgspec.ValidationError):
-                    key = None
+                    head = None
+                key = head.idempotency_key if head is not None else None
                 if key is not None and not _storable_key(key):
                     key = None
-                lines.append(BatchLine(start + lead, len(stripped), key))
+                name, url = _media_named(head, None, None) if head is not None else (None, None)
+                lines.append(BatchLine(start + lead, len(stripped), key, name, url))
             start = end + 1
     return lines
 
@@ -1006,6 +1068,60 @@ def _storable_key(key: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate
         return False
     return True
+
+
+class _Envelope(msgspec.Struct):
+    """What a packet that cannot be decoded may still say about itself, for its record."""
+
+    idempotency_key: Any = None
+    media: _MediaOnly | None = None
+    original_filename: Any = None
+    file_id: Any = None
+    mode: Any = None
+
+    @property
+    def media_type(self) -> str | None:
+        return self.media.type if self.media is not None else None
+
+
+def _envelope_of(data: bytes | mmap.mmap) -> _Envelope | None:
+    try:
+        return msgspec.json.decode(data, type=_Envelope)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _media_named(
+    parsed: Any, upload: tuple[str, BinaryIO] | None, existing_file: dict[str, Any] | None
+) -> tuple[str | None, str | None]:
+    """(name, URL) of a packet's media, as far as the packet (or the file it updates) says."""
+    media = getattr(parsed, "media", None)
+    url = _text_or_none(getattr(media, "url", None)) if media is not None else None
+    name = _text_or_none(getattr(parsed, "original_filename", None))
+    if upload is not None:
+        name = name or _text_or_none(upload[0])
+    if existing_file is not None:
+        name = name or existing_file.get("original_filename")
+        url = url or existing_file.get("source_url")
+    if name is None and url is not None:
+        name = url_file_name(url)
+    return name, url
+
+
+def url_file_name(url: str) -> str | None:
+    """The last segment of a URL's path, unquoted ("a%20b.jpg" -> "a b.jpg"), or None."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    last = unquote(path.rstrip("/").rpartition("/")[2])
+    return last or None
 
 
 def _spooled(packets: bytes | BinaryIO | Iterable[bytes | dict[str, Any]], path: Path) -> Path:

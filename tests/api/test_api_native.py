@@ -214,7 +214,10 @@ def test_a_packet_with_problems_is_422_with_every_problem_and_stores_nothing(
     assert error["problem_count"] == len(error["problems"]) >= 2
     assert any(p.startswith("instance_list/0") for p in paths), paths
     assert any(p.startswith("instance_list/1") for p in paths), paths
-    assert client.get(project.url("/imports")).json()["total"] == 0
+    # nothing stored but the record of the refusal (docs/imports.md)
+    listed = client.get(project.url("/imports")).json()
+    assert [(i["id"], i["status"]) for i in listed["items"]] == [(error["import_id"], "rejected")]
+    assert client.get(project.url("/files")).json()["total"] == 0
 
 
 def test_dry_run_checks_and_stores_nothing(client: TestClient, project: ProjectKeys):

@@ -91,6 +91,8 @@ def report_of(exc: Rejected) -> dict[str, Any]:
         "warning_count": int(getattr(report, "warning_count", len(warnings))),
         # The lists are capped (the first 1,000); these say what they leave out.
         **(summary() if summary is not None else {}),
+        # The record the refusal left (status `rejected`, on the Import page), when one was kept.
+        **({"import_id": exc.import_id} if getattr(exc, "import_id", None) else {}),
     }
 
 

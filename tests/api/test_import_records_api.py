@@ -1,0 +1,169 @@
+"""Every import names its media and key; every packet refused at submit leaves a `rejected`
+record (native and compat routes, uploads, undecodable bodies), which never holds its key."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from server_helpers import ProjectKeys
+
+WALRUS = "/api/walrus/v1/project/{psid}"
+
+
+def box(name: str = "cat", **over: Any) -> dict[str, Any]:
+    return {"type": "box", "name": name, "x_min": 10, "y_min": 20, "x_max": 110, "y_max": 220,
+            **over}  # fmt: skip
+
+
+def wait_import(client: TestClient, project: ProjectKeys, import_id: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        data = client.get(project.url(f"/imports/{import_id}")).json()
+        if data["status"] in ("success", "failed"):
+            return data
+        time.sleep(0.05)
+    raise AssertionError(f"import {import_id} did not finish: {data}")
+
+
+def test_a_refused_packet_leaves_a_rejected_record_and_its_key_stays_free(
+    client: TestClient, project: ProjectKeys, media_server: Any
+) -> None:
+    url = media_server.url("cat.jpg")
+    bad = {
+        "media": {"url": url, "type": "image"},
+        "idempotency_key": "photos/cat.jpg#1",
+        "instance_list": [box("car") for _ in range(5)] + [box(x_max="wide")],
+    }
+    refused = client.post(project.url("/packets"), json=bad)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "packet.rejected" and error["problem_count"] == 6
+    record_id = error["import_id"]
+
+    record = client.get(project.url(f"/imports/{record_id}")).json()
+    assert record["status"] == "rejected"
+    assert record["media_name"] == "cat.jpg" and record["media_url"] == url
+    assert record["idempotency_key"] == "photos/cat.jpg#1"
+    assert record["problem_count"] == 6
+    assert record["problem_counts_by_code"]["label.unknown"] == 5
+    assert {p["path"] for p in record["problems"]} >= {"instance_list/0/name"}
+    assert record["file_id"] is None and record["finished_at"] is not None
+
+    listed = client.get(project.url("/imports?status=rejected")).json()
+    assert [i["id"] for i in listed["items"]] == [record_id]
+    # the key is not taken: looking it up finds nothing, the corrected packet is imported
+    found = client.get(project.url("/imports/find"), params={"idempotency_key": bad["idempotency_key"]})
+    assert found.json()["found"] is None
+    good = {**bad, "instance_list": [box()]}
+    accepted = client.post(project.url("/packets"), json=good)
+    assert accepted.status_code == 202, accepted.text
+    done = wait_import(client, project, accepted.json()["id"])
+    assert done["status"] == "success" and done["id"] != record_id
+    assert done["media_name"] == "cat.jpg" and done["media_url"] == url
+    assert done["idempotency_key"] == "photos/cat.jpg#1"
+    # resent, the key answers the successful import; the rejected record stays as history
+    again = client.post(project.url("/packets"), json=good).json()
+    assert again["id"] == done["id"]
+    statuses = [i["status"] for i in client.get(project.url("/imports")).json()["items"]]
+    assert statuses == ["success", "rejected"]
+
+
+def test_a_dry_run_leaves_no_record(client: TestClient, project: ProjectKeys) -> None:
+    packet = {"text_data": "a b", "original_filename": "a.txt", "instance_list": [box("car")]}
+    answer = client.post(project.url("/packets?dry_run=true"), json=packet)
+    assert answer.status_code == 200 and answer.json()["problem_count"] >= 1
+    answer = client.post(project.url("/packets"), json={**packet, "dry_run": True})
+    assert answer.status_code == 200
+    assert client.get(project.url("/imports")).json()["total"] == 0
+
+
+def test_an_undecodable_packet_is_recorded_with_what_it_says(
+    client: TestClient, project: ProjectKeys
+) -> None:
+    packet = {
+        "media": {"url": "https://example.com/a/b%20c.png", "type": "image"},
+        "idempotency_key": "b c",
+        "instance_list": "not a list",
+    }
+    refused = client.post(project.url("/packets"), json=packet)
+    assert refused.status_code == 422
+    record = client.get(project.url(f"/imports/{refused.json()['error']['import_id']}")).json()
+    assert record["status"] == "rejected"
+    assert (record["media_name"], record["idempotency_key"]) == ("b c.png", "b c")
+    assert record["media_type"] == "image"
+    # not JSON at all: still a record, with nothing to name
+    refused = client.post(
+        project.url("/packets"), content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert refused.status_code == 422, refused.text
+    record = client.get(project.url(f"/imports/{refused.json()['error']['import_id']}")).json()
+    assert record["status"] == "rejected" and record["media_name"] is None
+    assert record["problem_count"] >= 1
+
+
+def test_an_upload_refused_is_recorded_under_its_file_name(
+    client: TestClient, project: ProjectKeys, media_dir: Any
+) -> None:
+    with open(media_dir / "cat.jpg", "rb") as fh:
+        refused = client.post(
+            project.url("/files/upload"),
+            files={"file": ("holiday 1.jpg", fh, "image/jpeg")},
+            data={"packet": '{"instance_list": [{"type": "polygon", "name": "cat", "points": []}]}'},
+        )
+    assert refused.status_code == 422, refused.text
+    record = client.get(project.url(f"/imports/{refused.json()['error']['import_id']}")).json()
+    assert (record["status"], record["media_name"], record["media_url"]) == (
+        "rejected",
+        "holiday 1.jpg",
+        None,
+    )
+    assert client.get(project.url("/files")).json()["total"] == 0
+
+
+def test_the_compat_route_records_its_refusals_too(
+    client: TestClient, project: ProjectKeys
+) -> None:
+    packet = {
+        "media": {"url": "https://example.com/x/000123.jpg", "type": "image"},
+        "instance_list": [box("no-such-label"), box("no-such-label")],
+        "type": "from_url",
+    }
+    refused = client.post(WALRUS.format(psid=project.string_id) + "/input/packet", json=packet)
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["problem_count"] == 2 and isinstance(body["import_id"], int)
+    record = client.get(project.url(f"/imports/{body['import_id']}")).json()
+    assert (record["status"], record["source"], record["media_name"]) == (
+        "rejected",
+        "diffgram_sdk",
+        "000123.jpg",
+    )
+
+
+def test_a_batch_line_names_its_media(
+    client: TestClient, project: ProjectKeys, media_server: Any
+) -> None:
+    import json
+
+    lines = [
+        {"media": {"url": media_server.url("cat.jpg"), "type": "image"},
+         "instance_list": [box()], "idempotency_key": "line-0"},
+        {"text_data": "hello", "original_filename": "notes.txt", "instance_list": [box("car")]},
+    ]  # fmt: skip
+    body = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+    batch = client.post(
+        project.url("/batches"), content=body, headers={"content-type": "application/x-ndjson"}
+    )
+    assert batch.status_code in (200, 202), batch.text
+    items: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        items = client.get(project.url("/imports")).json()["items"]
+        if len(items) == 2 and all(i["status"] in ("success", "failed") for i in items):
+            break
+        time.sleep(0.05)
+    named = {i["media_name"]: (i["status"], i["idempotency_key"]) for i in items}
+    assert named == {"cat.jpg": ("success", "line-0"), "notes.txt": ("failed", None)}
