@@ -175,7 +175,7 @@ def _check_packet(
         for frame, index, instance in iter_instances(packet):
             check = checkers.get(instance.__class__)
             if check is not None:
-                check(instance, instance_path(frame, index), (frame, index), report, context)
+                check(instance, _Path(frame, index), (frame, index), report, context)
     return report
 
 
@@ -243,20 +243,21 @@ def _count_names(packet: Packet, every: Any, report: Report) -> Counter[Any]:
         pass
     # A list of one string (the walkthrough's mock passes name=["cat"]).
     for frame, index, instance in iter_instances(packet):
-        if isinstance(instance.name, list):
-            path = instance_path(frame, index) + "/name"
-            if len(instance.name) == 1 and isinstance(instance.name[0], str):
-                instance.name = instance.name[0]
-                report.warning(
+        name = instance.name
+        if isinstance(name, list):
+            path = _Path(frame, index, "name")
+            if len(name) == 1 and isinstance(name[0], str):
+                instance.name = name[0]
+                report.warning_of(
                     "label.name_list",
                     path,
-                    f"name is a list {show([instance.name])}; using {show(instance.name)}",
+                    lambda: f"name is a list {show(name)}; using {show(name[0])}",  # noqa: B023
                 )
             else:
-                report.problem(
+                report.problem_of(
                     "value.wrong_kind",
                     path,
-                    f"name must be a string, got {show(instance.name)}",
+                    lambda: f"name must be a string, got {show(name)}",  # noqa: B023
                     (frame, index),
                 )
                 instance.name = None
@@ -403,24 +404,23 @@ def _report_duplicates_in_frame(
 
 
 def _report_duplicate_ids(packet: Packet, report: Report) -> None:
-    seen: dict[Any, str] = {}
+    seen: dict[Any, tuple[int | None, int]] = {}  # id -> where first; a path only if listed
     for frame, index, instance in iter_instances(packet):
         if instance.id is None:
             continue
         if instance.id in seen and not report.lists_problems:
             report.count_problem("instance.id_duplicate", (frame, index))
             continue
-        path = instance_path(frame, index)
         if instance.id in seen:
             report.problem(
                 "instance.id_duplicate",
-                path + "/id",
-                f"id {show(instance.id)} is already used by {seen[instance.id]}; ids must be "
-                "unique within a file",
+                instance_path(frame, index) + "/id",
+                f"id {show(instance.id)} is already used by {instance_path(*seen[instance.id])}; "
+                "ids must be unique within a file",
                 (frame, index),
             )
         else:
-            seen[instance.id] = path
+            seen[instance.id] = (frame, index)
 
 
 def _check_attributes(
@@ -429,48 +429,55 @@ def _check_attributes(
     labels: LabelIndex | None,
     report: Report,
 ) -> None:
+    # Past the cap each problem is only counted: no path, no message (`problem_of`).
     for frame, index, instance in iter_instances(packet):
         groups = instance.attribute_groups
         if not groups:
             continue
-        path = instance_path(frame, index) + "/attribute_groups"
-        label_id = _label_key(instance, labels)
+        label_id = None
         for key, value in groups.items():
-            at = f"{path}/{key}"
+            where = (frame, index)
+            path = _Path(frame, index, f"attribute_groups/{key}")
             if not (key.isdecimal() and key.isascii()):
-                report.problem(
+                report.problem_of(
                     "attribute.group_invalid",
-                    at,
-                    f"attribute group key {show(key)} is not a group id (an integer)",
-                    (frame, index),
+                    path,
+                    lambda: f"attribute group key {show(key)} is not a group id (an integer)",  # noqa: B023
+                    where,
                 )
                 continue
             if schema is None:
                 continue
             group = schema.groups.get(int(key))
             if group is None:
-                report.problem(
+                report.problem_of(
                     "attribute.group_unknown",
-                    at,
-                    f"attribute group {key} does not exist in this project",
-                    (frame, index),
+                    path,
+                    lambda: f"attribute group {key} does not exist in this project",  # noqa: B023
+                    where,
                 )
                 continue
+            if group.label_ids and label_id is None:
+                label_id = _label_key(instance, labels)
             if group.label_ids and isinstance(label_id, int) and label_id not in group.label_ids:
-                report.problem(
+                report.problem_of(
                     "attribute.not_for_label",
-                    at,
-                    f"attribute group {key} does not apply to label {show(instance.name)}",
-                    (frame, index),
+                    path,
+                    lambda key=key, name=instance.name: (
+                        f"attribute group {key} does not apply to label {show(name)}"
+                    ),
+                    where,
                 )
                 continue
             problem = value_problem(group, value)
             if problem:
-                report.problem(
+                report.problem_of(
                     "attribute.value_invalid",
-                    at,
-                    f"attribute group {key} ({group.kind}): {problem}; got {show(value)}",
-                    (frame, index),
+                    path,
+                    lambda key=key, group=group, problem=problem, value=value: (
+                        f"attribute group {key} ({group.kind}): {problem}; got {show(value)}"
+                    ),
+                    where,
                 )
 
 
@@ -516,87 +523,113 @@ def _collinear(points: list[Any]) -> bool:
     return all(abs(dx * (p.y - y0) - dy * (p.x - x0)) <= 1e-9 * scale * scale for p in points)
 
 
-def _check_polygon(instance: Polygon, path: str, at: Any, report: Report, ctx: Any) -> None:
+class _Path:
+    """The path of (a key of) an instance, built only if a problem is listed: a checker runs
+    for every instance of its type, and past the cap a problem is only counted. `path / "key"`
+    is the path of a key; calling it gives the string."""
+
+    __slots__ = ("frame", "index", "suffix")
+
+    def __init__(self, frame: int | None, index: int, suffix: str = "") -> None:
+        self.frame, self.index, self.suffix = frame, index, suffix
+
+    def __truediv__(self, key: object) -> _Path:
+        suffix = f"{self.suffix}/{key}" if self.suffix else str(key)
+        return _Path(self.frame, self.index, suffix)
+
+    def __call__(self) -> str:
+        path = instance_path(self.frame, self.index)
+        return f"{path}/{self.suffix}" if self.suffix else path
+
+
+def _check_polygon(instance: Polygon, path: _Path, at: Any, report: Report, ctx: Any) -> None:
     if _collinear(instance.points):
-        report.warning(
+        count = len(instance.points)
+        report.warning_of(
             "polygon.collinear",
-            f"{path}/points",
-            f"all {len(instance.points)} points of the polygon lie on one line (it has no area)",
+            path / "points",
+            lambda: f"all {count} points of the polygon lie on one line (it has no area)",
             at,
         )
 
 
-def _check_keypoints(instance: Keypoints, path: str, at: Any, report: Report, ctx: Any) -> None:
+def _check_keypoints(instance: Keypoints, path: _Path, at: Any, report: Report, ctx: Any) -> None:
     ids: set[Any] = set()
     for i, node in enumerate(instance.nodes):
         if node.id in ids:
-            report.problem(
+            report.problem_of(
                 "keypoints.node_id_duplicate",
-                f"{path}/nodes/{i}/id",
-                f"node id {show(node.id)} is used by an earlier node",
+                path / "nodes" / i / "id",
+                lambda: f"node id {show(node.id)} is used by an earlier node",  # noqa: B023
                 at,
             )
         ids.add(node.id)
     for i, edge in enumerate(instance.edges):
         for key, end in (("from", edge.from_), ("to", edge.to)):
             if end not in ids:
-                report.problem(
+                report.problem_of(
                     "keypoints.edge_unknown_node",
-                    f"{path}/edges/{i}/{key}",
-                    f"edge {key} {show(end)} is not the id of a node of this instance",
+                    path / "edges" / i / key,
+                    lambda: f"edge {key} {show(end)} is not the id of a node of this instance",  # noqa: B023
                     at,
                 )
 
 
-def _check_cuboid_3d(instance: Cuboid3D, path: str, at: Any, report: Report, ctx: Any) -> None:
+def _check_cuboid_3d(instance: Cuboid3D, path: _Path, at: Any, report: Report, ctx: Any) -> None:
     if instance.center_3d is None and instance.position_3d is None:
-        report.problem(
+        report.problem_of(
             "cuboid_3d.missing_center",
-            f"{path}/center_3d",
+            path / "center_3d",
             "a cuboid_3d needs center_3d or position_3d {x, y, z}",
             at,
         )
 
 
-def _check_text_token(instance: TextToken, path: str, at: Any, report: Report, ctx: Any) -> None:
+def _check_text_token(instance: TextToken, path: _Path, at: Any, report: Report, ctx: Any) -> None:
     for low, high in (("start_token", "end_token"), ("start_sentence", "end_sentence")):
         a, b = getattr(instance, low), getattr(instance, high)
         if a is not None and b is not None and a > b:
-            report.problem(
-                "text_token.order", f"{path}/{low}", f"{low} {a} is after {high} {b}", at
+            report.problem_of(
+                "text_token.order",
+                path / low,
+                lambda: f"{low} {a} is after {high} {b}",  # noqa: B023
+                at,
             )
 
 
-def _check_audio(instance: Audio, path: str, at: Any, report: Report, ctx: Any) -> None:
+def _check_audio(instance: Audio, path: _Path, at: Any, report: Report, ctx: Any) -> None:
     if instance.start_time >= instance.end_time:
-        report.problem(
+        report.problem_of(
             "audio.order",
-            f"{path}/end_time",
-            f"start_time {instance.start_time} must be before end_time {instance.end_time}",
+            path / "end_time",
+            lambda: f"start_time {instance.start_time} must be before end_time {instance.end_time}",
             at,
         )
 
 
-def _check_relation(instance: Relation, path: str, at: Any, report: Report, ctx: Any) -> None:
+def _check_relation(instance: Relation, path: _Path, at: Any, report: Report, ctx: Any) -> None:
     start, end = instance.start, instance.end
     for key, value in (("from", start), ("to", end)):
         if value is None:
-            report.problem(
+            report.problem_of(
                 "relation.missing_end",
-                f"{path}/{key}",
-                f"a relation needs `{key}`: the id of an instance of this file",
+                path / key,
+                lambda: f"a relation needs `{key}`: the id of an instance of this file",  # noqa: B023
                 at,
             )
         elif value not in ctx["ids"]:
-            report.problem(
+            report.problem_of(
                 "relation.unknown_end",
-                f"{path}/{key}",
-                f"{key} {show(value)} is not the id of an instance of {ctx['where']}",
+                path / key,
+                lambda: f"{key} {show(value)} is not the id of an instance of {ctx['where']}",  # noqa: B023
                 at,
             )
     if start is not None and start == end:
-        report.problem(
-            "relation.self", f"{path}/to", f"the relation goes from {show(start)} to itself", at
+        report.problem_of(
+            "relation.self",
+            path / "to",
+            lambda: f"the relation goes from {show(start)} to itself",
+            at,
         )
 
 
@@ -633,14 +666,16 @@ def _add_stored_ends(
         context["ids"] = ids | {end for end in ends if str(end) in stored}
 
 
-def _check_geo_box(instance: GeoBox, path: str, at: Any, report: Report, ctx: Any) -> None:
+def _check_geo_box(instance: GeoBox, path: _Path, at: Any, report: Report, ctx: Any) -> None:
     (lon0, lat0), (lon1, lat1) = instance.bounds_lonlat
     if not (lon0 < lon1 and lat0 < lat1):
-        report.problem(
+        report.problem_of(
             "geo_box.order",
-            f"{path}/bounds_lonlat",
-            f"bounds_lonlat must be [[min lon, min lat], [max lon, max lat]], got "
-            f"{show([[lon0, lat0], [lon1, lat1]])}",
+            path / "bounds_lonlat",
+            lambda: (
+                "bounds_lonlat must be [[min lon, min lat], [max lon, max lat]], got "
+                f"{show([[lon0, lat0], [lon1, lat1]])}"
+            ),
             at,
         )
 

@@ -272,6 +272,36 @@ def _bad_text(value: Any, path: str) -> Iterator[str]:
             yield from _bad_text(item, f"{path}/{index}")
 
 
+def _is_text(value: Any) -> bool:
+    """True if no string in `value` (keys too) holds a lone surrogate: msgspec's encoder, in C,
+    refuses one. False also for what it cannot encode (nesting, a huge integer): then walk it."""
+    try:
+        _ENCODE(value)
+    except UnicodeEncodeError:
+        return False
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        return False
+    return True
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def _count_bad_text(value: Any) -> int:
+    """How many strings `_bad_text` would name in `value`, with no path built."""
+    if isinstance(value, str):
+        return 0 if is_text(value) else 1
+    if isinstance(value, dict):
+        return sum(
+            (not is_text(key)) + _count_bad_text(item)
+            for key, item in value.items()
+            if not _is_text({key: item})
+        )
+    if isinstance(value, list):
+        return sum(_count_bad_text(item) for item in value if not _is_text(item))
+    return 0
+
+
 def _text_problem(path: str, at: tuple[int | None, int] | None, report: Report) -> None:
     report.problem("value.invalid_text", path, invalid_text_message(path), at)
 
@@ -308,19 +338,27 @@ def _instances_text(top: dict[str, Any], packet: Packet, report: Report) -> None
             continue
         prefix = _prefix(frame)
         for index, item in enumerate(raw):
-            if not isinstance(item, dict):
+            if item.__class__ is not dict or _is_text(item):  # one C call for most instances
                 continue
-            cls = INSTANCE_CLASSES.get(item.get("type"))  # type: ignore[arg-type]
+            type_ = item.get("type")
+            cls = INSTANCE_CLASSES.get(type_) if type_.__class__ is str else None
             if cls is None:
                 continue
+            at = (frame, index)
             bad = False
             for key in cls.__struct_encode_fields__:
-                if key in item:
-                    for path in _bad_text(item[key], f"{prefix}/{index}/{key}"):
-                        _text_problem(path, (frame, index), report)
-                        bad = True
-            if bad and decoded is not None and index < len(decoded):
-                decoded[index] = None
+                if key not in item or _is_text(item[key]):
+                    continue
+                bad = True
+                if not report.lists_problems:  # past the cap: no path, each bad string counted
+                    report.count_problems("value.invalid_text", _count_bad_text(item[key]))
+                    continue
+                for path in _bad_text(item[key], f"{prefix}/{index}/{key}"):
+                    _text_problem(path, at, report)
+            if bad:
+                report.rejected.add(at)
+                if decoded is not None and index < len(decoded):
+                    decoded[index] = None
 
 
 def _lenient_loads(
@@ -383,27 +421,32 @@ def _slow(j: Any, node: Any, report: Report) -> Packet | None:
             )
     packet = Packet(**values)
     names: dict[str, str] = {}
-    if top.get("instance_list") is not None:
-        packet.instance_list = _decode_list(j, top["instance_list"], None, report, names)
+    # null is no list, as in the fast decode; compared as a Raw (by length first), a large
+    # list or map is not decoded to find out.
+    raw_list = top.get("instance_list")
+    if raw_list is not None and raw_list != _NULL:
+        packet.instance_list = _decode_list(j, raw_list, None, report, names)
     raw_map = top.get("frame_packet_map")
-    if raw_map is not None and j.plain(raw_map) is not None:
+    if raw_map is not None and raw_map != _NULL:
         entries = j.as_dict(raw_map)
         if entries is None:
-            value = j.plain(raw_map)
             report.problem(
                 "packet.invalid_value",
                 "frame_packet_map",
-                f"frame_packet_map must be an object {{frame: instance_list}}, got {show(value)}",
+                "frame_packet_map must be an object {frame: instance_list}, got "
+                + _shown(j, raw_map),
             )
         else:
             frames = {}
             for key, raw in entries.items():
                 if not _FRAME_KEY.fullmatch(key):
-                    report.problem(
+                    report.problem_of(
                         "frame.key_invalid",
-                        f"frame_packet_map/{key}",
-                        f"frame key {show(key)} is not a plain non-negative integer "
-                        '(write frames as 0, 6 or "6"; not "06", "1.0" or -1)',
+                        lambda: f"frame_packet_map/{key}",  # noqa: B023
+                        lambda: (
+                            f"frame key {show(key)} is not a plain non-negative integer "  # noqa: B023
+                            '(write frames as 0, 6 or "6"; not "06", "1.0" or -1)'
+                        ),
                     )
                     continue
                 instances = _decode_list(j, raw, int(key), report, names)
@@ -423,7 +466,9 @@ def _decode_list(
         instances = _decode_items(j, node, frame, report)
     except (msgspec.DecodeError, RecursionError):
         instances = None
-        report.problem("packet.not_json", _prefix(frame), "this list cannot be read as JSON")
+        report.problem_of(
+            "packet.not_json", lambda: _prefix(frame), "this list cannot be read as JSON"
+        )
     if instances:
         _intern_names(instances, names)
     return instances
@@ -437,6 +482,18 @@ def _intern_names(instances: list[Any], names: dict[str, str]) -> None:
         name = instance.name if instance is not None else None
         if name.__class__ is str:
             instance.name = setdefault(name, name)
+
+
+def _shown(j: Any, node: Any, limit: int = 60) -> str:
+    """`show` of a value, from its first bytes when it is a Raw: a 90 MB object is not decoded
+    for the 60 characters a message quotes."""
+    if j is not _RawJson:
+        return show(j.plain(node), limit)
+    view = memoryview(node)
+    if view.nbytes <= 4 * limit:
+        return show(j.plain(node), limit)
+    text = bytes(view[: 4 * limit]).decode("utf-8", "replace")
+    return text[: limit - 1] + "…"
 
 
 def _prefix(frame: int | None) -> str:
@@ -453,18 +510,17 @@ def _decode_items(j: Any, node: Any, frame: int | None, report: Report) -> list[
     items = j.as_list(node)
     prefix = _prefix(frame)
     if items is None:
-        value = j.plain(node)
         if frame is None:
             report.problem(
                 "packet.invalid_value",
                 prefix,
-                f"instance_list must be a list of instances, got {show(value)}",
+                f"instance_list must be a list of instances, got {_shown(j, node)}",
             )
         else:
-            report.problem(
+            report.problem_of(
                 "frame.not_list",
                 prefix,
-                f"frame {frame} must map to a list of instances, got {show(value)}",
+                lambda: f"frame {frame} must map to a list of instances, got {_shown(j, node)}",
             )
         return None
     out: list[Any] = []
@@ -487,7 +543,12 @@ def _decode_items(j: Any, node: Any, frame: int | None, report: Report) -> list[
                 _diagnose(obj, "", (frame, index), report, message)
         except (msgspec.DecodeError, RecursionError):
             out.append(None)
-            report.problem("value.invalid", f"{prefix}/{index}", "this instance cannot be read")
+            report.problem_of(
+                "value.invalid",
+                lambda: f"{prefix}/{index}",  # noqa: B023
+                "this instance cannot be read",
+                (frame, index),
+            )
     return out
 
 
@@ -509,22 +570,24 @@ def _chunks(node: Any) -> Iterator[bytes]:
 
 
 def _read_scalars(node: Any, frame: int | None, report: Report) -> list[Any] | None:
-    """A list of only numbers, nulls and booleans (no object, string or inner list): every item
-    is bad, and none need be decoded past the first ones the report lists. The items are
-    counted in the bytes (commas, and an `n` per null), in C, so 10 MB of one-digit integers
-    costs a few ms and no object per item. None for any other list."""
-    commas = nulls = 0
-    opened = 0
+    """A list with no string and no inner list: numbers, nulls, booleans and objects, which
+    with no string have no key (`{}`). Every item is bad, and none need be decoded past the
+    first ones the report lists: the items are counted in the bytes (commas; an `n` a null, a
+    `{` an empty object), in C, so 10 MB of one-digit integers costs a few ms and no object per
+    item. None for any other list."""
+    commas = nulls = objects = opened = 0
     for chunk in _chunks(node):
-        if b"{" in chunk or b'"' in chunk:
+        if b'"' in chunk:
             return None
         opened += chunk.count(b"[")
         commas += chunk.count(b",")
         nulls += chunk.count(b"n")
+        objects += chunk.count(b"{")
     if opened != 1:  # not a list, or one with lists in it
         return None
     count = commas + 1  # valid JSON (msgspec read it as Raw) and not empty: the typed decode failed
     room = max(0, report.limit - len(report.problems))
+    first: list[Any] = []
     if room:
         view = memoryview(node)
         end = view.nbytes - 1
@@ -536,15 +599,16 @@ def _read_scalars(node: Any, frame: int | None, report: Report) -> list[Any] | N
             first = _RawJson.plain(bytes(view[:end]).rstrip() + b"]")
         except ValueError:
             return None
-    else:
-        first = []
     prefix = _prefix(frame)
-    listed_nulls = 0
     for index, obj in enumerate(first):
         _diagnose(obj, f"{prefix}/{index}", (frame, index), report)
-        listed_nulls += obj is None
-    report.count_problems("instance.null", nulls - listed_nulls)
-    report.count_problems("instance.not_object", count - len(first) - (nulls - listed_nulls))
+        if obj is None:
+            nulls -= 1
+        elif obj.__class__ is dict:
+            objects -= 1
+    report.count_problems("instance.null", nulls)
+    report.count_problems("instance.type_missing", objects)
+    report.count_problems("instance.not_object", count - len(first) - nulls - objects)
     report.rejected.mark(frame, b"\x01" * count)
     return [None] * count
 
@@ -667,10 +731,11 @@ def _count_one_bad_key(obj: Any, error: str, at: tuple[int | None, int], report:
             msgspec.convert(obj, loose)
         except (msgspec.ValidationError, RecursionError, UnicodeEncodeError):
             return False
-        missing = [name for name in required if name not in obj]
-        for _name in missing:
-            report.count_problem("instance.missing_key", at)
-        return bool(missing)
+        missing = len(required) - sum(map(obj.__contains__, required))
+        if missing and at is not None:
+            report.rejected.add(at)
+        report.count_problems("instance.missing_key", missing)
+        return missing > 0
     value = obj.get(key, _UNKNOWN)
     if value is _UNKNOWN or (listy and value.__class__ is list):
         return False  # a list of points: each bad point is a problem of its own
@@ -787,7 +852,7 @@ def _diagnose(
         try:
             _convert(obj, cls)
         except msgspec.ValidationError as error:
-            report.problem("value.invalid", path, str(error), at)
+            report.problem_of("value.invalid", path, str(error), at)
 
 
 def _problem(
@@ -887,7 +952,7 @@ def _check_value(
         except msgspec.ValidationError as error:
             message = str(error)
         except RecursionError:
-            report.problem("value.invalid", path, f"{key} is nested too deeply", at)
+            report.problem_of("value.invalid", path, lambda: f"{key} is nested too deeply", at)
             return
     if item_type is _UNKNOWN:
         item_type = _list_item_type(type_)

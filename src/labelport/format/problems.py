@@ -5,7 +5,7 @@ Codes are stable and dotted; `docs/problems.md` documents each one (a test keeps
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -288,13 +288,47 @@ class Report(msgspec.Struct, kw_only=True):
         if at is not None:
             self.rejected.add(at)
 
+    def problem_of(
+        self,
+        code: str,
+        path: str | Callable[[], str],
+        message: str | Callable[[], str],
+        at: tuple[int | None, int] | None = None,
+    ) -> None:
+        """A problem whose path and message (either may be a callable) are built only if it is
+        listed: past the cap it costs a count."""
+        if len(self.problems) >= self.limit:
+            self.count_problem(code, at)
+            return
+        path = path if isinstance(path, str) else path()
+        self.problem(code, path, message if isinstance(message, str) else message(), at)
+
+    def warning_of(
+        self,
+        code: str,
+        path: str | Callable[[], str],
+        message: str | Callable[[], str],
+        at: tuple[int | None, int] | None = None,
+    ) -> None:
+        """A warning built only if it is listed (see `problem_of`)."""
+        if not self.lists_warnings:
+            self.count_warning(code, at)
+            return
+        path = path if isinstance(path, str) else path()
+        self.warning(code, path, message if isinstance(message, str) else message(), at)
+
     def count_problems(self, code: str, count: int) -> None:
         """`count` problems past the cap at once (their instances marked apart, `rejected.mark`)."""
         if count <= 0:
             return
-        self.count_problem(code)
-        self.problem_count += count - 1
-        self.problem_counts_by_code[code] += count - 1
+        self.problem_count += count
+        by_code = self.problem_counts_by_code
+        if code in by_code:
+            by_code[code] += count
+        else:
+            assert code in CATALOGUE, code
+            by_code[code] = count
+            self.counts["problem_counts_by_code"] = by_code
 
     def warning(
         self, code: str, path: str, message: str, at: tuple[int | None, int] | None = None
