@@ -47,10 +47,13 @@ def create_app(
         title="labelport",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served below, with Swagger UI's files from the package (no CDN)
         openapi_url="/openapi.json",
         redoc_url=None,
     )
+    from labelport.api.docs import install_docs
+
+    install_docs(app, "/ui/static/favicon.svg" if include_web else None)
     app.state.service = service
     app.state.authenticator = Authenticator(service, ttl=auth_cache_seconds)
     app.state.max_body_bytes = max_body_bytes
