@@ -21,9 +21,10 @@ from rich.table import Table
 
 from labelport.convert import FORMATS, LOSS_KINDS, WRITABLE
 from labelport.convert.importer import MEDIA_MODES, ON_ERROR, ImportOptions, Outcome, run
+from labelport.convert.importer import Progress as ImportProgress
 
 
-class _Bar:
+class _Bar(ImportProgress):
     """The importer's progress, shown as a Rich bar: files, instances, rate, ETA."""
 
     def __init__(self, progress: Progress) -> None:

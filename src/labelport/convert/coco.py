@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -291,7 +291,8 @@ class _Subset:
         """COCO's person_keypoints file repeats the instances file's person annotations (same
         id, same image) with keypoints added: one object, whose keypoints join the first."""
         names = self.coco.categories
-        if names[earlier.category_id].name != names[ann.category_id].name:
+        # _annotations has replaced both category ids by their merged (int) index
+        if names[cast(int, earlier.category_id)].name != names[cast(int, ann.category_id)].name:
             return False
         if ann.keypoints and not earlier.keypoints:
             earlier.keypoints = ann.keypoints
@@ -488,6 +489,7 @@ def _convert(
     if ann.iscrowd:
         conv.lose(item, "crowd_flag")
     out = item.instances
+    assert out is not None  # _items gives every item a list first
     segmentation = ann.segmentation
     polygons = segmentation if isinstance(segmentation, list) else []
     polygons = [p for p in polygons if len(p) >= 6]

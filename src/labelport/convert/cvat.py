@@ -182,7 +182,9 @@ def _shape(
         return []
     origin = (source or shape.get("source") or "manual").lower()
     common: dict[str, Any] = {"machine_made": origin in _MACHINE_SOURCES}
-    attributes: dict[str, Any] = {a.get("name"): a.text or "" for a in shape.iter("attribute")}
+    attributes: dict[str | None, Any] = {
+        a.get("name"): a.text or "" for a in shape.iter("attribute")
+    }
     if shape.get("occluded") == "1":
         attributes["occluded"] = True
     if attributes:
@@ -199,14 +201,16 @@ def _geometry(
     kind = shape.tag
     get = shape.get
     if kind == "box":
-        corners = [number(get(k)) for k in ("xtl", "ytl", "xbr", "ybr")]
-        if None in corners:
+        xyxy: list[Any] = [number(get(k)) for k in ("xtl", "ytl", "xbr", "ybr")]
+        if None in xyxy:
             return _bad(item, where, "a box needs xtl, ytl, xbr, ybr numbers")
         rotation = number(get("rotation")) or 0.0
         if rotation:
             conv.lose(item, "rotation")
-            return [{"type": "polygon", "name": label, "points": _rotated(*corners, rotation)}]
-        return [box(label, *corners)]
+            x1, y1, x2, y2 = xyxy
+            turned = _rotated(x1, y1, x2, y2, rotation)
+            return [{"type": "polygon", "name": label, "points": turned}]
+        return [box(label, *xyxy)]
     if kind in ("polygon", "polyline", "points"):
         points = _points(get("points"))
         if points is None:
@@ -229,7 +233,7 @@ def _geometry(
     if kind == "cuboid":
         faces = {}
         for face, n in (("front_face", 1), ("rear_face", 2)):
-            corners = {}
+            corners: dict[str, dict[str, float]] = {}
             for corner, key in (("top_left", "tl"), ("top_right", "tr"), ("bot_left", "bl"),
                                 ("bot_right", "br")):  # fmt: skip
                 x, y = number(get(f"x{key}{n}")), number(get(f"y{key}{n}"))

@@ -723,6 +723,7 @@ class _Attributes:
             min_value=spec.min_value,
             max_value=spec.max_value,
         )
+        self.groups = self.groups if self.groups is not None else {}
         self.groups[name] = group
         return group
 

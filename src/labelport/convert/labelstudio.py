@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qs, quote, urlparse
 
 import msgspec
@@ -255,7 +255,7 @@ def _percent_region(
     w, h = size
     name = names[0]
     if kind == "videorectangle":
-        out = []
+        out: list[tuple[int | None, dict[str, Any]]] = []
         for step in value.get("sequence") or []:
             # `enabled: false` ends the region's lifespan after this keyframe; the box is still
             # on the keyframe's own frame
@@ -381,7 +381,7 @@ def _image_results(
         bh = _percent(inst["y_max"], h, exact, "y_max", base=y * h / 100)
         value = {"x": x, "y": y, "width": bw, "height": bh, "rotation": 0,
                  "rectanglelabels": [name]}  # fmt: skip
-        out = {**base, "type": "rectanglelabels", "value": value}
+        out: dict[str, Any] = {**base, "type": "rectanglelabels", "value": value}
     elif kind == "polygon":
         points, lost = [], False
         for p in inst["points"]:
@@ -484,6 +484,14 @@ def _video_percent(export: Any, target: float, size: float, base: float = 0.0) -
     return found
 
 
+@overload
+def _percent(
+    target: float, size: float, exact: dict[str, Any], key: str = "", base: float = 0.0
+) -> float: ...
+@overload
+def _percent(
+    target: float, size: float, exact: None = None, key: str = "", base: float = 0.0
+) -> float | None: ...
 def _percent(
     target: float,
     size: float,

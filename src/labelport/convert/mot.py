@@ -76,7 +76,7 @@ def _read_one(source: Path, root: Path, conv: Conversion) -> Item:
     item = Item(name=name, media_type="video", source=shown, key=f"mot:{shown}")
     item.media_path = find_media(name, conv.media_dir, seq_dir, seq_dir.parent)
     names = _class_names(source, seq_dir, item)
-    rows = []
+    rows: list[tuple[str, list[Any]]] = []  # values: numbers, checked not None
     spaced: list[int] = []
     for line_number, line in enumerate(source.read_text().splitlines(), start=1):
         if not line.strip():
@@ -85,7 +85,7 @@ def _read_one(source: Path, root: Path, conv: Conversion) -> Item:
         if "," not in line and len(line.split()) >= 6:
             spaced.append(line_number)
             continue
-        values = [number(v) for v in line.replace(" ", "").split(",")]
+        values: list[Any] = [number(v) for v in line.replace(" ", "").split(",")]
         if len(values) < 6 or None in values[:6]:
             item.problems.append(
                 Problem(

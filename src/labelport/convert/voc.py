@@ -107,7 +107,9 @@ def _object(obj: ET.Element, where: str, item: Item) -> dict[str, Any] | None:
     if polygon is not None:
         inst = _polygon(polygon, name, f"{where}/polygon", item)
     else:
-        coords = [number(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
+        coords: list[Any] = [
+            number(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")
+        ]
         if None in coords:
             item.problems.append(
                 Problem(
@@ -127,7 +129,9 @@ def _parts(obj: ET.Element, parent: str, where: str, item: Item) -> Iterator[dic
     """A part's box, then the relation that ties it to its object (part -> whole)."""
     for k, part in enumerate(obj.findall("part")):
         name = (part.findtext("name") or "").strip()
-        coords = [number(part.findtext(f"bndbox/{c}")) for c in ("xmin", "ymin", "xmax", "ymax")]
+        coords: list[Any] = [
+            number(part.findtext(f"bndbox/{c}")) for c in ("xmin", "ymin", "xmax", "ymax")
+        ]
         if not name or None in coords:
             item.problems.append(
                 Problem(

@@ -354,6 +354,7 @@ def _image_for(entry: _Entry, conv: Conversion) -> Path | None:
 
 def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dict[str, Any]]:
     width, height = item.width, item.height
+    assert width is not None and height is not None  # read from the image before the labels
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -383,7 +384,8 @@ def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dic
         # The class id rides in the external id so that an export keeps the source's numbering.
         ext = f"yolo:{item.key[5:]}:{number}:c{class_id}"
         if len(values) in (4, 5):
-            x_min, y_min, x_max, y_max = numbers.box_from_yolo(*values[:4], width, height)
+            cx, cy, bw, bh = values[:4]
+            x_min, y_min, x_max, y_max = numbers.box_from_yolo(cx, cy, bw, bh, width, height)
             # A label file is what people drew; only a detector writes a confidence.
             if len(values) == 5:
                 extra = {"score": float(values[4]), MACHINE_MADE: True}
@@ -458,6 +460,7 @@ def write(export: Any, out_dir: Path) -> Path:
             if found and name not in ids and int(found["cls"]) not in owners:
                 ids[name] = int(found["cls"])
                 owners[ids[name]] = name
+            values: tuple[Decimal, ...]
             if inst["type"] == "box":
                 values = numbers.yolo_box(
                     inst["x_min"], inst["y_min"], inst["x_max"], inst["y_max"], width, height

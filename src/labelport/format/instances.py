@@ -256,8 +256,7 @@ Instance = (
 )
 
 INSTANCE_CLASSES: dict[str, type[InstanceBase]] = {
-    cls.__struct_config__.tag: cls
-    for cls in get_args(Instance)
+    cls.__struct_config__.tag: cls for cls in get_args(Instance)
 }
 assert tuple(INSTANCE_CLASSES) == INSTANCE_TYPES
 
