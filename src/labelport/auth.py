@@ -20,9 +20,12 @@ import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from labelport.errors import LabelportError
+
+if TYPE_CHECKING:
+    from labelport.service import Service
 
 ROLES = ("admin", "editor", "viewer")
 
@@ -334,7 +337,7 @@ class DatabaseLimiter:
 
     def __init__(
         self,
-        service: Any,
+        service: Service,
         max_failures: int = 10,
         window: float = 60.0,
         *,
@@ -348,7 +351,7 @@ class DatabaseLimiter:
         self._clock = clock
 
     @classmethod
-    def from_environment(cls, service: Any) -> DatabaseLimiter:
+    def from_environment(cls, service: Service) -> DatabaseLimiter:
         return cls(service, *_settings_from_environment())
 
     keys_for = staticmethod(FailureLimiter.keys_for)
@@ -412,14 +415,14 @@ _kept: dict[int, tuple[Any, Limiter]] = {}
 _limiters_lock = threading.Lock()
 
 
-def _register(service: Any, limiter: Limiter) -> None:
+def _register(service: Service, limiter: Limiter) -> None:
     try:
         _limiters[service] = limiter
     except TypeError:
         _kept[id(service)] = (service, limiter)
 
 
-def limiter_for(service: Any) -> Limiter:
+def limiter_for(service: Service) -> Limiter:
     """The one limiter of a service, shared by the API and the /ui sign-in form, so using both
     does not double an attacker's budget. Made from the environment on first use: counted in
     the service's database, or in memory when there is no service (None)."""
@@ -439,7 +442,7 @@ def limiter_for(service: Any) -> Limiter:
         return found
 
 
-def use_limiter(service: Any, limiter: Limiter) -> None:
+def use_limiter(service: Service, limiter: Limiter) -> None:
     """Replace the service's limiter (tests: one with a fake clock)."""
     with _limiters_lock:
         _register(service, limiter)

@@ -8,11 +8,15 @@ server on the same data. A password is read from a hidden prompt (typed twice) o
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from labelport.cli_server import DatabaseUrl, DataDir, JsonOpt, _fail, _print_json, _service
+
+if TYPE_CHECKING:
+    from labelport.accounts import Accounts
+    from labelport.service import Service
 
 user_app = typer.Typer(help="User accounts: people who sign in.", no_args_is_help=True)
 
@@ -37,7 +41,7 @@ def _read_password(from_stdin: bool) -> str:
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
-def _accounts(service: Any) -> Any:
+def _accounts(service: Service) -> Accounts:
     from labelport.accounts import Accounts
 
     return Accounts(service.store)

@@ -1142,7 +1142,7 @@ def _spooled(packets: bytes | BinaryIO | Iterable[bytes | dict[str, Any]], path:
         return path
     encode = msgspec.json.encode
     with open(path, "wb") as out:
-        for packet in packets:  # type: ignore[union-attr]
+        for packet in packets:
             data = packet if isinstance(packet, bytes) else encode(packet)
             out.write(data.replace(b"\n", b" ") if b"\n" in data else data)
             out.write(b"\n")

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelport.ingest.job import TERMINAL
 from labelport.ingest.queue import (
@@ -24,6 +24,9 @@ from labelport.ingest.queue import (
 )
 from labelport.store.coltypes import utcnow
 
+if TYPE_CHECKING:
+    from labelport.service import Service
+
 log = logging.getLogger(__name__)
 
 
@@ -31,7 +34,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def build_app(service: Any, database_url: str, concurrency: int, settings: QueueSettings) -> Any:
+def build_app(
+    service: Service, database_url: str, concurrency: int, settings: QueueSettings
+) -> Any:
     """The worker's procrastinate App with the import task bound to `service`."""
     from procrastinate import RetryStrategy
 
@@ -69,7 +74,7 @@ def build_app(service: Any, database_url: str, concurrency: int, settings: Queue
     return app
 
 
-async def _serve(app: Any, service: Any, concurrency: int, settings: QueueSettings) -> None:
+async def _serve(app: Any, service: Service, concurrency: int, settings: QueueSettings) -> None:
     stop = asyncio.Event()
     async with app.open_async():
         recovery = asyncio.create_task(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -10,6 +10,9 @@ from fastapi.responses import RedirectResponse
 from labelport import __version__
 from labelport.api import compat, errors, native
 from labelport.api.auth import Authenticator
+
+if TYPE_CHECKING:
+    from labelport.service import Service
 
 DESCRIPTION = """\
 Import existing annotations into a labelport project: send one **packet** per media file (media
@@ -29,7 +32,7 @@ DEFAULT_MAX_BODY_MB = 256
 
 
 def create_app(
-    service: Any,
+    service: Service,
     *,
     auth_cache_seconds: float = 60.0,
     max_body_bytes: int = DEFAULT_MAX_BODY_MB << 20,
@@ -92,7 +95,7 @@ def route_table(app: FastAPI) -> list[tuple[str, str, bool]]:
         contexts = getattr(route, "effective_route_contexts", None)
         entries = list(contexts()) if callable(contexts) else [route]
         for entry in entries:
-            path = getattr(entry, "path_format", None) or getattr(entry, "path", "")
+            path: str = getattr(entry, "path_format", "") or getattr(entry, "path", "")
             in_schema = bool(getattr(entry, "include_in_schema", False))
             for method in sorted(getattr(entry, "methods", None) or ()):
                 if method != "HEAD":

@@ -15,13 +15,16 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from labelport.auth import FailureLimiter, TooManyFailures, limited, limiter_for
 from labelport.errors import Forbidden, NotFound, Unauthorized
+
+if TYPE_CHECKING:
+    from labelport.service import Service
 
 _RANK = {"viewer": 0, "editor": 1, "admin": 2}
 
@@ -82,7 +85,7 @@ class Authenticator:
 
     def __init__(
         self,
-        service: Any,
+        service: Service,
         *,
         ttl: float = 60.0,
         max_entries: int = 10_000,

@@ -28,6 +28,7 @@ from labelport.api.auth import viewer as viewer_dep
 from labelport.api.errors import problem_dicts, readable
 from labelport.api.native import read_body, spool_body
 from labelport.errors import Invalid, NotFound
+from labelport.service import Service
 
 router = APIRouter(tags=["diffgram compatibility"])
 
@@ -44,11 +45,11 @@ _SDK_ONLY_KEYS = ("type", "connection_id", "bucket_name", "raw_data_blob_path", 
 _SDK_INSTANCES_PER_PAGE = 10_000
 
 
-def _svc(request: Request) -> Any:
+def _svc(request: Request) -> Service:
     return request.app.state.service
 
 
-Svc = Annotated[Any, Depends(_svc)]
+Svc = Annotated[Service, Depends(_svc)]
 
 
 # --- translation into the SDK's shapes --------------------------------------------------------
@@ -313,7 +314,7 @@ def spooled_sdk_packet(body: BinaryIO, header_directory: int | None) -> BinaryIO
 
 
 def _all_instances(
-    svc: Any, project_id: int, file_id: int, start: int | None = None, end: int | None = None
+    svc: Service, project_id: int, file_id: int, start: int | None = None, end: int | None = None
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     page = 1
@@ -332,7 +333,7 @@ def _all_instances(
         page += 1
 
 
-def _check_schema(svc: Any, project_id: int, schema_id: int | None) -> None:
+def _check_schema(svc: Service, project_id: int, schema_id: int | None) -> None:
     if schema_id is None:
         return
     if not any(s["id"] == schema_id for s in svc.list_label_schemas(project_id)):
@@ -590,7 +591,7 @@ async def input_packet(request: Request, project_string_id: Psid, who: Editor, s
 
 
 def _submit_spooled(
-    svc: Any, project_id: int, body: BinaryIO, header_directory: int | None
+    svc: Service, project_id: int, body: BinaryIO, header_directory: int | None
 ) -> dict[str, Any]:
     packet = spooled_sdk_packet(body, header_directory)
     try:

@@ -17,6 +17,7 @@ from labelport.api import models as m
 from labelport.api.auth import Principal, admin, editor, viewer
 from labelport.api.errors import PayloadTooLarge, problem_dicts
 from labelport.errors import Invalid
+from labelport.service import Service
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": m.ErrorOut, "description": text}
@@ -91,11 +92,11 @@ PACKET_SCHEMA: dict[str, Any] = {
 }
 
 
-def service(request: Request) -> Any:
+def service(request: Request) -> Service:
     return request.app.state.service
 
 
-Svc = Annotated[Any, Depends(service)]
+Svc = Annotated[Service, Depends(service)]
 Viewer = Annotated[Principal, Depends(viewer)]
 Editor = Annotated[Principal, Depends(editor)]
 Admin = Annotated[Principal, Depends(admin)]
@@ -141,8 +142,8 @@ def import_answer(result: dict[str, Any]) -> JSONResponse:
     if result.get("status") == "dry_run":
         body = m.DryRunOut.model_validate(_jsonable_problems(result))
         return JSONResponse(body.model_dump(mode="json"), status_code=200)
-    body = m.ImportOut.model_validate(_jsonable_problems(result))
-    return JSONResponse(body.model_dump(mode="json"), status_code=202)
+    queued = m.ImportOut.model_validate(_jsonable_problems(result))
+    return JSONResponse(queued.model_dump(mode="json"), status_code=202)
 
 
 def _jsonable_problems(result: dict[str, Any]) -> dict[str, Any]:

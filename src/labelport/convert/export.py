@@ -13,9 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from labelport.convert.model import LOSS_KINDS
+
+if TYPE_CHECKING:
+    from labelport.service import Service
 
 FILES_PER_PAGE = 500
 INSTANCES_PER_PAGE = 10_000
@@ -41,7 +44,7 @@ class Source(Protocol):
 
 
 class _ServiceSource:
-    def __init__(self, service: Any, project_id: int) -> None:
+    def __init__(self, service: Service, project_id: int) -> None:
         self.service = service
         self.project_id = project_id
 
@@ -88,7 +91,7 @@ class _ServerSource:
 
 
 class Export:
-    def __init__(self, service: Any, project_id: int, media_dir: Path | None = None) -> None:
+    def __init__(self, service: Service, project_id: int, media_dir: Path | None = None) -> None:
         self.source: Source = _ServiceSource(service, project_id)
         self.project: Any = service.store.get_project(project_id)
         self.labels = service.list_labels(project_id)
@@ -160,6 +163,7 @@ class Export:
         return ExportFile(row, name, instances, sequences)
 
     def _copy_media(self, row: dict[str, Any], name: str) -> None:
+        assert self.media_dir is not None  # called only with a media folder
         self.media_dir.mkdir(parents=True, exist_ok=True)
         stream = self.source.open_media(row["id"])
         with stream, open(self.media_dir / name, "wb") as out:
@@ -176,7 +180,7 @@ class Export:
                 continue
             options = {o["id"]: o["name"] for o in group["options"]}
 
-            def name_of(v: Any, options: dict[int, str] = options) -> Any:
+            def name_of(v: Any, options: dict[Any, str] = options) -> Any:
                 option_id = v.get("id") if isinstance(v, dict) else v
                 return options.get(option_id, v)
 

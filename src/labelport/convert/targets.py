@@ -15,9 +15,12 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from labelport.format import Problem
+
+if TYPE_CHECKING:
+    from labelport.service import Service
 
 # What find_many answers: {"keys": {key: import}, "latest": {stem: import},
 # "latest_success": {stem: import}}, with only the ones found.
@@ -102,7 +105,7 @@ def _found(found: dict[str, Any]) -> Found:
 
 
 class EmbeddedTarget:
-    def __init__(self, service: Any, project: str) -> None:
+    def __init__(self, service: Service, project: str) -> None:
         self.service = service
         self.project_id: int = service.get_project(project)["id"]
         # The folders the Service was opened with: their files go in batches as file:// URLs.
@@ -274,8 +277,10 @@ class ServerTarget:
             if "file_id" in packet:
                 imp = self.sdk.file.update(packet.pop("file_id"), **packet)
             elif media is None:
+                # the importer's packets without a file_id or a local file carry media by URL
+                url, media_type = media_info.get("url"), media_info.get("type")
                 imp = self.sdk.file.from_url(
-                    media_info.get("url"), media_type=media_info.get("type"), **packet
+                    cast(str, url), media_type=cast(str, media_type), **packet
                 )
             else:
                 imp = self.sdk.file.from_local(media, media_type=media_info.get("type"), **packet)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -18,8 +18,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from labelport.errors import Forbidden, LabelportError, NotFound
+from labelport.media.blobs import LocalBlobStore
 from labelport.web import filters
 from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, SESSION_SECONDS, Sessions, WebSession
+
+if TYPE_CHECKING:
+    from labelport.service import Service
 
 HERE = Path(__file__).parent
 PREFIX = "/ui"
@@ -39,7 +43,7 @@ class SignInRequired(Exception):
 class WebState:
     """What the pages share: the service, its sessions and sign-in tokens, the frame cache."""
 
-    def __init__(self, service: Any, cache_dir: Path) -> None:
+    def __init__(self, service: Service, cache_dir: Path) -> None:
         self.service = service
         self.sessions = Sessions(service)
         self.cache_dir = cache_dir
@@ -55,17 +59,13 @@ class WebState:
         return found
 
 
-def default_cache_dir(service: Any) -> Path:
-    data_dir = getattr(service, "data_dir", None)
-    if data_dir is not None:
-        return Path(data_dir) / "cache" / "web"
-    root = getattr(getattr(service, "blobs", None), "root", None)
-    if root is not None:  # LocalBlobStore: the data directory is its parent
-        return Path(root).parent / "cache" / "web"
+def default_cache_dir(service: Service) -> Path:
+    if isinstance(service.blobs, LocalBlobStore):  # the data directory is its parent
+        return Path(service.blobs.root).parent / "cache" / "web"
     return Path(tempfile.gettempdir()) / f"labelport-web-cache-{secrets.token_hex(4)}"
 
 
-def create_web_app(service: Any, *, cache_dir: Path | None = None) -> FastAPI:
+def create_web_app(service: Service, *, cache_dir: Path | None = None) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     state = WebState(service, cache_dir or default_cache_dir(service))
     app.state.web = state
@@ -165,7 +165,7 @@ def set_session_cookie(response: Response, request: Request, cookie: str) -> Non
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
 
 
-def mount(api_app: FastAPI, service: Any, *, cache_dir: Path | None = None) -> FastAPI:
+def mount(api_app: FastAPI, service: Service, *, cache_dir: Path | None = None) -> FastAPI:
     """Mount the pages on the API app at /ui; returns the pages' app."""
     web = create_web_app(service, cache_dir=cache_dir)
     api_app.mount(PREFIX, web, name="web")

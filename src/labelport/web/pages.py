@@ -243,7 +243,8 @@ def file_page(request: Request, project_string_id: str, file_id: int) -> Respons
     total = sum(per_label.values())
     for label in labels:
         label["instances"] = per_label.get(label["id"], 0)
-    sequences, seq_totals = ([], {})
+    sequences: list[Any] = []
+    seq_totals: dict[Any, Any] = {}
     if row.media_type == "video":
         sequences, seq_totals = queries.sequences(state.engine, file_id)
     base = f"{PREFIX}/p/{project['string_id']}/files/{file_id}"

@@ -15,7 +15,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labelport.service import Service
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -191,7 +194,7 @@ def make_clip(path: Path, frames: int = 48, fps: int = 12) -> dict[int, list[dic
 # -- the project ---------------------------------------------------------------------------------
 
 
-def build_project(service: Any, media: Path) -> dict[str, Any]:
+def build_project(service: Service, media: Path) -> dict[str, Any]:
     project = service.create_project("Street scenes")
     pid = project["id"]
     for name, colour in LABELS.items():
@@ -256,7 +259,7 @@ def take(out_dir: Path) -> list[Path]:
                 with page.expect_navigation():  # the link's page asks to confirm
                     page.get_by_role("button", name="Continue").click()
                 p = f"{base}/ui/p/{made['project']['string_id']}"
-                shots = [("imports.png", f"{p}/imports", None)]
+                shots: list[tuple[str, str, str | None]] = [("imports.png", f"{p}/imports", None)]
                 if made["failed"].get("id"):
                     shots.append(("import-failed.png", f"{p}/imports/{made['failed']['id']}", None))
                 shots.append(("image-viewer.png", f"{p}/files/{made['image']['file_id']}",

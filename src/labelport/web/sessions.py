@@ -19,12 +19,15 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelport.api.auth import NotAMember, role_at_least
 from labelport.store.coltypes import utcnow
 from labelport.store.records import WebSession as SessionRow
 from labelport.store.users import Membership
+
+if TYPE_CHECKING:
+    from labelport.service import Service
 
 COOKIE = "labelport_session"
 LOGIN_CSRF_COOKIE = "labelport_signin_csrf"
@@ -104,7 +107,7 @@ def _from_row(
 class Sessions:
     """Sign-in tokens and sessions of one app, kept in its service's database."""
 
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: Service) -> None:
         # The service, not its store: an app may be built before it has one (the schema).
         self._service = service
 
