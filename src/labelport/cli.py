@@ -240,5 +240,15 @@ def _register_convert_commands() -> None:
 _register_convert_commands()
 
 
+def _register_evaluate_commands() -> None:
+    # evaluate: lives in evaluate/cli.py.
+    from labelport.evaluate.cli import register
+
+    register(app)
+
+
+_register_evaluate_commands()
+
+
 def main() -> None:
     app()

@@ -893,6 +893,22 @@ class Service:
     def _label_names(self, project_id: int) -> dict[int, str]:
         return {label.id: label.name for label in self.store.list_labels(project_id)}
 
+    # -- evaluations (labelport.evaluate) ------------------------------------------------------
+
+    def evaluate(
+        self, project_id: int, run: str | int, *, reference: str | int = "human", **params: Any
+    ) -> dict[str, Any]:
+        """Evaluate a model run against the people's instances (or another run) and store it:
+        iou, score_min, iou_type, max_dets, scope as `labelport.evaluate.run.Params`."""
+        from labelport.evaluate.run import evaluate
+
+        return evaluate(self.store, project_id, run, reference, **params)
+
+    def get_evaluation(self, project_id: int, evaluation_id: int) -> dict[str, Any]:
+        from labelport.evaluate.run import get_public
+
+        return get_public(self.store, project_id, evaluation_id)
+
 
 # -- shapes shown to callers ---------------------------------------------------------------
 

@@ -64,6 +64,10 @@ BODY_IDS: dict[tuple[str, str], BodyFor | None] = {
     # A batch's lines are checked in its job: a line naming B's file fails there, exactly as
     # one naming a file that does not exist (tests/ingest/test_batches.py).
     ("POST", "/api/v1/projects/{project_string_id}/batches"): None,
+    ("POST", "/api/v1/projects/{project_string_id}/evaluations"): lambda b: {
+        "run": str(b["run_id"])
+    },
+    ("GET", "/api/v1/projects/{project_string_id}/evaluations"): None,
     # diffgram compat
     ("GET", "/api/project/{project_string_id}/user/legacy/working_dir/view"): "query:name",
     ("POST", "/api/v1/project/{project_string_id}/directory/list"): None,
@@ -121,6 +125,7 @@ PATH_IDS = {
     "import_id": "import_id",
     "input_id": "import_id",
     "batch_id": "batch_id",
+    "evaluation_id": "evaluation_id",
     "start": None,
     "end": None,
 }
@@ -155,7 +160,19 @@ def two_projects(service: Any, media_server: Any) -> tuple[ProjectKeys, ProjectK
                     "y_min": 1,
                     "x_max": 9,
                     "y_max": 9,
-                }
+                },
+                # a model run's prediction, so that B has a run and an evaluation of it
+                {
+                    "type": "box",
+                    "name": SECRET_LABEL,
+                    "x_min": 1,
+                    "y_min": 1,
+                    "x_max": 8,
+                    "y_max": 8,
+                    "model_ref": "m",
+                    "model_run_ref": "r",
+                    "score": 0.5,
+                },
             ],
         },
     )
@@ -177,7 +194,9 @@ def two_projects(service: Any, media_server: Any) -> tuple[ProjectKeys, ProjectK
         "text_id": text["file_id"],
         "import_id": image["id"],
         "batch_id": batch["id"],
+        "run_id": service.store.list_model_runs(b.id)[0].id,
     }
+    b_ids["evaluation_id"] = service.evaluate(b.id, b_ids["run_id"])["id"]
     return a, b, b_ids
 
 
@@ -187,7 +206,8 @@ NOWHERE = {
     for n, key in enumerate(
         ("label_id", "group_id", "directory_id", "schema_id", "image_id", "file_id", "text_id")
     )
-} | {"import_id": 900_000_100, "batch_id": 900_000_200}
+} | {"import_id": 900_000_100, "batch_id": 900_000_200, "run_id": 900_000_300}
+NOWHERE["evaluation_id"] = 900_000_400
 
 PACKET_ROUTES = {
     ("POST", "/api/v1/projects/{project_string_id}/packets"),

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from labelport import __version__
-from labelport.api import compat, errors, native
+from labelport.api import compat, errors, evaluate, native
 from labelport.api.auth import Authenticator
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ def create_app(
     app.state.compat_wait_seconds = compat_wait_seconds
     errors.install(app)
     app.include_router(native.router, tags=["labelport"])
+    app.include_router(evaluate.router, tags=["evaluations"])
     if include_compat:
         # Kept out of the OpenAPI document: their shapes are the diffgram SDK's, not ours.
         app.include_router(compat.router, include_in_schema=False)

@@ -243,3 +243,55 @@ def file_detail(store: Any, evaluation: Evaluation, file_id: int, iou_floor: flo
 
 def _opt(v: int) -> int | None:
     return None if v < 0 else int(v)
+
+
+# -- what the API, the CLI and the pages call ------------------------------------------------
+
+
+def evaluate(
+    store: Any, project_id: int, run: str | int, reference: str | int = "human", **params: Any
+) -> dict[str, Any]:
+    """Find the runs, compute, store; the public shape (Service.evaluate)."""
+    run_id = find_run(store, project_id, run)
+    ref_id = None if str(reference) == "human" else find_run(store, project_id, reference)
+    return public(store, evaluate_and_store(store, project_id, run_id, ref_id, Params(**params)))
+
+
+def get_public(store: Any, project_id: int, evaluation_id: int) -> dict[str, Any]:
+    return public(store, EvaluationStore(store).get_evaluation(evaluation_id, project_id))
+
+
+def list_public(store: Any, project_id: int, run: str | int | None = None) -> list[dict[str, Any]]:
+    """Newest first, without the per-label curves."""
+    run_id = None if run is None else find_run(store, project_id, run)
+    out = []
+    for ev in EvaluationStore(store).list_evaluations(project_id, run_id):
+        item = public(store, ev)
+        item["labels"] = [{k: v for k, v in row.items() if k != "curve"} for row in item["labels"]]
+        out.append(item)
+    return out
+
+
+def queue_page(
+    store: Any, project_id: int, evaluation_id: int, page: int, per_page: int, errors_only: bool
+) -> dict[str, Any]:
+    es = EvaluationStore(store)
+    es.get_evaluation(evaluation_id, project_id)
+    rows, total = es.review_queue(
+        evaluation_id, limit=per_page, offset=(page - 1) * per_page, errors_only=errors_only
+    )
+    return {"items": [asdict_row(r) for r in rows], "total": total, "page": page,
+            "per_page": per_page}  # fmt: skip
+
+
+def asdict_row(row: Any) -> dict[str, Any]:
+    return {k: getattr(row, k) for k in row.__slots__}
+
+
+def file_outcome(store: Any, project_id: int, evaluation_id: int, file_id: int) -> dict[str, Any]:
+    es = EvaluationStore(store)
+    ev = es.get_evaluation(evaluation_id, project_id)
+    store.get_file(file_id, project_id)
+    out = file_detail(store, ev, file_id)
+    out["next_file_id"] = es.next_in_queue(evaluation_id, file_id)
+    return out

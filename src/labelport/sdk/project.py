@@ -601,6 +601,27 @@ class Project:
         body = _packet(name=name, display_name=display_name)
         return self._post(f"/attribute-groups/{group_id}/options", json=body)
 
+    # -- evaluations (docs/evaluate.md)
+    def evaluate(self, run: str | int, reference: str | int = "human", **params: Any) -> Any:
+        """Evaluate a model run (id, "model/run" or "run") against the people's instances or
+        another run; stored on the server. params: iou, score_min, iou_type, max_dets, scope."""
+        body = {"run": str(run), "reference": str(reference), **params}
+        return self._post("/evaluations", json=body)
+
+    def evaluations(self, run: str | int | None = None) -> list[dict[str, Any]]:
+        params = {} if run is None else {"run": str(run)}
+        data: list[dict[str, Any]] = self._get("/evaluations", params=params)
+        return data
+
+    def evaluation_files(
+        self, evaluation_id: int, page: int = 1, per_page: int = 100, errors_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """The review queue: the evaluation's files, most errors (FP + FN) first."""
+        params = {"page": page, "per_page": per_page, "errors_only": errors_only}
+        data = self._get(f"/evaluations/{evaluation_id}/files", params=params)
+        items: list[dict[str, Any]] = data["items"]
+        return items
+
     # -- imports
     def imports(
         self,

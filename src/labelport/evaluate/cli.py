@@ -1,0 +1,131 @@
+"""`labelport evaluate`: a model run against the people's instances (or another run), embedded
+or through a running server (`--server URL --key ID:SECRET`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def evaluate(
+    project: Annotated[str, typer.Option("--project", "-p", help="The project's string id")],
+    run: Annotated[str, typer.Option("--run", help="The model run: id, model/run, or run")],
+    reference: Annotated[
+        str, typer.Option("--reference", help="human (people's instances), or another run")
+    ] = "human",
+    iou: Annotated[float, typer.Option("--iou", help="IoU of a match (P/R/F1, counts)")] = 0.5,
+    score_min: Annotated[
+        float, typer.Option("--score-min", help="Leave out predictions scored below (not of AP)")
+    ] = 0.0,
+    iou_type: Annotated[str, typer.Option("--iou-type", help="auto, box or mask")] = "auto",
+    max_dets: Annotated[
+        int, typer.Option("--max-dets", help="Predictions kept per file, frame and label")
+    ] = 100,
+    scope: Annotated[
+        str, typer.Option("--scope", help="run: files the run predicted on; project: all")
+    ] = "run",
+    server: Annotated[str | None, typer.Option("--server", help="A running server's URL")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="API key ID:SECRET (--server)")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (default ./labelport-data)")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="PostgreSQL URL instead of SQLite")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text")] = False,
+) -> None:
+    """Evaluate a model run: precision, recall, F1, AP per label and overall; the files with the
+    most errors first. Stored: the web page of the run shows it too."""
+    params = {"iou": iou, "score_min": score_min, "iou_type": iou_type, "max_dets": max_dets,
+              "scope": scope}  # fmt: skip
+    if server is not None:
+        result = _remote(server, key, project, run, reference, params)
+        queue = result.pop("_queue")
+    else:
+        from labelport.cli_server import _service
+        from labelport.evaluate.run import queue_page
+
+        with _service(data_dir, database_url) as service:
+            project_id = service.get_project(project)["id"]
+            result = service.evaluate(project_id, run, reference=reference, **params)
+            queue = queue_page(service.store, project_id, result["id"], 1, 10, True)["items"]
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+        return
+    _print(result, queue)
+
+
+def _remote(
+    server: str, key: str | None, project: str, run: str, reference: str, params: dict
+) -> dict:
+    from labelport.cli_server import _fail
+    from labelport.sdk import Project
+    from labelport.sdk.errors import LabelportHTTPError
+
+    if not key or ":" not in key:
+        raise _fail("--server needs --key ID:SECRET")
+    client_id, _, secret = key.partition(":")
+    try:
+        with Project(project, client_id, secret, host=server) as p:
+            result = p.evaluate(run=run, reference=reference, **params)
+            result["_queue"] = p.evaluation_files(result["id"], per_page=10, errors_only=True)
+    except LabelportHTTPError as exc:
+        raise _fail(f"server: {exc}") from None
+    return result
+
+
+def _print(result: dict, queue: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    p = result["parameters"]
+    ref = "people's instances" if result["reference"] == "human" else (
+        f"run {result['reference_run_id']}")  # fmt: skip
+    run = result["model_run"]
+    console.print(
+        f"evaluation {result['id']}: run {run['model']}/{run['run']} against {ref}, "
+        f"{result['iou_type']} IoU >= {p['iou']:g}, score >= {p['score_min']:g}, "
+        f"{result['file_count']} files"
+    )
+    table = Table()
+    for column in ("label", "refs", "preds", "TP", "FP", "FN", "prec", "recall", "F1",
+                   "AP50", "AP"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for row in [*result["labels"], {**result["overall"], "label_name": "all"}]:
+        table.add_row(
+            str(row.get("label_name") or row.get("label_id") or "(no label)"),
+            *(_fmt(row.get(k)) for k in ("references", "predictions", "tp", "fp", "fn",
+                                         "precision", "recall", "f1", "ap50", "ap")),
+        )  # fmt: skip
+    console.print(table)
+    if queue:
+        console.print("files with the most errors (the review queue):")
+        for f in queue:
+            console.print(
+                f"  file {f['file_id']} {f.get('original_filename') or ''}: "
+                f"{f['fp']} FP, {f['fn']} FN, {f['tp']} TP"
+            )
+    tracks = result.get("tracks") or {}
+    if tracks.get("sequence_count"):
+        console.print(
+            f"video: {tracks['sequence_count']} reference tracks, {tracks['lost']} frames where "
+            f"the predicted track is lost, {tracks['switches']} identity switches"
+        )
+    if result.get("stale"):
+        console.print("[yellow]stale: files were imported into since; run it again[/yellow]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
