@@ -52,6 +52,7 @@ import msgspec
 from labelport import auth, palette
 from labelport import format as fmt
 from labelport.errors import Invalid, NotFound, Rejected
+from labelport.format import problem_groups
 from labelport.ingest import envelope
 from labelport.ingest.batch import BatchJob
 from labelport.ingest.context import load_context
@@ -595,12 +596,13 @@ class Service:
         Recording is best effort: the caller's 422 never becomes a 500 because of it."""
         report = refused.report
         media_name, media_url = _media_named(parsed, upload, existing_file)
+        by_code = report.summary().get("problem_counts_by_code")
         try:
             row = self.store.create_rejected_import(
                 project_id,
                 problems=problem_dicts(report.problems[:200]),
                 problem_count=report.problem_count,
-                problem_counts_by_code=report.summary().get("problem_counts_by_code"),
+                problem_counts_by_code=by_code,
                 warnings=problem_dicts(report.warnings[:20]),
                 warning_count=report.warning_count,
                 source=source,
@@ -610,6 +612,12 @@ class Service:
                 idempotency_key=_text_or_none(getattr(parsed, "idempotency_key", None)),
                 media_name=media_name,
                 media_url=media_url,
+                problem_groups=[
+                    g.to_dict()
+                    for g in problem_groups.capped(
+                        problem_groups.group_problems(report.problems, by_code), 50
+                    )
+                ],
             )
         except Exception:  # an outage: the answer stays the 422 it is
             log.exception("could not record a rejected packet of project %s", project_id)
@@ -1006,6 +1014,16 @@ def public_import(
         Counter(p["code"] for p in problems)
     )
     shown["problems"] = problems[start : start + problems_per_page]
+    # By code and message, with counts and example paths (format/problem_groups.py): a rejected
+    # import's were grouped from its whole list when refused; others' from the stored list.
+    stored_groups = counts.pop("problem_groups", None)
+    if problems_per_page > 0:
+        shown["problem_groups"] = stored_groups or [
+            g.to_dict()
+            for g in problem_groups.capped(
+                problem_groups.group_problems(problems, shown["problem_counts_by_code"]), 50
+            )
+        ]
     warnings = record.warnings or []
     shown["warning_count"] = shown["counts"].get("warning_count", len(warnings))
     shown["warnings"] = warnings[:problems_per_page]

@@ -55,7 +55,9 @@ def test_a_refused_packet_leaves_a_rejected_record_and_its_key_stays_free(
     listed = client.get(project.url("/imports?status=rejected")).json()
     assert [i["id"] for i in listed["items"]] == [record_id]
     # the key is not taken: looking it up finds nothing, the corrected packet is imported
-    found = client.get(project.url("/imports/find"), params={"idempotency_key": bad["idempotency_key"]})
+    found = client.get(
+        project.url("/imports/find"), params={"idempotency_key": bad["idempotency_key"]}
+    )
     assert found.json()["found"] is None
     good = {**bad, "instance_list": [box()]}
     accepted = client.post(project.url("/packets"), json=good)
@@ -111,7 +113,9 @@ def test_an_upload_refused_is_recorded_under_its_file_name(
         refused = client.post(
             project.url("/files/upload"),
             files={"file": ("holiday 1.jpg", fh, "image/jpeg")},
-            data={"packet": '{"instance_list": [{"type": "polygon", "name": "cat", "points": []}]}'},
+            data={
+                "packet": '{"instance_list": [{"type": "polygon", "name": "cat", "points": []}]}'
+            },
         )
     assert refused.status_code == 422, refused.text
     record = client.get(project.url(f"/imports/{refused.json()['error']['import_id']}")).json()
@@ -167,3 +171,25 @@ def test_a_batch_line_names_its_media(
         time.sleep(0.05)
     named = {i["media_name"]: (i["status"], i["idempotency_key"]) for i in items}
     assert named == {"cat.jpg": ("success", "line-0"), "notes.txt": ("failed", None)}
+
+
+def test_an_import_answers_its_problems_grouped(client: TestClient, project: ProjectKeys) -> None:
+    packet = {
+        "text_data": "a b c",
+        "original_filename": "t.txt",
+        "instance_list": [{"type": "tag", "name": "car"} for _ in range(1500)],
+    }
+    refused = client.post(project.url("/packets"), json=packet)
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert error["problem_count"] == 1500 and len(error["problems"]) == 1000
+    record = client.get(project.url(f"/imports/{error['import_id']}")).json()
+    assert len(record["problems"]) == 100  # what a rejected record keeps
+    (group,) = [g for g in record["problem_groups"] if not g["unlisted"]]
+    # grouped from the whole answer (1,000 listed), the rest counted by code
+    assert (group["code"], group["count"]) == ("label.unknown", 1000)
+    assert [e["path"] for e in group["examples"]] == [f"instance_list/{k}/name" for k in range(3)]
+    rest = [g for g in record["problem_groups"] if g["unlisted"]]
+    assert [(g["code"], g["count"]) for g in rest] == [("label.unknown", 500)]
+    listed = client.get(project.url("/imports")).json()["items"][0]
+    assert "problem_groups" not in listed and "problem_groups" not in listed["counts"]

@@ -103,3 +103,17 @@ def test_group_lines_read_as_one_line_per_group_and_say_what_they_leave_out() ->
         "label.unknown  x10  label 'l0' is not in the project  (e.g. i/0, i/60, i/120, …)"
     )
     assert lines[-1] == "… 10 more groups (100 problems)"
+
+
+def test_capped_keeps_every_problem_counted_and_dicts_round_trip() -> None:
+    from labelport.format.problem_groups import capped, from_dicts
+
+    problems = [p("label.unknown", f"i/{k}", f"label 'l{k}' is not in the project")
+                for k in range(10)] + [p("geometry.invalid", "g", "bad")]  # fmt: skip
+    groups = capped(group_problems(problems), 4)
+    assert [(g.code, g.count, g.unlisted) for g in groups] == [
+        ("label.unknown", 1, False), ("label.unknown", 1, False), ("label.unknown", 1, False),
+        ("label.unknown", 1, False), ("label.unknown", 6, True), ("geometry.invalid", 1, True),
+    ]  # fmt: skip
+    assert sum(g.count for g in groups) == 11
+    assert from_dicts([g.to_dict() for g in groups]) == groups

@@ -100,6 +100,36 @@ def group_problems(
     return out
 
 
+def capped(groups: list[ProblemGroup], limit: int) -> list[ProblemGroup]:
+    """At most `limit` groups (+ one per code for the rest): the groups past the limit are
+    merged into one `unlisted` group per code, so every problem stays counted."""
+    if len(groups) <= limit:
+        return groups
+    rest: dict[str, int] = {}
+    for g in groups[limit:]:
+        rest[g.code] = rest.get(g.code, 0) + g.count
+    merged = [ProblemGroup(code, "more problems, not listed", n, unlisted=True)
+              for code, n in rest.items()]  # fmt: skip
+    return groups[:limit] + sorted(merged, key=lambda g: -g.count)
+
+
+def from_dicts(stored: Iterable[Mapping[str, Any]]) -> list[ProblemGroup]:
+    """Groups stored as `to_dict()`s, back as groups."""
+    return [
+        ProblemGroup(
+            str(d.get("code", "")),
+            str(d.get("message", "")),
+            int(d.get("count", 0)),
+            [
+                Example(str(e.get("path", "")), str(e.get("message", "")))
+                for e in d.get("examples") or ()
+            ],
+            bool(d.get("unlisted")),
+        )
+        for d in stored
+    ]
+
+
 def group_lines(
     problems: Iterable[Any],
     counts_by_code: Mapping[str, int] | None = None,

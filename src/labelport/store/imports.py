@@ -49,6 +49,7 @@ IMPORT_FIELDS = frozenset(
 REJECTED_KEEP_PER_PROJECT = 1000  # the newest rejected records of a project; older ones go
 REJECTED_PROBLEMS_KEPT = 100  # problems listed per record (every code is still counted)
 REJECTED_WARNINGS_KEPT = 20
+REJECTED_GROUPS_KEPT = 60  # problem groups (format/problem_groups.py) per record
 REJECTED_TEXT_CHARS = 500  # a problem's path or message, cut beyond this
 MEDIA_NAME_CHARS = 255
 MEDIA_URL_CHARS = 2048
@@ -131,6 +132,7 @@ class ImportsMixin(StoreBase):
         idempotency_key: str | None = None,
         media_name: str | None = None,
         media_url: str | None = None,
+        problem_groups: list[dict[str, Any]] | None = None,
     ) -> Import:
         """The record of a packet refused at submit: status `rejected`, finished, its problems
         cut to REJECTED_PROBLEMS_KEPT (counted per code in full). The key is kept in
@@ -144,10 +146,20 @@ class ImportsMixin(StoreBase):
         if not by_code:
             for p in problems:
                 by_code[p["code"]] = by_code.get(p["code"], 0) + 1
-        counts = {
+        counts: dict[str, Any] = {
             "problem_counts_by_code": by_code,
             "warning_count": len(warnings or []) if warning_count is None else warning_count,
         }
+        if problem_groups is not None:  # grouped from the whole list, before it was cut
+            counts["problem_groups"] = [
+                {
+                    **g,
+                    "code": clip(str(g.get("code", "")), 100),
+                    "message": clip(str(g.get("message", "")), REJECTED_TEXT_CHARS),
+                    "examples": [_clipped_problem(e) for e in (g.get("examples") or [])[:5]],
+                }
+                for g in problem_groups[:REJECTED_GROUPS_KEPT]
+            ]
         now = utcnow()
         i = t.import_
         values = {

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from labelport.errors import NotFound
+from labelport.store import tables as t
 from labelport.web import frames, queries
 from labelport.web.app import WebState
 from labelport.web.pages import project_for, signed_in
@@ -143,7 +144,7 @@ def progress(request: Request, project_string_id: str, ids: str = "") -> JSONRes
                     "percent": r["percent"],
                     "problem_count": r["problem_count"],
                     "instances": (r["counts"] or {}).get("instances"),
-                    "finished": r["status"] in ("success", "failed"),
+                    "finished": r["status"] in t.TERMINAL_STATUSES,
                 }
                 for r in rows
             ]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from labelport.errors import NotFound
+from labelport.format.problem_groups import from_dicts, group_problems
 from labelport.store import tables as t
 from labelport.web import queries
 from labelport.web.app import PREFIX, WebState, html
@@ -189,6 +190,15 @@ def import_page(
             "problems_start": start,
             "paging": paging,
             "warnings": (row.warnings or [])[:WARNINGS_SHOWN],
+            # the stored problems grouped by code and message (format/problem_groups.py)
+            "groups": from_dicts(counts["problem_groups"])
+            if counts.get("problem_groups")  # a rejected one's: of its whole list
+            else group_problems(problems, counts.get("problem_counts_by_code")),
+            "media": {
+                "name": row.media_name or (file or {}).get("original_filename"),
+                "url": row.media_url,
+                "key": row.idempotency_key or row.rejected_key,
+            },
             "warning_total": counts.get("warning_count", len(row.warnings or [])),
             "file": file,
             "reconciliation": reconciliation,

@@ -75,7 +75,8 @@ def directories(engine: Engine, project_id: int) -> list[dict[str, Any]]:
 
 _IMPORT_COLUMNS = (
     "id", "file_id", "status", "percent", "source", "media_type", "mode", "counts",
-    "problem_count", "error", "created_at", "started_at", "finished_at",
+    "problem_count", "error", "created_at", "started_at", "finished_at", "idempotency_key",
+    "rejected_key", "media_name", "media_url",
 )  # fmt: skip
 
 
@@ -89,6 +90,8 @@ def _import_select() -> Any:
 def _import_row(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
     out["counts"] = _json(out["counts"]) or {}
+    out["key"] = out["idempotency_key"] or out["rejected_key"]  # a rejected one's is not held
+    out["name"] = out["media_name"] or out["original_filename"]
     return out
 
 
