@@ -36,8 +36,9 @@ def as_datetime(value: Any) -> datetime | None:
 
 
 def when(value: Any) -> str:
+    """A moment as a person reads it, with its time zone: stored times are UTC."""
     found = as_datetime(value)
-    return "" if found is None else found.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if found is None else found.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def seconds_between(start: Any, end: Any) -> float | None:
