@@ -369,96 +369,14 @@ label_app.command("color")(label_colour)
 label_app.command("colour", hidden=True)(label_colour)
 
 
-def imports(
-    project: ProjectOpt,
-    status: Annotated[str | None, typer.Option(help="Only imports with this status")] = None,
-    media_type: Annotated[str | None, typer.Option(help="Only this media type")] = None,
-    page: int = 1,
-    per_page: int = 50,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The project's imports, newest first."""
-    from rich.console import Console
-    from rich.table import Table
-
-    with _service(data_dir, database_url) as service:
-        project_id = service.get_project(project)["id"]
-        items, total = service.list_imports(
-            project_id, status=status, media_type=media_type, page=page, per_page=per_page
-        )
-    if as_json:
-        _print_json({"items": items, "total": total, "page": page, "per_page": per_page})
-        return
-    table = Table(title=f"imports of {project} ({total})")
-    for column in ("id", "status", "%", "media", "file", "instances", "problems", "created"):
-        table.add_column(column)
-    for i in items:
-        counts = i.get("counts") or {}
-        table.add_row(
-            str(i["id"]),
-            _status_text(i.get("status", "")),
-            f"{i.get('percent') or 0:.0f}",
-            str(i.get("media_type") or ""),
-            str(i.get("file_id") or ""),
-            str(counts.get("instances", "")),
-            str(i.get("problem_count") or 0),
-            str(i.get("created_at") or "")[:19],
-        )
-    Console().print(table)
-
-
-def _status_text(status: str) -> str:
-    colour = {"success": "green", "failed": "red"}.get(status, "yellow")
-    return f"[{colour}]{status}[/{colour}]"
-
-
-def import_status(
-    import_id: Annotated[int, typer.Argument(help="The import's id")],
-    project: ProjectOpt,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """One import: status, counts, and every problem with its place. Exit 1 when it failed."""
-    from rich.console import Console
-
-    with _service(data_dir, database_url) as service:
-        project_id = service.get_project(project)["id"]
-        imp = service.get_import(project_id, import_id, problems_per_page=1000)
-    if as_json:
-        _print_json(imp)
-    else:
-        console = Console()
-        console.print(
-            f"import {imp['id']}: {_status_text(imp.get('status', ''))} "
-            f"({imp.get('percent') or 0:.0f}%)  file {imp.get('file_id')}  "
-            f"{imp.get('media_type') or ''}"
-        )
-        if imp.get("error"):
-            console.print(f"error: {imp['error']}", markup=False)
-        for key, value in (imp.get("counts") or {}).items():
-            console.print(f"  {key}: {value}", markup=False)
-        problems = imp.get("problems") or []
-        if imp.get("problem_count"):
-            console.print(f"{imp['problem_count']} problem(s):")
-        for p in problems:
-            console.print(f"  {p['path']}: {p['message']} [{p['code']}]", markup=False)
-        if imp.get("problem_count", 0) > len(problems):
-            console.print(f"  ... and {imp['problem_count'] - len(problems)} more")
-        for w in imp.get("warnings") or []:
-            console.print(f"  warning {w['path']}: {w['message']} [{w['code']}]", markup=False)
-    if imp.get("status") == "failed":
-        raise typer.Exit(1)
-
-
 def register(app: typer.Typer) -> None:
     """Add the server's commands to the `labelport` Typer app."""
     app.command("serve")(serve)
     app.add_typer(project_app, name="project")
     app.add_typer(key_app, name="key")
     app.add_typer(label_app, name="label")
+    from labelport.cli_imports import import_status, imports  # --server/--key, readable
+
     app.command("imports")(imports)
     app.command("import-status")(import_status)
 

@@ -635,8 +635,22 @@ class Project:
         data = self._get("/imports", params=params)
         return [Import(self, i) for i in data["items"]]
 
-    def get_import(self, import_id: int) -> Import:
-        return Import(self, self._get(f"/imports/{import_id}"))
+    def imports_page(
+        self,
+        status: str | None = None,
+        media_type: str | None = None,
+        page: int = 1,
+        per_page: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the project's imports as the server sends them, and how many in all."""
+        params = _packet(status=status, media_type=media_type, page=page, per_page=per_page)
+        data = self._get("/imports", params=params)
+        return list(data["items"]), int(data["total"])
+
+    def get_import(self, import_id: int, problems_per_page: int | None = None) -> Import:
+        """The import; its first `problems_per_page` problems (the server's default: 100)."""
+        params = None if problems_per_page is None else {"problems_per_page": problems_per_page}
+        return Import(self, self._get(f"/imports/{import_id}", params=params))
 
     def find_import(
         self,
