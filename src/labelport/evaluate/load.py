@@ -24,8 +24,15 @@ def _int_column(values: tuple[Any, ...]) -> np.ndarray:
     return np.nan_to_num(a, nan=-1.0).astype(np.int64)
 
 
-def _chunk(rows: list[tuple[Any, ...]], default_score: float) -> tuple[Shapes, dict[int, list]]:
-    (file, frame, label, score, x0, y0, x1, y1, geometry, ids, seq) = zip(*rows, strict=True)
+def _chunk(
+    rows: list[tuple[Any, ...]], default_score: float, run_id: int
+) -> tuple[Shapes, dict[int, list], np.ndarray]:
+    """The rows as Shapes, the points of those that are polygons, and which rows are the run's
+    predictions (its run, machine made)."""
+    (file, frame, label, score, x0, y0, x1, y1, geometry, ids, seq, runs, made) = zip(
+        *rows, strict=True
+    )
+    pred = (_int_column(runs) == run_id) & np.array(made, dtype=bool)
     box = np.empty((len(rows), 4))
     for j, col in enumerate((x0, y0, x1, y1)):
         box[:, j] = np.array(col, dtype=np.float64)  # NULL -> nan (polygons)
@@ -51,7 +58,7 @@ def _chunk(rows: list[tuple[Any, ...]], default_score: float) -> tuple[Shapes, d
         crowd=np.zeros(len(rows), bool),
         sequence=_int_column(seq),
     )
-    return shapes, points_of
+    return shapes, points_of, pred
 
 
 def add_masks(shapes: Shapes, points: dict[int, list]) -> None:
@@ -81,25 +88,45 @@ def concat(parts: list[Shapes]) -> Shapes:
     )
 
 
-def load_side(
+def load_pair(
     es: EvaluationStore,
     project_id: int,
     *,
-    run_id: int | None,
-    files_of_run: int | None,
+    run_id: int,
+    reference_run_id: int | None,
+    scope_run: bool,
     file_id: int | None = None,
     types: tuple[str, ...] = TYPES,
-) -> tuple[Shapes, dict[int, list]]:
-    """The instances of `run_id` (None: the people's), of `files_of_run`'s files if given, and
-    the points of those that are polygons (by position)."""
-    parts: list[Shapes] = []
-    points: dict[int, list] = {}
-    offset = 0
+) -> tuple[Shapes, dict[int, list], Shapes, dict[int, list]]:
+    """(references, their polygon points, predictions, theirs), read in one query. The points
+    are keyed by position in their Shapes. `scope_run`: only references of files the run
+    predicted on."""
+    sides: dict[bool, list[Shapes]] = {True: [], False: []}
+    points: dict[bool, dict[int, list]] = {True: {}, False: {}}
+    offsets = {True: 0, False: 0}
     for rows in es.instance_rows(
-        project_id, run_id=run_id, types=types, files_of_run=files_of_run, file_id=file_id
-    ):
-        shapes, pts = _chunk(rows, 1.0)
-        points.update({offset + i: v for i, v in pts.items()})
-        offset += len(shapes)
-        parts.append(shapes)
-    return concat(parts), points
+        project_id, run_id=run_id, reference_run_id=reference_run_id, types=types,
+        file_id=file_id,
+    ):  # fmt: skip
+        shapes, pts, pred = _chunk(rows, 1.0, run_id)
+        for side, mask in ((True, pred), (False, ~pred)):
+            idx = np.flatnonzero(mask)
+            if not len(idx):
+                continue
+            if pts:
+                new_pos = np.full(len(rows), -1)
+                new_pos[idx] = np.arange(len(idx)) + offsets[side]
+                points[side].update({int(new_pos[i]): v for i, v in pts.items() if mask[i]})
+            sides[side].append(shapes if len(idx) == len(rows) else shapes.take(idx))
+            offsets[side] += len(idx)
+    dt, gt = concat(sides[True]), concat(sides[False])
+    gt_pts = points[False]
+    if scope_run and len(gt):
+        keep = np.isin(gt.file, np.unique(dt.file))
+        if not keep.all():
+            idx = np.flatnonzero(keep)
+            pos = np.full(len(gt), -1)
+            pos[idx] = np.arange(len(idx))
+            gt = gt.take(idx)
+            gt_pts = {int(pos[i]): v for i, v in gt_pts.items() if keep[i]}
+    return gt, gt_pts, dt, points[True]

@@ -10,7 +10,7 @@ import numpy as np
 
 from labelport.errors import Invalid, NotFound
 from labelport.evaluate import metrics
-from labelport.evaluate.load import add_masks, load_side
+from labelport.evaluate.load import add_masks, load_pair
 from labelport.evaluate.masks import mask_iou
 from labelport.evaluate.matching import IOU_THRESHOLDS, Matches, Shapes, match
 from labelport.store.evaluations import Evaluation, EvaluationStore
@@ -75,9 +75,10 @@ def find_run(store: Any, project_id: int, spec: str | int) -> int:
 
 def _load(es: EvaluationStore, project_id: int, run_id: int, ref_run: int | None, params: Params,
           file_id: int | None = None) -> tuple[Shapes, Shapes, bool]:  # fmt: skip
-    scope = run_id if params.scope == "run" else None
-    dt, dt_pts = load_side(es, project_id, run_id=run_id, files_of_run=None, file_id=file_id)
-    gt, gt_pts = load_side(es, project_id, run_id=ref_run, files_of_run=scope, file_id=file_id)
+    gt, gt_pts, dt, dt_pts = load_pair(
+        es, project_id, run_id=run_id, reference_run_id=ref_run,
+        scope_run=params.scope == "run", file_id=file_id,
+    )  # fmt: skip
     masks = params.iou_type == "mask" or (params.iou_type == "auto" and bool(dt_pts or gt_pts))
     if masks:
         add_masks(dt, dt_pts)

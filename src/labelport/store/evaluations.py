@@ -19,7 +19,7 @@ from labelport.store.errors import NotFound
 # The columns `instance_rows` yields, in this order.
 EVAL_COLUMNS = (
     "file_id", "frame", "label_id", "score", "x_min", "y_min", "x_max", "y_max",
-    "geometry", "id", "sequence_id",
+    "geometry", "id", "sequence_id", "model_run_id", "machine_made",
 )  # fmt: skip
 FETCH_ROWS = 100_000
 
@@ -61,36 +61,30 @@ class EvaluationStore(StoreBase):
         self,
         project_id: int,
         *,
-        run_id: int | None,
+        run_id: int,
+        reference_run_id: int | None,
         types: Sequence[str],
-        files_of_run: int | None = None,
         file_id: int | None = None,
     ) -> Iterator[list[tuple[Any, ...]]]:
-        """Chunks of instance rows (EVAL_COLUMNS) of one side of an evaluation, in one query:
-        the run's instances (`run_id`), or the people's (`run_id=None`: machine_made = false).
-        `files_of_run`: only files that hold an instance of that run; `file_id`: one file."""
+        """Chunks of the instance rows (EVAL_COLUMNS) of both sides of an evaluation, in one
+        query (one scan): the run's (`run_id`, machine made) and the reference's: the people's
+        (machine_made = false) or another run's. `file_id`: one file only."""
         sqlite = self.dialect == "sqlite"
 
         def p(name: str) -> str:  # the driver's own placeholders: the query bypasses Core
             return f":{name}" if sqlite else f"%({name})s"
 
         where = [f"project_id = {p('project')}"]
-        params: dict[str, Any] = {"project": project_id}
-        if run_id is None:
-            where.append(f"machine_made = {p('human')}")
+        params: dict[str, Any] = {"project": project_id, "run": run_id}
+        if reference_run_id is None:
+            where.append(f"(model_run_id = {p('run')} OR machine_made = {p('human')})")
             params["human"] = False
         else:
-            where.append(f"model_run_id = {p('run')}")
-            params["run"] = run_id
+            where.append(f"model_run_id IN ({p('run')}, {p('ref')})")
+            params["ref"] = reference_run_id
         for n, kind in enumerate(types):
             params[f"t{n}"] = kind
         where.append(f"type IN ({', '.join(p(f't{n}') for n in range(len(types)))})")
-        if files_of_run is not None and files_of_run != run_id:
-            where.append(
-                "file_id IN (SELECT DISTINCT file_id FROM instance"
-                f" WHERE project_id = {p('project')} AND model_run_id = {p('scope')})"
-            )
-            params["scope"] = files_of_run
         if file_id is not None:
             where.append(f"file_id = {p('file')}")
             params["file"] = file_id
