@@ -7,6 +7,14 @@
 
 One dialect only: `@pytest.mark.parametrize("database", ["sqlite"], indirect=True)`.
 
+Markers (pyproject.toml registers them; `--strict-markers` refuses others) are set here from
+what a test uses, not written on each test: `postgres` (the postgresql case of `database`),
+`browser` (the Playwright `browser` fixture of tests/web), `s3` (the moto `s3_server` of
+tests/scale). `pytest -m "not postgres and not browser and not s3"` runs what needs none of them.
+
+The helpers shared between directories (server_helpers, media_factory, ...) live in tests/ and
+import by their plain names: pyproject.toml puts tests/ on the path (`pythonpath`).
+
 PostgreSQL: `LABELPORT_TEST_POSTGRES_URL` (default postgresql://root@127.0.0.1:5432/test).
 When it is unreachable the postgresql cases skip, saying why, unless LABELPORT_REQUIRE_POSTGRES=1
 (CI), which makes them fail.
@@ -93,3 +101,15 @@ def store(database: TestDatabase) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+        fixtures = getattr(item, "fixturenames", ())
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if "s3_server" in fixtures:
+            item.add_marker(pytest.mark.s3)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_HERE = str(Path(__file__).resolve().parent)
-_TESTS = str(Path(__file__).resolve().parent.parent)
-for _path in (_TESTS, _HERE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from labelport.service import Service  # noqa: E402
+from labelport.service import Service
 
 
 @pytest.fixture

@@ -7,20 +7,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ingest_helpers import Media, Project, build_media
 
-_TESTS = str(Path(__file__).resolve().parent.parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from ingest_helpers import Media, Project, build_media  # noqa: E402
-
-from labelport.service import Service  # noqa: E402
-from media_factory import serve_directory  # noqa: E402
+from labelport.service import Service
+from media_factory import serve_directory
 
 
 @pytest.fixture

@@ -18,11 +18,7 @@ from pathlib import Path
 
 import pytest
 
-_TESTS = str(Path(__file__).resolve().parents[1])
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from server_helpers import free_port  # noqa: E402
+from server_helpers import free_port
 
 
 @dataclass(frozen=True)
