@@ -60,8 +60,9 @@ class WebState:
 
 
 def default_cache_dir(service: Service) -> Path:
-    if isinstance(service.blobs, LocalBlobStore):  # the data directory is its parent
-        return Path(service.blobs.root).parent / "cache" / "web"
+    blobs = getattr(service, "blobs", None)  # create_app(None) builds an app for its schema only
+    if isinstance(blobs, LocalBlobStore):  # the data directory is its parent
+        return Path(blobs.root).parent / "cache" / "web"
     return Path(tempfile.gettempdir()) / f"labelport-web-cache-{secrets.token_hex(4)}"
 
 
