@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -776,6 +776,3 @@ def _inferred(name: str, value: Any) -> AttributeSpec:
     if isinstance(value, list):
         return AttributeSpec(name, "multiple_select")
     return AttributeSpec(name, "text")
-
-
-ProgressCallback = Callable[[int, int], None]

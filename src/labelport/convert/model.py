@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from labelport.format import Problem
 
@@ -112,10 +112,6 @@ class Conversion:
         self.losses[kind] += n
         if item is not None:
             item.losses[kind] += n
-
-
-class Reader(Protocol):
-    def __call__(self, path: Path, conv: Conversion) -> Iterator[Item]: ...
 
 
 def default_machine_made(inst: dict[str, Any]) -> bool:

@@ -38,7 +38,6 @@ class Refused(Exception):
 
 class Target(Protocol):
     def labels(self) -> dict[str, int]: ...
-    def create_labels(self, names: list[str]) -> None: ...
     def attribute_groups(self) -> list[dict[str, Any]]: ...
     def create_attribute_group(self, **fields: Any) -> dict[str, Any]: ...
     def add_attribute_option(self, group_id: int, name: str) -> dict[str, Any]: ...
@@ -115,9 +114,6 @@ class EmbeddedTarget:
 
     def labels(self) -> dict[str, int]:
         return {x["name"]: x["id"] for x in self.service.list_labels(self.project_id)}
-
-    def create_labels(self, names: list[str]) -> None:
-        self.service.store.get_or_create_labels(self.project_id, names)
 
     def attribute_groups(self) -> list[dict[str, Any]]:
         return self.service.list_attribute_groups(self.project_id)
@@ -221,9 +217,6 @@ class ServerTarget:
 
     def labels(self) -> dict[str, int]:
         return {x["name"]: x["id"] for x in self.sdk.labels()}
-
-    def create_labels(self, names: list[str]) -> None:
-        self.sdk.labels_new(names)
 
     def attribute_groups(self) -> list[dict[str, Any]]:
         return self.sdk.attribute_groups()

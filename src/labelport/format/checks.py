@@ -689,9 +689,3 @@ _CHECKERS: dict[type, Any] = {
     Relation: _check_relation,
     GeoBox: _check_geo_box,
 }
-
-
-def located(packet: Packet) -> Iterator[tuple[str, tuple[int | None, int], Any]]:
-    """`(path, (frame, index), instance)` for every kept instance."""
-    for frame, index, instance in iter_instances(packet):
-        yield instance_path(frame, index), (frame, index), instance

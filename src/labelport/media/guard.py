@@ -55,7 +55,6 @@ _BLOCKED_NETWORKS = tuple(
 
 # IPv6 forms that carry an IPv4 address which the kernel (or a translator) may end up using.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_6TO4 = ipaddress.ip_network("2002::/16")
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, bool] | None:
