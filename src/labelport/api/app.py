@@ -20,6 +20,8 @@ plus instances), watch the **import**, read back files, instances and sequences.
 
 Authenticate with HTTP Basic `client_id:client_secret`. A key belongs to one project; its role is
 `viewer` (read), `editor` (also import, labels, attributes, directories) or `admin` (also keys).
+A person may send a user account's `email:password` instead: the account's role in the project
+named in the path applies, through the same checks (403 `auth.not_a_member` outside it).
 
 Errors always answer `{"error": {"code", "message", ...}}`; a rejected packet answers 422 with
 every problem (`code`, `path`, `message`).
