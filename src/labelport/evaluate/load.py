@@ -7,58 +7,58 @@ With masks, every shape is also rasterised (evaluate.masks).
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from labelport.evaluate.masks import Mask, box_points
 from labelport.evaluate.matching import Shapes
-from labelport.store.evaluations import EvaluationStore
+from labelport.store.evaluations import EVAL_COLUMNS, EvaluationStore
 
 TYPES = ("box", "polygon")
 
 
-def _int_column(values: tuple[Any, ...]) -> np.ndarray:
-    """Integers with NULLs (-1): through float64, exact for ids below 2**53."""
-    a = np.array(values, dtype=np.float64)
-    return np.nan_to_num(a, nan=-1.0).astype(np.int64)
-
-
 def _chunk(
     rows: list[tuple[Any, ...]], default_score: float, run_id: int
-) -> tuple[Shapes, dict[int, list], np.ndarray]:
-    """The rows as Shapes, the points of those that are polygons, and which rows are the run's
-    predictions (its run, machine made)."""
-    (file, frame, label, score, x0, y0, x1, y1, geometry, ids, seq, runs, made) = zip(
-        *rows, strict=True
+) -> tuple[Shapes, list[int], np.ndarray]:
+    """The rows (EVAL_COLUMNS, all numbers) as Shapes, the positions of non-box rows (their box
+    is filled in from their points later), and which rows are the run's predictions."""
+    n, k = len(rows), len(EVAL_COLUMNS)
+    a = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=n * k).reshape(n, k)
+    pred = (a[:, 10] == run_id) & (a[:, 11] == 1)
+    score = a[:, 3].copy()
+    score[score < 0] = default_score
+    shapes = Shapes(
+        file=a[:, 0].astype(np.int64),
+        frame=a[:, 1].astype(np.int64),
+        label=a[:, 2].astype(np.int64),
+        box=np.ascontiguousarray(a[:, 4:8]),
+        id=a[:, 8].astype(np.int64),
+        score=score,
+        crowd=np.zeros(n, bool),
+        sequence=a[:, 9].astype(np.int64),
     )
-    pred = (_int_column(runs) == run_id) & np.array(made, dtype=bool)
-    box = np.empty((len(rows), 4))
-    for j, col in enumerate((x0, y0, x1, y1)):
-        box[:, j] = np.array(col, dtype=np.float64)  # NULL -> nan (polygons)
-    score_a = np.array(score, dtype=np.float64)
-    score_a[np.isnan(score_a)] = default_score
-    points_of: dict[int, list[tuple[float, float]]] = {}
-    for i in np.flatnonzero(np.isnan(box[:, 0])).tolist():
-        found = json.loads(geometry[i] or "{}").get("points") or []
-        pts = [(float(p["x"]), float(p["y"])) for p in found]
-        points_of[i] = pts
+    return shapes, np.flatnonzero(a[:, 12] == 1).tolist(), pred
+
+
+def _points(es: EvaluationStore, shapes: Shapes, shaped: list[int]) -> dict[int, list]:
+    """{position: points} of the non-box rows, whose box becomes the bounds of their points."""
+    if not shaped:
+        return {}
+    found = es.geometries(shapes.id[shaped].tolist())
+    out: dict[int, list] = {}
+    for i in shaped:
+        geometry = found.get(int(shapes.id[i]))
+        raw = json.loads(geometry or "{}").get("points") or []
+        pts = [(float(p["x"]), float(p["y"])) for p in raw]
+        out[i] = pts
         if pts:
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-            box[i] = (min(xs), min(ys), max(xs), max(ys))
+            shapes.box[i] = (min(xs), min(ys), max(xs), max(ys))
         else:
-            box[i] = 0.0
-    shapes = Shapes(
-        file=np.array(file, dtype=np.int64),
-        frame=_int_column(frame),
-        label=_int_column(label),
-        box=box,
-        id=np.array(ids, dtype=np.int64),
-        score=score_a,
-        crowd=np.zeros(len(rows), bool),
-        sequence=_int_column(seq),
-    )
-    return shapes, points_of, pred
+            shapes.box[i] = 0.0
+    return out
 
 
 def add_masks(shapes: Shapes, points: dict[int, list]) -> None:
@@ -108,7 +108,8 @@ def load_pair(
         project_id, run_id=run_id, reference_run_id=reference_run_id, types=types,
         file_id=file_id,
     ):  # fmt: skip
-        shapes, pts, pred = _chunk(rows, 1.0, run_id)
+        shapes, shaped, pred = _chunk(rows, 1.0, run_id)
+        pts = _points(es, shapes, shaped)
         for side, mask in ((True, pred), (False, ~pred)):
             idx = np.flatnonzero(mask)
             if not len(idx):

@@ -16,11 +16,19 @@ from labelport.store.bulk import insert_rows
 from labelport.store.coltypes import utcnow
 from labelport.store.errors import NotFound
 
-# The columns `instance_rows` yields, in this order.
+# What `instance_rows` yields, in this order: numbers only (NULL -> -1, booleans 0/1), so that a
+# chunk becomes one numpy array in one pass. `shaped`: 1 for a non-box (its geometry is read by
+# `geometries`).
 EVAL_COLUMNS = (
-    "file_id", "frame", "label_id", "score", "x_min", "y_min", "x_max", "y_max",
-    "geometry", "id", "sequence_id", "model_run_id", "machine_made",
+    "file_id", "frame", "label_id", "score", "x_min", "y_min", "x_max", "y_max", "id",
+    "sequence_id", "model_run_id", "machine_made", "shaped",
 )  # fmt: skip
+_SELECT = (
+    "file_id, COALESCE(frame, -1), COALESCE(label_id, -1), COALESCE(score, -1), "
+    "COALESCE(x_min, 0), COALESCE(y_min, 0), COALESCE(x_max, 0), COALESCE(y_max, 0), id, "
+    "COALESCE(sequence_id, -1), COALESCE(model_run_id, -1), "
+    "CASE WHEN machine_made THEN 1 ELSE 0 END, CASE WHEN type = 'box' THEN 0 ELSE 1 END"
+)
 FETCH_ROWS = 100_000
 
 
@@ -88,7 +96,7 @@ class EvaluationStore(StoreBase):
         if file_id is not None:
             where.append(f"file_id = {p('file')}")
             params["file"] = file_id
-        sql = f"SELECT {', '.join(EVAL_COLUMNS)} FROM instance WHERE {' AND '.join(where)}"
+        sql = f"SELECT {_SELECT} FROM instance WHERE {' AND '.join(where)}"
         with self._read() as conn:
             raw = conn.connection.driver_connection
             if sqlite:
@@ -102,6 +110,17 @@ class EvaluationStore(StoreBase):
                     yield rows
             finally:
                 cur.close()
+
+    def geometries(self, instance_ids: list[int]) -> dict[int, str | None]:
+        """{instance id: geometry JSON} of the given instances (by primary key, in chunks)."""
+        i = t.instance
+        out: dict[int, str | None] = {}
+        with self._read() as conn:
+            for start in range(0, len(instance_ids), 5000):
+                chunk = instance_ids[start : start + 5000]
+                q = select(i.c.id, i.c.geometry).where(i.c.id.in_(chunk))
+                out.update({int(k): v for k, v in conn.execute(q)})
+        return out
 
     def model_run_in(self, project_id: int, run_id: int) -> tuple[int, str, str]:
         """(run id, model reference, run reference) if the run belongs to the project."""
