@@ -11,11 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from labelport.errors import NotFound
+from labelport.errors import LabelportError, NotFound
 from labelport.store import tables as t
 from labelport.web import frames, queries
 from labelport.web.app import WebState
 from labelport.web.pages import project_for, signed_in
+from labelport.web.sessions import same_token
 
 router = APIRouter()
 
@@ -124,6 +125,35 @@ def instances(
             "complete_through": complete_through,
         }
     )
+
+
+@router.post("/p/{project_string_id}/labels/{label_id}/colour")
+async def label_colour(request: Request, project_string_id: str, label_id: int) -> JSONResponse:
+    """The viewer legend's colour input: `{"colour": "#rrggbb" | null}` with the session's CSRF
+    token in `X-CSRF-Token`; an editor's (or admin's) session only. Answers the label."""
+    state, session = signed_in(request)
+    project = project_for(state, session, project_string_id)
+
+    def refused(status: int, code: str, message: str) -> JSONResponse:
+        return JSONResponse({"error": {"code": code, "message": message}}, status)
+
+    if not same_token(request.headers.get("x-csrf-token"), session.csrf):
+        return refused(403, "auth.csrf", "the page is out of date; reload it and try again")
+    if not session.may(project["id"], "editor"):
+        return refused(403, "auth.forbidden", "setting a label's colour needs an editor's role")
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("colour", 0), str | None):
+        return refused(400, "label.colour_invalid", 'send {"colour": "#rrggbb"}')
+    try:
+        label = await run_in_threadpool(
+            state.service.set_label_colour, project["id"], label_id, body.get("colour")
+        )
+    except LabelportError as exc:
+        return refused(404 if isinstance(exc, NotFound) else 400, exc.code, exc.message)
+    return JSONResponse(label)
 
 
 @router.get("/p/{project_string_id}/imports/progress.json")

@@ -283,8 +283,13 @@ def file_page(request: Request, project_string_id: str, file_id: int) -> Respons
             "media": f"{base}/media",
             "frame": f"{base}/frames/",
             "instances": f"{base}/instances.json",
+            "label_colour": f"{PREFIX}/p/{project['string_id']}/labels/",
         },
         "instance_total": total,
+        # The viewer's filters (by model, model run, machine-made) and its colour inputs.
+        "models": queries.file_models(state.engine, file_id),
+        "can_edit": session.may(project["id"], "editor"),
+        "csrf": session.csrf,
     }
     imports = with_took(
         queries.imports_page(
@@ -302,6 +307,7 @@ def file_page(request: Request, project_string_id: str, file_id: int) -> Respons
             "labels": [lab for lab in labels if lab["instances"]],
             "unlabelled": per_label.get(None, 0),
             "instance_total": total,
+            "can_edit": page_data["can_edit"],
             "imports": imports,
             "page_data": page_data,
         },

@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from labelport import palette
 from labelport.store import tables as t
 
 MAX_LABELS = 1000
 MAX_DIRECTORIES = 200
 MAX_SEQUENCES = 2000
 MAX_POLL_IDS = 100
+MAX_MODEL_ROWS = 200
 
 
 def _json(value: Any) -> Any:
@@ -27,15 +29,47 @@ def _json(value: Any) -> Any:
 
 
 def labels(engine: Engine, project_id: int) -> list[dict[str, Any]]:
+    """The project's labels by name, each with its colour: the one set for it, else the default
+    of its place among the project's labels by id (as `Service.list_labels`)."""
     lab = t.label
-    q = (
-        select(lab.c.id, lab.c.name, lab.c.colour)
+    place = func.row_number().over(order_by=lab.c.id).label("place")
+    ranked = (
+        select(lab.c.id, lab.c.name, lab.c.colour, place)
         .where(lab.c.project_id == project_id)
-        .order_by(lab.c.name, lab.c.id)
-        .limit(MAX_LABELS)
+        .subquery()
+    )
+    q = select(ranked).order_by(ranked.c.name, ranked.c.id).limit(MAX_LABELS)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    for row in rows:
+        stored = row["colour"]
+        row["colour"] = palette.colour_of(stored, row.pop("place") - 1)
+        row["colour_is_default"] = not palette.is_colour(stored)
+    return rows
+
+
+def file_models(engine: Engine, file_id: int) -> list[dict[str, Any]]:
+    """The models and model runs whose instances a file holds, with their instance counts (for
+    the viewer's filters): one aggregate."""
+    i, m, r = t.instance, t.model, t.model_run
+    q = (
+        select(
+            i.c.model_id,
+            m.c.reference.label("model"),
+            i.c.model_run_id,
+            r.c.reference.label("model_run"),
+            func.count().label("instances"),
+        )
+        .select_from(
+            i.outerjoin(m, m.c.id == i.c.model_id).outerjoin(r, r.c.id == i.c.model_run_id)
+        )
+        .where(i.c.file_id == file_id)
+        .group_by(i.c.model_id, m.c.reference, i.c.model_run_id, r.c.reference)
+        .order_by(m.c.reference, r.c.reference)
+        .limit(MAX_MODEL_ROWS)
     )
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
+        return [dict(row._mapping) for row in conn.execute(q)]
 
 
 def instance_counts_per_label(engine: Engine, project_id: int) -> dict[int | None, int]:
@@ -185,8 +219,8 @@ def instances(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Instances of a file (a frame window for video) by frame then id, with the sequence number
-    and the model's reference joined in, geometry merged in as sent."""
-    i, s, m = t.instance, t.sequence, t.model
+    and the model's and model run's references joined in, geometry merged in as sent."""
+    i, s, m, r = t.instance, t.sequence, t.model, t.model_run
     q = (
         select(
             i.c.id,
@@ -201,9 +235,16 @@ def instances(
             i.c.attributes,
             i.c.external_id,
             s.c.number,
+            i.c.model_id,
             m.c.reference.label("model"),
+            i.c.model_run_id,
+            r.c.reference.label("model_run"),
         )
-        .select_from(i.outerjoin(s, s.c.id == i.c.sequence_id).outerjoin(m, m.c.id == i.c.model_id))
+        .select_from(
+            i.outerjoin(s, s.c.id == i.c.sequence_id)
+            .outerjoin(m, m.c.id == i.c.model_id)
+            .outerjoin(r, r.c.id == i.c.model_run_id)
+        )
         .where(i.c.file_id == file_id)
     )
     if frame_min is not None:

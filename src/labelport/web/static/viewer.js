@@ -1,6 +1,11 @@
 // The file viewer: every instance drawn in its label's colour as SVG over the media.
 // Data from the page and the server is only ever put in the DOM with textContent and
 // setAttribute: a label named "<img onerror=...>" stays text.
+//
+// Reviewing (images and video frames): zoom and pan (one CSS transform on the box that holds
+// both the media and the SVG, so shapes stay on their pixels), the label name beside each
+// shape, a score threshold and filters by model / model run / machine-made (instances are
+// hidden, not dropped: `window.labelportViewer.instances()` keeps them all), keyboard access.
 "use strict";
 
 (function () {
@@ -15,6 +20,9 @@
   const W = file.width || 1;
   const H = file.height || 1;
   const dot = Math.max(W, H) / 160; // point and node radius in media pixels
+  const review = { threshold: 0, model: "", run: "", made: "" };
+  let shown = []; // the instances of the image or the current frame, all of them (filters hide)
+  let strokeHook = null; // see labelportViewer.setStrokeColour
 
   // -- helpers ----------------------------------------------------------------------------
 
@@ -28,6 +36,13 @@
   function colourOf(inst) {
     const label = labels.get(inst.label_id);
     return label ? label.colour : "#888888";
+  }
+
+  // The colour a shape is drawn in: its label's, unless a hook (e.g. an evaluation's TP/FP/FN
+  // colouring) decides otherwise for this instance (return null to keep the label's).
+  function strokeColour(inst) {
+    const decided = strokeHook ? strokeHook(inst) : null;
+    return decided || colourOf(inst);
   }
 
   function nameOf(inst) {
@@ -169,19 +184,180 @@
 
   function group(inst, parent) {
     const g = el("g", { class: "inst", "data-instance-id": inst.id, "data-type": inst.type,
-      "data-label-id": inst.label_id == null ? "" : inst.label_id }, parent);
-    g.style.setProperty("--c", colourOf(inst));
+      "data-label-id": inst.label_id == null ? "" : inst.label_id,
+      "data-score": inst.score == null ? "" : inst.score,
+      "data-model-run-id": inst.model_run_id == null ? "" : inst.model_run_id,
+      "data-machine-made": inst.machine_made ? "true" : "false",
+      tabindex: 0, role: "button", "aria-label": tooltip(inst) }, parent);
+    g.style.setProperty("--c", strokeColour(inst));
     el("title", {}, g).textContent = tooltip(inst);
     if (hidden.has(inst.label_id)) g.classList.add("hidden");
+    if (!passes(inst)) g.classList.add("filtered");
     g.addEventListener("click", (event) => {
       event.stopPropagation();
+      if (zoom.dragged) return; // the end of a pan, not a click
       showDetails(inst, g);
     });
+    g.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        event.stopPropagation();
+        showDetails(inst, g);
+      }
+    });
+    byElement.set(g, inst);
     return g;
+  }
+
+  const byElement = new WeakMap(); // g -> its instance
+
+  // Every shape's outline twice: a dark halo under the label's colour, so that light colours
+  // read on light images and dark ones on dark images.
+  function addHalos(g) {
+    for (const shape of g.querySelectorAll(".shape")) {
+      const halo = shape.cloneNode(false);
+      halo.setAttribute("class", shape.getAttribute("class").replace("shape", "halo"));
+      shape.before(halo);
+    }
+  }
+
+  // The label's name at the top left of the shape (inside it when there is no room above).
+  function addName(g, inst, box) {
+    if (inst.label_id == null) return;
+    const text = el("text", { class: "name", x: box.x, y: box.y, "data-y": box.y,
+      "data-h": box.height }, g);
+    text.textContent = inst.number != null && inst.frame != null
+      ? `${nameOf(inst)} #${inst.number}` : nameOf(inst);
+  }
+
+  // -- review: threshold and filters --------------------------------------------------------
+
+  function passes(inst) {
+    if (inst.score != null && inst.score < review.threshold) return false;
+    if (review.model && String(inst.model_id ?? "none") !== review.model) return false;
+    if (review.run && String(inst.model_run_id ?? "none") !== review.run) return false;
+    if (review.made === "machine" && !inst.machine_made) return false;
+    if (review.made === "human" && inst.machine_made) return false;
+    return true;
+  }
+
+  function applyReview() {
+    for (const g of overlay.querySelectorAll("g.inst")) {
+      const inst = byElement.get(g);
+      if (inst) g.classList.toggle("filtered", !passes(inst));
+    }
+    updateCounts();
+  }
+
+  // The legend's counts and the summary: what the image (or the current frame) shows now.
+  function updateCounts() {
+    const summary = document.getElementById("shown-summary");
+    if (!summary) return;
+    const drawable = shown.filter((i) => DRAW[i.type]);
+    const perLabel = new Map();
+    let passing = 0;
+    for (const inst of drawable) {
+      if (!passes(inst)) continue;
+      passing += 1;
+      perLabel.set(inst.label_id, (perLabel.get(inst.label_id) || 0) + 1);
+    }
+    for (const count of document.querySelectorAll("[data-count-label]")) {
+      count.textContent = String(perLabel.get(Number(count.dataset.countLabel)) || 0);
+    }
+    const where = file.media_type === "video" ? "on this frame" : "";
+    const out = drawable.length - passing;
+    summary.textContent = `${passing} of ${drawable.length} shown ${where}`.trim() +
+      (out ? ` · ${out} hidden by the filters` : "");
+    summary.dataset.shown = String(passing);
+    summary.dataset.total = String(drawable.length);
+  }
+
+  function reviewControls() {
+    const slider = document.getElementById("score-threshold");
+    if (!slider) return;
+    const value = document.getElementById("score-value");
+    slider.addEventListener("input", () => {
+      review.threshold = Number(slider.value);
+      value.textContent = review.threshold.toFixed(2);
+      applyReview();
+    });
+    const models = new Map();
+    const runs = new Map();
+    for (const row of data.models || []) {
+      if (row.model_id != null) models.set(String(row.model_id), row.model || `model ${row.model_id}`);
+      if (row.model_run_id != null) {
+        runs.set(String(row.model_run_id),
+          `${row.model ? row.model + " / " : ""}${row.model_run || `run ${row.model_run_id}`}`);
+      }
+    }
+    const hasNone = (key) => (data.models || []).some((row) => row[key] == null);
+    fill(document.getElementById("filter-model"), models, hasNone("model_id") ? "no model" : null);
+    fill(document.getElementById("filter-run"), runs, hasNone("model_run_id") ? "no model run" : null);
+    for (const [id, key] of [["filter-model", "model"], ["filter-run", "run"], ["filter-made", "made"]]) {
+      const select = document.getElementById(id);
+      select.addEventListener("change", () => {
+        review[key] = select.value;
+        applyReview();
+      });
+    }
+  }
+
+  function fill(select, options, noneText) {
+    for (const [value, text] of options) {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = text;
+      select.append(option);
+    }
+    if (noneText && options.size) {
+      const option = document.createElement("option");
+      option.value = "none";
+      option.textContent = noneText;
+      select.append(option);
+    }
+    select.disabled = options.size === 0;
+  }
+
+  // -- label colours set from the legend ------------------------------------------------------
+
+  function colourInputs() {
+    for (const input of document.querySelectorAll("input.label-colour")) {
+      input.addEventListener("change", async () => {
+        const id = Number(input.dataset.colourLabelId);
+        const response = await fetch(`${data.urls.label_colour}${id}/colour`, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": data.csrf },
+          body: JSON.stringify({ colour: input.value }),
+        });
+        const answer = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          showNote(`Could not set the colour: ${(answer.error && answer.error.message) || response.status}`);
+          return;
+        }
+        const label = labels.get(id);
+        if (label) label.colour = answer.colour;
+        recolour();
+        for (const rect of document.querySelectorAll(
+          `#label-toggles li[data-label-id="${id}"] svg.swatch rect, ` +
+          `.seq-label[data-label-id="${id}"] svg.swatch rect, ` +
+          `.seq-label[data-label-id="${id}"] rect.tick`)) {
+          rect.setAttribute("fill", answer.colour);
+        }
+        input.dataset.saved = answer.colour;
+      });
+    }
+  }
+
+  function recolour() {
+    for (const g of overlay.querySelectorAll("g.inst")) {
+      const inst = byElement.get(g);
+      if (inst) g.style.setProperty("--c", strokeColour(inst));
+    }
   }
 
   function drawFlat(instances, frame) {
     overlay.replaceChildren();
+    shown = instances;
     const drawn = [];
     for (const inst of instances) {
       const draw = DRAW[inst.type];
@@ -191,13 +367,17 @@
       drawn.push(g);
     }
     // Largest first, so that a small shape inside a big one stays on top and clickable.
-    const area = new Map(drawn.map((g) => {
-      const b = g.getBBox();
-      return [g, b.width * b.height];
-    }));
-    drawn.sort((a, b) => area.get(b) - area.get(a));
+    const boxes = new Map(drawn.map((g) => [g, g.getBBox()]));
+    drawn.sort((a, b) => boxes.get(b).width * boxes.get(b).height -
+      boxes.get(a).width * boxes.get(a).height);
+    for (const g of drawn) {
+      addHalos(g);
+      addName(g, byElement.get(g), boxes.get(g));
+    }
     overlay.append(...drawn);
+    placeNames();
     listTags(instances);
+    updateCounts();
     overlay.setAttribute("data-frame", frame == null ? "" : String(frame));
     overlay.setAttribute("data-drawn", String(overlay.childElementCount));
   }
@@ -220,7 +400,15 @@
         small.textContent = " " + attrs.map(([k, v]) => `${k}: ${describe(v)}`).join(", ");
         li.append(small);
       }
+      li.tabIndex = 0;
+      li.setAttribute("role", "button");
       li.addEventListener("click", () => showDetails(inst, null));
+      li.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          showDetails(inst, null);
+        }
+      });
       list.append(li);
     }
     if (!tags.length) {
@@ -245,9 +433,155 @@
     });
   }
 
+  // -- zoom and pan (images and video frames) --------------------------------------------------
+  //
+  // One transform, translate(x, y) scale(s) with its origin at the top left, on the box that
+  // holds the media and the SVG: both move together, so shapes stay on their pixels. The
+  // stage clips; at s = 1 the media fits the stage as before.
+
+  const zoom = { s: 1, x: 0, y: 0, dragged: false, MAX: 32 };
+
+  function stageBox() {
+    const stage = document.getElementById("stage");
+    return { w: stage.clientWidth, h: stage.clientHeight };
+  }
+
+  function applyZoom() {
+    const box = document.getElementById("zoomable");
+    if (!box) return;
+    const { w, h } = stageBox();
+    // Keep the media over the whole stage: no pan past its edges.
+    zoom.x = Math.min(0, Math.max(w - w * zoom.s, zoom.x));
+    zoom.y = Math.min(0, Math.max(h - h * zoom.s, zoom.y));
+    box.style.transform = `translate(${zoom.x}px, ${zoom.y}px) scale(${zoom.s})`;
+    const level = document.getElementById("zoom-level");
+    if (level) level.textContent = `${Math.round(zoom.s * 100)}%`;
+    overlay.dataset.zoom = String(zoom.s);
+    document.getElementById("stage").classList.toggle("zoomed", zoom.s > 1);
+    placeNames();
+  }
+
+  // Zoom by `factor` keeping the stage point (px, py) where it is (default: the centre).
+  function zoomBy(factor, px, py) {
+    const { w, h } = stageBox();
+    const cx = px == null ? w / 2 : px;
+    const cy = py == null ? h / 2 : py;
+    const next = Math.min(zoom.MAX, Math.max(1, zoom.s * factor));
+    zoom.x = cx - ((cx - zoom.x) * next) / zoom.s;
+    zoom.y = cy - ((cy - zoom.y) * next) / zoom.s;
+    zoom.s = next;
+    applyZoom();
+  }
+
+  function panBy(dx, dy) {
+    zoom.x += dx;
+    zoom.y += dy;
+    applyZoom();
+  }
+
+  function resetZoom() {
+    zoom.s = 1;
+    zoom.x = 0;
+    zoom.y = 0;
+    applyZoom();
+  }
+
+  // Names keep one size on screen whatever the zoom: font size in media pixels.
+  function placeNames() {
+    const img = document.getElementById("media");
+    if (!img || !overlay) return;
+    const fit = (img.clientWidth || W) / W; // screen px per media px at zoom 1
+    const size = 12 / (fit * zoom.s);
+    overlay.style.setProperty("--name-size", `${size}px`);
+    overlay.style.setProperty("--name-halo", `${size / 4}px`);
+    for (const text of overlay.querySelectorAll("text.name")) {
+      const top = Number(text.dataset.y);
+      const inside = top - size * 0.45 < size; // no room above: inside the shape's top
+      text.setAttribute("y", inside ? top + size : top - size * 0.45);
+    }
+  }
+
+  function zoomControls() {
+    const stage = document.getElementById("stage");
+    const box = document.getElementById("zoomable");
+    if (!box) return;
+    document.getElementById("zoom-in").addEventListener("click", () => zoomBy(1.5));
+    document.getElementById("zoom-out").addEventListener("click", () => zoomBy(1 / 1.5));
+    document.getElementById("zoom-reset").addEventListener("click", resetZoom);
+    const names = document.getElementById("show-names");
+    const syncNames = () => overlay.classList.toggle("no-names", !names.checked);
+    names.addEventListener("change", syncNames);
+    syncNames();
+    stage.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      const r = stage.getBoundingClientRect();
+      zoomBy(Math.exp(-event.deltaY * 0.0015), event.clientX - r.left, event.clientY - r.top);
+    }, { passive: false });
+    let drag = null;
+    stage.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0 || zoom.s === 1) return;
+      drag = { x: event.clientX, y: event.clientY, moved: 0 };
+      zoom.dragged = false;
+    });
+    window.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      const dx = event.clientX - drag.x;
+      const dy = event.clientY - drag.y;
+      drag.moved += Math.abs(dx) + Math.abs(dy);
+      drag.x = event.clientX;
+      drag.y = event.clientY;
+      if (drag.moved > 3) {
+        zoom.dragged = true;
+        stage.classList.add("panning");
+        panBy(dx, dy);
+      }
+    });
+    window.addEventListener("pointerup", () => {
+      if (!drag) return;
+      drag = null;
+      stage.classList.remove("panning");
+      // The click that ends a drag comes right after: let it see `dragged`, then forget it.
+      setTimeout(() => { zoom.dragged = false; }, 0);
+    });
+    window.addEventListener("resize", applyZoom);
+    const img = document.getElementById("media");
+    img.addEventListener("load", placeNames);
+  }
+
+  // Keys: + / - / 0 zoom; arrows pan when zoomed; for video, arrows (at 100%) and , . step
+  // frames and space plays. Keys typed into a field or on a slider stay theirs.
+  function keyboard(video) {
+    document.addEventListener("keydown", (event) => {
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      const t = event.target;
+      if (t instanceof HTMLInputElement || t instanceof HTMLSelectElement ||
+        t instanceof HTMLTextAreaElement) return;
+      const onControl = t instanceof HTMLButtonElement || (t instanceof Element &&
+        (t.matches("g.inst") || t.matches("li.seq") || t.matches("li.tag")));
+      const k = event.key;
+      if (k === "+" || k === "=") { event.preventDefault(); zoomBy(1.5); return; }
+      if (k === "-" || k === "_") { event.preventDefault(); zoomBy(1 / 1.5); return; }
+      if (k === "0") { event.preventDefault(); resetZoom(); return; }
+      if (k === "Escape" && selected) { selected.classList.remove("selected"); selected = null; }
+      const arrows = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+      if (arrows[k] && zoom.s > 1) {
+        event.preventDefault();
+        const { w, h } = stageBox();
+        panBy(arrows[k][0] * w * 0.1, arrows[k][1] * h * 0.1);
+        return;
+      }
+      if (!video) return;
+      if (k === "ArrowLeft" || k === ",") { event.preventDefault(); video.step(-1); }
+      if (k === "ArrowRight" || k === ".") { event.preventDefault(); video.step(1); }
+      if (k === " " && !onControl) { event.preventDefault(); video.play(); }
+    });
+  }
+
   // -- image ----------------------------------------------------------------------------------
 
   async function image() {
+    zoomControls();
+    keyboard(null);
     const answer = await getJSON(data.urls.instances);
     drawFlat(answer.instances, null);
     if (answer.truncated) {
@@ -256,6 +590,10 @@
   }
 
   // -- video ------------------------------------------------------------------------------------
+  //
+  // Frame steps never get lost: each press moves the *target* frame at once (the slider and
+  // the frame number follow it), and one loader brings the picture and its shapes to the
+  // target, frame after frame as fast as they load, until the two agree.
 
   function video() {
     const img = document.getElementById("media");
@@ -265,9 +603,10 @@
     const last = Math.max((file.frame_count || 1) - 1, 0);
     const cache = new Map(); // frame -> instances (complete) ; bounded below
     const partial = new Map(); // frame -> instances when the frame alone exceeds one answer
-    let current = -1;
+    let current = -1; // the frame drawn
+    let target = 0; // the frame asked for
+    let loading = null; // the loader's promise while it runs
     let timer = null;
-    let wanted = 0;
 
     async function instancesOf(frame) {
       if (cache.has(frame)) return cache.get(frame);
@@ -287,27 +626,44 @@
       return cache.get(frame) || partial.get(frame) || [];
     }
 
-    async function show(frame) {
-      frame = Math.max(0, Math.min(last, frame));
-      wanted = frame;
-      slider.value = String(frame);
-      number.textContent = String(frame);
-      const loaded = new Promise((resolve) => {
-        img.onload = resolve;
-        img.onerror = resolve;
+    function picture(frame) {
+      return new Promise((resolve) => {
+        const next = new Image();
+        next.onload = () => resolve(true);
+        next.onerror = () => resolve(false);
+        next.src = `${data.urls.frame}${frame}.jpg`;
       });
-      img.src = `${data.urls.frame}${frame}.jpg`;
-      const [instances] = await Promise.all([instancesOf(frame), loaded]);
-      if (wanted !== frame) return; // a newer frame was asked for meanwhile
-      current = frame;
-      drawFlat(instances, frame);
-      showNote(partial.has(frame) ? `Frame ${frame}: showing the first ${instances.length} instances.` : "");
-      highlightSequences(instances);
+    }
+
+    async function load() {
+      while (current !== target) {
+        const frame = target;
+        const [instances] = await Promise.all([instancesOf(frame), picture(frame)]);
+        img.src = `${data.urls.frame}${frame}.jpg`; // loaded: from the browser's cache
+        await img.decode().catch(() => {});
+        current = frame;
+        drawFlat(instances, frame);
+        showNote(partial.has(frame) ? `Frame ${frame}: showing the first ${instances.length} instances.` : "");
+        highlightSequences(instances);
+      }
+    }
+
+    function want(frame) {
+      target = Math.max(0, Math.min(last, Math.round(frame)));
+      slider.value = String(target);
+      number.textContent = String(target);
+      overlay.dataset.target = String(target);
+      if (!loading) {
+        loading = load()
+          .catch((err) => showNote(`Could not load frame ${target}: ${err.message}`))
+          .finally(() => { loading = null; });
+      }
+      return loading;
     }
 
     function step(delta) {
       stop();
-      show((current < 0 ? 0 : current) + delta);
+      want(target + delta);
     }
 
     function stop() {
@@ -323,9 +679,9 @@
       playButton.setAttribute("aria-label", "pause");
       const interval = 1000 / Math.min(file.fps || 10, 30);
       const tick = async () => {
-        if (current >= last) return stop();
+        if (target >= last) return stop();
         const started = performance.now();
-        await show(current + 1);
+        await want(target + 1);
         if (timer) timer = setTimeout(tick, Math.max(0, interval - (performance.now() - started)));
       };
       timer = setTimeout(tick, 0);
@@ -333,20 +689,22 @@
 
     slider.addEventListener("input", () => {
       stop();
-      show(Number(slider.value));
+      want(Number(slider.value));
     });
     document.getElementById("prev").addEventListener("click", () => step(-1));
     document.getElementById("next").addEventListener("click", () => step(1));
     playButton.addEventListener("click", play);
-    document.addEventListener("keydown", (event) => {
-      if (event.target instanceof HTMLInputElement && event.target.type !== "range") return;
-      if (event.key === "ArrowLeft") { event.preventDefault(); step(-1); }
-      if (event.key === "ArrowRight") { event.preventDefault(); step(1); }
-      if (event.key === " ") { event.preventDefault(); play(); }
+    const jump = document.getElementById("jump-frame");
+    document.getElementById("jump-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (jump.value === "") return;
+      stop();
+      want(Number(jump.value));
     });
-
-    sequenceList((frame) => { stop(); show(frame); });
-    show(0);
+    zoomControls();
+    keyboard({ step, play });
+    sequenceList((frame) => { stop(); want(frame); });
+    want(0);
   }
 
   // -- sequences (video) ------------------------------------------------------------------------
@@ -405,7 +763,23 @@
             height: 10, fill: label.colour }, bar);
         }
         li.append(title, facts, bar);
-        li.addEventListener("click", () => jump(Number(li.dataset.firstKeyframe)));
+        li.tabIndex = 0;
+        li.setAttribute("role", "button");
+        li.setAttribute("aria-label",
+          `${label.name} #${s.number}: ${s.instance_count} instances, frames ` +
+          `${s.first_frame} to ${s.last_frame}; jump to frame ${li.dataset.firstKeyframe}`);
+        const choose = () => {
+          for (const other of root.querySelectorAll("li.seq.chosen")) other.classList.remove("chosen");
+          li.classList.add("chosen");
+          jump(Number(li.dataset.firstKeyframe));
+        };
+        li.addEventListener("click", choose);
+        li.addEventListener("keydown", (event) => {
+          if (event.key === "Enter" || event.key === " ") {
+            event.preventDefault();
+            choose();
+          }
+        });
         ul.append(li);
       }
       block.append(ul);
@@ -604,6 +978,19 @@
     if (selected) selected.classList.remove("selected");
     selected = null;
   });
+  // For other features of the page (e.g. an evaluation's TP/FP/FN colouring): the instances
+  // loaded (image or current frame; each with score, model_id, model_run_id, machine_made),
+  // and a hook deciding a shape's colour.
+  window.labelportViewer = {
+    instances: () => shown.slice(),
+    setStrokeColour(decide) {
+      strokeHook = typeof decide === "function" ? decide : null;
+      recolour();
+    },
+    passes,
+  };
+  reviewControls();
+  colourInputs();
   const start = { image, video, text, audio, point_cloud: pointCloud, geo }[file.media_type];
   if (start) {
     Promise.resolve(start()).catch((err) => showNote(`Could not load the instances: ${err.message}`));
