@@ -36,12 +36,16 @@
         status.className = `badge status-${imp.status}`;
       }
       const bar = row.querySelector("[data-role=bar]");
+      // An import that ended without storing shows a full red bar and its status, not where
+      // it stopped; the page then reloads with its first problem (import.html).
+      const ended = imp.status === "failed" || imp.status === "rejected";
       if (bar) {
-        bar.value = imp.percent;
+        bar.value = ended ? 100 : imp.percent;
         bar.className = `status-${imp.status}`;
+        if (ended) bar.title = imp.status;
       }
       const percent = row.querySelector("[data-role=percent]");
-      if (percent) percent.textContent = `${Math.round(imp.percent)}%`;
+      if (percent) percent.textContent = ended ? imp.status : `${Math.round(imp.percent)}%`;
       const instances = row.querySelector("[data-role=instances]");
       if (instances && imp.instances != null) instances.textContent = imp.instances.toLocaleString("en");
       const problems = row.querySelector("[data-role=problems]");
