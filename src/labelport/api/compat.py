@@ -1,6 +1,6 @@
 """The routes the published `diffgram` SDK (0.15.0) calls, answered in the shapes it reads.
 
-The SDK is the contract (see spec/diffgram-compat.md): code written for it runs against labelport
+The SDK is the contract (docs/diffgram-compat.md): code written for it runs against labelport
 with only `host`, `client_id` and `client_secret` changed. Everything here is translation; the
 work is the Service's. Bad input answers 400 with a readable `log.error` (see api/errors.py).
 """

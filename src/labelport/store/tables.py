@@ -1,4 +1,4 @@
-"""The tables of DESIGN.md ("Data"), in SQLAlchemy Core. Alembic migrations create them.
+"""The tables of docs/design.md ("Data"), in SQLAlchemy Core. Alembic migrations create them.
 
 Changing a table here needs a new migration in `migrations/versions/`; `tests/store/test_schema.py`
 fails while the two disagree.
