@@ -318,3 +318,9 @@ def _token(token: Any) -> dict[str, Any]:
     if isinstance(token, dict):
         return {"text": str(token.get("text", "")), "sentence": token.get("sentence")}
     return {"text": str(token), "sentence": None}
+
+
+# The model-run pages (evaluations): web/evaluation.py, which uses the helpers above.
+from labelport.web.evaluation import router as _evaluation_router  # noqa: E402
+
+router.include_router(_evaluation_router)
