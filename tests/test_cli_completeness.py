@@ -143,3 +143,22 @@ def test_import_beside_a_running_server_says_to_use_it_and_works_through_it(
     assert imports_runner(data) is None
     again = run_cli("import", str(source), "-p", "zoo", "--data-dir", str(data))
     assert "files already imported (unchanged)" in again.stdout
+
+
+def test_lists_and_check_project_on_sqlite_and_postgresql(database, tmp_path: Path) -> None:
+    where = ["--database-url", database.url, "--data-dir", tmp_path / "blobs"]
+    assert invoke("project", "create", "Zoo", *where).exit_code == 0
+    invoke("label", "add", "-p", "zoo", "cat", *where)
+    invoke("key", "create", "-p", "zoo", *where)
+    projects = json.loads(invoke("project", "list", *where, "--json").output)
+    labels = json.loads(invoke("label", "list", "-p", "zoo", *where, "--json").output)
+    keys = json.loads(invoke("key", "list", "-p", "zoo", *where, "--json").output)
+    assert [p["string_id"] for p in projects] == ["zoo"]
+    assert [x["name"] for x in labels] == ["cat"]
+    assert [k["role"] for k in keys] == ["admin"]
+    packet = tmp_path / "p.json"
+    box = {"type": "box", "name": "zebra", "x_min": 1, "y_min": 2, "x_max": 30, "y_max": 40}
+    packet.write_text(json.dumps({"instance_list": [box]}))
+    checked = invoke("check", packet, "--project", "zoo", *where, "--json")
+    assert checked.exit_code == 1, checked.output
+    assert [p["code"] for p in json.loads(checked.output)["problems"]] == ["label.unknown"]
