@@ -140,6 +140,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "convert.class_unknown": (PROBLEM, "a class id, category or label the source does not declare"),
     "convert.media_missing": (PROBLEM, "the media file of an annotated item is not found"),
     "convert.format_unknown": (PROBLEM, "the source's format cannot be told; pass --format"),
+    # evaluations of model runs (labelport evaluate, POST /evaluations): answers, not packets
+    "evaluate.bad_parameter": (PROBLEM, "an evaluation parameter is out of range (iou, score...)"),
+    "evaluate.same_run": (PROBLEM, "a model run cannot be its own reference"),
+    "evaluate.ambiguous_run": (PROBLEM, "several models have a run of that name: give model/run"),
 }
 
 DEFAULT_LIMIT = 1000
