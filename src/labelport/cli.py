@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import typer
@@ -196,7 +196,9 @@ def _project_side(
         raise _fail(f"cannot reach {server}: {exc}") from None
 
 
-def _print_report(report: object, source: Path) -> None:
+def _print_report(report: Any, source: Path) -> None:
+    from labelport.format.problem_groups import group_problems
+
     console = Console(highlight=False)
     for title, items, total, style in (
         ("problems", report.problems, report.problem_count, "red"),
@@ -204,15 +206,24 @@ def _print_report(report: object, source: Path) -> None:
     ):
         if not total:
             continue
-        table = Table(title=f"{total} {title}", title_style=style, show_lines=False)
+        # Grouped by code and message, with counts and a few places (format/problem_groups.py):
+        # 162 rows of one missing label are one line; `--json` lists every one.
+        by_code = report.summary().get(title[:-1] + "_counts_by_code")
+        groups = group_problems(items, by_code)
+        table = Table(
+            title=f"{total} {title} in {len(groups)} group{'s' if len(groups) != 1 else ''}",
+            title_style=style,
+            show_lines=False,
+        )
         table.add_column("code", style=style, no_wrap=True)
-        table.add_column("path", no_wrap=True)
+        table.add_column("count", justify="right")
         table.add_column("message")
-        for item in items:
-            table.add_row(item.code, item.path, item.message)
+        table.add_column("where (e.g.)")
+        for g in groups:
+            where = ", ".join(e.path for e in g.examples)
+            more = ", …" if g.count > len(g.examples) and g.examples else ""
+            table.add_row(g.code, f"{g.count:,}", g.message, where + more)
         console.print(table)
-        if total > len(items):
-            console.print(f"… and {total - len(items)} more {title} not listed")
     counts = report.counts
     console.print(
         f"{source}: {counts.get('instances', 0)} instances, "

@@ -77,7 +77,7 @@ def test_annotation_of_a_missing_image_id(data: Path, tmp_path: Path) -> None:
     path = coco(tmp_path, [ann(1, 0), ann(2, 7), ann(3, 1, 1)])
     result = run_import(data, path)
     assert result.exit_code == 1 and result.summary["stopped"]
-    assert result.paths == ["instances.json:annotations/1/image_id"]
+    assert result.paths == ["instances.json:annotations[id=2]/image_id"]  # by id, not index
     assert result.codes == {"convert.image_unknown"}
     assert result.summary["files_ok"] == 0
     # skip_files: the annotation without an image is reported, both images are imported
@@ -90,7 +90,7 @@ def test_category_out_of_range_fails_only_its_file(data: Path, tmp_path: Path) -
     path = coco(tmp_path, [ann(1, 0, 5), ann(2, 1, 1)])
     result = run_import(data, path, "--on-error", "skip_files")
     assert result.exit_code == 1
-    assert result.paths == ["instances.json:annotations/0/category_id"]
+    assert result.paths == ["instances.json:annotations[id=1] (image a.png)/category_id"]
     assert result.codes == {"convert.class_unknown"}
     assert (result.summary["files_ok"], result.summary["files_skipped"]) == (1, 1)
     listed = cli("imports", "--project", "bad", "--data-dir", data, "--json")
@@ -101,7 +101,7 @@ def test_missing_image_file(data: Path, tmp_path: Path) -> None:
     path = coco(tmp_path, [ann(1, 0), ann(2, 1)], names=("a.png", "missing.png"))
     result = run_import(data, path)
     assert result.exit_code == 1 and result.codes == {"convert.media_missing"}
-    assert result.paths == ["instances.json:images/1"]
+    assert result.paths == ["instances.json:images[id=1] (missing.png)"]
     assert "missing.png" in result.summary["problems"][0]["message"]
     result = run_import(data, path, "--on-error", "skip_files")
     assert result.exit_code == 1

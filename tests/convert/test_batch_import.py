@@ -88,7 +88,8 @@ def test_cli_import_sends_one_batch_and_a_bad_file_fails_alone(
     # the job's problem, placed under the source's place of the file
     assert {p["code"] for p in s["problems"]} == {"shape.outside_media"}
     assert all(
-        p["path"].startswith("annotations.json:images/2 > instance_list/0") for p in s["problems"]
+        p["path"].startswith("annotations.json:annotations[id=") and "(image c.png) > " in p["path"]
+        for p in s["problems"]
     )
 
     with Service.open(data_dir=data, database_url=database.url, workers=0) as service:
@@ -194,7 +195,9 @@ def test_server_mode_with_media_urls_sends_batches(tmp_path: Path, media_server:
             outcome = run_through(target, source, media_url=prefix)
             assert (outcome.files_ok, outcome.files_failed) == (4, 1)
             assert {p.code for p in outcome.problems} == {"shape.outside_media"}
-            assert outcome.problems[0].path.startswith("annotations.json:images/2 > ")
+            assert outcome.problems[0].path == (
+                "annotations.json:annotations[id=30] (image c.png) > x_max"
+            )
             ids = batch_ids(service, keys.id)
             assert len(ids) == 5 and None not in ids and len(set(ids)) == 1
             again = run_through(target, source, media_url=prefix)

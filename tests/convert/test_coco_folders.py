@@ -57,7 +57,7 @@ def test_a_folder_of_every_task_reads_one_item_per_image() -> None:
     assert second == [("polygon", "car"), ("box", "wall-other")]
     assert by_name["000002.png"].losses == {"caption": 2, "rle_mask": 1}
     assert by_name["000101.png"].instances == []
-    assert by_name["000001.png"].source == "instances_val.json:images/0"
+    assert by_name["000001.png"].source == "instances_val.json:images[id=1] (000001.png)"
 
 
 def test_the_folder_imports_with_its_media(service, tmp_path: Path) -> None:

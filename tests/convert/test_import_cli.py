@@ -91,7 +91,7 @@ def test_skip_instances_lists_and_counts_what_was_left_out(tmp_path: Path) -> No
     assert (s["files_ok"], s["files_failed"], s["instances"]) == (2, 0, 2)
     assert s["instances_skipped"] == 1
     assert [(p["code"], p["path"]) for p in s["problems"]] == [
-        ("shape.outside_media", "annotations.json:images/0 > instance_list/1/x_max")
+        ("shape.outside_media", "annotations.json:annotations[id=2] (image a.png) > x_max")
     ]
     assert stored(data, "skips") == {"coco:ann:1": False, "coco:ann:3": False}
 
@@ -100,7 +100,9 @@ def test_skip_instances_lists_and_counts_what_was_left_out(tmp_path: Path) -> No
     shown = cli(*args, "--data-dir", tmp_path / "other")
     assert shown.exit_code == 1, shown.output
     assert "instances skipped (listed below)" in shown.output
-    assert "annotations.json:images/0 > instance_list/1/x_max" in shown.output
+    # grouped: code, count, message, example places (wrapped to the terminal's width)
+    assert "1 problems in 1 group" in shown.output
+    assert "annotations.json:annotations[id=2]" in shown.output
     assert "shape.outside_media" in shown.output
 
 

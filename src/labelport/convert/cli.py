@@ -278,20 +278,27 @@ def _summary(outcome: Outcome, console: Console) -> None:
         console.print(f"[yellow]not imported[/yellow]: {path}: {why}")
     _losses(outcome.losses, console)
     if outcome.problem_count:
-        problems = Table(title=f"{outcome.problem_count} problems", title_style="red")
-        problems.add_column("code", style="red", no_wrap=True)
-        problems.add_column("where")
-        problems.add_column("message")
-        for p in outcome.problems[:50]:
-            problems.add_row(p.code, p.path, p.message)
-        console.print(problems)
-        if outcome.problem_count > 50:
-            console.print(f"… and {outcome.problem_count - 50} more problems")
+        _problem_groups(outcome, console)
     if outcome.stopped:
         console.print(
             "[red]nothing was imported[/red]: fix the problems, or pass --on-error skip_files"
             " (or skip_instances) to import the rest"
         )
+
+
+def _problem_groups(outcome: Outcome, console: Console, limit: int = 50) -> None:
+    """The problems grouped by code and message, one line each with its count and a few places
+    (162 rows of one missing label are one line); `--json` lists every one."""
+    from labelport.format.problem_groups import group_lines, group_problems
+
+    groups = group_problems(outcome.problems)
+    listed = sum(g.count for g in groups)
+    plural = "s" if len(groups) != 1 else ""
+    console.print(f"[red]{outcome.problem_count:,} problems in {len(groups):,} group{plural}[/red]")
+    for line in group_lines(outcome.problems, limit=limit):
+        console.print(f"  {line}", markup=False)
+    if outcome.problem_count > listed:
+        console.print(f"  … and {outcome.problem_count - listed:,} more problems not listed")
 
 
 def _losses(losses: Any, console: Console) -> None:

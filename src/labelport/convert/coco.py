@@ -85,6 +85,51 @@ class LooseCocoFile(msgspec.Struct, gc=False):
     categories: list[msgspec.Raw] = msgspec.field(default_factory=list)
 
 
+class _Ids(msgspec.Struct):
+    """What names a record that failed to decode: its id, and an annotation's image."""
+
+    id: Any = None
+    image_id: Any = None
+
+
+# Problems are placed by what names a record in COCO, not by its index in an array:
+# `instances.json:annotations[id=17] (image 000123.jpg)/bbox/2`, `...:images[id=3]`.
+
+
+def _id_text(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def ann_place(ann_id: Any, image_name: str | None, index: int | None = None) -> str:
+    """Where an annotation is: `annotations[id=17] (image 000123.jpg)`; by its index only when
+    it has no usable id."""
+    where = (
+        f"annotations[id={_id_text(ann_id)}]"
+        if isinstance(ann_id, int | str) and not isinstance(ann_id, bool)
+        else f"annotations/{index}"
+        if index is not None
+        else "annotations[no id]"
+    )
+    return f"{where} (image {image_name})" if image_name else where
+
+
+def image_place(image: Image) -> str:
+    return f"images[id={_id_text(image.id)}] ({image.file_name})"
+
+
+def _raw_place(key: str, raw: msgspec.Raw, index: int, image_names: dict[Any, str]) -> str:
+    """The place of a record that did not decode, by its id where it has one."""
+    try:
+        ids = msgspec.json.decode(raw, type=_Ids)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return f"{key}/{index}"
+    usable = isinstance(ids.id, int | str) and not isinstance(ids.id, bool)
+    if key == "annotations":
+        image = image_names.get(ids.image_id) if isinstance(ids.image_id, int | str) else None
+        return ann_place(ids.id, image, index)
+    return f"{key}[id={_id_text(ids.id)}]" if usable else f"{key}/{index}"
+
+
 def detect(path: Path) -> bool:
     if path.is_dir():
         return any(detect(p) for p in sorted(path.glob("*.json"))[:5])
@@ -167,6 +212,7 @@ def _decode(source: Path, conv: Conversion) -> CocoFile | None:
         conv.problem("convert.invalid", f"{shown}:{validation_path(exc)}", str(exc))
         return None
     parts: dict[str, list[Any]] = {}
+    image_names: dict[Any, str] = {}
     for key, kind in (("images", Image), ("annotations", Annotation), ("categories", Category)):
         good = parts[key] = []
         for index, raw in enumerate(getattr(loose, key)):
@@ -174,11 +220,12 @@ def _decode(source: Path, conv: Conversion) -> CocoFile | None:
                 good.append(msgspec.json.decode(raw, type=kind))
             except msgspec.ValidationError as exc:
                 inner = validation_path(exc)
+                place = _raw_place(key, raw, index, image_names)
                 conv.problem(
-                    "convert.invalid",
-                    f"{shown}:{key}/{index}" + (f"/{inner}" if inner else ""),
-                    str(exc),
+                    "convert.invalid", f"{shown}:{place}" + (f"/{inner}" if inner else ""), str(exc)
                 )
+        if key == "images":  # the images come first: annotations are placed by their names
+            image_names = {image.id: image.file_name for image in good}
     return CocoFile(**parts)
 
 
@@ -203,7 +250,7 @@ class _Subset:
     def __init__(self, name: str, root: Path) -> None:
         self.name = name
         self.coco = CocoFile(images=[])
-        self.where: list[str] = []  # per merged image: "file:images/n" of its first file
+        self.where: list[str] = []  # per merged image: "file:images[id=..] (name)", first file
         self.by_name: dict[str, Any] = {}  # file name -> merged image id
         self.by_source_id: dict[Any, Any] = {}  # image id in the first file naming it -> merged
         self.categories: dict[tuple[str, tuple[str, ...] | None], int] = {}
@@ -214,12 +261,12 @@ class _Subset:
 
     def add(self, coco: CocoFile, shown: str, conv: Conversion) -> None:
         image_ids: dict[Any, Any] = {}
-        for position, image in enumerate(coco.images):
+        for image in coco.images:
             merged = self.by_name.get(image.file_name)
             if merged is None:
                 merged = self.by_name[image.file_name] = len(self.coco.images)
                 self.coco.images.append(image)
-                self.where.append(f"{shown}:images/{position}")
+                self.where.append(f"{shown}:{image_place(image)}")
             self.by_source_id.setdefault(image.id, merged)
             image_ids[image.id] = merged
         for merged in image_ids.values():
@@ -257,7 +304,9 @@ class _Subset:
             if image is None:
                 conv.problem(
                     "convert.image_unknown",
-                    f"{shown}:annotations/{index}/image_id" if not machine else f"{shown}:{index}",
+                    f"{shown}:{ann_place(ann.id, None, index)}/image_id"
+                    if not machine
+                    else f"{shown}:{index}/image_id",
                     f"annotation {ann.id} refers to image id {ann.image_id!r}, which is not in"
                     " `images`",
                 )
@@ -266,11 +315,12 @@ class _Subset:
             if not _is_caption(ann):  # a caption's category (datumaro writes 0) means nothing
                 category = categories.get(ann.category_id)
                 if category is None:
+                    name = self.coco.images[image].file_name
                     conv.problem(
                         "convert.class_unknown",
-                        f"{shown}:annotations/{index}/category_id"
+                        f"{shown}:{ann_place(ann.id, name, index)}/category_id"
                         if not machine
-                        else f"{shown}:{index}/category_id",
+                        else f"{shown}:{index} (image {name})/category_id",
                         f"category id {ann.category_id!r} is not in `categories`",
                     )
                     continue
@@ -395,7 +445,7 @@ def _items(
         if group is None:
             conv.problem(
                 "convert.image_unknown",
-                f"{shown}:annotations/{index}/image_id",
+                f"{shown}:{ann_place(ann.id, None, index)}/image_id",
                 f"annotation {ann.id} refers to image id {ann.image_id!r}, which is not in"
                 " `images`",
             )
@@ -421,7 +471,9 @@ def _items(
             key = f"{subset.name}/{key}"
         item = Item(
             name=image.file_name,
-            source=subset.where[position] if subset is not None else f"{shown}:images/{position}",
+            source=subset.where[position]
+            if subset is not None
+            else f"{shown}:{image_place(image)}",
             width=image.width,
             height=image.height,
             key=f"coco:{key}",
@@ -430,7 +482,11 @@ def _items(
         if item.media_path is None and image.coco_url:
             item.media_url = image.coco_url
         item.instances = out = []
+        # where each instance came from, for the problems found later (importer, server)
+        item.places = places = []
+        in_file = (shown or item.source.partition(":")[0]) + ":"
         for ann in by_image.pop(image.id, ()):
+            before = len(out)
             if (
                 (ann.segmentation is None or ann.segmentation == [])
                 and ann.keypoints is None
@@ -450,6 +506,9 @@ def _items(
             else:
                 index = bad_category.get(id(ann), -1)
                 _convert(ann, index, categories, item, conv, shown, id(ann) in machine)
+            if len(out) > before:
+                place = in_file + ann_place(ann.id, image.file_name)
+                places.extend([place] * (len(out) - before))
         yield item
 
 
@@ -470,7 +529,7 @@ def _convert(
         item.problems.append(
             _problem(
                 "convert.class_unknown",
-                f"{shown}:annotations/{index}/category_id",
+                f"{shown}:{ann_place(ann.id, item.name, index)}/category_id",
                 f"category id {ann.category_id!r} is not in `categories`",
             )
         )

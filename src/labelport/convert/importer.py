@@ -196,7 +196,7 @@ def _precheck(
                     outcome.problem(
                         Problem(
                             "label.unknown",
-                            f"{item.source}:{index}",
+                            _instance_place(item, index),
                             f"label {name!r} is not in the project (use --create-labels)",
                         )
                     )
@@ -658,7 +658,20 @@ def _stored_name(name: str) -> str:
 
 
 def _placed(item: Item, problem: Problem) -> Problem:
+    # A problem of the packet's instance N is placed where the source had it, if it says so.
+    head, _, index_rest = problem.path.partition("/")
+    if head == "instance_list" and item.places:
+        index, _, rest = index_rest.partition("/")
+        if index.isdigit() and int(index) < len(item.places):
+            where = item.places[int(index)]
+            return Problem(problem.code, f"{where} > {rest}".rstrip(" >"), problem.message)
     return Problem(problem.code, f"{item.source} > {problem.path}".rstrip(" >"), problem.message)
+
+
+def _instance_place(item: Item, index: int) -> str:
+    if item.places and index < len(item.places):
+        return item.places[index]
+    return f"{item.source}:{index}"
 
 
 def _version(imp: dict[str, Any], stem: str) -> str:

@@ -63,6 +63,9 @@ class Item:
     problems: list[Problem] = field(default_factory=list)
     losses: Counter[str] = field(default_factory=Counter)
     key: str = ""  # idempotency key, deterministic from the source
+    # Where each instance came from (in all_instances() order), when the reader can say better
+    # than an index: "instances.json:annotations[id=17] (image 000123.jpg)" (COCO).
+    places: list[str] | None = None
 
     def instance_count(self) -> int:
         if self.frames is not None:
