@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from labelport import cli_check
 
 app = typer.Typer(help="Import existing annotations into a training-data project.")
 
@@ -173,7 +176,7 @@ def _project_side(
     database_url: str | None,
     server: str | None,
     key: str | None,
-) -> object:
+) -> cli_check.Against:
     from labelport import cli_check
 
     if server is None:
