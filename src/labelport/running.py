@@ -80,10 +80,10 @@ def _server_said(root: Path) -> tuple[str | None, int | None]:
 def announced(data_dir: Path | None, url: str) -> Iterator[None]:
     """While serving: `<data dir>/server.json` says where (removed on the way out)."""
     root = data_root(data_dir)
-    path = root / SERVER_FILE
+    path: Path | None = root / SERVER_FILE
     try:
         root.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+        (root / SERVER_FILE).write_text(json.dumps({"url": url, "pid": os.getpid()}))
     except OSError:
         path = None  # read-only data dir: nobody will be told, nothing else changes
     try:

@@ -4,6 +4,7 @@ works offline and asks no CDN for anything."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,9 +16,12 @@ DOCS_STATIC = "/docs/static"
 
 
 def swagger_ui_files() -> Path:
-    from swagger_ui import __file__ as package_init
-
-    return Path(package_init).parent / "static"
+    """The folder of Swagger UI's files inside the swagger-ui-py package (not imported: only
+    its files are used)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the swagger-ui-py package is missing: pip install swagger-ui-py")
+    return Path(spec.origin).parent / "static"
 
 
 def install_docs(app: FastAPI, favicon: str | None = None) -> None:
