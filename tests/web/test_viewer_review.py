@@ -178,6 +178,16 @@ def test_zoom_and_pan_keep_shapes_on_their_pixels(
     assert page.locator("#media").bounding_box() == pytest.approx(fitted)
     _aligned(page)
 
+    # z zooms onto the selected shape and centres it (as far as the media's edges allow).
+    page.locator("#overlay g.inst[data-score='0.5']").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("z")
+    assert float(page.locator("#overlay").get_attribute("data-zoom")) > 1.3
+    stage = page.locator("#stage").bounding_box()
+    other = page.locator("#overlay g.inst[data-score='0.5'] rect.shape").bounding_box()
+    assert other["x"] + other["width"] / 2 == pytest.approx(stage["x"] + stage["width"] / 2, abs=2)
+    _aligned(page)
+
 
 def test_the_score_threshold_hides_instances_and_counts_follow(
     page: Any, seed: dict[str, Any], base_url: str

@@ -3,8 +3,9 @@
 
 Builds a throwaway project in a temp directory through the real import path (generated street
 scene picture and clip, their annotations, one import that fails), serves it, and photographs
-the Import page, a failed import, the image viewer and the video viewer with Debian's Chromium
-driven by Playwright (the dev extra).
+the Import page, a failed import, the image viewer and the video viewer (a frame, and a frame
+zoomed in; label names beside the shapes) with Debian's Chromium driven by Playwright (the dev
+extra).
 """
 
 from __future__ import annotations
@@ -266,6 +267,8 @@ def take(out_dir: Path) -> list[Path]:
                               "#overlay[data-drawn]"))  # fmt: skip
                 shots.append(("video-viewer.png", f"{p}/files/{made['video']['file_id']}",
                               "#overlay[data-frame='0']"))  # fmt: skip
+                shots.append(("video-zoomed.png", f"{p}/files/{made['video']['file_id']}",
+                              "#overlay[data-frame='0']"))  # fmt: skip
                 for name, url, ready in shots:
                     page.goto(url)
                     if ready:
@@ -275,10 +278,24 @@ def take(out_dir: Path) -> list[Path]:
                     if name == "video-viewer.png":
                         page.locator("#slider").fill("24")
                         page.wait_for_selector("#overlay[data-frame='24']")
-                        page.locator("#overlay g.inst").first.click()
+                        page.locator("#overlay g.inst .shape").first.dispatch_event("click")
+                    if name == "video-zoomed.png":  # zoomed in on a shape, names beside shapes
+                        page.locator("#jump-frame").fill("12")
+                        page.locator("#jump-frame").press("Enter")
+                        page.wait_for_selector("#overlay[data-frame='12']")
+                        page.locator("#overlay g.inst[data-type=box]").last.focus()
+                        page.keyboard.press("Enter")  # select the smallest box
+                        page.keyboard.press("z")  # and zoom onto it
+                        page.wait_for_function(
+                            "Number(document.getElementById('overlay').dataset.zoom) > 1.5"
+                        )
                     target = out_dir / name
                     page.screenshot(path=str(target), full_page=False)
                     written.append(target)
+                # the review queue of the detector run, against references drawn for it
+                from labelport.web.evaluation_shots import review_queue_shot
+
+                written.append(review_queue_shot(service, page, base, made, out_dir))
                 browser.close()
         finally:
             service.close()

@@ -479,6 +479,29 @@
     applyZoom();
   }
 
+  // Zoom onto one shape (the selected one: key z), centred, with room around it.
+  function zoomTo(g) {
+    const img = document.getElementById("media");
+    if (!g || !img) return;
+    const b = g.querySelector(".shape").getBBox();
+    for (const shape of g.querySelectorAll(".shape")) {
+      const o = shape.getBBox();
+      const x1 = Math.max(b.x + b.width, o.x + o.width);
+      const y1 = Math.max(b.y + b.height, o.y + o.height);
+      b.x = Math.min(b.x, o.x);
+      b.y = Math.min(b.y, o.y);
+      b.width = x1 - b.x;
+      b.height = y1 - b.y;
+    }
+    const fit = (img.clientWidth || W) / W;
+    const { w, h } = stageBox();
+    zoom.s = Math.min(zoom.MAX, Math.max(1, Math.min(
+      w / (Math.max(b.width, 1) * fit * 2.5), h / (Math.max(b.height, 1) * fit * 2.5))));
+    zoom.x = w / 2 - (b.x + b.width / 2) * fit * zoom.s;
+    zoom.y = h / 2 - (b.y + b.height / 2) * fit * zoom.s;
+    applyZoom();
+  }
+
   function resetZoom() {
     zoom.s = 1;
     zoom.x = 0;
@@ -562,6 +585,7 @@
       if (k === "+" || k === "=") { event.preventDefault(); zoomBy(1.5); return; }
       if (k === "-" || k === "_") { event.preventDefault(); zoomBy(1 / 1.5); return; }
       if (k === "0") { event.preventDefault(); resetZoom(); return; }
+      if (k === "z" && selected) { event.preventDefault(); zoomTo(selected); return; }
       if (k === "Escape" && selected) { selected.classList.remove("selected"); selected = null; }
       const arrows = { ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
       if (arrows[k] && zoom.s > 1) {
@@ -988,6 +1012,7 @@
       recolour();
     },
     passes,
+    zoomTo: (instanceId) => zoomTo(overlay.querySelector(`g.inst[data-instance-id="${instanceId}"]`)),
   };
   reviewControls();
   colourInputs();
