@@ -39,7 +39,7 @@ def review_queue_shot(service: Any, page: Any, base: str, made: dict, out_dir: P
     sid = made["project"]["string_id"]
     page.goto(f"{base}/ui/p/{sid}/runs/{result['model_run_id']}")
     page.wait_for_selector("#review-queue")
-    page.locator("#pr-plots").scroll_into_view_if_needed()
+    page.locator("#review-queue").scroll_into_view_if_needed()
     target = out_dir / "review-queue.png"
     page.screenshot(path=str(target), full_page=False)
     return target
