@@ -142,6 +142,10 @@ def import_command(
         raise _fail(f"--media {media} is not a folder")
     if media_mode not in MEDIA_MODES:
         raise _fail(f"--media-mode must be one of {', '.join(MEDIA_MODES)}")
+    if server is None:
+        server = _beside_a_server(data_dir, source, project, key)
+        if server is not None:
+            console.print(f"a labelport server runs on this data: importing through it at {server}")
     if media_is_shared and server is None:
         raise _fail("--media-is-shared is for --server (embedded imports read local media anyway)")
     local_media = server is not None and media_url is None and not media_is_shared
@@ -172,7 +176,6 @@ def import_command(
         from labelport.cli_server import _service
         from labelport.convert.targets import EmbeddedTarget
 
-        _refuse_beside_a_server(data_dir, source, project)
         roots = _media_roots(source, media)
         with _service(data_dir, database_url, max(workers, 1), roots) as service:
             outcome = _run(source, EmbeddedTarget(service, project), options, console)
@@ -185,14 +188,19 @@ def import_command(
     raise typer.Exit(1 if outcome.failed else 0)
 
 
-def _refuse_beside_a_server(data_dir: Path | None, source: Path, project: str) -> None:
+def _beside_a_server(
+    data_dir: Path | None, source: Path, project: str, key: str | None
+) -> str | None:
     """An embedded import runs its imports itself, which a `labelport serve` on the same data
-    already does: say to send them through the server instead of failing on its lock."""
+    already does. With a --key, go through that server (its URL is returned); without one, say
+    how to, instead of failing on the server's lock. None: no server, import embedded."""
     from labelport.running import imports_runner
 
     runner = imports_runner(data_dir)
     if runner is None:
-        return
+        return None
+    if runner.url is not None and key:
+        return runner.url
     if runner.url is None:
         raise _fail(
             f"another labelport process runs imports on this data ({runner.lock_path}): wait"
@@ -201,10 +209,11 @@ def _refuse_beside_a_server(data_dir: Path | None, source: Path, project: str) -
         )
     raise _fail(
         f"a labelport server (pid {runner.pid}) runs imports on this data at {runner.url}:"
-        f" send the import through it:\n  labelport import {source} --project {project}"
-        f" --server {runner.url} --key ID:SECRET  [and the other options]\n"
-        f"(a key: labelport key create --project {project}; if the server was started with"
-        " --media-root over the media folder, add --media-is-shared)"
+        " send the import through it: give an API key and it goes there by itself,\n"
+        f"  labelport import {source} --project {project} --key ID:SECRET  [and the other"
+        f" options]\n  (same as --server {runner.url} --key ID:SECRET; a key: labelport key"
+        f" create --project {project}; if the server was started with --media-root over the"
+        " media folder, add --media-is-shared)"
     )
 
 
