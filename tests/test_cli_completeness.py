@@ -126,18 +126,27 @@ def test_import_beside_a_running_server_says_to_use_it_and_works_through_it(
         assert beside.returncode == 2, beside.stdout + beside.stderr
         said = " ".join(beside.stderr.split())
         assert f"runs imports on this data at {server.base_url}" in said
-        assert f"--server {server.base_url} --key ID:SECRET" in said
+        assert "--project zoo --key ID:SECRET" in said
+        assert f"same as --server {server.base_url} --key ID:SECRET" in said
         assert "Traceback" not in said
         assert not (data / "labelport.db-journal").exists()
 
+        # With a key, the same command goes through the server by itself.
         secret = f"{key['client_id']}:{key['client_secret']}"
         through = run_cli("import", str(source), "-p", "zoo", "--create-labels",
-                          "--server", server.base_url, "--key", secret)  # fmt: skip
-        last = through.stdout.strip().splitlines()
-        assert f"verify in a browser: {server.base_url}/ui/p/zoo/imports" in last[-2]
-        assert last[-1].startswith("the import list: labelport imports --project zoo --server")
+                          "--data-dir", str(data), "--key", secret)  # fmt: skip
+        out = through.stdout.strip().splitlines()
+        assert (
+            out[0]
+            == f"a labelport server runs on this data: importing through it at {server.base_url}"
+        )
+        assert f"verify in a browser: {server.base_url}/ui/p/zoo/imports" in out[-2]
+        assert out[-1].startswith("the import list: labelport imports --project zoo --server")
         imports = server.cli("imports", "--project", "zoo")
         assert [i["status"] for i in imports["items"]] == ["success"]
+        explicit = run_cli("import", str(source), "-p", "zoo", "--server", server.base_url,
+                           "--key", secret)  # fmt: skip
+        assert "files already imported (unchanged)" in explicit.stdout
     # The server is gone (its note may stay: uvicorn ends the process on SIGTERM): the lock is
     # free, so an embedded import runs again.
     assert imports_runner(data) is None
