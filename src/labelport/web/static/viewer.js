@@ -349,9 +349,13 @@
   }
 
   function recolour() {
-    for (const g of overlay.querySelectorAll("g.inst")) {
+    for (const g of overlay ? overlay.querySelectorAll("g.inst") : []) {
       const inst = byElement.get(g);
       if (inst) g.style.setProperty("--c", strokeColour(inst));
+    }
+    for (const span of document.querySelectorAll("#text .tok")) {
+      const label = labels.get(Number(span.dataset.labelId));
+      if (label) span.style.setProperty("--c", label.colour);
     }
   }
 
