@@ -176,3 +176,40 @@ def test_polygons_are_compared_as_masks(service: Service) -> None:
     boxes = evaluate_and_store(service.store, pid, run, params=Params(iou=0.9, iou_type="box"))
     assert boxes.results["iou_type"] == "box" and boxes.results["overall"]["tp"] == 1
     assert np.isclose(boxes.results["overall"]["recall"], 1.0)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_video_per_frame_and_where_the_predicted_track_is_lost_or_switches(
+    service: Service,
+) -> None:
+    from media_factory import make_mp4
+
+    pid = service.create_project("Video")["id"]
+    service.create_labels(pid, ["car"])
+    clip = service.media_dir / "clip.mp4"
+    make_mp4(clip, frames=12, fps=10, width=160, height=120)
+
+    def car(frame: int, number: int, **extra):
+        x = 10 + frame * 5
+        return {"type": "box", "name": "car", "number": number, "x_min": x, "y_min": 20,
+                "x_max": x + 40, "y_max": 60, **extra}  # fmt: skip
+
+    fpm: dict[str, list] = {}
+    for frame in range(10):  # the reference track, frames 0-9
+        fpm[str(frame)] = [car(frame, 1, machine_made=False)]
+        pred = dict(model_ref="m", model_run_ref="r", score=0.9)
+        if frame <= 3:  # predicted track 2 finds it on 0-3, nothing on 4-5, track 3 from 6
+            fpm[str(frame)].append(car(frame, 2, **pred))
+        elif frame >= 6:
+            fpm[str(frame)].append(car(frame, 3, **pred))
+    packet = {"media": {"url": clip.resolve().as_uri(), "type": "video"}, "frame_packet_map": fpm}
+    done = service.wait_import(pid, service.submit_packet(pid, packet)["id"])
+    assert done["status"] == "success", done
+    ev = evaluate_and_store(service.store, pid, find_run(service.store, pid, "r"))
+    o = ev.results["overall"]
+    assert (o["tp"], o["fp"], o["fn"]) == (8, 0, 2)  # per frame: frames 4 and 5 missed
+    tracks = ev.results["tracks"]
+    assert (tracks["sequence_count"], tracks["lost"], tracks["switches"]) == (1, 1, 1)
+    [seq] = tracks["sequences"]
+    assert seq["lost_frames"] == [4] and seq["switch_frames"] == [6]
+    assert (seq["frames"], seq["found"]) == (10, 8)
