@@ -19,6 +19,7 @@ from labelport.service import Service
 from labelport.store import tables as t
 from labelport.web import data, signin_url
 from media_factory import make_png
+from signin_helpers import redeem_link
 
 # Tables that grow with use; a plain (non-aggregate) read of them must be bounded.
 GROWING = ("import", "instance", "sequence", "file")
@@ -84,7 +85,7 @@ def _add_imports(service: Service, project_id: int, count: int) -> None:
 def _client(service: Service) -> TestClient:
     app = create_app(service)
     client = TestClient(app, raise_server_exceptions=True)
-    client.get(signin_url(app, "http://testserver"))
+    redeem_link(client, signin_url(app, "http://testserver"))
     return client
 
 
