@@ -72,7 +72,7 @@ class Accounts:
             raise NotFound(f"no account for {email.strip()[:80]}", code="user.not_found")
         return user
 
-    def list(self) -> list[dict[str, Any]]:
+    def everyone(self) -> list[dict[str, Any]]:
         return [
             self._public(user, self.store.memberships(user.id)) for user in self.store.list_users()
         ]

@@ -71,7 +71,7 @@ def list_(
 ) -> None:
     """Every account with its projects and roles."""
     with _service(data_dir, database_url) as service:
-        users = _accounts(service).list()
+        users = _accounts(service).everyone()
     if as_json:
         _print_json(users)
         return
