@@ -82,9 +82,9 @@ def concat(parts: list[Shapes]) -> Shapes:
         label=np.concatenate([p.label for p in parts]),
         box=np.concatenate([p.box for p in parts]),
         id=np.concatenate([p.id for p in parts]),
-        score=np.concatenate([p.score for p in parts]),  # type: ignore[misc]
-        crowd=np.concatenate([p.crowd for p in parts]),  # type: ignore[misc]
-        sequence=np.concatenate([p.sequence for p in parts]),  # type: ignore[misc]
+        score=np.concatenate([p.score for p in parts]),
+        crowd=np.concatenate([p.crowd for p in parts]),
+        sequence=np.concatenate([p.sequence for p in parts]),
     )
 
 

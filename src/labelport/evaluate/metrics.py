@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def per_label(m: Matches, c: dict[str, np.ndarray], curves: CocoCurves) -> list[
     fn = count(m.gt.label, c["fn"])
     refs = count(m.gt.label, ~m.gt.crowd)
     preds = count(m.dt.label, np.ones(len(m.dt), bool))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for k, label in enumerate(labels.tolist()):
         row = prf(int(tp[k]), int(fp[k]), int(fn[k]))
         ap, ap50 = curves.ap(k), curves.ap(k, 0)

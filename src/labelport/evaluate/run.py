@@ -67,8 +67,8 @@ def find_run(store: Any, project_id: int, spec: str | int) -> int:
         return found[0]
     if len(found) > 1:
         raise Invalid(
-            "evaluate.ambiguous_run",
             f"several models have a run {text!r}: name it as model/run",
+            code="evaluate.ambiguous_run",
         )
     raise NotFound(f"model run {text!r} not found")
 
