@@ -65,7 +65,8 @@ def test_an_account_sees_its_projects_and_is_told_about_others(world: tuple) -> 
         foreign = client.get(f"/ui/p/{gamma}")
         assert foreign.status_code == 403
         said = html.unescape(foreign.text)
-        assert "this account (ann@example.com) can't see project" in said
+        assert "This account (ann@example.com) can't see project" in said
+        assert "labelport user grant ann@example.com" in said
         assert "not a member" in said and "No access to this project" in said
         assert "Project Gamma" not in foreign.text
         assert client.get(f"/ui/p/{gamma}/files/1/instances.json").status_code == 403

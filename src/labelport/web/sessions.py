@@ -75,9 +75,9 @@ class WebSession:
         """NotAMember for an account outside the project; the caller answers 404 otherwise."""
         if self.user_id is not None and not self.may_see(project_id):
             raise NotAMember(
-                f"this account ({self.who}) can't see project {string_id!r}: it is not a"
-                " member. Ask an admin of the server to run"
-                f" `labelport user grant {self.who} {string_id} --role viewer`."
+                f"This account ({self.who}) can't see project {string_id!r}: it is not a"
+                " member. An admin of the server can add it with: labelport user grant"
+                f" {self.who} {string_id} --role viewer"
             )
 
 
