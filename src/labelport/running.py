@@ -81,11 +81,10 @@ def announced(data_dir: Path | None, url: str) -> Iterator[None]:
     """While serving: `<data dir>/server.json` says where (removed on the way out)."""
     root = data_root(data_dir)
     path: Path | None = root / SERVER_FILE
-    try:
-        root.mkdir(parents=True, exist_ok=True)
+    try:  # not made when missing: a server with no data dir runs no imports here to tell of
         (root / SERVER_FILE).write_text(json.dumps({"url": url, "pid": os.getpid()}))
     except OSError:
-        path = None  # read-only data dir: nobody will be told, nothing else changes
+        path = None  # missing or read-only: nobody will be told, nothing else changes
     try:
         yield
     finally:
