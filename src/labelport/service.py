@@ -656,8 +656,11 @@ class Service:
         upload: tuple[str, BinaryIO] | None,
         existing_file: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        """Check against the media too when it can be had, then store nothing."""
-        if existing_file is None and not report.problem_count:
+        """Check against the media too when it can be had, then store nothing. The media is
+        fetched even when the packet has other problems, so that one dry run reports them all
+        (a media URL refused already is not tried)."""
+        media_refused = any(p.path.startswith("media") for p in report.problems)
+        if existing_file is None and not media_refused:
             with tempfile.TemporaryDirectory(prefix="labelport-dry-") as tmp:
                 try:
                     staged = None

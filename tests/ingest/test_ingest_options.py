@@ -39,7 +39,9 @@ def test_reject_is_the_default(project, media) -> None:
     problems = project.rejected(media.packet("image.png", "image", instance_list=instances))
     assert codes(problems) == {("label.unknown", "instance_list/1/name")}
     assert row_counts(project.service) == before
-    assert project.service.list_imports(project.id)[1] == 0
+    # nothing stored but the record of the refusal (docs/imports.md)
+    listed, _ = project.service.list_imports(project.id)
+    assert [i["status"] for i in listed] == ["rejected"]
 
 
 def test_dry_run_stores_nothing_and_reports_media_problems(project, media) -> None:

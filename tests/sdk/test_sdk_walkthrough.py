@@ -137,7 +137,8 @@ def test_bad_packets_raise_one_exception_with_every_problem(
     assert any(p.startswith("instance_list/0") for p in paths), paths
     assert any(p.startswith("instance_list/1") for p in paths), paths
     assert "dgo" in str(rejected)
-    assert project.imports() == []
+    # nothing stored but the record of the refusal (docs/imports.md)
+    assert [(i.id, i.status) for i in project.imports()] == [(rejected.import_id, "rejected")]
 
     dry = project.file.from_url(
         media.url("cat.jpg"),
@@ -145,7 +146,7 @@ def test_bad_packets_raise_one_exception_with_every_problem(
         dry_run=True,
     )
     assert dry.status == "dry_run" and dry.wait() is dry
-    assert project.imports() == []
+    assert [i.status for i in project.imports()] == ["rejected"]  # the dry run left nothing
 
 
 def test_update_local_upload_text_directories_attributes(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from labelport.format.problem_groups import ProblemGroup, group_problems
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -57,10 +59,43 @@ class PacketRejected(LabelportHTTPError):
         self.problems = problems
         self.problem_count = problem_count
         self.warnings = warnings or []
+        error = self.body.get("error") if isinstance(self.body.get("error"), dict) else self.body
+        # The record the refusal left on the server (status `rejected`), when it kept one.
+        self.import_id: int | None = error.get("import_id")
+        self._counts_by_code: dict[str, int] = error.get("problem_counts_by_code") or {}
+        self.warning_count: int = int(error.get("warning_count") or len(self.warnings))
+
+    @property
+    def groups(self) -> list[ProblemGroup]:
+        """The problems grouped by code and message: count, message, a few example paths."""
+        return group_problems(self.problems, self._counts_by_code)
 
     def __str__(self) -> str:
-        lines = [f"{self.message} ({self.problem_count} problem(s))"]
-        lines += [f"  {p}" for p in self.problems[:20]]
-        if self.problem_count > 20:
-            lines.append(f"  ... and {self.problem_count - 20} more")
-        return "\n".join(lines)
+        head = f"{self.message} ({self.problem_count} problem(s))"
+        return "\n".join([head, *describe(self.groups, self.warnings, self.warning_count)])
+
+    def __repr__(self) -> str:
+        return (
+            f"PacketRejected(status={self.status}, problems={self.problem_count}, "
+            f"import_id={self.import_id}, groups=[{short_groups(self.groups)}], "
+            f"warnings={self.warning_count})"
+        )
+
+
+def short_groups(groups: list[ProblemGroup], limit: int = 5) -> str:
+    """`label.unknown x162 'label "car" is not...'`, ... for a one-line repr."""
+    parts = [f"{g.code} x{g.count} {g.message[:60]!r}" for g in groups[:limit]]
+    if len(groups) > limit:
+        parts.append(f"... {len(groups) - limit} more")
+    return ", ".join(parts)
+
+
+def describe(groups: list[ProblemGroup], warnings: list[Problem], warning_count: int) -> list[str]:
+    """Lines for a person: one per problem group (with example places), then the warnings."""
+    lines = [f"  {g.line()}" for g in groups[:30]]
+    if len(groups) > 30:
+        lines.append(f"  ... and {len(groups) - 30} more groups")
+    if warning_count:
+        lines.append(f"  {warning_count} warning(s):")
+        lines += [f"    {g.line()}" for g in group_problems(warnings)[:10]]
+    return lines

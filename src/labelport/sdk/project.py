@@ -28,8 +28,9 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
+from labelport.format.problem_groups import ProblemGroup, from_dicts, group_problems
 from labelport.sdk.client import DEFAULT_HOST, Client
-from labelport.sdk.errors import LabelportHTTPError, Problem
+from labelport.sdk.errors import LabelportHTTPError, Problem, describe, short_groups
 
 FINISHED = frozenset({"success", "failed", "dry_run"})
 BATCH_FINISHED = frozenset({"success", "partial", "failed"})
@@ -55,6 +56,32 @@ class Import:
         self.warnings = [Problem.from_dict(p) for p in data.get("warnings") or []]
         self.warning_count: int = int(data.get("warning_count") or len(self.warnings))
         self.error: str | None = data.get("error")
+        self.media_name: str | None = data.get("media_name")
+        self.media_url: str | None = data.get("media_url")
+        self.idempotency_key: str | None = data.get("idempotency_key")
+
+    @property
+    def groups(self) -> list[ProblemGroup]:
+        """The problems grouped by code and message: count, message, a few example paths (as
+        the server grouped them, else from the problems fetched)."""
+        stored = self.data.get("problem_groups")
+        if stored:
+            return from_dicts(stored)
+        return group_problems(self.problems, self.data.get("problem_counts_by_code"))
+
+    def describe(self) -> str:
+        """Status, media, key, then the problems grouped and the warnings, for a person."""
+        head = f"import {self.id}: {self.status}"
+        if self.media_name or self.media_url:
+            head += f" ({self.media_name or self.media_url})"
+        if self.error:
+            head += f": {self.error}"
+        lines = [head]
+        if self.problem_count:
+            lines.append(f"  {self.problem_count} problem(s):")
+            lines += ["  " + line for line in describe(self.groups, [], 0)]
+        lines += describe([], self.warnings, self.warning_count)
+        return "\n".join(lines)
 
     @property
     def done(self) -> bool:
@@ -104,7 +131,22 @@ class Import:
         return out
 
     def __repr__(self) -> str:
-        return f"Import(id={self.id}, status={self.status!r}, problems={self.problem_count})"
+        groups = ""
+        if self.problems or self.data.get("problem_groups"):
+            groups = f", groups=[{short_groups(self.groups)}]"
+        elif self.data.get("problem_counts_by_code"):  # a listed import: its codes only
+            by_code = self.data["problem_counts_by_code"]
+            groups = ", by_code={" + ", ".join(f"{k}: {v}" for k, v in by_code.items()) + "}"
+        name = f", media={self.media_name!r}" if self.media_name else ""
+        warns = ""
+        if self.warning_count:
+            shown = "; ".join(f"{w.code} at {w.path}" for w in self.warnings[:3])
+            more = ", ..." if self.warning_count > 3 else ""
+            warns = f", warnings={self.warning_count} [{shown}{more}]"
+        return (
+            f"Import(id={self.id}, status={self.status!r}{name}, problems={self.problem_count}"
+            f"{groups}{warns})"
+        )
 
 
 class BatchFile:
