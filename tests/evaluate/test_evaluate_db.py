@@ -213,3 +213,36 @@ def test_video_per_frame_and_where_the_predicted_track_is_lost_or_switches(
     [seq] = tracks["sequences"]
     assert seq["lost_frames"] == [4] and seq["switch_frames"] == [6]
     assert (seq["frames"], seq["found"]) == (10, 8)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_keypoints_are_compared_by_oks(service: Service) -> None:
+    pid = service.create_project("People")["id"]
+    service.create_labels(pid, ["person"])
+    path = service.media_dir / "people.png"
+    from media_factory import make_png
+
+    make_png(path, 300, 300)
+    skeleton = [(100, 50), (100, 90), (100, 150), (80, 200), (120, 200)]
+
+    def person(shift: float, **extra):
+        return {"type": "keypoints", "name": "person",
+                "nodes": [{"id": str(k), "x": x + shift, "y": y}
+                          for k, (x, y) in enumerate(skeleton)], **extra}  # fmt: skip
+
+    packet = {
+        "media": {"url": path.resolve().as_uri(), "type": "image"},
+        "instance_list": [
+            person(0, machine_made=False),
+            person(1.5, model_ref="m", model_run_ref="r", score=0.9),  # close: found
+            person(60, model_ref="m", model_run_ref="r", score=0.8),  # far: a false positive
+        ],
+    }
+    done = service.wait_import(pid, service.submit_packet(pid, packet)["id"])
+    assert done["status"] == "success", done
+    run = find_run(service.store, pid, "r")
+    ev = evaluate_and_store(service.store, pid, run)
+    assert ev.results["iou_type"] == "keypoints"
+    o = ev.results["overall"]
+    assert (o["tp"], o["fp"], o["fn"]) == (1, 1, 0)
+    assert o["ap50"] == pytest.approx(1.0)

@@ -27,7 +27,7 @@ class EvaluationIn(BaseModel):
     )
     iou: float = Field(0.5, gt=0, le=1)
     score_min: float = Field(0.0, ge=0, le=1)
-    iou_type: str = Field("auto", pattern="^(auto|box|mask)$")
+    iou_type: str = Field("auto", pattern="^(auto|box|mask|keypoints)$")
     max_dets: int | None = Field(100, ge=1, le=1_000_000)
     scope: str = Field("run", pattern="^(run|project)$")
 

@@ -16,7 +16,8 @@ from labelport.evaluate.masks import Mask, box_points
 from labelport.evaluate.matching import Shapes
 from labelport.store.evaluations import EVAL_COLUMNS, EvaluationStore
 
-TYPES = ("box", "polygon")
+TYPES = ("box", "polygon", "keypoints")
+BOX, POLYGON, KEYPOINTS = 0, 1, 2
 
 
 def _chunk(
@@ -39,20 +40,25 @@ def _chunk(
         crowd=np.zeros(n, bool),
         sequence=a[:, 9].astype(np.int64),
     )
-    return shapes, np.flatnonzero(a[:, 12] == 1).tolist(), pred
+    return shapes, np.flatnonzero(a[:, 12] > 0).tolist(), pred
 
 
-def _points(es: EvaluationStore, shapes: Shapes, shaped: list[int]) -> dict[int, list]:
-    """{position: points} of the non-box rows, whose box becomes the bounds of their points."""
+def _points(es: EvaluationStore, shapes: Shapes, shaped: list[int]) -> dict[int, tuple]:
+    """{position: (POLYGON, [(x, y)...]) or (KEYPOINTS, [(node id, x, y)...])} of the non-box
+    rows, whose box becomes the bounds of their points."""
     if not shaped:
         return {}
     found = es.geometries(shapes.id[shaped].tolist())
-    out: dict[int, list] = {}
+    out: dict[int, tuple] = {}
     for i in shaped:
-        geometry = found.get(int(shapes.id[i]))
-        raw = json.loads(geometry or "{}").get("points") or []
-        pts = [(float(p["x"]), float(p["y"])) for p in raw]
-        out[i] = pts
+        geometry = json.loads(found.get(int(shapes.id[i])) or "{}")
+        if "nodes" in geometry:
+            nodes = [(str(n["id"]), float(n["x"]), float(n["y"])) for n in geometry["nodes"]]
+            out[i] = (KEYPOINTS, nodes)
+            pts = [(x, y) for _, x, y in nodes]
+        else:
+            pts = [(float(p["x"]), float(p["y"])) for p in geometry.get("points") or []]
+            out[i] = (POLYGON, pts)
         if pts:
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             shapes.box[i] = (min(xs), min(ys), max(xs), max(ys))
@@ -61,11 +67,33 @@ def _points(es: EvaluationStore, shapes: Shapes, shaped: list[int]) -> dict[int,
     return out
 
 
-def add_masks(shapes: Shapes, points: dict[int, list]) -> None:
+def only(shapes: Shapes, geo: dict[int, tuple], keypoints: bool) -> tuple[Shapes, dict[int, tuple]]:
+    """The keypoints (or everything but them), with `geo` renumbered to the new positions."""
+    kinds = np.zeros(len(shapes), np.int8)
+    for i, (kind, _payload) in geo.items():
+        kinds[i] = kind
+    keep = (kinds == KEYPOINTS) if keypoints else (kinds != KEYPOINTS)
+    if keep.all():
+        return shapes, geo
+    idx = np.flatnonzero(keep)
+    pos = np.full(len(shapes), -1)
+    pos[idx] = np.arange(len(idx))
+    return shapes.take(idx), {int(pos[i]): v for i, v in geo.items() if keep[i]}
+
+
+def kinds_present(geo: dict[int, tuple], n: int) -> set[int]:
+    """Which of BOX, POLYGON, KEYPOINTS a side of n shapes holds."""
+    kinds = {kind for kind, _ in geo.values()}
+    if n > len(geo):
+        kinds.add(BOX)
+    return kinds
+
+
+def add_masks(shapes: Shapes, geo: dict[int, tuple]) -> None:
     """Rasterise every shape: polygons from their points, boxes as rectangles."""
     masks: list[Mask | None] = []
     for i in range(len(shapes)):
-        pts = points.get(i) or box_points(shapes.box[i])
+        pts = geo[i][1] if i in geo else box_points(shapes.box[i])
         try:
             masks.append(Mask(pts) if len(pts) >= 3 else None)
         except ValueError:
@@ -97,12 +125,12 @@ def load_pair(
     scope_run: bool,
     file_id: int | None = None,
     types: tuple[str, ...] = TYPES,
-) -> tuple[Shapes, dict[int, list], Shapes, dict[int, list]]:
-    """(references, their polygon points, predictions, theirs), read in one query. The points
-    are keyed by position in their Shapes. `scope_run`: only references of files the run
-    predicted on."""
+) -> tuple[Shapes, dict[int, tuple], Shapes, dict[int, tuple]]:
+    """(references, their geometry, predictions, theirs), read in one query. The geometry
+    ((kind, points) of polygons and keypoints, see `_points`) is keyed by position in its side.
+    `scope_run`: only references of files the run predicted on."""
     sides: dict[bool, list[Shapes]] = {True: [], False: []}
-    points: dict[bool, dict[int, list]] = {True: {}, False: {}}
+    points: dict[bool, dict[int, tuple]] = {True: {}, False: {}}
     offsets = {True: 0, False: 0}
     for rows in es.instance_rows(
         project_id, run_id=run_id, reference_run_id=reference_run_id, types=types,

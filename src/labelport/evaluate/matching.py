@@ -47,6 +47,8 @@ class Shapes:
     crowd: np.ndarray | None = None  # bool
     sequence: np.ndarray | None = None  # int64
     masks: list | None = None
+    kp: np.ndarray | None = None  # float64 (n, K, 2): keypoints by slot, nan where absent
+    area: np.ndarray | None = None  # float64: the area OKS scales by (references)
 
     def __len__(self) -> int:
         return len(self.file)
@@ -64,6 +66,7 @@ class Shapes:
         return Shapes(
             self.file[index], self.frame[index], self.label[index], self.box[index],
             self.id[index], t(self.score), t(self.crowd), t(self.sequence), masks,
+            t(self.kp), t(self.area),
         )  # fmt: skip
 
 
@@ -145,12 +148,15 @@ def match(
     mask_iou: Callable[[Shapes, Shapes, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     | None = None,
     keep_below: float | None = None,
+    oks: Callable[[Shapes, Shapes, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Matches:
     """Match `dt` (with scores) to `gt` per (file, frame, label) at each threshold.
 
     `mask_iou(gt, dt, gi, di, crowd)`: IoU of the pairs (di[k], gi[k]) when shapes are masks;
     boxes otherwise (a mask's box then only preselects pairs that can overlap).
     `keep_below`: also keep edges down to this IoU (for the viewer), without matching on them.
+    `oks(gt, dt, gi, di)`: keypoint similarity of the pairs instead of IoU (every pair of a
+    group is scored: OKS is not bounded by the boxes' overlap).
     """
     thresholds = np.asarray(thresholds, dtype=np.float64)
     if gt.crowd is None:
@@ -183,7 +189,7 @@ def match(
     low = float(thresholds.min()) if len(thresholds) else 1.0
     if keep_below is not None:
         low = min(low, keep_below)
-    e_d, e_g, e_iou = _edges(gt, dt, dcode, g_count, g_start, low, mask_iou)
+    e_d, e_g, e_iou = _edges(gt, dt, dcode, g_count, g_start, low, mask_iou, oks)
 
     nt, nd, ng = len(thresholds), len(dt), len(gt)
     dt_match = np.full((nt, nd), -1, np.int64)
@@ -256,6 +262,7 @@ def _edges(
     g_start: np.ndarray,
     low: float,
     mask_iou: Callable | None,
+    oks: Callable | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (dt, gt) pair of a group with IoU >= low (and > 0), in chunks of PAIR_CHUNK.
 
@@ -277,7 +284,7 @@ def _edges(
     np.maximum.at(widest, gcode, gw)
     offset = 4.0 * (span + 1.0)
     margin = 1e-6 * (span + 1.0) + 1e-9
-    if offset * n_groups < 2.0**50:
+    if oks is None and offset * n_groups < 2.0**50:
         perm = np.lexsort((gt.box[:, 0], gcode))
         keys = gcode[perm] * offset + (gt.box[perm, 0] - x_min)
         dw = dt.box[:, 2] - dt.box[:, 0]
@@ -305,8 +312,11 @@ def _edges(
             offs = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
             gi = perm[lo[di] + offs]
             crowd = gt.crowd[gi]
-            iou = box_iou_pairs(dt.box[di], gt.box[gi], crowd)
-            if mask_iou is not None:
+            if oks is not None:
+                iou = oks(gt, dt, gi, di)
+            else:
+                iou = box_iou_pairs(dt.box[di], gt.box[gi], crowd)
+            if mask_iou is not None and oks is None:
                 near = np.flatnonzero(iou > 0)
                 di, gi, crowd = di[near], gi[near], crowd[near]
                 iou = mask_iou(gt, dt, gi, di, crowd)

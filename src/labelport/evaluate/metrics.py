@@ -186,7 +186,7 @@ def per_file(m: Matches, c: dict[str, np.ndarray]) -> dict[int, tuple[int, int, 
 
 
 def confusion(
-    m: Matches, c: dict[str, np.ndarray], iou: float, mask_iou: Callable | None = None
+    m: Matches, c: dict[str, np.ndarray], iou: float, **similarity: Callable
 ) -> list[list[int | None]]:
     """[prediction label, reference label, count]: the diagonal is each label's true positives;
     then the false positives are matched (same greedy rule, any label) to the references nobody
@@ -198,7 +198,7 @@ def confusion(
     rows += [[int(a), int(a), int(x)] for a, x in zip(u.tolist(), n.tolist(), strict=True)]
     fp, fn = np.flatnonzero(c["fp"]), np.flatnonzero(c["fn"])
     crossed = match(gt.take(fn), dt.take(fp), [iou], max_dets=None, class_agnostic=True,
-                    mask_iou=mask_iou)  # fmt: skip
+                    **similarity)  # fmt: skip
     took = crossed.dt_match[0] >= 0
     pairs = np.stack([crossed.dt.label[took], crossed.gt.label[crossed.dt_match[0][took]]], 1)
     if len(pairs):

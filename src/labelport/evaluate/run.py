@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 
 from labelport.errors import Invalid, NotFound
-from labelport.evaluate import metrics
-from labelport.evaluate.load import add_masks, load_pair
+from labelport.evaluate import keypoints, metrics
+from labelport.evaluate.load import BOX, POLYGON, add_masks, kinds_present, load_pair, only
 from labelport.evaluate.masks import mask_iou
 from labelport.evaluate.matching import IOU_THRESHOLDS, Matches, Shapes, match
 from labelport.store.evaluations import Evaluation, EvaluationStore
 
-IOU_TYPES = ("auto", "box", "mask")
+IOU_TYPES = ("auto", "box", "mask", "keypoints")
 SCOPES = ("run", "project")
 
 
@@ -74,18 +74,39 @@ def find_run(store: Any, project_id: int, spec: str | int) -> int:
 
 
 def _load(es: EvaluationStore, project_id: int, run_id: int, ref_run: int | None, params: Params,
-          file_id: int | None = None) -> tuple[Shapes, Shapes, bool]:  # fmt: skip
-    gt, gt_pts, dt, dt_pts = load_pair(
+          file_id: int | None = None) -> tuple[Shapes, Shapes, str]:  # fmt: skip
+    """Both sides, and the kind of comparison: box, mask or keypoints."""
+    gt, gt_geo, dt, dt_geo = load_pair(
         es, project_id, run_id=run_id, reference_run_id=ref_run,
         scope_run=params.scope == "run", file_id=file_id,
     )  # fmt: skip
-    masks = params.iou_type == "mask" or (params.iou_type == "auto" and bool(dt_pts or gt_pts))
-    if masks:
-        add_masks(dt, dt_pts)
-        add_masks(gt, gt_pts)
+    present = kinds_present(gt_geo, len(gt)) | kinds_present(dt_geo, len(dt))
+    kind = params.iou_type
+    if kind == "auto":
+        if present & {BOX, POLYGON} or not present:
+            kind = "mask" if POLYGON in present else "box"
+        else:
+            kind = "keypoints"
+    gt, gt_geo = only(gt, gt_geo, kind == "keypoints")
+    dt, dt_geo = only(dt, dt_geo, kind == "keypoints")
+    if kind == "mask":
+        add_masks(dt, dt_geo)
+        add_masks(gt, gt_geo)
+    elif kind == "keypoints":
+        nodes = [{i: v[1] for i, v in geo.items()} for geo in (gt_geo, dt_geo)]
+        keypoints.fill(gt, nodes[0], dt, nodes[1])
     if ref_run is not None:
         gt.score = np.zeros(len(gt))
-    return gt, dt, masks
+    return gt, dt, kind
+
+
+def _similarity(kind: str) -> dict[str, Any]:
+    """The keyword of `match` that compares shapes of this kind (boxes need none)."""
+    if kind == "mask":
+        return {"mask_iou": mask_iou}
+    if kind == "keypoints":
+        return {"oks": keypoints.oks}
+    return {}
 
 
 def compute(
@@ -105,15 +126,15 @@ def compute(
     if reference_run_id is not None:
         es.model_run_in(project_id, reference_run_id)
     started = time.perf_counter()
-    gt, dt, masks = _load(es, project_id, run_id, reference_run_id, params)
+    gt, dt, kind = _load(es, project_id, run_id, reference_run_id, params)
     loaded = time.perf_counter()
     thresholds = IOU_THRESHOLDS
     ti = metrics.threshold_index(params.iou)
     if ti is None:
         thresholds = np.append(IOU_THRESHOLDS, params.iou)
         ti = len(IOU_THRESHOLDS)
-    miou = mask_iou if masks else None
-    m = match(gt, dt, thresholds, max_dets=params.max_dets, mask_iou=miou)
+    similarity = _similarity(kind)
+    m = match(gt, dt, thresholds, max_dets=params.max_dets, **similarity)
     labels = np.unique(np.concatenate([m.gt.label, m.dt.label]))
     curves = metrics.coco_curves(m, labels)
     c = metrics.counts_at(m, ti, params.score_min)
@@ -134,10 +155,10 @@ def compute(
         "model_run": {"id": run_id, "model": store_run[1], "run": store_run[2]},
         "reference": "human" if reference_run_id is None else "run",
         "reference_run_id": reference_run_id,
-        "iou_type": "mask" if masks else "box",
+        "iou_type": kind,
         "overall": overall,
         "labels": rows,
-        "confusion": metrics.confusion(m, c, params.iou, miou),
+        "confusion": metrics.confusion(m, c, params.iou, **similarity),
         "tracks": metrics.tracks(m, c),
         "files_with_errors": sum(1 for _, fp, fn in files.values() if fp + fn),
         "timings": {
@@ -212,10 +233,10 @@ def file_detail(store: Any, evaluation: Evaluation, file_id: int, iou_floor: flo
     if params.iou_type == "auto":
         params = Params(**{**asdict(params), "iou_type": evaluation.results.get("iou_type", "box")})
     es = EvaluationStore(store)
-    gt, dt, masks = _load(es, evaluation.project_id, evaluation.model_run_id,
-                          evaluation.reference_run_id, params, file_id=file_id)  # fmt: skip
-    m: Matches = match(gt, dt, [params.iou], max_dets=params.max_dets,
-                       mask_iou=mask_iou if masks else None, keep_below=iou_floor)  # fmt: skip
+    gt, dt, kind = _load(es, evaluation.project_id, evaluation.model_run_id,
+                         evaluation.reference_run_id, params, file_id=file_id)  # fmt: skip
+    m: Matches = match(gt, dt, [params.iou], max_dets=params.max_dets, keep_below=iou_floor,
+                       **_similarity(kind))  # fmt: skip
     c = metrics.counts_at(m, 0, params.score_min)
     e_d, e_g, e_iou = m.edges
     return {

@@ -17,8 +17,8 @@ from labelport.store.coltypes import utcnow
 from labelport.store.errors import NotFound
 
 # What `instance_rows` yields, in this order: numbers only (NULL -> -1, booleans 0/1), so that a
-# chunk becomes one numpy array in one pass. `shaped`: 1 for a non-box (its geometry is read by
-# `geometries`).
+# chunk becomes one numpy array in one pass. `shaped`: 0 box, 1 polygon, 2 keypoints (the
+# geometry of the latter two is read by `geometries`).
 EVAL_COLUMNS = (
     "file_id", "frame", "label_id", "score", "x_min", "y_min", "x_max", "y_max", "id",
     "sequence_id", "model_run_id", "machine_made", "shaped",
@@ -27,7 +27,8 @@ _SELECT = (
     "file_id, COALESCE(frame, -1), COALESCE(label_id, -1), COALESCE(score, -1), "
     "COALESCE(x_min, 0), COALESCE(y_min, 0), COALESCE(x_max, 0), COALESCE(y_max, 0), id, "
     "COALESCE(sequence_id, -1), COALESCE(model_run_id, -1), "
-    "CASE WHEN machine_made THEN 1 ELSE 0 END, CASE WHEN type = 'box' THEN 0 ELSE 1 END"
+    "CASE WHEN machine_made THEN 1 ELSE 0 END, "
+    "CASE WHEN type = 'box' THEN 0 WHEN type = 'polygon' THEN 1 ELSE 2 END"
 )
 FETCH_ROWS = 100_000
 
@@ -98,7 +99,7 @@ class EvaluationStore(StoreBase):
             params["file"] = file_id
         sql = f"SELECT {_SELECT} FROM instance WHERE {' AND '.join(where)}"
         with self._read() as conn:
-            raw = conn.connection.driver_connection
+            raw: Any = conn.connection.driver_connection
             if sqlite:
                 cur = raw.cursor()
             else:  # a server-side cursor: the rows stream, the server keeps them
