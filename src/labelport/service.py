@@ -1121,10 +1121,17 @@ class _Envelope(msgspec.Struct):
         return self.media.type if self.media is not None else None
 
 
+# A packet that did not decode is read again for its record's name and key only when small: a
+# huge broken packet is not parsed twice (its record then names nothing).
+_ENVELOPE_MAX_BYTES = 4 << 20
+
+
 def _envelope_of(data: bytes | mmap.mmap) -> _Envelope | None:
+    if len(data) > _ENVELOPE_MAX_BYTES:
+        return None
     try:
         return msgspec.json.decode(data, type=_Envelope)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
 
 
