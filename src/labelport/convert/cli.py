@@ -255,13 +255,18 @@ def _media_roots(source: Path, media: Path | None) -> list[Path]:
 
 
 def _run(source: Path, target: Any, options: ImportOptions, console: Console) -> Outcome:
-    from labelport.sdk.errors import LabelportHTTPError
-
     try:
         with _progress(console) as progress:
             return run(source, target, options, _Bar(progress))
-    except LabelportHTTPError as exc:
+    except _sdk_http_error() as exc:  # evaluated only when something is raised
         raise _fail(f"server: {exc.message}") from None
+
+
+def _sdk_http_error() -> type[Exception]:
+    # Imported when needed: the SDK brings httpx (~0.1 s), which an embedded import never uses.
+    from labelport.sdk.errors import LabelportHTTPError
+
+    return LabelportHTTPError
 
 
 def _summary(outcome: Outcome, console: Console) -> None:

@@ -35,6 +35,8 @@ from labelport.store import NotFound, Store, WritePlan
 
 MEDIA_MODES = ("copy", "reference")
 _LIMITS = ProbeLimits()
+# A local file up to this size is read into memory once (hash, probe and copy from the bytes).
+_KEEP_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -262,11 +264,19 @@ class MediaResolver:
         self.blobs = blobs
         self.settings = settings
         self._fetcher: Fetcher | None = None
+        self._fetch_config: tuple[Settings, FetchConfig] | None = None
         self._lock = threading.Lock()
 
     @property
     def fetch_config(self) -> FetchConfig:
-        """What may be fetched, and how: the settings as the fetcher and `url_refused` see them."""
+        """What may be fetched, and how: the settings as the fetcher and `url_refused` see them
+        (made once per `Settings` object: a batch asks for it per file)."""
+        made = self._fetch_config
+        if made is None or made[0] is not self.settings:
+            made = self._fetch_config = (self.settings, self._make_fetch_config())
+        return made[1]
+
+    def _make_fetch_config(self) -> FetchConfig:
         return FetchConfig(
             allow_private=self.settings.allow_private_urls,
             max_bytes=self.settings.max_media_bytes,
@@ -345,17 +355,27 @@ class MediaResolver:
                     source.probe, None, source.sha256, source.size, source.filename, url, packet
                 ),
             )
-        with self.fetcher.fetch(url) as fetched:  # removes a fetched body's temp file after
+        if fetch_scheme(url) == "file":
+            # Read in place once: a small file's bytes are hashed, probed and copied from memory.
+            fetched = sources.fetch_file(self.fetch_config, url, keep_bytes=_KEEP_BYTES)
+        else:
+            fetched = self.fetcher.fetch(url)
+        with fetched:  # removes a fetched body's temp file after
+            data = fetched.data
             probe = None
             if declared in (None, "image"):  # most media is a JPEG or PNG: its header suffices
-                probe = probe_complete_image(fetched.path, _LIMITS)
+                probe = probe_complete_image(fetched.path if data is None else data, _LIMITS)
             if probe is None:
                 probe = probe_file(fetched.path, declared, filename=fetched.filename)
             extension = Path(fetched.filename or "").suffix or (
                 mimetypes.guess_extension(fetched.content_type or "") or ""
             )
             key = content_key(fetched.sha256, extension)
-            if not self.blobs.exists(key):
+            if self.blobs.exists(key):
+                pass
+            elif data is not None:
+                self.blobs.put_bytes(key, data, durable=durable, sha256=fetched.sha256)
+            else:
                 self.blobs.put_file(key, fetched.path, durable=durable)
         return Media(
             info=probe.media_info(),

@@ -16,8 +16,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import itertools
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -52,7 +54,11 @@ class BlobStore(Protocol):
     partial write. Every put hashes the bytes it writes, so callers get the sha256 for free.
     """
 
-    def put_bytes(self, key: str, data: bytes, *, durable: bool = True) -> StoredBlob: ...
+    def put_bytes(
+        self, key: str, data: bytes, *, durable: bool = True, sha256: str | None = None
+    ) -> StoredBlob:
+        """`sha256`: the caller's digest of `data`, when it has one (it is not computed again)."""
+        ...
 
     def put_stream(self, key: str, stream: BinaryIO, *, durable: bool = True) -> StoredBlob: ...
 
@@ -185,6 +191,10 @@ class LocalBlobStore:
         self._tmp = self.root / ".tmp"
         self._tmp.mkdir(exist_ok=True)
         self._pending: dict[str, Path] = {}  # key -> temp file of a put waiting for sync()
+        # Temp file names: unique to this store object (pid and a random token) plus a counter,
+        # created with O_EXCL (tempfile.mkstemp's random names cost ~25 us a file in Python).
+        self._temp_prefix = f"put-{os.getpid()}-{secrets.token_hex(4)}-"
+        self._temp_count = itertools.count()
         self._real_folders: dict[str, str] = {}  # folder as joined -> its real path
         self._lock = threading.Lock()  # guards _pending
         self._sync_lock = threading.Lock()  # one sync at a time
@@ -217,10 +227,40 @@ class LocalBlobStore:
         with self._lock:
             return self._pending.get(key, path)
 
+    def _temp_file(self) -> tuple[int, str]:
+        """A new, empty temp file in ``.tmp``, open for writing: (fd, path)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        while True:
+            name = f"{self._tmp}/{self._temp_prefix}{next(self._temp_count)}"
+            try:
+                return os.open(name, flags, 0o644), name
+            except FileExistsError:  # left by a crashed store that drew the same token
+                continue
+
+    def _placed(self, key: str, tmp_name: str, durable: bool) -> None:
+        """A complete temp file becomes the blob: renamed into place now (durable: its data
+        was fsync'ed), or at the next `sync` (deferred)."""
+        if durable:
+            target = self._path(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                os.replace(tmp_name, target)
+                superseded = self._pending.pop(key, None)
+        else:
+            with self._lock:
+                superseded = self._pending.get(key)
+                self._pending[key] = Path(tmp_name)
+        if superseded is not None:
+            with suppress(OSError):
+                superseded.unlink()
+
     @contextmanager
     def _atomic_writer(self, key: str, durable: bool) -> Iterator[tuple[BinaryIO, Any, list[int]]]:
-        target = self._path(key)
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        if durable:
+            self._path(key)  # a key that resolves outside the store fails before any write
+        else:
+            validate_key(key)  # where it resolves is checked when `sync` moves it
+        fd, tmp_name = self._temp_file()
         digest = hashlib.sha256()
         counter = [0]
         try:
@@ -229,18 +269,7 @@ class LocalBlobStore:
                 if durable:
                     f.flush()
                     os.fsync(f.fileno())
-            if durable:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with self._lock:
-                    os.replace(tmp_name, target)
-                    superseded = self._pending.pop(key, None)
-            else:
-                with self._lock:
-                    superseded = self._pending.get(key)
-                    self._pending[key] = Path(tmp_name)
-            if superseded is not None:
-                with suppress(OSError):
-                    superseded.unlink()
+            self._placed(key, tmp_name, durable)
         except BaseException:
             with suppress(OSError):
                 os.unlink(tmp_name)
@@ -254,12 +283,32 @@ class LocalBlobStore:
                 f.write(chunk)
         return StoredBlob(key=key, size=counter[0], sha256=digest.hexdigest())
 
-    def put_bytes(self, key: str, data: bytes, *, durable: bool = True) -> StoredBlob:
-        with self._atomic_writer(key, durable) as (f, digest, counter):
-            digest.update(data)
-            counter[0] = len(data)
-            f.write(data)
-        return StoredBlob(key=key, size=len(data), sha256=digest.hexdigest())
+    def put_bytes(
+        self, key: str, data: bytes, *, durable: bool = True, sha256: str | None = None
+    ) -> StoredBlob:
+        if durable:
+            self._path(key)
+        else:
+            validate_key(key)
+        if sha256 is None:
+            sha256 = hashlib.sha256(data).hexdigest()
+        fd, tmp_name = self._temp_file()
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (a signal, a full disk)
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            self._placed(key, tmp_name, durable)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            with suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+        return StoredBlob(key=key, size=len(data), sha256=sha256)
 
     def put_file(
         self, key: str, path: str | os.PathLike[str], *, durable: bool = True
@@ -292,7 +341,7 @@ class LocalBlobStore:
                     try:
                         os.replace(tmp, target)
                     except FileNotFoundError:  # its folder is new (a mkdir per blob cost more)
-                        target.parent.mkdir(parents=True, exist_ok=True)
+                        os.makedirs(os.path.dirname(target), exist_ok=True)
                         os.replace(tmp, target)
                     del self._pending[key]
             _sync_file_system(self.root)

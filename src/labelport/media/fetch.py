@@ -61,8 +61,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import unquote
 
-import httpx
-
 from labelport.media.blobs import sha256_file
 from labelport.media.errors import (
     FETCH_FAILED,
@@ -76,8 +74,22 @@ from labelport.media.errors import (
 from labelport.media.guard import Resolver, parse_ip_literal, resolve_checked, system_resolver
 
 if TYPE_CHECKING:
+    import httpx
+
     from labelport.media.probe_types import ProbeLimits
     from labelport.media.sources import OpenedSource, SourceProbe
+else:
+
+    class _Httpx:
+        """httpx, imported on first use (~0.1 s and ~20 MiB): a process that reads only local
+        files or object storage never needs it. The import lock makes it thread-safe."""
+
+        def __getattr__(self, name: str) -> Any:
+            import httpx
+
+            return getattr(httpx, name)
+
+    httpx = _Httpx()
 
 _T = TypeVar("_T")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -141,9 +153,11 @@ class FetchResult:
     # Change detection (reference media): what the source said about its version, if anything.
     etag: str | None = None
     last_modified: str | None = None
+    # The body itself, when the reader kept it (a small local file, `fetch_file(keep_bytes=)`).
+    data: bytes | None = None
 
     def read_bytes(self) -> bytes:
-        return self.path.read_bytes()
+        return self.data if self.data is not None else self.path.read_bytes()
 
     def cleanup(self) -> None:
         if not self.owned:
@@ -187,7 +201,7 @@ class PartialBody:
 
 
 # A body handler gets the checked URL, the 2xx response (streaming) and the attempt's bounds.
-_Handler = Callable[[httpx.URL, httpx.Response, "_Bounds"], _T]
+_Handler = Callable[["httpx.URL", "httpx.Response", "_Bounds"], _T]
 
 
 class _Bounds:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -20,7 +22,9 @@ _MIME = {
 }
 
 
-def probe_image(path: Path, limits: ProbeLimits, *, header_only: bool = False) -> Probe:
+def probe_image(
+    path: Path | BinaryIO, limits: ProbeLimits, *, header_only: bool = False
+) -> Probe:
     """Width, height and format of an image; refuses decompression bombs and corrupt files.
 
     ``width``/``height`` are the stored pixel dimensions (what the decoder produces); an EXIF
@@ -83,17 +87,21 @@ _END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
 _TAIL = 4096
 
 
-def probe_complete_image(path: Path, limits: ProbeLimits) -> Probe | None:
-    """The header probe of a whole JPEG or PNG file that ends where its format says it ends
-    (so it is not truncated), without decoding the pixels: ~50x cheaper than `probe_image`.
-    None when that cannot be told this way (another format, data after the end marker): the
-    caller then probes in full."""
+def probe_complete_image(path: Path | bytes, limits: ProbeLimits) -> Probe | None:
+    """The header probe of a whole JPEG or PNG file (or its bytes) that ends where its format
+    says it ends (so it is not truncated), without decoding the pixels: ~50x cheaper than
+    `probe_image`. None when that cannot be told this way (another format, data after the end
+    marker): the caller then probes in full."""
     try:
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(max(0, size - _TAIL))
-            tail = f.read()
-        probe = probe_image(path, limits, header_only=True)
+        if isinstance(path, bytes):
+            tail = path[-_TAIL:]
+            probe = probe_image(io.BytesIO(path), limits, header_only=True)
+        else:
+            with open(path, "rb") as f:
+                size = f.seek(0, 2)
+                f.seek(max(0, size - _TAIL))
+                tail = f.read()
+            probe = probe_image(path, limits, header_only=True)
     except (OSError, ProbeError):
         return None
     marker = _END_MARKERS.get((probe.format or "").upper())

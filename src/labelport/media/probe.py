@@ -16,10 +16,8 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import av
-
-from labelport.media.av_probe import probe_audio, probe_video
 from labelport.media.errors import (
     TYPE_MISMATCH,
     UNREADABLE,
@@ -192,8 +190,8 @@ def _probe_geo(path: Path, limits: ProbeLimits, fmt: str | None) -> Probe:
 
 _PROBES: dict[str, Callable[[Path, ProbeLimits, str | None], Probe]] = {
     "image": lambda p, lim, _fmt: probe_image(p, lim),
-    "video": lambda p, lim, _fmt: probe_video(p, lim),
-    "audio": lambda p, lim, _fmt: probe_audio(p, lim),
+    "video": lambda p, lim, _fmt: _av_probe().probe_video(p, lim),
+    "audio": lambda p, lim, _fmt: _av_probe().probe_audio(p, lim),
     "text": lambda p, lim, _fmt: probe_text(p, lim),
     "point_cloud": _probe_point_cloud,
     "geo": _probe_geo,
@@ -320,7 +318,17 @@ def _run(kind: str, path: Path, limits: ProbeLimits, fmt: str | None) -> Probe:
         raise ProbeError(UNREADABLE, f"{kind} file is unreadable: {exc}") from None
 
 
+def _av_probe() -> Any:
+    # PyAV is imported with the first video or audio probe: a process that never sees one (an
+    # import of images, a server at rest) does not hold it (~30 MiB, ~0.1 s).
+    from labelport.media import av_probe
+
+    return av_probe
+
+
 def _audio_only(path: Path) -> bool:
+    import av
+
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             return not container.streams.video and bool(container.streams.audio)

@@ -86,9 +86,12 @@ class S3BlobStore:
         self.client.upload_fileobj(reader, self.bucket, self._name(key))
         return StoredBlob(key=key, size=reader.size, sha256=reader.digest.hexdigest())
 
-    def put_bytes(self, key: str, data: bytes, *, durable: bool = True) -> StoredBlob:
+    def put_bytes(
+        self, key: str, data: bytes, *, durable: bool = True, sha256: str | None = None
+    ) -> StoredBlob:
         self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
-        return StoredBlob(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        digest = sha256 or hashlib.sha256(data).hexdigest()
+        return StoredBlob(key=key, size=len(data), sha256=digest)
 
     def put_file(
         self, key: str, path: str | os.PathLike[str], *, durable: bool = True

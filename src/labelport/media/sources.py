@@ -205,9 +205,10 @@ def _file_version(info: os.stat_result) -> tuple[str, str]:
     return etag, email.utils.formatdate(info.st_mtime, usegmt=True)
 
 
-def fetch_file(config: FetchConfig, url: str) -> FetchResult:
+def fetch_file(config: FetchConfig, url: str, *, keep_bytes: int = 0) -> FetchResult:
     """A file:// source as a `FetchResult` pointing at the file itself (``owned=False``),
-    hashed in one read."""
+    hashed in one read. A file of at most `keep_bytes` also comes with its bytes (``data``),
+    so that its copy and probe need not read it again."""
     real = resolve_local(url, config)
     fd = _open_local(real, url, _roots(config))
     digest = hashlib.sha256()
@@ -216,11 +217,16 @@ def fetch_file(config: FetchConfig, url: str) -> FetchResult:
         info = os.fstat(f.fileno())
         if info.st_size > config.max_bytes:
             raise FetchError(TOO_LARGE, _too_large(url, info.st_size, config.max_bytes))
+        kept: list[bytes] | None = [] if info.st_size <= keep_bytes else None
         while chunk := f.read(_CHUNK):
             size += len(chunk)
             if size > config.max_bytes:
                 raise FetchError(TOO_LARGE, _too_large(url, size, config.max_bytes))
             digest.update(chunk)
+            if kept is not None and size <= keep_bytes:
+                kept.append(chunk)
+            else:
+                kept = None  # larger than it said (still being written): not kept
     etag, last_modified = _file_version(info)
     name = safe_filename(os.path.basename(_file_path(url)), None)
     return FetchResult(
@@ -233,6 +239,7 @@ def fetch_file(config: FetchConfig, url: str) -> FetchResult:
         owned=False,
         etag=etag,
         last_modified=last_modified,
+        data=None if kept is None else b"".join(kept),
     )
 
 

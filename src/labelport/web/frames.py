@@ -14,8 +14,6 @@ import threading
 from fractions import Fraction
 from pathlib import Path
 
-import av
-
 JPEG_QUALITY = 85
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -50,6 +48,8 @@ def frame_jpeg(video: Path, frame: int, cache_dir: Path) -> Path:
 
 
 def _decode(video: Path, frame: int):  # -> PIL.Image.Image
+    import av  # with the first frame asked for: a server that shows none never holds PyAV
+
     try:
         with av.open(str(video)) as container:
             stream = container.streams.video[0]
@@ -74,6 +74,8 @@ def _decode(video: Path, frame: int):  # -> PIL.Image.Image
 
 def _decode_after_seek(container, stream, wanted_pts, start_pts, frame, rate):
     """Seek to the keyframe before `wanted_pts` and decode up to it; None when unsure."""
+    import av
+
     with contextlib.suppress(av.FFmpegError):
         container.seek(wanted_pts, stream=stream, backward=True, any_frame=False)
         first = True
