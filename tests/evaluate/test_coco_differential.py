@@ -109,8 +109,9 @@ def _kp_shapes(rows: list[dict]):
     from labelport.evaluate.matching import Shapes
 
     n = len(rows)
-    box = np.array([[min(x for x, _ in r["pts"]), min(y for _, y in r["pts"]),
-                     max(x for x, _ in r["pts"]), max(y for _, y in r["pts"])] for r in rows])  # fmt: skip
+    xs = [[x for x, _ in r["pts"]] for r in rows]
+    ys = [[y for _, y in r["pts"]] for r in rows]
+    box = np.array([[min(x), min(y), max(x), max(y)] for x, y in zip(xs, ys, strict=True)])
     shapes = Shapes(
         file=np.array([r["image"] for r in rows], np.int64), frame=np.full(n, -1),
         label=np.array([r["label"] for r in rows], np.int64), box=box.reshape(n, 4),
@@ -129,9 +130,15 @@ def test_keypoints_oks_same_as_cocoeval(seed: int) -> None:
     from labelport.evaluate import keypoints
 
     gts, dts = _people(seed)
-    flat = [lambda pts: [v for x, y in pts for v in (x, y, 2)]][0]
-    dataset = {"images": [{"id": i} for i in range(1, 31)],
-               "categories": [{"id": k, "name": str(k)} for k in (1, 2)], "annotations": []}  # fmt: skip
+
+    def flat(pts: list) -> list:
+        return [v for x, y in pts for v in (x, y, 2)]
+
+    dataset: dict = {
+        "images": [{"id": i} for i in range(1, 31)],
+        "categories": [{"id": k, "name": str(k)} for k in (1, 2)],
+        "annotations": [],
+    }
     gshapes, gnodes = _kp_shapes(gts)
     dshapes, dnodes = _kp_shapes(dts)
     keypoints.fill(gshapes, gnodes, dshapes, dnodes)

@@ -28,7 +28,9 @@ def evaluate(
     score_min: Annotated[
         float, typer.Option("--score-min", help="Leave out predictions scored below (not of AP)")
     ] = 0.0,
-    iou_type: Annotated[str, typer.Option("--iou-type", help="auto, box, mask or keypoints")] = "auto",
+    iou_type: Annotated[
+        str, typer.Option("--iou-type", help="auto, box, mask or keypoints")
+    ] = "auto",
     max_dets: Annotated[
         int, typer.Option("--max-dets", help="Predictions kept per file, frame and label")
     ] = 100,
