@@ -606,7 +606,12 @@ async def _sdk_form(request: Request) -> AsyncIterator[tuple[StarletteUpload, st
     """from_local's `file` and `json` parts. A long video's `json` part (its frame_packet_map)
     is often over Starlette's 1 MB default for a text part: the part may be as large as the
     whole body may be (`labelport serve --max-body-mb`)."""
+    from labelport.api.errors import PayloadTooLarge
+
     limit = request.app.state.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:  # as the native routes: 413, nothing read
+        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
     async with request.form(max_part_size=limit) as form:
         file, json_part = form.get("file"), form.get("json")
         if not isinstance(file, StarletteUpload):
