@@ -610,7 +610,7 @@ async def _sdk_form(request: Request) -> AsyncIterator[tuple[StarletteUpload, st
 
     limit = request.app.state.max_body_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:  # as the native routes: 413, nothing read
+    if declared.isdigit() and int(declared) > limit:  # refused unread, as on the native routes
         raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
     async with request.form(max_part_size=limit) as form:
         file, json_part = form.get("file"), form.get("json")
