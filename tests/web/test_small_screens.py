@@ -257,3 +257,32 @@ def test_pages_have_a_favicon_and_times_say_their_zone(app: Any, seeded: dict[st
         assert served.status_code == 200 and served.headers["content-type"].startswith("image/")
         times = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d( UTC)?", page.text)
         assert times and all(zone == " UTC" for zone in times), times
+
+
+def test_every_page_a_link_leads_to_fits_a_phone(
+    phone: Any, base_url: str, seeded: dict[str, Any]
+) -> None:
+    """Pages reached by following the links from the projects page (one of each kind: ids
+    and page numbers are folded), so a page added later is measured too."""
+    start = f"/ui/p/{seeded['project']['string_id']}"
+    queue, seen_kinds, measured = ["/ui/", start], set(), []
+    while queue and len(measured) < 40:
+        path = queue.pop(0)
+        kind = re.sub(r"\d+", "N", path.split("#")[0])
+        if kind in seen_kinds:
+            continue
+        seen_kinds.add(kind)
+        phone.goto(base_url + path)
+        phone.wait_for_load_state("load")
+        if "/signin" in phone.url:
+            continue
+        seen = overflow(phone)
+        assert seen["scroll"] <= seen["inner"], f"{path}: {seen}"
+        measured.append(path)
+        links = phone.eval_on_selector_all(
+            "a[href^='/ui/']", "(links) => links.map((a) => a.getAttribute('href'))"
+        )
+        skip = ("/media", ".json", ".jpg", "/signout", "/static/")
+        queue += [h for h in links if not any(s in h for s in skip)]
+    kinds = {re.sub(r"\d+", "N", p) for p in measured}
+    assert {"/ui/", start, f"{start}/imports", f"{start}/imports/N", f"{start}/files/N"} <= kinds
