@@ -165,6 +165,12 @@ class UsersMixin(StoreBase):
 
     # -- the shared count of sign-in attempts ---------------------------------------------
 
+    def _relaxed(self, conn: Connection) -> None:
+        if self.dialect == "postgresql":
+            # A count of sign-in attempts need not wait for the disk: a crash may forget the
+            # last few milliseconds of attempts, never break anything (~10 ms less per commit).
+            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
     def _lock_keys(self, conn: Connection, key_hashes: list[str]) -> None:
         if self.dialect != "postgresql":
             return  # SQLite: the write transaction already holds the database's write lock
@@ -180,6 +186,7 @@ class UsersMixin(StoreBase):
         a = t.auth_attempt
         horizon = now - window
         with self._write() as conn:
+            self._relaxed(conn)
             self._lock_keys(conn, key_hashes)
             # Attempts older than the window count for nothing: dropped, so the table stays small.
             conn.execute(delete(a).where(a.c.at <= horizon))
@@ -215,6 +222,7 @@ class UsersMixin(StoreBase):
             return
         a = t.auth_attempt
         with self._write() as conn:
+            self._relaxed(conn)
             if failed:
                 conn.execute(update(a).where(a.c.id.in_(ids)).values(pending=False, at=now))
             else:
