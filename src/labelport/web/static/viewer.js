@@ -540,6 +540,7 @@
     names.addEventListener("change", syncNames);
     syncNames();
     stage.addEventListener("wheel", (event) => {
+      if (zoom.s <= 1 && event.deltaY > 0) return; // nothing to zoom out of: scroll the page
       event.preventDefault();
       const r = stage.getBoundingClientRect();
       zoomBy(Math.exp(-event.deltaY * 0.0015), event.clientX - r.left, event.clientY - r.top);
