@@ -265,7 +265,7 @@ def test_every_page_a_link_leads_to_fits_a_phone(
     """Pages reached by following the links from the projects page (one of each kind: ids
     and page numbers are folded), so a page added later is measured too."""
     start = f"/ui/p/{seeded['project']['string_id']}"
-    queue, seen_kinds, measured = ["/ui/", start], set(), []
+    queue, seen_kinds, measured = ["/ui/", start, f"{start}/runs"], set(), []
     while queue and len(measured) < 40:
         path = queue.pop(0)
         kind = re.sub(r"\d+", "N", path.split("#")[0])
