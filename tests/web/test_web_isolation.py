@@ -27,9 +27,13 @@ def test_a_session_of_a_never_reaches_b(app: Any, service: Service, media_dir: P
     done = import_upload(
         service, b.id, image,
         {"instance_list": [{"type": "box", "name": SECRET, "x_min": 1, "y_min": 1,
-                            "x_max": 9, "y_max": 9}]},
+                            "x_max": 9, "y_max": 9, "model_ref": "m", "model_run_ref": "r",
+                            "score": 0.5}]},
     )  # fmt: skip
     ids = {"file_id": done["file_id"], "import_id": done["id"], "frame": 0}
+    # B's model run and an evaluation of it (the model-run pages, web/evaluation.py)
+    ids["run_id"] = service.store.list_model_runs(b.id)[0].id
+    ids["evaluation_id"] = service.evaluate(b.id, ids["run_id"])["id"]
 
     web = app.state.web
     (mounted,) = [r for r in app.routes if getattr(r, "path", None) == "/ui"]
