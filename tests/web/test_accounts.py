@@ -53,6 +53,10 @@ def test_an_account_sees_its_projects_and_is_told_about_others(world: tuple) -> 
         assert "Project Alpha" in home.text and "Project Beta" in home.text
         assert "Project Gamma" not in home.text
         assert "signed in as ann@example.com" in home.text
+        rows = re.findall(r"<tr><td><a href=\"/ui/p/([^\"]+)\".*?</tr>", home.text)
+        assert rows == [alpha, beta]
+        assert "<th>Your role</th>" in home.text
+        assert re.search(rf'href="/ui/p/{alpha}".*?<td>editor</td>', home.text)
         # The header's switcher lists both projects with the role in each.
         switcher = re.search(r'<details class="switcher">(.*?)</details>', home.text, re.S)
         assert switcher is not None
