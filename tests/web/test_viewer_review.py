@@ -92,6 +92,22 @@ def test_labels_have_distinct_colours_and_a_set_colour_shows(
     service.set_label_colour(seed["id"], cat, None)
 
 
+def test_the_project_page_sets_a_colour_the_viewer_draws(
+    page: Any, service: Service, seed: dict[str, Any], base_url: str
+) -> None:
+    another = seed["labels"]["another"]
+    page.goto(f"{base_url}/ui/p/{seed['string_id']}")
+    colour_box = page.locator(f"#project-labels input[data-colour-label-id='{another}']")
+    assert colour_box.input_value() == service.get_label(seed["id"], another)["colour"]
+    colour_box.fill("#12ab34")
+    page.wait_for_selector("#project-labels input[data-saved='#12ab34']")
+    swatch = page.locator(f"#project-labels tr[data-label-id='{another}'] svg.swatch rect")
+    assert swatch.get_attribute("fill") == "#12ab34"
+    _open(page, base_url, seed)
+    assert _colours(page)[another] == {_rgb("#12ab34")}
+    service.set_label_colour(seed["id"], another, None)
+
+
 def test_label_names_are_drawn_and_can_be_hidden(
     page: Any, seed: dict[str, Any], base_url: str
 ) -> None:
