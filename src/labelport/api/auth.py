@@ -243,6 +243,9 @@ def _bind_account(principal: Principal, project_string_id: str) -> Principal:
     except NotFound:
         raise NotFound(f"project {project_string_id!r} not found") from None
     role = store.role_of(principal.user_id, project.id)
+    if role is None and store.get_user(principal.user_id).disabled:
+        # Disabled since its password was proven (and cached): as if never signed in.
+        raise Unauthorized("this account is disabled")
     if role is None:
         raise NotAMember(
             f"this account ({principal.client_id}) can't see project {project_string_id!r}:"
