@@ -9,6 +9,7 @@ never logged, printed or kept in clear.
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -106,7 +107,7 @@ class Accounts:
         user = self.get(email)
         return bool(self.store.revoke(user.id, self._project(project_string_id).id))
 
-    def memberships(self, user_id: int) -> list[Membership]:
+    def memberships(self, user_id: int) -> builtins.list[Membership]:
         return list(self.store.memberships(user_id))
 
     def _project(self, string_id: str) -> Any:
@@ -127,7 +128,7 @@ class Accounts:
         return SignedIn(user_id=user.id, email=user.email)
 
     @staticmethod
-    def _public(user: User, memberships: list[Membership] | None = None) -> dict[str, Any]:
+    def _public(user: User, memberships: builtins.list[Membership] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": user.id,
             "email": user.email,

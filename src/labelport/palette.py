@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from typing import Any, TypeGuard
 
 # Vivid, mid-to-light, pairwise far apart in OKLab (tests/test_palette.py measures it).
 HAND_PICKED = (
@@ -37,7 +38,7 @@ def normalise(colour: str) -> str:
     return colour.strip().lower()
 
 
-def is_colour(colour: object) -> bool:
+def is_colour(colour: object) -> TypeGuard[str]:
     return isinstance(colour, str) and _HEX.fullmatch(colour) is not None
 
 
@@ -112,7 +113,7 @@ def _oklch_hex(lightness: float, hue_degrees: float) -> str:
 
 _chosen: list[str] = list(HAND_PICKED)
 _labs = [hex_to_oklab(c) for c in HAND_PICKED]
-_state = {"step": 0, "minimum": _MIN_DISTANCE}
+_state: dict[str, Any] = {"step": 0, "minimum": _MIN_DISTANCE}
 _lock = threading.Lock()
 
 

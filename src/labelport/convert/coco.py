@@ -481,7 +481,8 @@ def _items(
         item.media_path = find_media(image.file_name, *media_dirs)
         if item.media_path is None and image.coco_url:
             item.media_url = image.coco_url
-        item.instances = out = []
+        out: list[dict[str, Any]] = []
+        item.instances = out
         # where each instance came from, for the problems found later (importer, server)
         item.places = places = []
         in_file = (shown or item.source.partition(":")[0]) + ":"

@@ -463,7 +463,7 @@ def _check_attributes(
                 report.problem_of(
                     "attribute.not_for_label",
                     path,
-                    lambda key=key, name=instance.name: (
+                    lambda key=key, name=instance.name: (  # type: ignore[misc]  # defaults bind
                         f"attribute group {key} does not apply to label {show(name)}"
                     ),
                     where,
@@ -474,7 +474,7 @@ def _check_attributes(
                 report.problem_of(
                     "attribute.value_invalid",
                     path,
-                    lambda key=key, group=group, problem=problem, value=value: (
+                    lambda key=key, group=group, problem=problem, value=value: (  # type: ignore[misc]
                         f"attribute group {key} ({group.kind}): {problem}; got {show(value)}"
                     ),
                     where,

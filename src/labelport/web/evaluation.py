@@ -17,7 +17,7 @@ from labelport.web.pages import _page, _pages, label_view, project_for, signed_i
 from labelport.web.queries import labels as label_rows
 from labelport.web.sessions import same_token
 
-router = APIRouter()
+router: APIRouter = APIRouter()
 
 QUEUE_PER_PAGE = 50
 # The precision-recall plot: a square of PLOT units with a margin for the axes.

@@ -15,7 +15,7 @@ from labelport.web.app import PREFIX, WebState, html
 from labelport.web.filters import safe_colour, seconds_between
 from labelport.web.sessions import WebSession
 
-router = APIRouter()
+router: APIRouter = APIRouter()
 
 IMPORTS_PER_PAGE = 50
 FILES_PER_PAGE = 50
@@ -78,6 +78,7 @@ def home(request: Request) -> Response:
             {"session": session, "project": None, "projects": projects},
         )
     if not session.all_projects:
+        assert session.project_id is not None  # a key's session: its one project
         project = state.service.store.get_project(session.project_id)
         return RedirectResponse(f"{PREFIX}/p/{project.string_id}", status_code=303)
     projects = state.service.store.list_projects(limit=200)

@@ -254,8 +254,8 @@ def instances(
     q = q.order_by(i.c.frame, i.c.id).limit(limit)
     out = []
     with engine.connect() as conn:
-        for r in conn.execute(q):
-            row = dict(r._mapping)
+        for found in conn.execute(q):
+            row = dict(found._mapping)
             geometry = _json(row.pop("geometry")) or {}
             shown = {k: v for k, v in row.items() if k not in _BOX}
             if row["type"] == "box":
