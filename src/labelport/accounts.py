@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from labelport import auth
@@ -46,6 +46,7 @@ class SignedIn:
 
     user_id: int
     email: str
+    password_hash: str = field(default="", repr=False)  # which hash it matched (never the password)
 
 
 class Accounts:
@@ -125,7 +126,7 @@ class Accounts:
         ok = auth.verify_password(password, user.password_hash if user is not None else None)
         if not ok or user is None or user.disabled:
             return None
-        return SignedIn(user_id=user.id, email=user.email)
+        return SignedIn(user_id=user.id, email=user.email, password_hash=user.password_hash)
 
     @staticmethod
     def _public(user: User, memberships: builtins.list[Membership] | None = None) -> dict[str, Any]:

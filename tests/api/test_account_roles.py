@@ -151,8 +151,16 @@ def test_grants_revokes_and_disabling_take_effect_at_once(service: Service, setu
         manage.set_disabled("editor@example.com", True)
         disabled = client.get(labels, auth=accounts["editor"])
         assert disabled.status_code == 401 and "disabled" in disabled.text
-        manage.set_disabled("admin@example.com", True)
-        assert client.get(labels, auth=accounts["admin"]).status_code == 401
+        # A new password: the old one, proven and cached a moment ago, stops working at once.
+        owner = accounts["admin"]
+        assert client.get(labels, auth=owner).status_code == 200
+        manage.set_password("admin@example.com", "a brand new password")
+        stale = client.get(labels, auth=owner)
+        assert stale.status_code == 401 and "password has changed" in stale.text
+        owner = ("admin@example.com", "a brand new password")
+        assert client.get(labels, auth=owner).status_code == 200
         wrong = client.get(labels, auth=("admin@example.com", "not the password"))
         assert wrong.status_code == 401
         assert wrong.json()["error"]["code"] == "auth.unauthorized"
+        manage.set_disabled("admin@example.com", True)
+        assert client.get(labels, auth=owner).status_code == 401

@@ -35,6 +35,12 @@ basic_scheme = HTTPBasic(
 )
 
 
+def password_proof(stored_hash: str) -> str:
+    """A short fingerprint of an account's stored hash: a cached proof of a password holds only
+    while the account keeps that hash (a new password ends it on every server at once)."""
+    return hashlib.sha256(stored_hash.encode()).hexdigest()[:32]
+
+
 def role_at_least(have: str, need: str) -> bool:
     """The one role check, for keys, accounts and web sessions alike."""
     return _RANK.get(have, -1) >= _RANK[need]
@@ -56,6 +62,7 @@ class Principal:
     project_string_id: str
     user_id: int | None = None
     service: Any = field(default=None, compare=False, repr=False)  # an account's, to bind it
+    proof: str = field(default="", repr=False)  # an account's: which stored hash it matched
 
     def may(self, role: str) -> bool:
         return role_at_least(self.role, role)
@@ -192,6 +199,7 @@ class Authenticator:
                 project_string_id="",
                 user_id=found.user_id,
                 service=self._service,
+                proof=password_proof(found.password_hash),
             )
         return self._settle(flight, key, principal)
 
@@ -242,10 +250,14 @@ def _bind_account(principal: Principal, project_string_id: str) -> Principal:
         project = store.get_project_by_string_id(project_string_id)
     except NotFound:
         raise NotFound(f"project {project_string_id!r} not found") from None
-    role = store.role_of(principal.user_id, project.id)
-    if role is None and store.get_user(principal.user_id).disabled:
-        # Disabled since its password was proven (and cached): as if never signed in.
+    found = store.account_in_project(principal.user_id, project.id)
+    # The password was proven up to a minute ago (the cache): the account must still be the
+    # one it was then, enabled and with the same password.
+    if found is None or found[0].disabled:
         raise Unauthorized("this account is disabled")
+    if principal.proof != password_proof(found[0].password_hash):
+        raise Unauthorized("this account's password has changed; send the new one")
+    role = found[1]
     if role is None:
         raise NotAMember(
             f"this account ({principal.client_id}) can't see project {project_string_id!r}:"

@@ -152,16 +152,18 @@ class UsersMixin(StoreBase):
         with self._read() as conn:
             return [from_row(Membership, r) for r in conn.execute(q).all()]
 
-    def role_of(self, user_id: int, project_id: int) -> str | None:
-        """The role of an enabled user in a project; None if it is no member (or disabled)."""
-        m, u = t.membership, t.user_account
+    def account_in_project(self, user_id: int, project_id: int) -> tuple[User, str | None] | None:
+        """The account as it is now and its role in the project (None: not a member), in one
+        query; None if the account is gone."""
+        u, m = t.user_account, t.membership
         q = (
-            select(m.c.role)
-            .join(u, u.c.id == m.c.user_id)
-            .where(m.c.user_id == user_id, m.c.project_id == project_id, u.c.disabled.is_(False))
+            select(u, m.c.role)
+            .select_from(u.outerjoin(m, (m.c.user_id == u.c.id) & (m.c.project_id == project_id)))
+            .where(u.c.id == user_id)
         )
         with self._read() as conn:
-            return conn.execute(q).scalar()
+            row = conn.execute(q).first()
+        return None if row is None else (from_row(User, row), row.role)
 
     # -- the shared count of sign-in attempts ---------------------------------------------
 
