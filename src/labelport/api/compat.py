@@ -25,7 +25,7 @@ from labelport.api import models as m
 from labelport.api.auth import Principal, check_project, check_role, current_principal
 from labelport.api.auth import editor as editor_dep
 from labelport.api.auth import viewer as viewer_dep
-from labelport.api.errors import problem_dicts, readable
+from labelport.api.errors import problem_dicts, readable, require_json_body
 from labelport.api.native import read_body, spool_body
 from labelport.errors import Invalid, NotFound
 from labelport.service import Service
@@ -277,13 +277,13 @@ def spooled_sdk_packet(body: BinaryIO, header_directory: int | None) -> BinaryIO
     data = mmap.mmap(body.fileno(), 0, access=mmap.ACCESS_READ)
     try:
         top = msgspec.json.decode(data, type=dict[str, msgspec.Raw])
-    except msgspec.ValidationError:  # JSON, but not an object: the Service explains
-        body.seek(0)
-        return body
-    except msgspec.DecodeError as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        # Not an object, not JSON, or JSON msgspec does not read (NaN, a lone surrogate, too
+        # deep): the Service explains, with a code and a path, as on the native route.
         if not data[:].strip():
             return _translated({}, header_directory)
-        raise Invalid(f"the body is not valid JSON: {exc}") from None
+        body.seek(0)
+        return body
     try:
         decoded = {
             key: (raw if key in _INSTANCE_KEYS else msgspec.json.decode(raw))
@@ -291,8 +291,9 @@ def spooled_sdk_packet(body: BinaryIO, header_directory: int | None) -> BinaryIO
             else None
             for key, raw in top.items()
         }
-    except msgspec.DecodeError as exc:
-        raise Invalid(f"the body is not valid JSON: {exc}") from None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        body.seek(0)  # 1e400, an integer of 5,000 digits: the Service explains
+        return body
     out = _translated(decoded, header_directory)
     if out.keys() == top.keys():
         body.seek(0)
@@ -583,6 +584,7 @@ async def input_packet(request: Request, project_string_id: Psid, who: Editor, s
     # Spooled and decoded once, like the native route: a video's frame_packet_map may be
     # hundreds of MB, and decoding it to dicts (to translate a few keys) cost seconds and GBs.
     header_directory = header_directory_id(request)
+    require_json_body(request)  # 415 (a 400 here) for a form, text or a compressed body
     with await spool_body(request) as body:
         result = await run_in_threadpool(
             _submit_spooled, svc, who.project_id, body, header_directory

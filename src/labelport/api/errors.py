@@ -51,9 +51,39 @@ _STATUS = {
 
 class PayloadTooLarge(LabelportError):
     code = "request.too_large"
+    path = ""  # the body as a whole
+
+
+class UnsupportedMediaType(LabelportError):
+    """A packet body that is not JSON by its headers: a form or text (what a page of another
+    site can post without asking), or compressed (request bodies are never decompressed: a
+    gzip bomb stays a few kB)."""
+
+    code = "request.unsupported_media_type"
+    path = ""
 
 
 _STATUS[PayloadTooLarge] = 413
+_STATUS[UnsupportedMediaType] = 415
+
+
+def require_json_body(request: Request) -> None:
+    """Refuse a packet body whose Content-Type is not JSON (none is read as JSON) or whose
+    Content-Encoding is not identity: 415 request.unsupported_media_type."""
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding!r} is not accepted: send the packet uncompressed"
+        )
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type {media_type or content_type!r} is not accepted: a packet is sent as "
+            "application/json"
+        )
 
 
 def is_compat(path: str) -> bool:
@@ -92,7 +122,7 @@ def report_of(exc: Rejected) -> dict[str, Any]:
         # The lists are capped (the first 1,000); these say what they leave out.
         **(summary() if summary is not None else {}),
         # The record the refusal left (status `rejected`, on the Import page), when one was kept.
-        **({"import_id": exc.import_id} if getattr(exc, "import_id", None) else {}),
+        **({"import_id": import_id} if (import_id := getattr(exc, "import_id", None)) else {}),
     }
 
 
@@ -146,7 +176,7 @@ def error_response(
         if problems:
             message = readable(message, problems, extra.get("problem_count", len(problems)))
         # The SDK shows 400 bodies and hides most others: bad input there is always a 400.
-        if status in (409, 413, 422):
+        if status in (409, 413, 415, 422):
             status = 400
         body = compat_body(message, code=code, **extra)
     else:
@@ -162,7 +192,10 @@ def _labelport_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, TooManyFailures):
         headers = {"Retry-After": str(exc.retry_after)}
         return error_response(request, status, exc.code, exc.message, headers=headers)
-    return error_response(request, status, exc.code, exc.message)
+    # An error about the request as a whole (its size, its type) says so: path "".
+    path = getattr(exc, "path", None)
+    where: dict[str, Any] = {"path": path} if isinstance(path, str) else {}
+    return error_response(request, status, exc.code, exc.message, **where)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:

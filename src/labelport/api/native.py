@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 
 from labelport.api import models as m
 from labelport.api.auth import Principal, admin, editor, viewer
-from labelport.api.errors import PayloadTooLarge, problem_dicts
+from labelport.api.errors import PayloadTooLarge, problem_dicts, require_json_body
 from labelport.errors import Invalid
 from labelport.service import Service
 
@@ -396,6 +396,7 @@ def upload_file(
 async def post_packet(
     request: Request, project_string_id: Psid, who: Editor, svc: Svc, dry_run: bool = False
 ) -> Any:
+    require_json_body(request)  # 415 for a form, text or a compressed body
     with await spool_body(request) as body:
         result = await run_in_threadpool(
             svc.submit_packet, who.project_id, body, source="api", dry_run=dry_run

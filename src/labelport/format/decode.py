@@ -696,7 +696,7 @@ _TALLIED = (
 )
 
 
-def _decoder_with_hook(hook: Callable[[Any, Any], Any]) -> msgspec.json.Decoder:
+def _decoder_with_hook(hook: Callable[[Any, Any], Any]) -> msgspec.json.Decoder[list[_Item]]:
     return msgspec.json.Decoder(_ITEMS, dec_hook=hook)
 
 
@@ -706,7 +706,9 @@ _NULL_MESSAGE = (
 )
 
 
-def _count_one_bad_key(obj: Any, error: str, at: tuple[int | None, int], report: Report) -> bool:
+def _count_one_bad_key(
+    obj: Any, error: str, at: tuple[int | None, int] | None, report: Report
+) -> bool:
     """Past the cap, the usual bad instance (one key whose value is wrong as a whole, maybe
     required keys missing): count its problems and say True. False for any other (_diagnose
     then counts it). This is _diagnose cut down to what a million such instances need: what
@@ -783,7 +785,7 @@ def _shape(type_: str, error: str) -> Any:
 
 
 def _diagnose(
-    obj: Any, path: str, at: tuple[int | None, int], report: Report, error: str = ""
+    obj: Any, path: str, at: tuple[int | None, int] | None, report: Report, error: str = ""
 ) -> None:
     """Report every problem of one instance that failed the typed decode (`error`: its message).
     Once the report lists no more problems, each is only counted by code: no message, no path
@@ -858,7 +860,7 @@ def _diagnose(
 def _problem(
     report: Report,
     code: str,
-    at: tuple[int | None, int],
+    at: tuple[int | None, int] | None,
     path: str,
     message: str | Callable[[], str],
     key: str | None = None,
@@ -871,11 +873,14 @@ def _problem(
     report.problem(code, path if key is None else f"{path}/{key}", text, at)
 
 
-@functools.lru_cache(maxsize=256)
 def _type_hint(type_: Any) -> str:
+    # A list or an object as `type` cannot be a key of the memo (TypeError: a 500).
+    return _str_type_hint(type_) if isinstance(type_, str) else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _str_type_hint(type_: str) -> str:
     # difflib costs ~30 us a call; a packet of bad types repeats the same few.
-    if not isinstance(type_, str):
-        return ""
     close = difflib.get_close_matches(type_.lower(), list(INSTANCE_CLASSES), n=1)
     return f'; did you mean "{close[0]}"?' if close else ""
 
@@ -936,7 +941,7 @@ def _check_value(
     type_: Any,
     key: str,
     path: str,
-    at: tuple[int | None, int],
+    at: tuple[int | None, int] | None,
     report: Report,
     message: str | None = None,
     item_type: Any = _UNKNOWN,

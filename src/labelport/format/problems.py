@@ -189,10 +189,9 @@ class RejectedIndexes:
         mine[:] = merged.to_bytes(len(mine), "little")
 
     def __contains__(self, at: object) -> bool:
-        try:
-            frame, index = at  # type: ignore[misc]
-        except (TypeError, ValueError):
+        if not isinstance(at, tuple) or len(at) != 2:
             return False
+        frame, index = at
         flags = self._maps.get(frame)
         return flags is not None and 0 <= index < len(flags) and flags[index] == 1
 
@@ -417,6 +416,9 @@ def key_unusable(report: Report) -> bool:
     return any(p.path == "idempotency_key" for p in report.problems)
 
 
+_INF = float("inf")
+
+
 def show(value: Any, limit: int = 60) -> str:
     """The offending value for a message: JSON-ish and short."""
     if value is None:
@@ -425,6 +427,10 @@ def show(value: Any, limit: int = 60) -> str:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    if isinstance(value, float) and value in (_INF, -_INF):
+        return "Infinity" if value > 0 else "-Infinity"  # JSON would write null
     if isinstance(value, str):
         text = '"' + value + '"'
     else:
