@@ -40,6 +40,9 @@ from labelport.format import Problem
 
 ON_ERROR = ("reject", "skip_instances", "skip_files")
 PROBLEMS_KEPT = 1000
+# A `reject` import reads its source once to check it; a source of at most this many instances
+# (and items) is kept from that read and sent from memory, a larger one is read again.
+KEEP_INSTANCES = 100_000
 BATCH_TERMINAL = frozenset({"success", "partial", "failed"})
 BATCH_PAGE = 500
 MEDIA_MODES = ("copy", "reference")
@@ -152,16 +155,25 @@ def run(
     if options.format == "auto":
         outcome.format = detect_format(path) or "auto"
     told = 0  # the total the progress bar was given: every item, once known
+    conv: Conversion | None = None
+    kept: list[Item] | None = None
     if options.on_error == "reject" and not options.dry_run:
-        stop, told = _precheck(path, target, options, outcome)
+        stop, told, kept, checked = _precheck(path, target, options, outcome)
         if stop:
             outcome.stopped = True
             return outcome
-        outcome.losses.clear()
+        if kept is None:
+            outcome.losses.clear()  # the source is read again, and its losses counted again
+        else:
+            conv = checked  # its items are sent as read: no second read of the source
         progress.total(told)
-    conv = Conversion(media_dir=options.media_dir)
+    if conv is None:
+        conv = Conversion(media_dir=options.media_dir)
+    problems_before = len(conv.problems)
+    items = iter(kept) if kept is not None else convert(path, outcome.format, conv)
+    del kept
     importer = _Importer(target, options, outcome, conv, progress)
-    for seen, item in enumerate(convert(path, outcome.format, conv), start=1):
+    for seen, item in enumerate(items, start=1):
         # Readers add each source file's items to total_files as they open it: the total grows
         # with a folder of several files, and never falls behind what was read.
         if max(conv.total_files or 0, seen) > told:
@@ -169,7 +181,7 @@ def run(
             progress.total(told)
         importer.send(item)
     importer.drain()
-    for problem in conv.problems:
+    for problem in conv.problems[problems_before:]:
         outcome.problem(problem)
     outcome.losses = conv.losses
     outcome.skipped_files = conv.skipped_files
@@ -178,13 +190,22 @@ def run(
 
 def _precheck(
     path: Path, target: Target, options: ImportOptions, outcome: Outcome
-) -> tuple[bool, int]:
-    """Whether the source has problems that stop a `reject` import, and how many items it has."""
+) -> tuple[bool, int, list[Item] | None, Conversion]:
+    """Whether the source has problems that stop a `reject` import, how many items it has,
+    and, when they are few (`KEEP_INSTANCES`), the items themselves with their conversion, so
+    that the import sends them without reading the source a second time."""
     conv = Conversion(media_dir=options.media_dir)
     known = set(target.labels())
     items = 0
+    kept: list[Item] | None = []
+    instances = 0
     for item in convert(path, outcome.format, conv):
         items += 1
+        if kept is not None:
+            instances += item.instance_count()
+            kept.append(item)
+            if instances > KEEP_INSTANCES or items > KEEP_INSTANCES:
+                kept = None  # a large source: read again rather than held
         for problem in item.problems:
             outcome.problem(problem)
         if options.media_url is None and _media(item, options) is None and not item.media_url:
@@ -204,7 +225,7 @@ def _precheck(
         outcome.problem(problem)
     outcome.losses = conv.losses
     outcome.skipped_files = conv.skipped_files
-    return outcome.problem_count > 0, items
+    return outcome.problem_count > 0, items, kept, conv
 
 
 def _media(item: Item, options: ImportOptions) -> Path | None:
@@ -416,7 +437,7 @@ class _Importer:
         while True:
             counts = data.get("counts") or {}
             # a duplicate line is counted under the status of the import it repeats
-            now = int(counts.get("success") or 0) + int(counts.get("failed") or 0)
+            now = sum(int(counts.get(s) or 0) for s in ("success", "failed", "rejected"))
             self._show(batch, now, int(data.get("instances") or 0))
             if data.get("status") in BATCH_TERMINAL:
                 break
@@ -475,7 +496,7 @@ class _Importer:
             instances = counts.get("instances", sent.count)
             self._done(sent.item, sent.how, instances, counted=True, advance=False)
             return 1, instances
-        if status == "failed":
+        if status in ("failed", "rejected"):  # rejected: refused before any fetch
             problems = row.get("problems") or []
             if int(row.get("problem_count") or 0) > len(problems) and row.get("import_id"):
                 problems = self.target.get(row["import_id"]).get("problems") or problems

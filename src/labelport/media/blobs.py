@@ -360,11 +360,15 @@ class LocalBlobStore:
         return self._current(key)
 
     def exists(self, key: str) -> bool:
-        path = self._path(key)
+        validate_key(key)
         with self._lock:
             if key in self._pending:
                 return True
-        return path.is_file()
+        try:  # most keys asked about are new: one lstat says so, without resolving the folder
+            os.lstat(os.path.join(self.root, key))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return self._path(key).is_file()
 
     def delete(self, key: str) -> bool:
         path = self._path(key)

@@ -22,9 +22,7 @@ _MIME = {
 }
 
 
-def probe_image(
-    path: Path | BinaryIO, limits: ProbeLimits, *, header_only: bool = False
-) -> Probe:
+def probe_image(path: Path | BinaryIO, limits: ProbeLimits, *, header_only: bool = False) -> Probe:
     """Width, height and format of an image; refuses decompression bombs and corrupt files.
 
     ``width``/``height`` are the stored pixel dimensions (what the decoder produces); an EXIF

@@ -131,7 +131,13 @@ def _real_roots(roots: tuple[Path, ...]) -> tuple[Path, ...]:
 
 
 def _under(path: str | Path, roots: list[Path]) -> bool:
-    return any(Path(path).is_relative_to(root) for root in roots)
+    # As Path.is_relative_to, on strings (pathlib cost ~5 us a root, three times a file).
+    text = str(path)
+    for root in roots:
+        top = str(root)
+        if text == top or text.startswith(top if top.endswith("/") else top + "/"):
+            return True
+    return False
 
 
 def resolve_local(url: str, config: FetchConfig) -> Path:
