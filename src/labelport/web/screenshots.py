@@ -289,6 +289,7 @@ def take(out_dir: Path) -> list[Path]:
                         page.wait_for_function(
                             "Number(document.getElementById('overlay').dataset.zoom) > 1.5"
                         )
+                        page.wait_for_selector("#overlay:not(.zooming) text.name")  # names back
                     target = out_dir / name
                     page.screenshot(path=str(target), full_page=False)
                     written.append(target)

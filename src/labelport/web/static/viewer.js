@@ -20,6 +20,7 @@
   const W = file.width || 1;
   const H = file.height || 1;
   const dot = Math.max(W, H) / 160; // point and node radius in media pixels
+  const NAME_PX = 12; // a label name's size on screen, at any zoom
   const review = { threshold: 0, model: "", run: "", made: "" };
   let shown = []; // the instances of the image or the current frame, all of them (filters hide)
   let strokeHook = null; // see labelportViewer.setStrokeColour
@@ -222,10 +223,12 @@
   }
 
   // The label's name at the top left of the shape (inside it when there is no room above).
-  function addName(g, inst, box) {
+  // Its offset is in em, so that it follows the name's size as the zoom changes (no per-name
+  // work on zoom); room above is judged at 100 %, where names are largest against the media.
+  function addName(g, inst, box, room) {
     if (inst.label_id == null) return;
-    const text = el("text", { class: "name", x: box.x, y: box.y, "data-y": box.y,
-      "data-h": box.height }, g);
+    const text = el("text", { class: "name", x: box.x, y: box.y,
+      dy: box.y < room ? "1em" : "-0.45em" }, g);
     text.textContent = inst.number != null && inst.frame != null
       ? `${nameOf(inst)} #${inst.number}` : nameOf(inst);
   }
@@ -374,9 +377,11 @@
     const boxes = new Map(drawn.map((g) => [g, g.getBBox()]));
     drawn.sort((a, b) => boxes.get(b).width * boxes.get(b).height -
       boxes.get(a).width * boxes.get(a).height);
+    const img = document.getElementById("media");
+    const room = (NAME_PX * 1.5 * W) / ((img && img.clientWidth) || W);
     for (const g of drawn) {
       addHalos(g);
-      addName(g, byElement.get(g), boxes.get(g));
+      addName(g, byElement.get(g), boxes.get(g), room);
     }
     overlay.append(...drawn);
     placeNames();
@@ -462,7 +467,14 @@
     if (level) level.textContent = `${Math.round(zoom.s * 100)}%`;
     overlay.dataset.zoom = String(zoom.s);
     document.getElementById("stage").classList.toggle("zoomed", zoom.s > 1);
-    placeNames();
+    // Names leave while the zoom moves and come back at their new size once it rests: with
+    // thousands of shapes, laying names out again on every wheel step is what makes it lag.
+    overlay.classList.add("zooming");
+    clearTimeout(zoom.rest);
+    zoom.rest = setTimeout(() => {
+      placeNames();
+      overlay.classList.remove("zooming");
+    }, 120);
   }
 
   // Zoom by `factor` keeping the stage point (px, py) where it is (default: the centre).
@@ -518,14 +530,9 @@
     const img = document.getElementById("media");
     if (!img || !overlay) return;
     const fit = (img.clientWidth || W) / W; // screen px per media px at zoom 1
-    const size = 12 / (fit * zoom.s);
+    const size = NAME_PX / (fit * zoom.s);
     overlay.style.setProperty("--name-size", `${size}px`);
     overlay.style.setProperty("--name-halo", `${size / 4}px`);
-    for (const text of overlay.querySelectorAll("text.name")) {
-      const top = Number(text.dataset.y);
-      const inside = top - size * 0.45 < size; // no room above: inside the shape's top
-      text.setAttribute("y", inside ? top + size : top - size * 0.45);
-    }
   }
 
   function zoomControls() {
