@@ -246,3 +246,12 @@ def test_keypoints_are_compared_by_oks(service: Service) -> None:
     o = ev.results["overall"]
     assert (o["tp"], o["fp"], o["fn"]) == (1, 1, 0)
     assert o["ap50"] == pytest.approx(1.0)
+    # the viewer's data for a video comes a window of frames at a time
+    from labelport.evaluate.run import file_outcome
+
+    file_id = service.list_files(pid)[0][0]["id"]
+    window = file_outcome(service.store, pid, ev.id, file_id, 3, 6)
+    assert window["frames"] == [3, 6]
+    assert sorted({p["frame"] for p in window["predictions"]}) == [3, 6]  # none on 4-5
+    assert [r["outcome"] for r in window["references"]] == ["tp", "fn", "fn", "tp"]
+    assert file_outcome(service.store, pid, ev.id, file_id)["frames"] == [0, 299]

@@ -87,8 +87,15 @@ def review_queue(
 
 @router.get("/{evaluation_id}/files/{file_id}", summary="One file's predictions and references")
 def file_outcome(
-    project_string_id: Psid, evaluation_id: IdPath, file_id: IdPath, who: Viewer, svc: Svc
+    project_string_id: Psid,
+    evaluation_id: IdPath,
+    file_id: IdPath,
+    who: Viewer,
+    svc: Svc,
+    frame_start: Annotated[int | None, Query(ge=0, le=2**31)] = None,
+    frame_end: Annotated[int | None, Query(ge=0, le=2**31)] = None,
 ) -> Any:
+    """A video's frames [frame_start, frame_end], at most 300 at once (from 0 by default)."""
     from labelport.evaluate.run import file_outcome as outcome
 
-    return outcome(svc.store, who.project_id, evaluation_id, file_id)
+    return outcome(svc.store, who.project_id, evaluation_id, file_id, frame_start, frame_end)

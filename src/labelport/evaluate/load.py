@@ -124,6 +124,7 @@ def load_pair(
     reference_run_id: int | None,
     scope_run: bool,
     file_id: int | None = None,
+    frames: tuple[int, int] | None = None,
     types: tuple[str, ...] = TYPES,
 ) -> tuple[Shapes, dict[int, tuple], Shapes, dict[int, tuple]]:
     """(references, their geometry, predictions, theirs), read in one query. The geometry
@@ -134,7 +135,7 @@ def load_pair(
     offsets = {True: 0, False: 0}
     for rows in es.instance_rows(
         project_id, run_id=run_id, reference_run_id=reference_run_id, types=types,
-        file_id=file_id,
+        file_id=file_id, frames=frames,
     ):  # fmt: skip
         shapes, shaped, pred = _chunk(rows, 1.0, run_id)
         pts = _points(es, shapes, shaped)

@@ -74,11 +74,12 @@ def find_run(store: Any, project_id: int, spec: str | int) -> int:
 
 
 def _load(es: EvaluationStore, project_id: int, run_id: int, ref_run: int | None, params: Params,
-          file_id: int | None = None) -> tuple[Shapes, Shapes, str]:  # fmt: skip
+          file_id: int | None = None, frames: tuple[int, int] | None = None,
+          ) -> tuple[Shapes, Shapes, str]:  # fmt: skip
     """Both sides, and the kind of comparison: box, mask or keypoints."""
     gt, gt_geo, dt, dt_geo = load_pair(
         es, project_id, run_id=run_id, reference_run_id=ref_run,
-        scope_run=params.scope == "run", file_id=file_id,
+        scope_run=params.scope == "run", file_id=file_id, frames=frames,
     )  # fmt: skip
     present = kinds_present(gt_geo, len(gt)) | kinds_present(dt_geo, len(dt))
     kind = params.iou_type
@@ -224,23 +225,32 @@ def public(store: Any, evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
-def file_detail(store: Any, evaluation: Evaluation, file_id: int, iou_floor: float = 0.1):
+def file_detail(
+    store: Any,
+    evaluation: Evaluation,
+    file_id: int,
+    iou_floor: float = 0.1,
+    frames: tuple[int, int] | None = None,
+) -> dict[str, Any]:
     """For the viewer: a file's predictions and references with every overlapping pair (IoU >=
     iou_floor), so that the page can match again at any IoU and score threshold itself (the same
-    greedy rule), and the outcome at the evaluation's own parameters."""
+    greedy rule), and the outcome at the evaluation's own parameters. `frames`: a video's frames
+    in this inclusive range only (each frame is matched on its own)."""
     p = evaluation.parameters
     params = Params(**{k: p[k] for k in ("iou", "score_min", "iou_type", "max_dets", "scope")})
     if params.iou_type == "auto":
         params = Params(**{**asdict(params), "iou_type": evaluation.results.get("iou_type", "box")})
     es = EvaluationStore(store)
     gt, dt, kind = _load(es, evaluation.project_id, evaluation.model_run_id,
-                         evaluation.reference_run_id, params, file_id=file_id)  # fmt: skip
+                         evaluation.reference_run_id, params, file_id=file_id,
+                         frames=frames)  # fmt: skip
     m: Matches = match(gt, dt, [params.iou], max_dets=params.max_dets, keep_below=iou_floor,
                        **_similarity(kind))  # fmt: skip
     c = metrics.counts_at(m, 0, params.score_min)
     e_d, e_g, e_iou = m.edges
     return {
         "file_id": file_id,
+        "frames": list(frames) if frames is not None else None,
         "parameters": asdict(params),
         "predictions": [
             {"id": int(i), "label_id": _opt(lab), "frame": _opt(fr), "score": float(s),
@@ -310,10 +320,28 @@ def asdict_row(row: Any) -> dict[str, Any]:
     return {k: getattr(row, k) for k in row.__slots__}
 
 
-def file_outcome(store: Any, project_id: int, evaluation_id: int, file_id: int) -> dict[str, Any]:
+# A video's frames answered at once: the viewer asks again for the next window.
+MAX_FRAMES = 300
+
+
+def file_outcome(
+    store: Any,
+    project_id: int,
+    evaluation_id: int,
+    file_id: int,
+    frame_start: int | None = None,
+    frame_end: int | None = None,
+) -> dict[str, Any]:
+    """`file_detail` of a file of the project; for a video, frames [frame_start, frame_end]
+    (at most MAX_FRAMES of them; from frame 0 when not given)."""
     es = EvaluationStore(store)
     ev = es.get_evaluation(evaluation_id, project_id)
-    store.get_file(file_id, project_id)
-    out = file_detail(store, ev, file_id)
+    row = store.get_file(file_id, project_id)
+    frames = None
+    if row.media_type == "video":
+        start = max(frame_start or 0, 0)
+        end = start + MAX_FRAMES - 1 if frame_end is None else frame_end
+        frames = (start, max(start, min(end, start + MAX_FRAMES - 1)))
+    out = file_detail(store, ev, file_id, frames=frames)
     out["next_file_id"] = es.next_in_queue(evaluation_id, file_id)
     return out

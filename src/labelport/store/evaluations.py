@@ -74,10 +74,12 @@ class EvaluationStore(StoreBase):
         reference_run_id: int | None,
         types: Sequence[str],
         file_id: int | None = None,
+        frames: tuple[int, int] | None = None,
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Chunks of the instance rows (EVAL_COLUMNS) of both sides of an evaluation, in one
         query (one scan): the run's (`run_id`, machine made) and the reference's: the people's
-        (machine_made = false) or another run's. `file_id`: one file only."""
+        (machine_made = false) or another run's. `file_id`: one file only; `frames`: its
+        frames in this inclusive range only (the (file_id, frame) index reads just those)."""
         sqlite = self.dialect == "sqlite"
 
         def p(name: str) -> str:  # the driver's own placeholders: the query bypasses Core
@@ -97,6 +99,9 @@ class EvaluationStore(StoreBase):
         if file_id is not None:
             where.append(f"file_id = {p('file')}")
             params["file"] = file_id
+        if frames is not None:
+            where.append(f"frame BETWEEN {p('f0')} AND {p('f1')}")
+            params["f0"], params["f1"] = frames
         sql = f"SELECT {_SELECT} FROM instance WHERE {' AND '.join(where)}"
         with self._read() as conn:
             raw: Any = conn.connection.driver_connection

@@ -148,12 +148,20 @@ async def run_evaluate(
 
 @router.get("/p/{project_string_id}/evaluations/{evaluation_id:int}/files/{file_id:int}.json")
 def file_outcome(
-    request: Request, project_string_id: str, evaluation_id: int, file_id: int
+    request: Request,
+    project_string_id: str,
+    evaluation_id: int,
+    file_id: int,
+    frame_start: int | None = None,
+    frame_end: int | None = None,
 ) -> JSONResponse:
-    """The viewer overlay's data: the file's predictions, references and overlapping pairs."""
+    """The viewer overlay's data: the file's predictions, references and overlapping pairs (a
+    video's in a window of frames)."""
     state, session = signed_in(request)
     project = project_for(state, session, project_string_id)
-    out = ev.file_outcome(state.service.store, project["id"], evaluation_id, file_id)
+    out = ev.file_outcome(
+        state.service.store, project["id"], evaluation_id, file_id, frame_start, frame_end
+    )
     evaluation = EvaluationStore(state.service.store).get_evaluation(evaluation_id, project["id"])
     out["run_id"] = evaluation.model_run_id
     out["run_url"] = f"{PREFIX}/p/{project['string_id']}/runs/{evaluation.model_run_id}"

@@ -15,7 +15,11 @@
   const fileId = where[2];
   const base = `/ui/p/${project}`;
 
-  const state = { on: true, iou: 0.5, score: 0, outcome: new Map(), data: null };
+  const state = { on: true, iou: 0.5, score: 0, outcome: new Map(), data: null, panel: null,
+    loading: false };
+  // A video's outcomes come a window of frames at a time (data.frames = [first, last]).
+  const viewer = document.getElementById("viewer");
+  const isVideo = !!viewer && viewer.dataset.mediaType === "video";
 
   function node(tag, attrs, parent, text) {
     const n = document.createElement(tag);
@@ -61,6 +65,11 @@
   function apply() {
     const overlay = document.getElementById("overlay");
     if (!overlay) return;
+    if (isVideo && state.data && state.data.frames && overlay.dataset.frame) {
+      const frame = Number(overlay.dataset.frame);
+      const [first, last] = state.data.frames;
+      if (frame < first || frame > last) { load(frame); return; }
+    }
     const stage = document.getElementById("stage") || overlay;
     stage.classList.toggle("eval-on", state.on);
     for (const g of overlay.querySelectorAll("g.inst[data-instance-id]")) {
@@ -81,6 +90,10 @@
     const counts = match();
     for (const key of ["tp", "fp", "fn"]) {
       panel.querySelector(`[data-eval-count="${key}"]`).textContent = String(counts[key]);
+    }
+    const span = panel.querySelector("#eval-frames");
+    if (span && state.data.frames) {
+      span.textContent = `frames ${state.data.frames[0]}–${state.data.frames[1]}`;
     }
     apply();
   }
@@ -110,6 +123,7 @@
     toggle.addEventListener("change", () => { state.on = toggle.checked; apply(); });
     const legend = node("div", { class: "eval-legend" }, panel);
     const counts = node("div", { class: "eval-counts" }, panel);
+    if (isVideo) node("span", { id: "eval-frames", class: "muted" }, panel);
     for (const [key, text] of [["tp", "TP"], ["fp", "FP"], ["fn", "FN"]]) {
       const item = node("span", {}, legend);
       node("i", { class: `sw-${key}` }, item);
@@ -132,21 +146,42 @@
     return panel;
   }
 
+  async function fetchData(frame) {
+    const range = isVideo ? `?frame_start=${Math.max(0, frame)}` : "";
+    const response = await fetch(`${base}/evaluations/${evaluation}/files/${fileId}.json${range}`,
+      { credentials: "same-origin" });
+    return response.ok ? response.json() : null;
+  }
+
+  async function load(frame) {
+    if (state.loading) return;
+    state.loading = true;
+    try {
+      const data = await fetchData(frame);
+      if (data) { state.data = data; refresh(state.panel); }
+    } finally {
+      state.loading = false;
+    }
+  }
+
   async function start() {
     if (!document.querySelector('link[href="/ui/static/evaluate.css"]')) {
       node("link", { rel: "stylesheet", href: "/ui/static/evaluate.css" }, document.head);
     }
-    const response = await fetch(
-      `${base}/evaluations/${evaluation}/files/${fileId}.json`, { credentials: "same-origin" });
-    if (!response.ok) return;
-    const data = await response.json();
+    const overlayNow = document.getElementById("overlay");
+    const data = await fetchData(Number((overlayNow && overlayNow.dataset.frame) || 0));
+    if (!data) return;
     state.data = data;
     state.iou = data.parameters.iou;
     state.score = data.parameters.score_min;
     const panel = panelFor(data);
+    state.panel = panel;
     refresh(panel);
     const overlay = document.getElementById("overlay");
-    if (overlay) new MutationObserver(later).observe(overlay, { childList: true, subtree: true });
+    if (overlay) {
+      new MutationObserver(later).observe(overlay,
+        { childList: true, subtree: true, attributes: true, attributeFilter: ["data-frame"] });
+    }
     document.addEventListener("keydown", (event) => {
       const next = document.getElementById("eval-next");
       if (event.key === "n" && next && next.href && !/input|select|textarea/i.test(
