@@ -149,3 +149,37 @@ def test_the_viewer_colours_outcomes_and_steps_through_the_queue(
             page.locator("#eval-next").click()
         assert f"/files/{with_errors[1]['file_id']}?evaluation={ev['id']}" in page.url
         page.wait_for_selector("#eval-panel")
+
+
+def test_the_overlay_follows_a_video_frame_by_frame(
+    page: Any, base_url: str, service: Service, built: Any
+) -> None:
+    from media_factory import make_mp4
+
+    pid = built.project_id
+    sid = service.store.get_project(pid).string_id
+    clip = service.media_dir / "clip.mp4"
+    make_mp4(clip, frames=12, fps=10, width=160, height=120)
+
+    def car(frame: int, number: int, **extra: Any) -> dict[str, Any]:
+        x = 10 + frame * 5
+        return {"type": "box", "name": "l1", "number": number, "x_min": x, "y_min": 20,
+                "x_max": x + 40, "y_max": 60, **extra}  # fmt: skip
+
+    pred = {"model_ref": "vid", "model_run_ref": "v1", "score": 0.9}
+    fpm = {str(f): [car(f, 1, machine_made=False)] + ([car(f, 2, **pred)] if f < 4 else [])
+           for f in range(10)}  # fmt: skip
+    packet = {"media": {"url": clip.resolve().as_uri(), "type": "video"}, "frame_packet_map": fpm}
+    done = service.wait_import(pid, service.submit_packet(pid, packet)["id"])
+    assert done["status"] == "success", done
+    ev = service.evaluate(pid, "vid/v1")
+    page.goto(f"{base_url}/ui/p/{sid}/files/{done['file_id']}?evaluation={ev['id']}")
+    page.wait_for_selector("#eval-panel")
+    page.wait_for_selector("#overlay g.inst.eval-tp")
+    assert page.locator("#eval-frames").inner_text() == "frames 0–299"
+    # frame 0: the reference found (both shapes green); frame 6: nothing predicted, missed
+    assert page.locator("#overlay g.inst.eval-tp").count() == 2
+    page.locator("#slider").fill("6")
+    page.wait_for_selector("#overlay[data-frame='6']")
+    page.wait_for_selector("#overlay g.inst.eval-fn")
+    assert page.locator("#overlay g.inst.eval-tp").count() == 0
