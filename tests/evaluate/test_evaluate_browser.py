@@ -176,7 +176,7 @@ def test_the_overlay_follows_a_video_frame_by_frame(
     page.goto(f"{base_url}/ui/p/{sid}/files/{done['file_id']}?evaluation={ev['id']}")
     page.wait_for_selector("#eval-panel")
     page.wait_for_selector("#overlay g.inst.eval-tp")
-    assert page.locator("#eval-frames").inner_text() == "frames 0–299"
+    assert page.locator("#eval-frames").inner_text() == "frames 0\u2013299"
     # frame 0: the reference found (both shapes green); frame 6: nothing predicted, missed
     assert page.locator("#overlay g.inst.eval-tp").count() == 2
     page.locator("#slider").fill("6")
