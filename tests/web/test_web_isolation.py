@@ -34,6 +34,7 @@ def test_a_session_of_a_never_reaches_b(app: Any, service: Service, media_dir: P
     # B's model run and an evaluation of it (the model-run pages, web/evaluation.py)
     ids["run_id"] = service.store.list_model_runs(b.id)[0].id
     ids["evaluation_id"] = service.evaluate(b.id, ids["run_id"])["id"]
+    ids["label_id"] = service.list_labels(b.id)[0]["id"]  # the viewer's colour route
 
     web = app.state.web
     (mounted,) = [r for r in app.routes if getattr(r, "path", None) == "/ui"]
@@ -50,7 +51,9 @@ def test_a_session_of_a_never_reaches_b(app: Any, service: Service, media_dir: P
                 assert path in UNSCOPED, f"{method} {path}: classify it"
                 continue
             for project in (b.string_id, a.string_id):  # B's path; A's path with B's ids
-                if project == a.string_id and not re.search(r"\{(file_id|import_id)", path):
+                if project == a.string_id and not re.search(
+                    r"\{(file_id|import_id|label_id)", path
+                ):
                     continue
                 url = re.sub(
                     r"\{(\w+)(?::\w+)?\}",

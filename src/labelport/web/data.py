@@ -137,6 +137,10 @@ async def label_colour(request: Request, project_string_id: str, label_id: int) 
     def refused(status: int, code: str, message: str) -> JSONResponse:
         return JSONResponse({"error": {"code": code, "message": message}}, status)
 
+    try:  # another project's label is not found here, as a missing one
+        state.service.get_label(project["id"], label_id)
+    except NotFound as exc:
+        return refused(404, exc.code, exc.message)
     if not same_token(request.headers.get("x-csrf-token"), session.csrf):
         return refused(403, "auth.csrf", "the page is out of date; reload it and try again")
     if not session.may(project["id"], "editor"):
