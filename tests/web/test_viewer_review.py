@@ -225,6 +225,12 @@ def test_the_score_threshold_hides_instances_and_counts_follow(
     assert page.locator(f"[data-count-label='{another}']").inner_text() == "1"
 
 
+def test_no_scores_no_threshold(page: Any, seed: dict[str, Any], base_url: str, clip: int) -> None:
+    _open(page, base_url, seed, clip)  # the clip's boxes have no score
+    assert page.locator("#score-threshold").is_disabled()
+    assert "no scores" in page.locator("#score-value").inner_text()
+
+
 def test_filters_by_model_run_and_machine_made(
     page: Any, seed: dict[str, Any], base_url: str
 ) -> None:

@@ -49,8 +49,8 @@ def labels(engine: Engine, project_id: int) -> list[dict[str, Any]]:
 
 
 def file_models(engine: Engine, file_id: int) -> list[dict[str, Any]]:
-    """The models and model runs whose instances a file holds, with their instance counts (for
-    the viewer's filters): one aggregate."""
+    """The models and model runs whose instances a file holds, with their instance counts and
+    how many of those have a score (for the viewer's filters): one aggregate."""
     i, m, r = t.instance, t.model, t.model_run
     q = (
         select(
@@ -59,6 +59,7 @@ def file_models(engine: Engine, file_id: int) -> list[dict[str, Any]]:
             i.c.model_run_id,
             r.c.reference.label("model_run"),
             func.count().label("instances"),
+            func.count(i.c.score).label("scored"),
         )
         .select_from(
             i.outerjoin(m, m.c.id == i.c.model_id).outerjoin(r, r.c.id == i.c.model_run_id)

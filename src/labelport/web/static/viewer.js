@@ -279,6 +279,10 @@
     const slider = document.getElementById("score-threshold");
     if (!slider) return;
     const value = document.getElementById("score-value");
+    if (!(data.models || []).some((row) => row.scored > 0)) {
+      slider.disabled = true; // nothing here has a score
+      value.textContent = "– (no scores)";
+    }
     slider.addEventListener("input", () => {
       review.threshold = Number(slider.value);
       value.textContent = review.threshold.toFixed(2);
