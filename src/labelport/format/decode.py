@@ -477,6 +477,8 @@ def _decode_list(
 def _intern_names(instances: list[Any], names: dict[str, str]) -> None:
     # A million instances of 50 labels would otherwise hold a million equal strings; sharing
     # them right after each list is decoded keeps peak memory near the size of the input.
+    if instances[0] is None and instances.count(None) == len(instances):
+        return  # all refused (dense junk): not a pass in Python over millions of None
     setdefault = names.setdefault
     for instance in instances:
         name = instance.name if instance is not None else None
@@ -646,14 +648,20 @@ def _read_items(node: Any, frame: int | None, report: Report) -> list[Any] | Non
                     tally[_MISSING if type_ is None else _UNKNOWN_TYPE] += 1
                 flag(1)
                 return _ITEM
-            try:
-                keep(convert(obj, cls))
-                flag(0)
-                return _ITEM
-            except invalid as error:
-                message = str(error)
-            except RecursionError:
-                pass
+            if len(first) >= room and not all(map(obj.__contains__, _required_of(cls))):
+                # Past the cap, with a required key missing: the conversion would fail (and an
+                # exception costs more than the rest of the item); _count_one_bad_key checks
+                # the other keys and counts the missing ones.
+                message = _MISSING_FIELD
+            else:
+                try:
+                    keep(convert(obj, cls))
+                    flag(0)
+                    return _ITEM
+                except invalid as error:
+                    message = str(error)
+                except RecursionError:
+                    pass
             if len(first) < room:
                 first.append((len(flags), obj, message))
             elif not _count_one_bad_key(obj, message, None, counted):
@@ -758,6 +766,13 @@ def _count_one_bad_key(
 
 
 _SHAPES: dict[tuple[str, str], Any] = {}
+
+
+@functools.cache
+def _required_of(cls: type) -> tuple[str, ...]:
+    return tuple(name for name, _t, required, _i in _fields_of(cls) if required)
+
+
 _MISSING_FIELD = "Object missing required field `"
 _MEMO_MAX = 4096
 
@@ -769,8 +784,7 @@ def _shape(type_: str, error: str) -> Any:
     names no key's value."""
     cls = INSTANCE_CLASSES.get(type_)
     if cls is not None and error.startswith(_MISSING_FIELD) and " - at `" not in error:
-        required = tuple(name for name, _t, required, _i in _fields_of(cls) if required)
-        return None, "", False, required, _loose(cls), {}
+        return None, "", False, _required_of(cls), _loose(cls), {}
     match = _TOP_KEY.search(error) if cls is not None else None
     if cls is None or match is None or match.group(2):
         return False
