@@ -3,7 +3,6 @@ file counts, the confusion table and, for video, where tracks are lost or switch
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,7 +185,7 @@ def per_file(m: Matches, c: dict[str, np.ndarray]) -> dict[int, tuple[int, int, 
 
 
 def confusion(
-    m: Matches, c: dict[str, np.ndarray], iou: float, **similarity: Callable
+    m: Matches, c: dict[str, np.ndarray], iou: float, **similarity: Any
 ) -> list[list[int | None]]:
     """[prediction label, reference label, count]: the diagonal is each label's true positives;
     then the false positives are matched (same greedy rule, any label) to the references nobody
