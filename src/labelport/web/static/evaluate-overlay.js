@@ -184,8 +184,9 @@
     }
     document.addEventListener("keydown", (event) => {
       const next = document.getElementById("eval-next");
-      if (event.key === "n" && next && next.href && !/input|select|textarea/i.test(
-        (event.target && event.target.tagName) || "")) location.href = next.href;
+      if (event.key !== "n" || event.ctrlKey || event.metaKey || event.altKey) return;
+      const typing = /input|select|textarea/i.test((event.target && event.target.tagName) || "");
+      if (next && next.href && !typing) location.href = next.href;
     });
   }
 
