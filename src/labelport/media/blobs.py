@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -196,6 +197,8 @@ class LocalBlobStore:
         self._temp_prefix = f"put-{os.getpid()}-{secrets.token_hex(4)}-"
         self._temp_count = itertools.count()
         self._real_folders: dict[str, str] = {}  # folder as joined -> its real path
+        self._root_text = str(self.root)
+        self._root_prefix = self._root_text.rstrip("/") + "/"
         self._lock = threading.Lock()  # guards _pending
         self._sync_lock = threading.Lock()  # one sync at a time
 
@@ -211,15 +214,35 @@ class LocalBlobStore:
         folder, name = os.path.split(joined)
         real_folder = self._real_folders.get(folder)
         if real_folder is None:
-            real_folder = os.path.realpath(folder)
-            if len(self._real_folders) < 100_000:
-                self._real_folders[folder] = real_folder
-        path = Path(real_folder, name)
+            real_folder = self._real_folder(folder)
+        path = os.path.join(real_folder, name)
         if os.path.islink(path):
-            path = path.resolve()
-        if not path.is_relative_to(self.root):
+            path = os.path.realpath(path)
+        if not (path.startswith(self._root_prefix) or path == self._root_text):
             raise BlobError(BLOB_KEY_INVALID, f"blob key {key!r} resolves outside the store")
-        return path
+        return Path(path)
+
+    def _real_folder(self, folder: str) -> str:
+        """The real path of a blob's folder. Content keys spread over 65,536 folders, most new
+        to this store: the parent's real path is looked up once and the folder itself needs
+        one lstat (os.path.realpath is ~10 lstat calls in Python)."""
+        parent, last = os.path.split(folder)
+        real_parent = self._real_folders.get(parent)
+        if real_parent is None:
+            real_parent = os.path.realpath(parent)
+            self._remember(parent, real_parent)
+        real = os.path.join(real_parent, last)
+        try:
+            if stat.S_ISLNK(os.lstat(real).st_mode):
+                real = os.path.realpath(real)
+        except FileNotFoundError:
+            return real  # not made yet: not remembered, it may yet be made as anything
+        self._remember(folder, real)
+        return real
+
+    def _remember(self, folder: str, real: str) -> None:
+        if len(self._real_folders) < 100_000:
+            self._real_folders[folder] = real
 
     def _current(self, key: str) -> Path:
         """Where the blob's bytes are now: its pending temp file, else its place."""
