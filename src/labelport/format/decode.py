@@ -525,6 +525,11 @@ def _decode_items(j: Any, node: Any, frame: int | None, report: Report) -> list[
                 lambda: f"frame {frame} must map to a list of instances, got {_shown(j, node)}",
             )
         return None
+    if j is _ObjJson:  # read leniently (NaN, a lone surrogate): items are objects already
+        hook, finish = _item_reader(frame, report)
+        for item in items:
+            hook(None, item)
+        return finish()
     out: list[Any] = []
     instance, plain, plain_fast = j.instance, j.plain, j.plain_fast
     listed, limit = report.problems, report.limit
@@ -621,12 +626,25 @@ _COMMA = re.compile(rb",")
 def _read_items(node: Any, frame: int | None, report: Report) -> list[Any] | None:
     """A list that failed the typed decode, read in one pass with no object kept per bad item.
 
-    msgspec builds each item as plain objects and hands it to a hook, which keeps the instance
+    msgspec builds each item as plain objects and hands it to the hook of `_item_reader`. None
+    if the list cannot be read this way (not a list, a number out of range, nested too deeply):
+    then item by item, as before. The report is written only once the whole list is read."""
+    hook, finish = _item_reader(frame, report)
+    try:
+        _decoder_with_hook(hook).decode(node)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    return finish()
+
+
+def _item_reader(
+    frame: int | None, report: Report
+) -> tuple[Callable[[Any, Any], _Item], Callable[[], list[Any]]]:
+    """(hook, finish). The hook takes each item of a list as plain objects, keeps the instance
     (converted to the struct its `type` names) and a flag byte (1: bad), and keeps aside the
-    first bad items, which the report lists with their paths once the list is read; past those,
-    a bad item is only counted by code and dropped. None if the list cannot be read this way
-    (not a list, a number out of range, nested too deeply): then item by item, as before. The
-    report is written only once the whole list is read."""
+    first bad items, which `finish` lists with their paths; past those, a bad item is only
+    counted by code and dropped. `finish` writes the report and gives the list, a bad item's
+    place holding None."""
     room = max(0, report.limit - len(report.problems))
     kept: list[Any] = []
     flags = bytearray()
@@ -660,6 +678,8 @@ def _read_items(node: Any, frame: int | None, report: Report) -> list[Any] | Non
                     return _ITEM
                 except invalid as error:
                     message = str(error)
+                except UnicodeEncodeError:  # a lone surrogate (read leniently): see _NotText
+                    message = "a string is not Unicode text"
                 except RecursionError:
                     pass
             if len(first) < room:
@@ -673,26 +693,25 @@ def _read_items(node: Any, frame: int | None, report: Report) -> list[Any] | Non
         flag(1)
         return _ITEM
 
-    try:
-        _decoder_with_hook(hook).decode(node)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        return None
-    prefix = _prefix(frame)
-    for index, obj, message in first:
-        at = (frame, index)
-        if report.lists_problems:
-            _diagnose(obj, f"{prefix}/{index}", at, report, message)
-        elif not _count_one_bad_key(obj, message, at, report):
-            _diagnose(obj, "", at, report, message)
-    for code, count in tally.items():
-        report.count_problems(code, count)
-    for code, count in counted.problem_counts_by_code.items():
-        report.count_problems(code, count)
-    report.rejected.mark(frame, flags)
-    if not kept:
-        return [None] * len(flags)
-    good = iter(kept).__next__
-    return [None if bad else good() for bad in flags]
+    def finish() -> list[Any]:
+        prefix = _prefix(frame)
+        for index, obj, message in first:
+            at = (frame, index)
+            if report.lists_problems:
+                _diagnose(obj, f"{prefix}/{index}", at, report, message)
+            elif not _count_one_bad_key(obj, message, at, report):
+                _diagnose(obj, "", at, report, message)
+        for code, count in tally.items():
+            report.count_problems(code, count)
+        for code, count in counted.problem_counts_by_code.items():
+            report.count_problems(code, count)
+        report.rejected.mark(frame, flags)
+        if not kept:
+            return [None] * len(flags)
+        good = iter(kept).__next__
+        return [None if bad else good() for bad in flags]
+
+    return hook, finish
 
 
 _MISSING, _UNKNOWN_TYPE = "instance.type_missing", "instance.type_unknown"
