@@ -214,7 +214,7 @@ def confusion(
             for a, b, x in rows]  # fmt: skip
 
 
-def tracks(m: Matches, c: dict[str, np.ndarray], limit: int = 200) -> dict[str, object]:
+def tracks(m: Matches, c: dict[str, np.ndarray], t: int = 0, limit: int = 200) -> dict[str, object]:
     """For video references with a sequence: the frames where the predicted track is lost (the
     reference was found on its previous frame, not on this one) or switches identity (found by
     another predicted sequence than the last one that found it)."""
@@ -230,7 +230,7 @@ def tracks(m: Matches, c: dict[str, np.ndarray], limit: int = 200) -> dict[str, 
     # the predicted sequence that found each reference
     by = np.full(len(m.gt), -1, np.int64)
     tp = c["tp"]
-    by[m.dt_match[0][tp]] = m.dt.sequence[tp]
+    by[m.dt_match[t][tp]] = m.dt.sequence[tp]  # c was counted at threshold index t
     pseq = by[sel]
     start = np.ones(len(sel), bool)
     start[1:] = s[1:] != s[:-1]

@@ -160,7 +160,7 @@ def compute(
         "overall": overall,
         "labels": rows,
         "confusion": metrics.confusion(m, c, params.iou, **similarity),
-        "tracks": metrics.tracks(m, c),
+        "tracks": metrics.tracks(m, c, ti),
         "files_with_errors": sum(1 for _, fp, fn in files.values() if fp + fn),
         "timings": {
             "load": round(loaded - started, 4),
