@@ -222,6 +222,16 @@ def test_video_per_frame_and_where_the_predicted_track_is_lost_or_switches(
     assert seq["lost_frames"] == [4, 7] and seq["switch_frames"] == [6]
     assert (seq["frames"], seq["found"]) == (10, 7)
 
+    # the viewer's data for a video comes a window of frames at a time
+    from labelport.evaluate.run import file_outcome
+
+    file_id = service.list_files(pid)[0][0]["id"]
+    window = file_outcome(service.store, pid, ev.id, file_id, 3, 6)
+    assert window["frames"] == [3, 6]
+    assert sorted({p["frame"] for p in window["predictions"]}) == [3, 6]  # none on 4-5
+    assert [r["outcome"] for r in window["references"]] == ["tp", "fn", "fn", "tp"]
+    assert file_outcome(service.store, pid, ev.id, file_id)["frames"] == [0, 299]
+
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_keypoints_are_compared_by_oks(service: Service) -> None:
@@ -254,12 +264,3 @@ def test_keypoints_are_compared_by_oks(service: Service) -> None:
     o = ev.results["overall"]
     assert (o["tp"], o["fp"], o["fn"]) == (1, 1, 0)
     assert o["ap50"] == pytest.approx(1.0)
-    # the viewer's data for a video comes a window of frames at a time
-    from labelport.evaluate.run import file_outcome
-
-    file_id = service.list_files(pid)[0][0]["id"]
-    window = file_outcome(service.store, pid, ev.id, file_id, 3, 6)
-    assert window["frames"] == [3, 6]
-    assert sorted({p["frame"] for p in window["predictions"]}) == [3, 6]  # none on 4-5
-    assert [r["outcome"] for r in window["references"]] == ["tp", "fn", "fn", "tp"]
-    assert file_outcome(service.store, pid, ev.id, file_id)["frames"] == [0, 299]
