@@ -108,3 +108,26 @@ def test_sdk_and_cli_embedded_and_through_a_server(setup, tmp_path: Path) -> Non
         remote = runner.invoke(cli_app, [*args, "--server", url, "--key", key])
         assert remote.exit_code == 0, remote.output
         assert json.loads(remote.output)["overall"] == embedded["overall"]
+
+
+def test_the_run_page_lets_only_editors_compute(setup) -> None:
+    import re
+
+    svc, built, (sid, keys) = setup
+    run = built.run_ids["r1"]
+    evaluated = svc.evaluate(built.project_id, run)
+    with TestClient(create_app(svc), raise_server_exceptions=False) as client:
+        page = client.get("/ui/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        key_id, secret = keys["viewer"]
+        client.post("/ui/signin", data={"csrf": csrf, "client_id": key_id, "client_secret": secret})
+        shown = client.get(f"/ui/p/{sid}/runs/{run}")
+        assert shown.status_code == 200 and 'id="metrics"' in shown.text
+        assert 'id="evaluate-form"' not in shown.text
+        session_csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text).group(1)
+        refused = client.post(f"/ui/p/{sid}/runs/{run}/evaluate", data={"csrf": session_csrf})
+        assert refused.status_code == 403 and "editor" in refused.text
+        # no new evaluation was stored
+        from labelport.evaluate.run import list_public
+
+        assert [e["id"] for e in list_public(svc.store, built.project_id, run)] == [evaluated["id"]]
