@@ -140,6 +140,32 @@ def _under(path: str | Path, roots: list[Path]) -> bool:
     return False
 
 
+# folder as named -> (its real path, (st_dev, st_ino) of the directory it led to)
+_REAL_FOLDERS: dict[str, tuple[str, tuple[int, int]]] = {}
+
+
+def _real_path(lexical: str) -> str:
+    """``os.path.realpath(lexical, strict=True)`` for one file of many in few folders: a
+    folder's real path is kept with the identity (device, inode) of the directory it led to,
+    and reused while the folder still leads to that directory (one stat); the file itself
+    needs one lstat (a symlinked file is resolved in full). realpath is ~10 lstat calls in
+    Python, a third of a small local file's read."""
+    folder, name = os.path.split(lexical)
+    here = os.stat(folder)  # follows symlinks: the directory the folder leads to now
+    known = _REAL_FOLDERS.get(folder)
+    if known is None or known[1] != (here.st_dev, here.st_ino):
+        real_folder = os.path.realpath(folder, strict=True)
+        if len(_REAL_FOLDERS) >= 4096:
+            _REAL_FOLDERS.clear()
+        _REAL_FOLDERS[folder] = (real_folder, (here.st_dev, here.st_ino))
+    else:
+        real_folder = known[0]
+    candidate = os.path.join(real_folder, name)
+    if stat.S_ISLNK(os.lstat(candidate).st_mode):
+        return os.path.realpath(lexical, strict=True)
+    return candidate
+
+
 def resolve_local(url: str, config: FetchConfig) -> Path:
     """The real path of a ``file:`` URL, once it is proven to lie under a local root.
 
@@ -161,7 +187,7 @@ def resolve_local(url: str, config: FetchConfig) -> Path:
     if not (_under(lexical, roots) or _under(lexical, [Path(r) for r in config.local_roots])):
         raise FetchError(URL_REFUSED, f"{path!r} is not under a local media root ({shown})")
     try:
-        real = Path(os.path.realpath(lexical, strict=True))
+        real = Path(_real_path(lexical))
     except FileNotFoundError:
         raise FetchError(FILE_NOT_FOUND, f"no such file: {path!r}") from None
     except OSError as exc:
