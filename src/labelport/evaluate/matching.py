@@ -28,7 +28,7 @@ IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, 
 RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 
 # Pairs whose IoU is computed in one numpy pass: bounds the memory of crowded files.
-PAIR_CHUNK = 2_000_000
+PAIR_CHUNK = 500_000
 _BIG = np.iinfo(np.int64).max
 
 
