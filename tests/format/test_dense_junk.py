@@ -131,3 +131,34 @@ def test_junk_read_leniently_is_counted_the_same() -> None:
         "instance_list/3/type",
     ]
     assert len(report.rejected) == 3002
+
+
+@pytest.mark.parametrize("limit", [0, 30, 1000])
+def test_item_by_item_and_the_hook_give_one_answer(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A thousand good instances before the first bad one: read item by item (its good
+    # instances decode at half the cost); the same list through the hook answers the same.
+    from labelport.format import decode
+
+    junk: list[Any] = [{"type": "box"}, 5, {**BOX, "x_min": "1"}, None, {"type": "x"}]
+    items = [BOX] * 1200 + junk * 40 + [BOX] * 10
+    body = HEAD + json.dumps(items).encode() + b"}"
+    assert decode._looks_good(json.dumps(items).encode(), 1200)
+    answers = []
+    for looks_good in (True, False):
+        monkeypatch.setattr(decode, "_looks_good", lambda node, first, good=looks_good: good)
+        packet, report = decode_packet(body, limit=limit)
+        assert packet is not None and packet.instance_list is not None
+        kept = [i for i, x in enumerate(packet.instance_list) if x is not None]
+        answers.append(
+            (
+                [(p.code, p.path, p.message) for p in report.problems],
+                report.problem_counts_by_code,
+                set(report.rejected),
+                kept,
+            )
+        )
+    assert answers[0] == answers[1]
+    assert answers[0][1]["instance.missing_key"] == 4 * 40
+    assert answers[0][3] == list(range(1200)) + list(range(1400, 1410))
