@@ -108,6 +108,9 @@ def test_sdk_and_cli_embedded_and_through_a_server(setup, tmp_path: Path) -> Non
         remote = runner.invoke(cli_app, [*args, "--server", url, "--key", key])
         assert remote.exit_code == 0, remote.output
         assert json.loads(remote.output)["overall"] == embedded["overall"]
+        shown = runner.invoke(cli_app, [*args[:-1], "--server", url, "--key", key])
+        assert shown.exit_code == 0, shown.output
+        assert f"{url}/ui/p/{sid}/runs/{built.run_ids['r2']}?evaluation=" in shown.output
 
 
 def test_the_run_page_lets_only_editors_compute(setup) -> None:

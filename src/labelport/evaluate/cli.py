@@ -66,6 +66,14 @@ def evaluate(
         typer.echo(json.dumps(result, indent=2, default=str))
         return
     _print(result, queue)
+    from labelport.running import running_server_url
+
+    base = server.rstrip("/") if server else running_server_url(data_dir)
+    if base:
+        typer.echo(
+            f"see it in a browser: {base}/ui/p/{project}/runs/{result['model_run_id']}"
+            f"?evaluation={result['id']}"
+        )
 
 
 def _remote(
