@@ -14,6 +14,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -272,7 +273,7 @@ def check_role(principal: Principal, role: str) -> None:
         raise Forbidden(f"{whose} role is {principal.role!r}; this needs {role!r} or above")
 
 
-def require(role: str):
+def require(role: str) -> Callable[..., Principal]:
     """Dependency: a valid key of the project named in the path, with at least `role`."""
 
     def dependency(

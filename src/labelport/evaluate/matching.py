@@ -114,7 +114,9 @@ def box_iou_pairs(d: np.ndarray, g: np.ndarray, crowd: np.ndarray | None = None)
     return iou
 
 
-def _group_codes(gt: Shapes, dt: Shapes, keys: Callable[[Shapes], list[np.ndarray]]):
+def _group_codes(
+    gt: Shapes, dt: Shapes, keys: Callable[[Shapes], list[np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray, int]:
     """One code per distinct key over both sets, numbered in key order."""
     kg, kd = keys(gt), keys(dt)
     both = [np.concatenate([a, b]) for a, b in zip(kg, kd, strict=True)]

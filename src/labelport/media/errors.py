@@ -31,7 +31,7 @@ class MediaError(Exception):
         self.code = code
         self.message = message
 
-    def __reduce__(self):  # keep code/message when crossing process boundaries (job workers)
+    def __reduce__(self) -> tuple[object, ...]:  # keep code/message across processes (job workers)
         return (type(self), (self.code, self.message))
 
 

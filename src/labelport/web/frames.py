@@ -13,6 +13,10 @@ import os
 import threading
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 JPEG_QUALITY = 85
 _locks: dict[Path, threading.Lock] = {}
@@ -47,7 +51,7 @@ def frame_jpeg(video: Path, frame: int, cache_dir: Path) -> Path:
     return target
 
 
-def _decode(video: Path, frame: int):  # -> PIL.Image.Image
+def _decode(video: Path, frame: int) -> Image.Image:
     import av  # with the first frame asked for: a server that shows none never holds PyAV
 
     try:
@@ -72,7 +76,9 @@ def _decode(video: Path, frame: int):  # -> PIL.Image.Image
     raise IndexError(f"the video has no frame {frame}")
 
 
-def _decode_after_seek(container, stream, wanted_pts, start_pts, frame, rate):
+def _decode_after_seek(
+    container: Any, stream: Any, wanted_pts: int, start_pts: int, frame: int, rate: Fraction
+) -> Image.Image | None:
     """Seek to the keyframe before `wanted_pts` and decode up to it; None when unsure."""
     import av
 
