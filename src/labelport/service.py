@@ -1044,7 +1044,7 @@ def _line_outcome(line: int, row: Import, *, duplicate: bool) -> dict[str, Any]:
         "status": row.status,
         "file_id": row.file_id,
         "media_type": row.media_type,
-        "idempotency_key": row.idempotency_key,
+        "idempotency_key": row.idempotency_key or row.rejected_key,
         "counts": counts,
         "problem_count": row.problem_count or len(problems),
         "problems": problems[:20],

@@ -147,30 +147,45 @@ def test_the_compat_route_records_its_refusals_too(
     )
 
 
-def test_a_batch_line_names_its_media(
-    client: TestClient, project: ProjectKeys, media_server: Any
-) -> None:
+def _batch(client: TestClient, project: ProjectKeys, lines: list[dict[str, Any]]) -> dict:
     import json
 
+    body = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+    sent = client.post(
+        project.url("/batches"), content=body, headers={"content-type": "application/x-ndjson"}
+    )
+    assert sent.status_code in (200, 202), sent.text
+    batch_id = sent.json()["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        batch = client.get(project.url(f"/batches/{batch_id}"), params={"per_page": 100}).json()
+        if batch["status"] in ("success", "partial", "failed"):
+            return batch
+        time.sleep(0.05)
+    raise AssertionError(f"batch {batch_id} did not finish: {batch}")
+
+
+def test_a_batch_line_names_its_media_and_a_refused_line_holds_no_key(
+    client: TestClient, project: ProjectKeys, media_server: Any
+) -> None:
+    text = {"text_data": "hello", "original_filename": "notes.txt", "idempotency_key": "notes"}
     lines = [
         {"media": {"url": media_server.url("cat.jpg"), "type": "image"},
          "instance_list": [box()], "idempotency_key": "line-0"},
-        {"text_data": "hello", "original_filename": "notes.txt", "instance_list": [box("car")]},
+        {**text, "instance_list": [{"type": "tag", "name": "car"}]},
     ]  # fmt: skip
-    body = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
-    batch = client.post(
-        project.url("/batches"), content=body, headers={"content-type": "application/x-ndjson"}
-    )
-    assert batch.status_code in (200, 202), batch.text
-    items: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        items = client.get(project.url("/imports")).json()["items"]
-        if len(items) == 2 and all(i["status"] in ("success", "failed") for i in items):
-            break
-        time.sleep(0.05)
+    batch = _batch(client, project, lines)
+    assert batch["status"] == "partial"
+    assert batch["counts"]["rejected"] == 1 and batch["counts"]["success"] == 1
+    outcome = {f["line"]: (f["status"], f["idempotency_key"]) for f in batch["files"]}
+    assert outcome == {0: ("success", "line-0"), 1: ("rejected", "notes")}
+    items = client.get(project.url("/imports")).json()["items"]
     named = {i["media_name"]: (i["status"], i["idempotency_key"]) for i in items}
-    assert named == {"cat.jpg": ("success", "line-0"), "notes.txt": ("failed", None)}
+    assert named == {"cat.jpg": ("success", "line-0"), "notes.txt": ("rejected", "notes")}
+    # refused before any fetch, the line holds no key: the corrected line is imported with it
+    fixed = _batch(client, project, [{**text, "instance_list": [{"type": "tag", "name": "cat"}]}])
+    assert fixed["status"] == "success" and fixed["files"][0]["duplicate"] is False
+    assert fixed["files"][0]["idempotency_key"] == "notes"
 
 
 def test_an_import_answers_its_problems_grouped(client: TestClient, project: ProjectKeys) -> None:

@@ -123,7 +123,8 @@ def test_private_url_refused_by_default(database, tmp_path, media) -> None:
         assert [(p.code, p.path) for p in refused.value.report.problems] == [
             ("media.url_refused", "media/url")
         ]
-        assert svc.list_imports(project_id)[1] == 0
+        # nothing stored but the record of the refusal (docs/imports.md)
+        assert [i["status"] for i in svc.list_imports(project_id)[0]] == ["rejected"]
         assert row_counts(svc)["file"] == 0
     assert len(media.server.requests) == fetched_before  # refused before connecting
 

@@ -115,7 +115,8 @@ def test_refused_at_submit_with_its_path_and_nothing_stored(
     assert row_counts(project.service) == before
     assert label_count(project) == labels  # auto_create_labels created none
     assert blobs(project.service) == stored
-    assert project.service.list_imports(project.id)[1] == 0
+    # nothing stored but the record of the refusal (docs/imports.md)
+    assert [i["status"] for i in project.service.list_imports(project.id)[0]] == ["rejected"]
 
 
 def test_auto_created_label_names_are_checked_before_any_is_made(
@@ -177,9 +178,9 @@ def test_a_batch_line_with_an_unusable_key_fails_with_its_problem(
     service.wait_batch(project.id, batch["id"], timeout=60)
     files = service.get_batch(project.id, batch["id"], per_page=100)["files"]
     status = {f["line"]: f["status"] for f in files}
-    assert status[0] == status[1] == "failed"
+    assert status[0] == status[1] == "rejected"  # refused before any fetch
     assert status[3] == "success"
-    assert status[2] == ("success" if on_error == "skip_instances" else "failed")
+    assert status[2] == ("success" if on_error == "skip_instances" else "rejected")
     problems = {f["line"]: codes(f["problems"]) for f in files}
     assert ("value.too_long", "idempotency_key") in problems[0]
     assert ("value.invalid_text", "idempotency_key") in problems[1]

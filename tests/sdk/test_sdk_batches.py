@@ -79,7 +79,8 @@ def test_a_batch_of_packets_with_one_bad_file_and_a_duplicate(
     assert batch.wait(timeout=60) is batch
     assert batch.status == "partial"
     # a duplicate counts under its first import's status, and once more as a duplicate
-    assert (batch.counts["success"], batch.counts["failed"], batch.counts["duplicate"]) == (3, 1, 1)
+    counted = (batch.counts["success"], batch.counts["rejected"], batch.counts["duplicate"])
+    assert counted == (3, 1, 1)  # the bad line is refused before any fetch: `rejected`
     assert "partial" in repr(batch) and f"id={batch.id}" in repr(batch)
 
     files = list(batch.files(per_page=3))  # two pages
@@ -87,7 +88,7 @@ def test_a_batch_of_packets_with_one_bad_file_and_a_duplicate(
     assert all(isinstance(f, BatchFile) for f in files)
     ok, bad, empty, dup = files
     assert ok.ok and ok.counts["instances"] == 2 and ok.file_id is not None
-    assert (bad.status, bad.ok, bad.problem_count) == ("failed", False, 1)
+    assert (bad.status, bad.ok, bad.problem_count) == ("rejected", False, 1)
     assert [(p.code, p.path) for p in bad.problems] == [("label.unknown", "instance_list/0/name")]
     assert empty.ok and empty.idempotency_key == "k2"
     assert dup.duplicate and dup.import_id == ok.import_id and dup.status == "success"
@@ -95,7 +96,7 @@ def test_a_batch_of_packets_with_one_bad_file_and_a_duplicate(
     assert sum(f.counts.get("instances", 0) for f in files if f.ok and not f.duplicate) == 2
 
     # every line is an import of its own, listed with the others
-    assert project.get_import(bad.import_id).status == "failed"
+    assert project.get_import(bad.import_id).status == "rejected"
     assert service.list_imports(keys.id)[1] == 3
     assert [b.id for b in project.batches()] == [batch.id]
     assert project.get_batch(batch.id).status == "partial"
@@ -111,14 +112,14 @@ def test_find_imports_by_keys_and_stems(project: labelport.Project, media: Any) 
     project.import_batch(
         [
             packet(media, 0, "name:a#v1", box()),
-            packet(media, 1, "name:a#v2", box("dgo")),  # fails: the newest, not a success
+            packet(media, 1, "name:a#v2", box("dgo")),  # refused: holds no key (docs/imports.md)
             packet(media, 2, "name:b#v1", box()),
         ]
     ).wait(timeout=60)
     found = project.find_imports(keys=["name:a#v1", "name:zzz#v1"], stems=["name:a", "name:c"])
     assert set(found["keys"]) == {"name:a#v1"}
     assert found["keys"]["name:a#v1"].status == "success"
-    assert found["latest"]["name:a"].data["idempotency_key"] == "name:a#v2"
+    assert found["latest"]["name:a"].data["idempotency_key"] == "name:a#v1"
     assert found["latest_success"]["name:a"].data["idempotency_key"] == "name:a#v1"
     assert "name:c" not in found["latest"] and "name:c" not in found["latest_success"]
 

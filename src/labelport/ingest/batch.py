@@ -129,6 +129,9 @@ class BatchJob:
         lines = [_Line(row) for row in rows]
         self._decode(batch, lines)
         self._check(batch, lines)
+        for line in lines:  # refused before any fetch: as a packet's 422 (docs/imports.md)
+            if line.failure is not None:
+                line.failure["rejected"] = True
         directory = self.store.default_directory(batch.project_id).id
         self.store.start_imports(
             [

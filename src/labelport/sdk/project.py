@@ -242,7 +242,8 @@ class BatchImport:
             page += 1
 
     def failed(self) -> list[BatchFile]:
-        return [f for f in self.files() if f.status == "failed"]
+        """The files that failed, in the job or refused before it (`rejected`)."""
+        return [f for f in self.files() if f.status in ("failed", "rejected")]
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in self.counts.items() if v)

@@ -207,7 +207,8 @@ class BatchesMixin(StoreBase):
         if pending:
             status = "queued" if set(per_status) == {"queued"} else "running"
         else:
-            failed, total = per_status.get("failed", 0), sum(per_status.values())
+            failed = per_status.get("failed", 0) + per_status.get("rejected", 0)
+            total = sum(per_status.values())
             status = "success" if not failed else "failed" if failed == total else "partial"
             finished = utcnow()
         if status == batch.status:
@@ -294,11 +295,25 @@ class BatchesMixin(StoreBase):
 
     def fail_imports(self, failures: Sequence[dict[str, Any]]) -> None:
         """End many imports `failed` in one statement. Each dict: id, problems, problem_count,
-        warnings, counts, error, and optionally media_type. Finished ones are kept."""
+        warnings, counts, error, and optionally media_type; with `rejected` true, a line
+        refused before any fetch ends `rejected` instead, its key moved to `rejected_key` so
+        that it holds nothing (docs/imports.md). Finished ones are kept."""
+        failures = list(failures)
+        rejected = [f for f in failures if f.get("rejected")]
+        if rejected:
+            self._end_imports([f for f in failures if not f.get("rejected")], "failed")
+            self._end_imports(rejected, "rejected")
+        else:
+            self._end_imports(failures, "failed")
+
+    def _end_imports(self, failures: Sequence[dict[str, Any]], status: str) -> None:
         if not failures:
             return
         i = t.import_
         now = utcnow()
+        keys: dict[str, Any] = {}
+        if status == "rejected":  # both read the row as it was: the key moves
+            keys = {"rejected_key": i.c.idempotency_key, "idempotency_key": None}
         params = [
             {
                 "iid": f["id"],
@@ -317,7 +332,8 @@ class BatchesMixin(StoreBase):
                 update(i)
                 .where(i.c.id == bindparam("iid"), *unfinished(i))
                 .values(
-                    status="failed",
+                    status=status,
+                    **keys,
                     problems=bindparam("problems", type_=i.c.problems.type),
                     problem_count=bindparam("problem_count"),
                     warnings=bindparam("warnings", type_=i.c.warnings.type),

@@ -183,7 +183,13 @@ class ImportsMixin(StoreBase):
         }
         with self._write() as conn:
             row = conn.execute(insert(i).values(values).returning(*i.c)).one()
-            mine = (i.c.status == "rejected", i.c.project_id == project_id)
+            # A batch's rejected lines are not counted: the batch accounts for its lines, and
+            # they are as many as the batch sent (its body is stored anyway).
+            mine = (
+                i.c.status == "rejected",
+                i.c.project_id == project_id,
+                i.c.batch_id.is_(None),
+            )
             # The id of the newest record past the limit: it and older ones go. The rows read are
             # at most the limit, by the (status, project_id, ...) index.
             cutoff = conn.execute(
