@@ -160,7 +160,7 @@ class _ObjJson:
 
 
 def decode_packet(
-    data: bytes | msgspec.Raw | mmap.mmap, *, limit: int = DEFAULT_LIMIT
+    data: bytes | str | msgspec.Raw | mmap.mmap, *, limit: int = DEFAULT_LIMIT
 ) -> tuple[Packet | None, Report]:
     """Decode a packet. The packet is None only if the input is not a JSON object at all.
 
@@ -172,7 +172,7 @@ def decode_packet(
 
 
 def _decode_packet(
-    data: bytes | msgspec.Raw | mmap.mmap, limit: int
+    data: bytes | str | msgspec.Raw | mmap.mmap, limit: int
 ) -> tuple[Packet | None, Report]:
     report = Report(limit=limit)
     if isinstance(data, str):
