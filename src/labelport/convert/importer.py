@@ -156,7 +156,7 @@ def run(
         outcome.format = detect_format(path) or "auto"
     told = 0  # the total the progress bar was given: every item, once known
     conv: Conversion | None = None
-    kept: list[Item] | None = None
+    kept: list[tuple[Item, Path | None]] | None = None
     if options.on_error == "reject" and not options.dry_run:
         stop, told, kept, checked = _precheck(path, target, options, outcome)
         if stop:
@@ -170,16 +170,20 @@ def run(
     if conv is None:
         conv = Conversion(media_dir=options.media_dir)
     problems_before = len(conv.problems)
-    items = iter(kept) if kept is not None else convert(path, outcome.format, conv)
+    items: Iterator[tuple[Item, Path | None]]
+    if kept is not None:
+        items = iter(kept)
+    else:
+        items = ((item, None) for item in convert(path, outcome.format, conv))
     del kept
     importer = _Importer(target, options, outcome, conv, progress)
-    for seen, item in enumerate(items, start=1):
+    for seen, (item, media_path) in enumerate(items, start=1):
         # Readers add each source file's items to total_files as they open it: the total grows
         # with a folder of several files, and never falls behind what was read.
         if max(conv.total_files or 0, seen) > told:
             told = max(conv.total_files or 0, seen)
             progress.total(told)
-        importer.send(item)
+        importer.send(item, media_path)
     importer.drain()
     for problem in conv.problems[problems_before:]:
         outcome.problem(problem)
@@ -190,25 +194,26 @@ def run(
 
 def _precheck(
     path: Path, target: Target, options: ImportOptions, outcome: Outcome
-) -> tuple[bool, int, list[Item] | None, Conversion]:
+) -> tuple[bool, int, list[tuple[Item, Path | None]] | None, Conversion]:
     """Whether the source has problems that stop a `reject` import, how many items it has,
     and, when they are few (`KEEP_INSTANCES`), the items themselves with their conversion, so
     that the import sends them without reading the source a second time."""
     conv = Conversion(media_dir=options.media_dir)
     known = set(target.labels())
     items = 0
-    kept: list[Item] | None = []
+    kept: list[tuple[Item, Path | None]] | None = []
     instances = 0
     for item in convert(path, outcome.format, conv):
         items += 1
+        media = _media(item, options) if options.media_url is None else None
         if kept is not None:
             instances += item.instance_count()
-            kept.append(item)
+            kept.append((item, media))  # its media file found once, for the import too
             if instances > KEEP_INSTANCES or items > KEEP_INSTANCES:
                 kept = None  # a large source: read again rather than held
         for problem in item.problems:
             outcome.problem(problem)
-        if options.media_url is None and _media(item, options) is None and not item.media_url:
+        if options.media_url is None and media is None and not item.media_url:
             outcome.problem(_missing(item))
         if not options.create_labels:
             for index, inst in enumerate(item.all_instances()):
@@ -303,7 +308,9 @@ class _Importer:
         self.attributes = _Attributes(target, conv, create=options.create_labels)
         self.started = time.time()
 
-    def send(self, item: Item) -> None:
+    def send(self, item: Item, found: Path | None = None) -> None:
+        """Send `item` (in a window); `found`: its media file when the caller found it already
+        (`_media`), else None to look it up here."""
         out, options = self.outcome, self.options
         count = item.instance_count()
         if item.problems and options.on_error != "skip_instances":
@@ -320,7 +327,7 @@ class _Importer:
         if options.media_url is not None:
             media["url"] = options.media_url + item.name
         else:
-            media_path = _media(item, options)
+            media_path = found if found is not None else _media(item, options)
             if media_path is None:
                 if item.media_url is None:
                     out.problem(_missing(item))
