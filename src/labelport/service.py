@@ -498,10 +498,10 @@ class Service:
         data = _packet_data(packet)
         parsed, report = fmt.decode_packet(data)
         if parsed is None:
-            refused = Rejected(report)
+            rejection = Rejected(report)
             if not dry_run:
-                self._record_rejected(project_id, refused, _envelope_of(data), source, upload)
-            raise refused
+                self._record_rejected(project_id, rejection, _envelope_of(data), source, upload)
+            raise rejection
         dry_run = dry_run or parsed.dry_run
         if parsed.idempotency_key and not dry_run:
             first = self.store.find_import_by_key(project_id, parsed.idempotency_key)

@@ -59,7 +59,8 @@ class PacketRejected(LabelportHTTPError):
         self.problems = problems
         self.problem_count = problem_count
         self.warnings = warnings or []
-        error = self.body.get("error") if isinstance(self.body.get("error"), dict) else self.body
+        inner = self.body.get("error")
+        error: dict[str, Any] = inner if isinstance(inner, dict) else self.body
         # The record the refusal left on the server (status `rejected`), when it kept one.
         self.import_id: int | None = error.get("import_id")
         self._counts_by_code: dict[str, int] = error.get("problem_counts_by_code") or {}
