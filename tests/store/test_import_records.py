@@ -128,3 +128,50 @@ def test_a_rejected_record_is_never_claimed_or_requeued(store: Store, project_id
     store.create_rejected_import(project_id, problems=_problems(1), problem_count=1)
     assert store.claim_next_import("w1") is None
     assert store.requeue_stale_imports(timedelta(seconds=-60)) == []
+
+
+def test_migration_0008_keeps_imports_and_goes_back(database: Any) -> None:
+    """Upgrading a database at 0007 keeps its imports (new columns empty); downgrading drops
+    the rejected records and the columns, and the status check refuses `rejected` again."""
+    from alembic import command
+
+    from labelport.store.database import alembic_config, make_engine, transaction
+
+    engine = make_engine(database.url)
+    cfg = alembic_config()
+
+    def to(revision: str, down: bool = False) -> None:
+        with transaction(engine, write=True) as conn:
+            cfg.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+
+    try:
+        to("0007")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO project (string_id, name, created_at) "
+                              "VALUES ('p', 'P', CURRENT_TIMESTAMP)"))  # fmt: skip
+            conn.execute(text(
+                "INSERT INTO \"import\" (project_id, mode, status, percent, problem_count, "
+                "attempts, idempotency_key, created_at) "
+                "VALUES (1, 'create', 'success', 100, 0, 0, 'k', CURRENT_TIMESTAMP)"
+            ))  # fmt: skip
+        to("0008")
+        with engine.begin() as conn:
+            row = conn.execute(
+                text('SELECT status, idempotency_key, media_name, rejected_key FROM "import"')
+            ).one()
+            assert tuple(row) == ("success", "k", None, None)
+            conn.execute(text(
+                "INSERT INTO \"import\" (project_id, mode, status, percent, problem_count, "
+                "attempts, rejected_key, media_name, created_at) "
+                "VALUES (1, 'create', 'rejected', 0, 1, 0, 'k', 'a.jpg', CURRENT_TIMESTAMP)"
+            ))  # fmt: skip
+        to("0007", down=True)
+        with engine.begin() as conn:
+            statuses = conn.execute(text('SELECT status FROM "import"')).scalars().all()
+            assert statuses == ["success"]
+        with pytest.raises(Exception, match=r"(?i)check|constraint"), engine.begin() as conn:
+            conn.execute(text("UPDATE \"import\" SET status = 'rejected'"))
+        to("head")
+    finally:
+        engine.dispose()
