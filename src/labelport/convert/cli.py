@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.table import Table
 from labelport.convert import FORMATS, LOSS_KINDS, WRITABLE
 from labelport.convert.importer import MEDIA_MODES, ON_ERROR, ImportOptions, Outcome, run
 from labelport.convert.importer import Progress as ImportProgress
+
+if TYPE_CHECKING:
+    from labelport.sdk.errors import LabelportHTTPError
 
 
 class _Bar(ImportProgress):
@@ -262,7 +265,7 @@ def _run(source: Path, target: Any, options: ImportOptions, console: Console) ->
         raise _fail(f"server: {exc.message}") from None
 
 
-def _sdk_http_error() -> type[Exception]:
+def _sdk_http_error() -> type[LabelportHTTPError]:
     # Imported when needed: the SDK brings httpx (~0.1 s), which an embedded import never uses.
     from labelport.sdk.errors import LabelportHTTPError
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from labelport import format as fmt
+from labelport.format.problems import RejectedIndexes
 from labelport.ingest import envelope
 from labelport.ingest.context import ImportContext, shallow
 from labelport.ingest.plan import plan_import
@@ -110,7 +111,9 @@ class KeptInstances:
     """The packet's instances less the rejected ones, as often as asked (planning, then rows),
     without holding a list of a million tuples."""
 
-    def __init__(self, packet: Any, rejected: set[tuple[int | None, int]]) -> None:
+    def __init__(
+        self, packet: Any, rejected: RejectedIndexes | set[tuple[int | None, int]]
+    ) -> None:
         self.packet = packet
         self.rejected = rejected
 
