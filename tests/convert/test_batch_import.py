@@ -173,6 +173,46 @@ def test_small_windows_and_the_progress_bar(tmp_path: Path) -> None:
         assert len(set(batch_ids(service, project["id"]))) == 3  # windows of 2, 2 and 1
 
 
+def test_a_batch_of_good_files_is_counted_without_reading_its_pages(
+    database: Any, tmp_path: Path
+) -> None:
+    """Every file of the batch landed: its outcome is what was sent (all or nothing per file),
+    the same counts as the server's, and the batch's pages of per-file outcomes are not read."""
+    images = tmp_path / "coco" / "images"
+    with Service.open(
+        data_dir=tmp_path / "data", database_url=database.url, workers=2, media_roots=[images]
+    ) as service:
+        project = service.create_project("Good")
+        target = EmbeddedTarget(service, project["string_id"])
+        pages: list[int] = []
+        real = target.get_batch
+
+        def get_batch(batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
+            if per_page:
+                pages.append(page)
+            return real(batch_id, page=page, per_page=per_page)
+
+        target.get_batch = get_batch  # type: ignore[method-assign]
+        source = coco(tmp_path / "coco", annotations(bad=False))
+        bar = Bar()
+        outcome = run(source, target, ImportOptions(format="coco", create_labels=True), bar)
+        assert (outcome.files_ok, outcome.files_failed, outcome.instances) == (5, 0, 10)
+        assert dict(outcome.instances_per_label) == {"cat": 5, "dog": 5}
+        assert (bar.files, bar.instances) == (5, 10)
+        assert pages == []
+        stored = service.list_imports(project["id"], per_page=100)[0]
+        per_label: dict[str, int] = {}
+        for imp in stored:
+            for name, n in (imp["counts"].get("instances_per_label") or {}).items():
+                per_label[name] = per_label.get(name, 0) + n
+        assert per_label == {"cat": 5, "dog": 5}
+        # a bad file among them: the pages are read for its problems
+        (tmp_path / "coco" / "annotations.json").unlink()
+        source = coco(tmp_path / "coco", annotations(bad=True, moved=True))
+        outcome = run(source, target, ImportOptions(format="coco", create_labels=True))
+        assert outcome.files_failed == 1 and pages
+
+
 @pytest.fixture
 def media_server(tmp_path: Path) -> Iterator[Any]:
     source = coco(tmp_path / "coco", annotations())

@@ -454,6 +454,8 @@ class _Importer:
                 break
             data = self.target.wait_batch(batch.id, delay)
             delay = min(delay * 1.5, 0.25)
+        if self._all_landed(batch, data):
+            return
         seen: set[int] = set()
         files, instances = 0, 0
         page = 1
@@ -479,6 +481,27 @@ class _Importer:
         self.progress.advance(
             max(files - batch.files_shown, 0), max(instances - batch.instances_shown, 0)
         )
+
+    def _all_landed(self, batch: _Batch, data: dict[str, Any]) -> bool:
+        """Count a batch whose every line succeeded without reading its pages: a file imports
+        all or nothing (unless skip_instances), so each one's outcome is what was sent. Reading
+        2,000 files' outcomes back cost ~10% of an import of small images."""
+        counts = data.get("counts") or {}
+        every = sum(int(n or 0) for n in counts.values())
+        if (
+            self.options.on_error == "skip_instances"
+            or data.get("status") != "success"
+            or int(counts.get("success") or 0) != len(batch.sent)
+            or every != len(batch.sent)
+        ):
+            return False
+        for sent in batch.sent:
+            self._done(sent.item, sent.how, sent.count, advance=False)
+        self.progress.advance(
+            max(len(batch.sent) - batch.files_shown, 0),
+            max(sum(s.count for s in batch.sent) - batch.instances_shown, 0),
+        )
+        return True
 
     def _show(self, batch: _Batch, files: int, instances: int) -> None:
         files = min(files, len(batch.sent))
