@@ -24,7 +24,8 @@ A person may send a user account's `email:password` instead: the account's role 
 named in the path applies, through the same checks (403 `auth.not_a_member` outside it).
 
 Errors always answer `{"error": {"code", "message", ...}}`; a rejected packet answers 422 with
-every problem (`code`, `path`, `message`).
+every problem (`code`, `path`, `message`) and `import_id`, the import of status `rejected` that
+records the refusal (it holds no idempotency key: the corrected packet may reuse it).
 """
 
 

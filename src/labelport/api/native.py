@@ -28,7 +28,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found (or another project's)"),
         (409, "Name or reference already taken"),
         (413, "Body too large"),
-        (422, "Packet rejected: every problem, nothing stored"),
+        (422, "Packet rejected: every problem; nothing stored but its `rejected` record"),
     )
 }
 
