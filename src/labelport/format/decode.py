@@ -688,11 +688,19 @@ def _item_reader(
                     tally[_MISSING if type_ is None else _UNKNOWN_TYPE] += 1
                 flag(1)
                 return _ITEM
-            if len(first) >= room and not all(map(obj.__contains__, _required_of(cls))):
-                # Past the cap, with a required key missing: the conversion would fail (and an
-                # exception costs more than the rest of the item); _count_one_bad_key checks
-                # the other keys and counts the missing ones.
-                message = _MISSING_FIELD
+            required, loose = _plan_of(cls)
+            past = len(first) >= room
+            if past and (missing := len(required) - sum(map(obj.__contains__, required))):
+                # Past the cap, with required keys missing: the conversion would fail (and an
+                # exception costs more than the rest of the item). If the keys it has are fine,
+                # each missing one is counted; else _diagnose says what else is wrong.
+                try:
+                    convert(obj, loose)
+                    tally["instance.missing_key"] += missing
+                except (invalid, RecursionError, UnicodeEncodeError):
+                    _diagnose(obj, "", None, counted, _MISSING_FIELD)
+                flag(1)
+                return _ITEM
             else:
                 try:
                     keep(convert(obj, cls))
@@ -742,6 +750,7 @@ _TALLIED = (
     "instance.not_object",
     "instance.type_missing",
     "instance.type_unknown",
+    "instance.missing_key",
 )
 
 
@@ -812,6 +821,12 @@ _SHAPES: dict[tuple[str, str], Any] = {}
 @functools.cache
 def _required_of(cls: type) -> tuple[str, ...]:
     return tuple(name for name, _t, required, _i in _fields_of(cls) if required)
+
+
+@functools.cache
+def _plan_of(cls: type) -> tuple[tuple[str, ...], type]:
+    """The required keys of an instance type, and its struct with every key optional."""
+    return _required_of(cls), _loose(cls)
 
 
 _MISSING_FIELD = "Object missing required field `"
