@@ -680,6 +680,15 @@ class Service:
             "status": "dry_run",
             "problem_count": report.problem_count,
             "problems": problem_dicts(report.problems),
+            "problem_groups": [
+                g.to_dict()
+                for g in problem_groups.capped(
+                    problem_groups.group_problems(
+                        report.problems, report.summary().get("problem_counts_by_code")
+                    ),
+                    50,
+                )
+            ],
             "warning_count": report.warning_count,
             "warnings": problem_dicts(report.warnings),
             **report.summary(),

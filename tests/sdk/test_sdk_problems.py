@@ -110,3 +110,13 @@ def test_warnings_show_in_the_repr(project: labelport.Project, media: Any) -> No
     shown = repr(done)
     assert "warnings=1" in shown and "instance_list/0" in shown
     assert "1 warning(s)" in done.describe()
+
+
+def test_a_dry_run_answers_its_problems_grouped(project: labelport.Project, media: Any) -> None:
+    checked = project.file.from_url(
+        media.url("cat.jpg"), instance_list=[box("car")] * 40 + [box(x_max=900)], dry_run=True
+    )
+    groups = checked.data["problem_groups"]
+    assert (groups[0]["code"], groups[0]["count"]) == ("label.unknown", 40)
+    assert [(g.code, g.count) for g in checked.groups][0] == ("label.unknown", 40)
+    assert "x40" in repr(checked)
