@@ -121,4 +121,6 @@ def test_no_pointer_leaves_the_repository(path: str) -> None:
             continue
         resolved = (doc.parent / target).resolve()
         assert resolved.is_relative_to(ROOT.resolve()), (path, target)
+        if resolved.is_relative_to((DOCS / "screenshots").resolve()):
+            continue  # pictures `make screenshots` makes; they may lag behind a new page
         assert resolved.exists(), (path, target)

@@ -4,18 +4,18 @@
     .venv/bin/python tools/cli_reference.py --check  # exit 1 if docs/cli.md is out of date
 
 tests/test_docs.py fails while the checked-in page differs from what this writes, so a new
-command or option shows up here as soon as it exists. The help is rendered at 100 columns
-without colour, so the page is the same on every machine with the same typer and rich.
+command or option shows up here as soon as it exists. The help is click's plain rendering (not
+Rich's panels) at 100 columns, so the page does not change with the terminal or Rich's version.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
+import typer.core
 from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +54,13 @@ def command_names() -> list[str]:
 
 
 def _help(path: tuple[str, ...]) -> str:
-    env = {"COLUMNS": str(WIDTH), "NO_COLOR": "1", "TERM": "dumb"}
-    result = CliRunner().invoke(_app(), [*path, "--help"], env=env, prog_name="labelport")
+    result = CliRunner().invoke(
+        _app(),
+        [*path, "--help"],
+        prog_name="labelport",
+        terminal_width=WIDTH,
+        max_content_width=WIDTH,
+    )
     if result.exit_code != 0:
         raise SystemExit(f"labelport {' '.join(path)} --help exited {result.exit_code}")
     lines = [line.rstrip() for line in result.output.splitlines()]
@@ -67,8 +72,8 @@ def _help(path: tuple[str, ...]) -> str:
 
 
 def render() -> str:
-    saved = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = str(WIDTH)  # rich reads the width when a console is made
+    saved = typer.core.HAS_RICH
+    typer.core.HAS_RICH = False  # click's plain help: stable text, no box drawing
     try:
         root = typer.main.get_command(_app())
         parts = [HEADER]
@@ -77,10 +82,7 @@ def render() -> str:
             parts.append(f"## `{name}`\n\n```text\n{_help(path)}\n```\n")
         return "\n".join(parts)
     finally:
-        if saved is None:
-            os.environ.pop("COLUMNS", None)
-        else:
-            os.environ["COLUMNS"] = saved
+        typer.core.HAS_RICH = saved
 
 
 def main(argv: list[str]) -> int:
