@@ -35,6 +35,7 @@ class ErrorDetail(BaseModel):
     problem_count: int | None = None
     warnings: list[ProblemOut] | None = None
     warning_count: int | None = None
+    path: str | None = None  # "" for an error about the request body as a whole (413, 415)
 
 
 class ErrorOut(BaseModel):

@@ -28,6 +28,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found (or another project's)"),
         (409, "Name or reference already taken"),
         (413, "Body too large"),
+        (415, "Not JSON: a packet is application/json, uncompressed"),
         (422, "Packet rejected: every problem; nothing stored but its `rejected` record"),
     )
 }
