@@ -206,6 +206,10 @@ class LocalBlobStore:
         return f"LocalBlobStore({str(self.root)!r})"
 
     def _path(self, key: str) -> Path:
+        return self._locate(key)[0]
+
+    def _locate(self, key: str) -> tuple[Path, bool]:
+        """The blob's path, and whether its folder exists yet."""
         validate_key(key)
         joined = os.path.join(self.root, key)
         # The syntactic check above already refuses '..'; this also catches a symlinked
@@ -213,19 +217,20 @@ class LocalBlobStore:
         # looked up once (a full resolve per blob operation cost ~10 lstat calls).
         folder, name = os.path.split(joined)
         real_folder = self._real_folders.get(folder)
+        there = True
         if real_folder is None:
-            real_folder = self._real_folder(folder)
+            real_folder, there = self._real_folder(folder)
         path = os.path.join(real_folder, name)
-        if os.path.islink(path):
+        if there and os.path.islink(path):
             path = os.path.realpath(path)
         if not (path.startswith(self._root_prefix) or path == self._root_text):
             raise BlobError(BLOB_KEY_INVALID, f"blob key {key!r} resolves outside the store")
-        return Path(path)
+        return Path(path), there
 
-    def _real_folder(self, folder: str) -> str:
-        """The real path of a blob's folder. Content keys spread over 65,536 folders, most new
-        to this store: the parent's real path is looked up once and the folder itself needs
-        one lstat (os.path.realpath is ~10 lstat calls in Python)."""
+    def _real_folder(self, folder: str) -> tuple[str, bool]:
+        """The real path of a blob's folder, and whether it exists. Content keys spread over
+        65,536 folders, most new to this store: the parent's real path is looked up once and
+        the folder itself needs one lstat (os.path.realpath is ~10 lstat calls in Python)."""
         parent, last = os.path.split(folder)
         real_parent = self._real_folders.get(parent)
         if real_parent is None:
@@ -236,9 +241,9 @@ class LocalBlobStore:
             if stat.S_ISLNK(os.lstat(real).st_mode):
                 real = os.path.realpath(real)
         except FileNotFoundError:
-            return real  # not made yet: not remembered, it may yet be made as anything
+            return real, False  # not made yet: not remembered, it may yet be made as anything
         self._remember(folder, real)
-        return real
+        return real, True
 
     def _remember(self, folder: str, real: str) -> None:
         if len(self._real_folders) < 100_000:
@@ -357,13 +362,15 @@ class LocalBlobStore:
                 return
             _sync_file_system(self.root)
             for key, tmp in batch.items():
-                target = self._path(key)
+                target, there = self._locate(key)
                 with self._lock:
                     if self._pending.get(key) != tmp:
                         continue  # replaced by a newer put since: that one waits for next sync
+                    if not there:  # a new folder (most are: content keys spread widely)
+                        os.makedirs(os.path.dirname(target), exist_ok=True)
                     try:
                         os.replace(tmp, target)
-                    except FileNotFoundError:  # its folder is new (a mkdir per blob cost more)
+                    except FileNotFoundError:  # its folder went away since it was looked at
                         os.makedirs(os.path.dirname(target), exist_ok=True)
                         os.replace(tmp, target)
                     del self._pending[key]
