@@ -162,3 +162,27 @@ def test_item_by_item_and_the_hook_give_one_answer(
     assert answers[0] == answers[1]
     assert answers[0][1]["instance.missing_key"] == 4 * 40
     assert answers[0][3] == list(range(1200)) + list(range(1400, 1410))
+
+
+def test_a_wrong_kind_met_before_is_counted_as_when_listed() -> None:
+    # Past the cap a shape met before (x_min a string) is counted with no failing conversion,
+    # if the instance's other keys are fine; any other instance takes the long way.
+    items: list[Any] = (
+        [{**BOX, "x_min": "1"}] * 50
+        + [{**BOX, "x_min": "1", "y_min": "2"}] * 20
+        + [{**BOX, "x_min": "1", "name": 5}] * 10
+        + [{**BOX, "x_min": 7, "name": "x" * 300}] * 10
+        + [{**BOX, "x_min": None}, {**BOX, "x_min": True}, {**BOX, "x_min": [1]}] * 5
+        + [{k: v for k, v in BOX.items() if k != "y_max"} | {"x_min": "1"}] * 5
+        + [BOX] * 5
+    )
+    body = HEAD + json.dumps(items).encode() + b"}"
+    _packet, listed = decode_packet(body, limit=10**9)
+    _packet, counted = decode_packet(body, limit=0)
+    assert counted.problem_counts_by_code == listed.problem_counts_by_code
+    assert listed.problem_counts_by_code == {
+        "value.wrong_kind": 50 + 20 * 2 + 10 * 2 + 15 + 5,
+        "value.too_long": 10,
+        "instance.missing_key": 5,
+    }
+    assert set(counted.rejected) == set(listed.rejected) == {(None, i) for i in range(110)}

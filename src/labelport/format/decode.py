@@ -675,6 +675,7 @@ def _item_reader(
     counted = Report(limit=0)  # past the cap, the codes _diagnose works out
     classes, convert, invalid = INSTANCE_CLASSES, msgspec.convert, msgspec.ValidationError
     keep, flag = kept.append, flags.append
+    shapes: dict[type, list[tuple[str, type, type, str]]] = {}
 
     def hook(_type: Any, obj: Any) -> _Item:
         message = ""
@@ -701,21 +702,36 @@ def _item_reader(
                     _diagnose(obj, "", None, counted, _MISSING_FIELD)
                 flag(1)
                 return _ITEM
-            else:
-                try:
-                    keep(convert(obj, cls))
-                    flag(0)
-                    return _ITEM
-                except invalid as error:
-                    message = str(error)
-                except UnicodeEncodeError:  # a lone surrogate (read leniently): see _NotText
-                    message = "a string is not Unicode text"
-                except RecursionError:
-                    pass
+            if past:
+                # The shapes of wrong kind met before (x_min a string, ...): if this has one and
+                # its other keys are fine, it is that one problem, with no failing conversion.
+                for key, kind, unchecked, code in shapes.get(cls, ()):
+                    if obj.get(key, _UNKNOWN).__class__ is kind:
+                        try:
+                            convert(obj, unchecked)
+                        except (invalid, RecursionError, UnicodeEncodeError):
+                            break
+                        tally[code] = tally.get(code, 0) + 1
+                        flag(1)
+                        return _ITEM
+            try:
+                keep(convert(obj, cls))
+                flag(0)
+                return _ITEM
+            except invalid as error:
+                message = str(error)
+            except UnicodeEncodeError:  # a lone surrogate (read leniently): see _NotText
+                message = "a string is not Unicode text"
+            except RecursionError:
+                pass
             if len(first) < room:
                 first.append((len(flags), obj, message))
             elif not _count_one_bad_key(obj, message, None, counted):
                 _diagnose(obj, "", None, counted, message)
+            elif len(known := shapes.setdefault(cls, [])) < 8:
+                shape = _kind_shape(cls, obj, message)
+                if shape is not None and shape not in known:
+                    known.append(shape)
         elif len(first) < room:
             first.append((len(flags), obj, message))
         else:
@@ -742,6 +758,21 @@ def _item_reader(
         return [None if bad else good() for bad in flags]
 
     return hook, finish
+
+
+def _kind_shape(cls: type, obj: Any, message: str) -> tuple[str, type, type, str] | None:
+    """(key, kind of its value, `cls` with that key unchecked, code) when msgspec's `message`
+    says a top-level key has a value of the wrong kind ("Expected `float`, got `str` - at
+    `$.x_min`"): then every value of that kind is wrong there, whatever it is. Scalars only."""
+    match = _TOP_KEY.search(message)
+    if match is None or match.group(2) or ", got `" not in message:
+        return None
+    key = match.group(1)
+    value = obj.get(key, _UNKNOWN)
+    if value.__class__ not in (str, int, bool, type(None)):
+        return None
+    code = _code_of(key, message[: match.start()], value, False)
+    return key, value.__class__, _loose(cls, key), code
 
 
 _MISSING, _UNKNOWN_TYPE = "instance.type_missing", "instance.type_unknown"
