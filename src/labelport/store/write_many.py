@@ -18,7 +18,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 
 from labelport.store import tables as t
 from labelport.store.bulk import insert_rows
@@ -172,12 +172,33 @@ def _create_files(conn: Connection, plans: list[WritePlan], now: datetime) -> No
             raise NotFound(f"{what} of project {project_id} not found")
         rows.append({"project_id": project_id, "created_at": now, **facts})
     columns = sorted({k for row in rows for k in row})
-    rows = [{c: row.get(c) for c in columns} for row in rows]
-    ids = conn.execute(
-        insert(t.file).returning(t.file.c.id, sort_by_parameter_order=True), rows
-    ).scalars()
+    if conn.dialect.name == "postgresql":
+        ids = _copy_files(conn, columns, rows)
+    else:
+        rows = [{c: row.get(c) for c in columns} for row in rows]
+        ids = conn.execute(
+            insert(t.file).returning(t.file.c.id, sort_by_parameter_order=True), rows
+        ).scalars()
     for plan, file_id in zip(plans, ids, strict=True):
         plan.file_id = file_id
+
+
+def _copy_files(conn: Connection, columns: list[str], rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: the file rows' ids drawn from their sequence in one statement, then the rows
+    written by COPY, each value bound as its column's type binds it. INSERT ... RETURNING of a
+    few hundred rows of twenty columns through SQLAlchemy cost ~10% of a batch of small images."""
+    draw = "SELECT nextval(pg_get_serial_sequence('file', 'id')) FROM generate_series(1, :n)"
+    ids = list(conn.execute(text(draw), {"n": len(rows)}).scalars())
+    binders = [t.file.c[name].type.bind_processor(conn.dialect) for name in columns]
+
+    def bound(row: dict[str, Any]) -> Iterator[Any]:
+        for name, binder in zip(columns, binders, strict=True):
+            value = row.get(name)
+            yield value if binder is None or value is None else binder(value)
+
+    values = [(file_id, *bound(row)) for file_id, row in zip(ids, rows, strict=True)]
+    insert_rows(conn, "file", ("id", *columns), values)
+    return ids
 
 
 def _start_all(conn: Connection, plans: list[WritePlan], now: datetime) -> None:
