@@ -45,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/format_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build src/*.egg-info
