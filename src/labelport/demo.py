@@ -32,7 +32,9 @@ VIDEO_FRAMES = 30
 # -- the walkthrough's own mapping functions (seed: "Importing Instances Walkthrough") ----------
 
 
-def mock_box_from_external_format(sequence_number: int | None = None, name: Any = None) -> dict:
+def mock_box_from_external_format(
+    sequence_number: int | None = None, name: Any = None
+) -> dict[str, Any]:
     return {
         "name": name,
         "number": sequence_number,
@@ -44,8 +46,10 @@ def mock_box_from_external_format(sequence_number: int | None = None, name: Any 
     }
 
 
-def mock_frame_packet_map(number_of_frames: int, number_of_sequences: int = 1) -> dict:
-    frame_packet_map: dict[int, list[dict]] = {}
+def mock_frame_packet_map(
+    number_of_frames: int, number_of_sequences: int = 1
+) -> dict[int, list[dict[str, Any]]]:
+    frame_packet_map: dict[int, list[dict[str, Any]]] = {}
     for i in range(number_of_frames):
         frame_packet_map[i] = []
         for name in LABELS:

@@ -585,7 +585,9 @@ def _convert(
             )  # fmt: skip
 
 
-def _nodes(flat: list[float], category: Category, item: Item, conv: Conversion) -> list[dict]:
+def _nodes(
+    flat: list[float], category: Category, item: Item, conv: Conversion
+) -> list[dict[str, Any]]:
     names = category.keypoints or []
     nodes = []
     for k in range(len(flat) // 3):

@@ -277,7 +277,7 @@ def _points(text: str | None) -> list[dict[str, float]] | None:
     return out
 
 
-def _rotated(x1: float, y1: float, x2: float, y2: float, degrees: float) -> list[dict]:
+def _rotated(x1: float, y1: float, x2: float, y2: float, degrees: float) -> list[dict[str, float]]:
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     a = math.radians(degrees)
     cos, sin = math.cos(a), math.sin(a)

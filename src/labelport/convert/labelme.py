@@ -173,7 +173,9 @@ def _item(data: dict[str, Any], source: Path, conv: Conversion, scratch: _Scratc
     return item
 
 
-def _shape(shape: dict[str, Any], where: str, item: Item, conv: Conversion) -> dict | None:
+def _shape(
+    shape: dict[str, Any], where: str, item: Item, conv: Conversion
+) -> dict[str, Any] | None:
     label = shape.get("label")
     kind = shape.get("shape_type") or "polygon"
     raw = shape.get("points")

@@ -351,7 +351,7 @@ def _write_task(export: Any, f: Any, n: int, groups: dict[str, Any]) -> dict[str
     return task
 
 
-def _prediction(ref: str | None, results: list[Any], scores: list[float] | None) -> dict:
+def _prediction(ref: str | None, results: list[Any], scores: list[float] | None) -> dict[str, Any]:
     block: dict[str, Any] = {"model_version": ref or "", "result": results}
     if scores:  # the block's score: its regions' mean (each region keeps its own)
         block["score"] = sum(scores) / len(scores)

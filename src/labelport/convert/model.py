@@ -134,7 +134,9 @@ def mark_origin(inst: dict[str, Any], override: bool | None = None) -> dict[str,
     return inst
 
 
-def box(name: str, x_min: float, y_min: float, x_max: float, y_max: float, **extra: Any) -> dict:
+def box(
+    name: str, x_min: float, y_min: float, x_max: float, y_max: float, **extra: Any
+) -> dict[str, Any]:
     return {
         "type": "box",
         "name": name,

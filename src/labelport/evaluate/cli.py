@@ -77,8 +77,8 @@ def evaluate(
 
 
 def _remote(
-    server: str, key: str | None, project: str, run: str, reference: str, params: dict
-) -> dict:
+    server: str, key: str | None, project: str, run: str, reference: str, params: dict[str, Any]
+) -> dict[str, Any]:
     from labelport.cli_server import _fail
     from labelport.sdk import Project
     from labelport.sdk.errors import LabelportHTTPError
@@ -95,7 +95,7 @@ def _remote(
     return result
 
 
-def _print(result: dict, queue: list[dict]) -> None:
+def _print(result: dict[str, Any], queue: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -9,6 +9,8 @@ nodes' bounding box.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from labelport.evaluate.matching import Shapes
@@ -16,7 +18,9 @@ from labelport.evaluate.matching import Shapes
 SIGMA = 0.05
 
 
-def fill(gt: Shapes, gt_nodes: dict[int, list], dt: Shapes, dt_nodes: dict[int, list]) -> None:
+def fill(
+    gt: Shapes, gt_nodes: dict[int, list[Any]], dt: Shapes, dt_nodes: dict[int, list[Any]]
+) -> None:
     """Set `kp` on both sides (and `area` on the references) from {position: [(id, x, y)]}."""
     slots: dict[tuple[int, str], int] = {}
     per_label: dict[int, int] = {}

@@ -43,13 +43,13 @@ def _chunk(
     return shapes, np.flatnonzero(a[:, 12] > 0).tolist(), pred
 
 
-def _points(es: EvaluationStore, shapes: Shapes, shaped: list[int]) -> dict[int, tuple]:
+def _points(es: EvaluationStore, shapes: Shapes, shaped: list[int]) -> dict[int, tuple[Any, ...]]:
     """{position: (POLYGON, [(x, y)...]) or (KEYPOINTS, [(node id, x, y)...])} of the non-box
     rows, whose box becomes the bounds of their points."""
     if not shaped:
         return {}
     found = es.geometries(shapes.id[shaped].tolist())
-    out: dict[int, tuple] = {}
+    out: dict[int, tuple[Any, ...]] = {}
     for i in shaped:
         geometry = json.loads(found.get(int(shapes.id[i])) or "{}")
         if "nodes" in geometry:
@@ -67,7 +67,9 @@ def _points(es: EvaluationStore, shapes: Shapes, shaped: list[int]) -> dict[int,
     return out
 
 
-def only(shapes: Shapes, geo: dict[int, tuple], keypoints: bool) -> tuple[Shapes, dict[int, tuple]]:
+def only(
+    shapes: Shapes, geo: dict[int, tuple[Any, ...]], keypoints: bool
+) -> tuple[Shapes, dict[int, tuple[Any, ...]]]:
     """The keypoints (or everything but them), with `geo` renumbered to the new positions."""
     kinds = np.zeros(len(shapes), np.int8)
     for i, (kind, _payload) in geo.items():
@@ -81,7 +83,7 @@ def only(shapes: Shapes, geo: dict[int, tuple], keypoints: bool) -> tuple[Shapes
     return shapes.take(idx), {int(pos[i]): v for i, v in geo.items() if keep[i]}
 
 
-def kinds_present(geo: dict[int, tuple], n: int) -> set[int]:
+def kinds_present(geo: dict[int, tuple[Any, ...]], n: int) -> set[int]:
     """Which of BOX, POLYGON, KEYPOINTS a side of n shapes holds."""
     kinds = {kind for kind, _ in geo.values()}
     if n > len(geo):
@@ -89,7 +91,7 @@ def kinds_present(geo: dict[int, tuple], n: int) -> set[int]:
     return kinds
 
 
-def add_masks(shapes: Shapes, geo: dict[int, tuple]) -> None:
+def add_masks(shapes: Shapes, geo: dict[int, tuple[Any, ...]]) -> None:
     """Rasterise every shape: polygons from their points, boxes as rectangles."""
     masks: list[Mask | None] = []
     for i in range(len(shapes)):
@@ -126,12 +128,12 @@ def load_pair(
     file_id: int | None = None,
     frames: tuple[int, int] | None = None,
     types: tuple[str, ...] = TYPES,
-) -> tuple[Shapes, dict[int, tuple], Shapes, dict[int, tuple]]:
+) -> tuple[Shapes, dict[int, tuple[Any, ...]], Shapes, dict[int, tuple[Any, ...]]]:
     """(references, their geometry, predictions, theirs), read in one query. The geometry
     ((kind, points) of polygons and keypoints, see `_points`) is keyed by position in its side.
     `scope_run`: only references of files the run predicted on."""
     sides: dict[bool, list[Shapes]] = {True: [], False: []}
-    points: dict[bool, dict[int, tuple]] = {True: {}, False: {}}
+    points: dict[bool, dict[int, tuple[Any, ...]]] = {True: {}, False: {}}
     offsets = {True: 0, False: 0}
     for rows in es.instance_rows(
         project_id, run_id=run_id, reference_run_id=reference_run_id, types=types,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class Shapes:
     score: np.ndarray | None = None  # float64
     crowd: np.ndarray | None = None  # bool
     sequence: np.ndarray | None = None  # int64
-    masks: list | None = None
+    masks: list[Any] | None = None
     kp: np.ndarray | None = None  # float64 (n, K, 2): keypoints by slot, nan where absent
     area: np.ndarray | None = None  # float64: the area OKS scales by (references)
 
@@ -263,8 +264,8 @@ def _edges(
     g_count: np.ndarray,
     g_start: np.ndarray,
     low: float,
-    mask_iou: Callable | None,
-    oks: Callable | None = None,
+    mask_iou: Callable[..., Any] | None,
+    oks: Callable[..., Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (dt, gt) pair of a group with IoU >= low (and > 0), in chunks of PAIR_CHUNK.
 

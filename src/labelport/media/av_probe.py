@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -102,7 +103,7 @@ def probe_video(path: Path, limits: ProbeLimits) -> Probe:
         )
 
 
-def _decode_count(packet: av.Packet) -> int:
+def _decode_count(packet: av.Packet[Any]) -> int:
     try:
         return len(packet.decode())
     except (av.FFmpegError, ValueError):

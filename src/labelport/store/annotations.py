@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from labelport.store import tables as t
@@ -52,7 +54,7 @@ class AnnotationsMixin(StoreBase):
             return set(conn.execute(q).scalars())
 
     @staticmethod
-    def _frames(frame_min: int | None, frame_max: int | None) -> list:
+    def _frames(frame_min: int | None, frame_max: int | None) -> list[Any]:
         c = t.instance.c.frame
         where = []
         if frame_min is not None:

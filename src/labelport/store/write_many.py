@@ -178,7 +178,7 @@ def _create_files(conn: Connection, plans: list[WritePlan], now: datetime) -> No
         rows = [{c: row.get(c) for c in columns} for row in rows]
         ids = conn.execute(
             insert(t.file).returning(t.file.c.id, sort_by_parameter_order=True), rows
-        ).scalars()
+        ).scalars()  # type: ignore[assignment]  # iterated once, like the list above
     for plan, file_id in zip(plans, ids, strict=True):
         plan.file_id = file_id
 

@@ -30,7 +30,9 @@ def add_references(service: Any, project_id: int, file_ids: list[int]) -> None:
         service.wait_import(project_id, created["id"], timeout=120)
 
 
-def review_queue_shot(service: Any, page: Any, base: str, made: dict, out_dir: Path) -> Path:
+def review_queue_shot(
+    service: Any, page: Any, base: str, made: dict[str, Any], out_dir: Path
+) -> Path:
     """Evaluate the street project's detector run and photograph its page at the queue."""
     pid = made["project"]["id"]
     files = [f for f in service.list_files(pid, per_page=100)[0] if f["media_type"] == "image"]

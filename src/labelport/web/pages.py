@@ -207,7 +207,9 @@ def import_page(
     )
 
 
-def _reconcile(state: WebState, project_id: int, file_id: int, counts: dict) -> dict[str, Any]:
+def _reconcile(
+    state: WebState, project_id: int, file_id: int, counts: dict[str, Any]
+) -> dict[str, Any]:
     """Expected (what the packet held) beside stored (what the file holds now), per label, per
     type, and sequences per label: where they differ, the row is marked."""
     names = {lab["id"]: lab for lab in label_view(queries.labels(state.engine, project_id))}
@@ -221,7 +223,9 @@ def _reconcile(state: WebState, project_id: int, file_id: int, counts: dict) -> 
     stored_seq = {(names[k]["name"] if k in names else str(k)): n for k, n in seq_totals.items()}
     colour = {lab["name"]: lab["colour"] for lab in names.values()}
 
-    def rows(expected: dict[str, int], stored: dict[str, int], coloured: bool) -> list[dict]:
+    def rows(
+        expected: dict[str, int], stored: dict[str, int], coloured: bool
+    ) -> list[dict[str, Any]]:
         keys = sorted(set(expected) | set(stored))
         return [
             {
