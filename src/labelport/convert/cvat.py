@@ -492,9 +492,10 @@ def _shape_xml(
     if tag != "tag":
         element.set("z_order", "0")
     for name, value in attributes.items():
+        shown: Any = value  # an option name, a number, a bool, a string; a list is joined
         if isinstance(value, list):
             export.lose("attribute_value_unmapped")
-            value = ",".join(str(v) for v in value)
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            shown = ",".join(str(v) for v in value)
+        text = ("true" if shown else "false") if isinstance(shown, bool) else str(shown)
         ET.SubElement(element, "attribute", name=name).text = text
     return element
