@@ -460,6 +460,10 @@ def _decode_list(
     j: Any, node: Any, frame: int | None, report: Report, names: dict[str, str]
 ) -> list[Any] | None:
     instances: list[Any] | None
+    if j is _RawJson and _no_object(node):
+        # No object in it, so no instance (a frame's [1]): not the typed decode's failure (an
+        # exception per list, most of the cost of a million tiny frames).
+        return _decode_items(j, node, frame, report)
     try:
         instances = j.typed(node, _LIST)
     except msgspec.ValidationError as error:
@@ -472,6 +476,14 @@ def _decode_list(
     if instances:
         _intern_names(instances, names)
     return instances
+
+
+def _no_object(node: Any) -> bool:
+    """A small list (a frame's) with no object in it and not empty; False for any other."""
+    if len(node) > 64:
+        return False
+    raw = bytes(node)
+    return b"{" not in raw and raw.startswith(b"[") and raw[1:].strip() != b"]"
 
 
 def _intern_names(instances: list[Any], names: dict[str, str]) -> None:
@@ -605,7 +617,7 @@ def _read_scalars(node: Any, frame: int | None, report: Report) -> list[Any] | N
     `{` an empty object), in C, so 10 MB of one-digit integers costs a few ms and no object per
     item. None for any other list."""
     commas = nulls = objects = opened = 0
-    for chunk in _chunks(node):
+    for chunk in _chunks(node) if len(node) > _BATCH else (bytes(node),):
         if b'"' in chunk:
             return None
         opened += chunk.count(b"[")
