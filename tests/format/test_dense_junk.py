@@ -186,3 +186,31 @@ def test_a_wrong_kind_met_before_is_counted_as_when_listed() -> None:
         "instance.missing_key": 5,
     }
     assert set(counted.rejected) == set(listed.rejected) == {(None, i) for i in range(110)}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"[]", []),
+        (b"[ ]", []),
+        (b"5", [("frame.not_list", "frame_packet_map/6")]),
+        (b"null", [("frame.not_list", "frame_packet_map/6")]),
+        (
+            b"[1, null, true]",
+            [
+                ("instance.not_object", "frame_packet_map/6/0"),
+                ("instance.null", "frame_packet_map/6/1"),
+                ("instance.not_object", "frame_packet_map/6/2"),
+            ],
+        ),
+        (b"[[1]]", [("instance.not_object", "frame_packet_map/6/0")]),
+        (b'["a"]', [("instance.not_object", "frame_packet_map/6/0")]),
+    ],
+)
+def test_a_small_frame_with_no_object(value: bytes, expected: list[tuple[str, str]]) -> None:
+    body = b'{"media":{"url":"u","type":"video"},"frame_packet_map":{"6":' + value + b"}}"
+    _packet, report = decode_packet(body)
+    assert [(p.code, p.path) for p in report.problems] == expected
+    assert set(report.rejected) == {
+        (6, int(path.rsplit("/", 1)[1])) for _c, path in expected if path.count("/") == 2
+    }
