@@ -133,7 +133,8 @@ def imports(
     console = Console(highlight=False)
     shown = f"{status} " if status else ""
     if not items:
-        console.print(f"no {shown}imports in {project}" + (f" (page {page})" if page > 1 else ""))
+        past = f" on page {page}" if page > 1 else ""
+        console.print(f"{shown}imports of {project}: none{past}")
         return
     first = (page - 1) * per_page + 1
     title = f"{shown}imports of {project}: {first:,}-{first + len(items) - 1:,} of {total:,}"
