@@ -118,5 +118,5 @@ def test_a_dry_run_answers_its_problems_grouped(project: labelport.Project, medi
     )
     groups = checked.data["problem_groups"]
     assert (groups[0]["code"], groups[0]["count"]) == ("label.unknown", 40)
-    assert [(g.code, g.count) for g in checked.groups][0] == ("label.unknown", 40)
+    assert (checked.groups[0].code, checked.groups[0].count) == ("label.unknown", 40)
     assert "x40" in repr(checked)
