@@ -1054,6 +1054,8 @@ def _line_outcome(line: int, row: Import, *, duplicate: bool) -> dict[str, Any]:
         "file_id": row.file_id,
         "media_type": row.media_type,
         "idempotency_key": row.idempotency_key or row.rejected_key,
+        "media_name": row.media_name,
+        "media_url": row.media_url,
         "counts": counts,
         "problem_count": row.problem_count or len(problems),
         "problems": problems[:20],

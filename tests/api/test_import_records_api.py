@@ -177,8 +177,10 @@ def test_a_batch_line_names_its_media_and_a_refused_line_holds_no_key(
     batch = _batch(client, project, lines)
     assert batch["status"] == "partial"
     assert batch["counts"]["rejected"] == 1 and batch["counts"]["success"] == 1
-    outcome = {f["line"]: (f["status"], f["idempotency_key"]) for f in batch["files"]}
-    assert outcome == {0: ("success", "line-0"), 1: ("rejected", "notes")}
+    outcome = {
+        f["line"]: (f["status"], f["idempotency_key"], f["media_name"]) for f in batch["files"]
+    }
+    assert outcome == {0: ("success", "line-0", "cat.jpg"), 1: ("rejected", "notes", "notes.txt")}
     items = client.get(project.url("/imports")).json()["items"]
     named = {i["media_name"]: (i["status"], i["idempotency_key"]) for i in items}
     assert named == {"cat.jpg": ("success", "line-0"), "notes.txt": ("rejected", "notes")}

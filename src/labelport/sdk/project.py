@@ -161,6 +161,8 @@ class BatchFile:
         # the line's idempotency key was used before: this points at the first import
         self.duplicate: bool = bool(data.get("duplicate"))
         self.idempotency_key: str | None = data.get("idempotency_key")
+        self.media_name: str | None = data.get("media_name")  # the media's file name, URL
+        self.media_url: str | None = data.get("media_url")
         self.counts: dict[str, Any] = data.get("counts") or {}
         self.problems = [Problem.from_dict(p) for p in data.get("problems") or []]
         self.problem_count: int = int(data.get("problem_count") or len(self.problems))
@@ -174,7 +176,7 @@ class BatchFile:
         dup = ", duplicate" if self.duplicate else ""
         return (
             f"BatchFile(line={self.line}, import_id={self.import_id}, status={self.status!r}"
-            f"{dup}, problems={self.problem_count})"
+            f"{dup}, media={self.media_name!r}, problems={self.problem_count})"
         )
 
 
