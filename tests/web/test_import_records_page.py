@@ -8,10 +8,19 @@ from typing import Any
 
 import pytest
 
-from conftest import import_upload
 from labelport.errors import Rejected
 from labelport.service import Service
 from media_factory import make_png
+
+
+def import_upload(
+    service: Service, project_id: int, path: Path, packet: dict[str, Any]
+) -> dict[str, Any]:
+    """Submit `packet` with `path` as its uploaded media; wait for the import to end. (Not
+    imported from tests/web/conftest.py: another folder's conftest may take that name.)"""
+    with open(path, "rb") as stream:
+        created = service.submit_packet(project_id, packet, upload=(path.name, stream))
+    return service.wait_import(project_id, created["id"], timeout=60)
 
 
 def box(name: str, **over: Any) -> dict[str, Any]:
