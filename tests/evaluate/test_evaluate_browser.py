@@ -115,10 +115,11 @@ def test_the_viewer_colours_outcomes_and_steps_through_the_queue(
     ev = service.evaluate(built.project_id, "r1")
     page.goto(f"{base_url}/ui/p/{sid}/runs/{built.run_ids['r1']}?evaluation={ev['id']}")
     queue = _queue(page)
-    page.locator("#review-queue tbody tr a").first.click()
+    # a file of the queue with errors and with found references (for the IoU slider to undo)
+    top = next(q for q in queue if q["errors"] and q["tp"])
+    page.locator(f"#review-queue tr[data-file-id='{top['file_id']}'] a").click()
     page.wait_for_selector("#eval-panel")
     page.wait_for_selector("#overlay g.inst.eval-tp, #overlay g.inst.eval-fp")
-    top = queue[0]
 
     def counts() -> dict[str, int]:
         return {k: int(page.locator(f"[data-eval-count='{k}']").inner_text())
@@ -143,12 +144,13 @@ def test_the_viewer_colours_outcomes_and_steps_through_the_queue(
     page.locator("#eval-toggle").uncheck()
     assert page.locator("#stage.eval-on").count() == 0
     # "next file with errors" follows the queue
-    with_errors = [q for q in queue if q["errors"]]
-    if len(with_errors) > 1:
-        with page.expect_navigation():
-            page.locator("#eval-next").click()
-        assert f"/files/{with_errors[1]['file_id']}?evaluation={ev['id']}" in page.url
-        page.wait_for_selector("#eval-panel")
+    with_errors = [q["file_id"] for q in queue if q["errors"]]
+    after = with_errors[with_errors.index(top["file_id"]) + 1 :]
+    assert after, "the test data needs a file with errors after this one"
+    with page.expect_navigation():
+        page.locator("#eval-next").click()
+    assert f"/files/{after[0]}?evaluation={ev['id']}" in page.url
+    page.wait_for_selector("#eval-panel")
 
 
 def test_the_overlay_follows_a_video_frame_by_frame(
