@@ -113,6 +113,7 @@ PATH_ROUTE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/projects/{project_string_id}/attribute-groups/{group_id}/options"): {
         "name": "o"
     },
+    ("PUT", "/api/v1/projects/{project_string_id}/labels/{label_id}/colour"): {"colour": "#ff8800"},
 }
 
 # Path parameters and which of B's ids fills each.

@@ -117,9 +117,12 @@ def dg_instance(i: dict[str, Any]) -> dict[str, Any]:
 
 
 def dg_input(imp: dict[str, Any]) -> dict[str, Any]:
+    # Diffgram's clients know an input as success, failed or in progress; a packet refused when
+    # sent is a failed input to them (labelport's own routes say `rejected`).
+    rejected = imp.get("status") == "rejected"
     return {
         "id": imp["id"],
-        "status": imp.get("status"),
+        "status": "failed" if rejected else imp.get("status"),
         "percent_complete": imp.get("percent"),
         "file_id": imp.get("file_id"),
         "directory_id": imp.get("directory_id"),
@@ -128,7 +131,7 @@ def dg_input(imp: dict[str, Any]) -> dict[str, Any]:
         "source": imp.get("source"),
         "created_time": imp.get("created_at"),
         "time_completed": imp.get("finished_at"),
-        "status_text": imp.get("error"),
+        "status_text": imp.get("error") or ("rejected when sent" if rejected else None),
         "counts": imp.get("counts"),
         "idempotency_key": imp.get("idempotency_key"),
         "update_log": {
