@@ -9,7 +9,7 @@ One dialect only: `@pytest.mark.parametrize("database", ["sqlite"], indirect=Tru
 
 Markers (pyproject.toml registers them; `--strict-markers` refuses others) are set here from
 what a test uses, not written on each test: `postgres` (the postgresql case of `database`),
-`browser` (the Playwright `browser` fixture of tests/web), `s3` (the moto `s3_server` of
+`browser` (the Playwright `browser` fixture below), `s3` (the moto `s3_server` of
 tests/scale). `pytest -m "not postgres and not browser and not s3"` runs what needs none of them.
 
 The helpers shared between directories (server_helpers, media_factory, ...) live in tests/ and
@@ -26,17 +26,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
 from labelport.store import Store
+from postgres_helpers import POSTGRES_URL, _admin, _postgres_unreachable
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, browser_unavailable
 
-POSTGRES_URL = os.environ.get(
-    "LABELPORT_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test"
-)
 DIALECTS = ("sqlite", "postgresql")
 
 
@@ -50,28 +49,6 @@ class TestDatabase:
 
     def open(self) -> Store:
         return Store.open(self.url)
-
-
-@cache
-def _postgres_unreachable() -> str | None:
-    """Why PostgreSQL cannot be used, or None when it can."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (the `postgres` extra)"
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL at {POSTGRES_URL} is unreachable: {' '.join(str(exc).split())}"
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute("SET lock_timeout = '10s'")
-        conn.execute(sql)
 
 
 @pytest.fixture(params=DIALECTS)
@@ -113,3 +90,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
         if "s3_server" in fixtures:
             item.add_marker(pytest.mark.s3)
+
+
+# One Chromium per test module, defined once: Playwright's sync API runs its event loop on the main
+# thread, so while a browser is up a second one refuses to start and `asyncio.run` (the queue
+# tests) fails; a module's browser is closed before the next module runs.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    reason = browser_unavailable()
+    if reason:
+        if os.environ.get("LABELPORT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"LABELPORT_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -368,8 +368,8 @@ class Live:
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
-    from conftest import POSTGRES_URL, _admin, _postgres_unreachable
     from labelport.service import Service
+    from postgres_helpers import POSTGRES_URL, _admin, _postgres_unreachable
     from server_helpers import ServeProcess
 
     data_dir = tmp_path_factory.mktemp("adversarial") / "data"

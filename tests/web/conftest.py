@@ -1,13 +1,10 @@
-"""Fixtures of the page tests: a Service with its app served by uvicorn in a thread, helpers to
-import media, and Playwright driving Debian's Chromium (never a downloaded browser).
-
-Without /usr/bin/chromium (or the playwright package) the browser tests skip and say why,
-unless LABELPORT_REQUIRE_BROWSER=1 (CI), which makes them fail instead.
-"""
+"""Fixtures of the page tests: a Service with its app served by uvicorn in a thread and a
+signed-in page of the `browser` (tests/conftest.py: Debian's Chromium, never a downloaded one;
+without it the browser tests skip and say why, unless LABELPORT_REQUIRE_BROWSER=1, as on CI).
+Helpers to import media are in tests/web_helpers.py."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,43 +15,6 @@ from labelport.api import create_app
 from labelport.service import Service
 from labelport.web import signin_url
 from server_helpers import threaded_server
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-
-
-def browser_unavailable() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing: apt-get install -y chromium"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is missing (the dev extra installs it)"
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    reason = browser_unavailable()
-    if reason:
-        if os.environ.get("LABELPORT_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LABELPORT_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +74,3 @@ def page(browser: Any, app: Any, base_url: str) -> Iterator[Any]:
     finally:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def import_upload(
-    service: Service, project_id: int, path: Path, packet: dict[str, Any]
-) -> dict[str, Any]:
-    """Submit `packet` with `path` as its uploaded media; wait for the import to end."""
-    with open(path, "rb") as stream:
-        created = service.submit_packet(project_id, packet, upload=(path.name, stream))
-    done = service.wait_import(project_id, created["id"], timeout=60)
-    assert done["status"] in ("success", "failed"), done
-    return done

@@ -13,13 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, insert
 
-from conftest import import_upload
 from labelport.api import create_app
 from labelport.service import Service
 from labelport.store import tables as t
 from labelport.web import data, signin_url
 from media_factory import make_png
 from signin_helpers import redeem_link
+from web_helpers import import_upload
 
 # Tables that grow with use; a plain (non-aggregate) read of them must be bounded.
 GROWING = ("import", "instance", "sequence", "file")

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from conftest import import_upload
 from labelport.service import Service
 from media_factory import make_png
+from web_helpers import import_upload
 
 BOX = {"type": "box", "name": "cat", "x_min": 1, "y_min": 2, "x_max": 30, "y_max": 40}
 

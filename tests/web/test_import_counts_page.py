@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from conftest import import_upload
 from labelport.api import create_app
 from labelport.service import Service
 from labelport.web import signin_url
 from media_factory import make_png
 from signin_helpers import redeem_link
+from web_helpers import import_upload
 
 
 def _box(x: float, external_id: str) -> dict[str, Any]:

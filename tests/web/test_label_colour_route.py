@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import import_upload
 from labelport.api import create_app
 from labelport.service import Service
 from labelport.web import queries
 from media_factory import make_png
+from web_helpers import import_upload
 
 
 def _signed_in(app: Any, client_id: str, secret: str) -> TestClient:

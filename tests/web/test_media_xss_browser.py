@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from conftest import import_upload
 from labelport.service import Service
 from media_factory import make_png
 from server_helpers import make_project
+from web_helpers import import_upload
 
 SCRIPT = b"<html><script>window.pwned = 1; document.title = 'pwned'</script></html>"
 RAN = "() => [window.pwned === 1, document.title]"

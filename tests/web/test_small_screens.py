@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import import_upload
 from labelport.service import Service
 from labelport.web import signin_url
 from media_factory import make_mp4, make_png
 from signin_helpers import redeem_link
+from web_helpers import import_upload
 
 STYLE = Path(__file__).parents[2] / "src" / "labelport" / "web" / "static" / "style.css"
 PHONE = {"width": 390, "height": 844}

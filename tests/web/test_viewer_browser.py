@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from conftest import import_upload
 from labelport.service import Service
 from media_factory import make_mp4, make_png
+from web_helpers import import_upload
 
 IMAGE_W, IMAGE_H = 640, 480
 BOXES = [  # (label, x_min, y_min, x_max, y_max)

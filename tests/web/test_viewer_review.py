@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from conftest import import_upload
 from labelport.service import Service
 from media_factory import make_mp4, make_png
+from web_helpers import import_upload
 
 W, H = 640, 480
 BOX = (40, 60, 200, 180)  # the cat's box: x_min, y_min, x_max, y_max

@@ -9,11 +9,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from conftest import import_upload
 from labelport.api import route_table
 from labelport.service import Service
 from media_factory import make_png
 from server_helpers import make_project
+from web_helpers import import_upload
 
 UNSCOPED = {"/", "/signin", "/signout"}
 SECRET = "b-secret-label-plugh"
