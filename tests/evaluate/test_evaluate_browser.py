@@ -56,7 +56,10 @@ def test_the_run_page_evaluates_and_shows_metrics_curves_and_the_queue(
 ) -> None:
     sid = service.store.get_project(built.project_id).string_id
     run = built.run_ids["r1"]
-    page.goto(f"{base_url}/ui/p/{sid}/runs")
+    page.goto(f"{base_url}/ui/p/{sid}")  # the project's header leads to its model runs
+    with page.expect_navigation():
+        page.locator("nav.crumbs a", has_text="Model runs").click()
+    assert page.url == f"{base_url}/ui/p/{sid}/runs"
     page.locator(f"#runs tr[data-run-id='{run}'] a").click()
     page.wait_for_selector("#not-evaluated")
     page.locator("#evaluate").click()
