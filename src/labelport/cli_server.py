@@ -27,6 +27,23 @@ DatabaseUrl = Annotated[
 ]
 ProjectOpt = Annotated[str, typer.Option("--project", "-p", help="The project's string id")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text")]
+# Media fetching, for `serve` and `worker` alike.
+FetchTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--fetch-timeout",
+        min=1.0,
+        help="Seconds one media fetch may take in all, retries and redirects included",
+    ),
+]
+FetchMinRateOpt = Annotated[
+    float,
+    typer.Option(
+        "--fetch-min-rate",
+        min=0.0,
+        help="KB/s a media body must average once it has been arriving for 10 s (0: no minimum)",
+    ),
+]
 
 project_app = typer.Typer(help="Projects.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -115,23 +132,8 @@ def serve(
             " --database-url, imports are queued for `labelport worker`s"
         ),
     ] = "auto",
-    fetch_timeout: Annotated[
-        float,
-        typer.Option(
-            "--fetch-timeout",
-            min=1.0,
-            help="Seconds one media fetch may take in all, retries and redirects included",
-        ),
-    ] = 60.0,
-    fetch_min_rate: Annotated[
-        float,
-        typer.Option(
-            "--fetch-min-rate",
-            min=0.0,
-            help="KB/s a media body must average once it has been arriving for 10 s"
-            " (0: no minimum)",
-        ),
-    ] = 10.0,
+    fetch_timeout: FetchTimeoutOpt = 60.0,
+    fetch_min_rate: FetchMinRateOpt = 10.0,
     max_body_mb: Annotated[
         int,
         typer.Option(
@@ -383,10 +385,6 @@ def register(app: typer.Typer) -> None:
     from labelport.cli_worker import worker
 
     app.command("worker")(worker)
-
-    from labelport.cli_users import register as register_users  # `labelport user ...`
-
-    register_users(app)
 
     from labelport.cli_users import register as register_users  # `labelport user ...`
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from labelport.cli_server import FetchMinRateOpt, FetchTimeoutOpt
+
 
 def worker(
     database_url: Annotated[
@@ -42,23 +44,8 @@ def worker(
     orphan_after: Annotated[
         float, typer.Option(help="Seconds before a queued import without a job gets one")
     ] = 60.0,
-    fetch_timeout: Annotated[
-        float,
-        typer.Option(
-            "--fetch-timeout",
-            min=1.0,
-            help="Seconds one media fetch may take in all, retries and redirects included",
-        ),
-    ] = 60.0,
-    fetch_min_rate: Annotated[
-        float,
-        typer.Option(
-            "--fetch-min-rate",
-            min=0.0,
-            help="KB/s a media body must average once it has been arriving for 10 s"
-            " (0: no minimum)",
-        ),
-    ] = 10.0,
+    fetch_timeout: FetchTimeoutOpt = 60.0,
+    fetch_min_rate: FetchMinRateOpt = 10.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "warning",
 ) -> None:
     """Run imports queued by `labelport serve --workers 0` until stopped (SIGINT/SIGTERM)."""
