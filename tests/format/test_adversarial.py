@@ -500,12 +500,12 @@ def test_nothing_was_left_behind(live: Live) -> None:
     assert blobs == [], blobs[:5]
 
 
-@pytest.mark.xfail(
-    reason="outside the format layer: parent_file_id is not looked up at submit, so an unknown "
-    "id is queued (and fails in the job); file_id and directory_id are refused at submit",
-    strict=True,
-)
 def test_an_unknown_parent_file_is_refused(live: Live) -> None:
-    # Last: when it is queued, it leaves an import and a packet blob behind.
+    # Refused at submit like file_id and directory_id: nothing is queued, no packet blob stays.
     good = {"media": MEDIA, "instance_list": [GOOD_BOX], "parent_file_id": 987654}
-    _refused(live, "native", Case("parent-unknown", body_of(good)))
+    case = Case("parent-unknown", body_of(good))
+    _refused(live, "native", case)
+    _, problems, _ = _answer("native", _post(live, "native", case)[0])
+    assert [(p["code"], p["path"]) for p in problems] == [("file.not_found", "parent_file_id")]
+    blobs = [p for p in (live.data_dir / "blobs").rglob("*") if p.is_file()]
+    assert blobs == [], blobs[:5]

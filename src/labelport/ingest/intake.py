@@ -160,8 +160,8 @@ def target_problems(
     uploaded: bool = False,
 ) -> dict[str, Any] | None:
     """Where the packet goes: the existing file it names (as a dict), or None for a new file.
-    A packet needs exactly one media source, and the file and directory it names must be the
-    project's (`directories`: the project's directory ids, when the caller has them)."""
+    A packet needs exactly one media source, and the file, parent file and directory it names
+    must be the project's (`directories`: the project's directory ids, when the caller has them)."""
     sources = [
         name
         for name, present in (
@@ -188,6 +188,14 @@ def target_problems(
                 "directory.not_found",
                 "directory_id",
                 f"directory {packet.directory_id} is not in this project",
+            )
+    parent = getattr(packet, "parent_file_id", None)
+    if parent is not None:
+        try:
+            store.get_file(parent, project_id)
+        except NotFound:
+            report.problem(
+                "file.not_found", "parent_file_id", f"file {parent} is not in this project"
             )
     if len(sources) != 1 or packet.file_id is None:
         return None
