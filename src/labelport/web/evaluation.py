@@ -10,7 +10,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from labelport.errors import Forbidden, Invalid, NotFound
-from labelport.evaluate import run as ev
 from labelport.store.evaluations import EvaluationStore
 from labelport.web.app import PREFIX, html
 from labelport.web.pages import _page, _pages, label_view, project_for, signed_in
@@ -75,6 +74,8 @@ def run_page(
         "result": None,
     }
     if chosen is not None:
+        from labelport.evaluate import run as ev  # numpy: loaded when an evaluation is shown
+
         result = ev.public(store, chosen)
         colours = {lab["id"]: lab["colour"] for lab in label_view(label_rows(state.engine, pid))}
         for row in result["labels"]:
@@ -159,6 +160,8 @@ def file_outcome(
     video's in a window of frames)."""
     state, session = signed_in(request)
     project = project_for(state, session, project_string_id)
+    from labelport.evaluate import run as ev  # numpy: loaded when an evaluation is shown
+
     out = ev.file_outcome(
         state.service.store, project["id"], evaluation_id, file_id, frame_start, frame_end
     )
