@@ -171,3 +171,16 @@ def test_lists_and_check_project_on_sqlite_and_postgresql(database, tmp_path: Pa
     checked = invoke("check", packet, "--project", "zoo", *where, "--json")
     assert checked.exit_code == 1, checked.output
     assert [p["code"] for p in json.loads(checked.output)["problems"]] == ["label.unknown"]
+
+
+def test_cli_times_are_converted_to_utc_not_relabelled() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from labelport.cli_server import utc_text
+
+    # PostgreSQL answers in its session's zone: 12:00 at UTC+2 is 10:00 UTC.
+    at_plus_two = datetime(2026, 11, 29, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert utc_text(at_plus_two) == "2026-11-29 10:00:00 UTC"
+    assert utc_text(datetime(2026, 11, 29, 12, 0)) == "2026-11-29 12:00:00 UTC"  # stored UTC
+    assert utc_text("2026-11-29T12:00:00+02:00") == "2026-11-29 10:00:00 UTC"
+    assert utc_text(None) == "" and utc_text(None, missing="-") == "-"

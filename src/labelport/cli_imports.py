@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +22,7 @@ from labelport.cli_server import (
     _fail,
     _print_json,
     _service,
+    utc_text,
 )
 from labelport.store.tables import IMPORT_STATUSES
 
@@ -267,17 +267,8 @@ def _url_differs(imp: Mapping[str, Any]) -> bool:
 
 
 def when(value: Any) -> str:
-    """A timestamp as `YYYY-MM-DD HH:MM:SS UTC` (ISO strings and datetimes alike), or NONE."""
-    if value is None or value == "":
-        return NONE
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    """A timestamp as `YYYY-MM-DD HH:MM:SS UTC`, or NONE."""
+    return utc_text(value, missing=NONE)
 
 
 def readable(value: Any) -> str:

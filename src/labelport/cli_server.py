@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -229,17 +230,42 @@ def project_list(
         {"id": p.id, "string_id": p.string_id, "name": p.name, "created_at": p.created_at}
         for p in projects
     ]
+    _print_list(
+        out,
+        as_json,
+        'no projects yet: labelport project create "My project"',
+        lambda p: f"{p['string_id']}\t{p['id']}\t{p['name']}\t{utc_text(p['created_at'])}",
+    )
+
+
+def _print_list(
+    rows: list[dict[str, Any]], as_json: bool, empty: str, line: Callable[[dict[str, Any]], str]
+) -> None:
+    """The list commands' output: JSON, or one tab-separated line a row, or what to do when
+    there is none."""
     if as_json:
-        _print_json(out)
+        _print_json(rows)
         return
-    if not out:
-        typer.echo('no projects yet: labelport project create "My project"')
-    for p in out:
-        typer.echo(f"{p['string_id']}\t{p['id']}\t{p['name']}\t{_utc(p['created_at'])}")
+    if not rows:
+        typer.echo(empty)
+    for row in rows:
+        typer.echo(line(row))
 
 
-def _utc(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else ""
+def utc_text(value: Any, missing: str = "") -> str:
+    """A timestamp as `YYYY-MM-DD HH:MM:SS UTC` (ISO strings and datetimes alike; a datetime
+    without a zone is UTC, as stored), or `missing`. Converted, not relabelled: PostgreSQL
+    hands back times in its session's zone."""
+    if value is None or value == "":
+        return missing
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @key_app.command("list")
@@ -254,13 +280,12 @@ def key_list(
         project_id = service.get_project(project)["id"]
         keys = service.store.list_api_keys(project_id)
     out = [{"client_id": k.client_id, "role": k.role, "created_at": k.created_at} for k in keys]
-    if as_json:
-        _print_json(out)
-        return
-    if not out:
-        typer.echo(f"no keys yet: labelport key create --project {project}")
-    for k in out:
-        typer.echo(f"{k['client_id']}\t{k['role']}\t{_utc(k['created_at'])}")
+    _print_list(
+        out,
+        as_json,
+        f"no keys yet: labelport key create --project {project}",
+        lambda k: f"{k['client_id']}\t{k['role']}\t{utc_text(k['created_at'])}",
+    )
 
 
 @label_app.command("list")
@@ -276,14 +301,14 @@ def label_list(
         labels = service.list_labels(project_id)
     keep = ("id", "name", "colour", "schema_id")
     out = [{k: label[k] for k in keep if k in label} for label in labels]
-    if as_json:
-        _print_json(out)
-        return
-    if not out:
-        typer.echo(f"no labels yet: labelport label add --project {project} NAME ...")
-    for label in out:
-        colour = f"\t{label['colour']}" if label.get("colour") else ""
-        typer.echo(f"{label['id']}\t{label['name']}{colour}")
+    _print_list(
+        out,
+        as_json,
+        f"no labels yet: labelport label add --project {project} NAME ...",
+        lambda lab: (
+            f"{lab['id']}\t{lab['name']}" + (f"\t{lab['colour']}" if lab.get("colour") else "")
+        ),
+    )
 
 
 @key_app.command("create")
