@@ -1,59 +1,25 @@
-"""Each of the 19 types: a valid instance, and each of its problems (code and path)."""
+"""Each of the 19 types: a valid instance, and each of its problems (code and path).
+
+tests/format/test_type_table.py checks what every type of the table must have."""
 
 from __future__ import annotations
 
 import pytest
 
-from labelport.format import INSTANCE_TYPES, MediaInfo
+from labelport.format import INSTANCE_TYPES, TYPES, MediaInfo
 
 from .helpers import codes, image, run, warning_codes
 
 P = {"x": 1, "y": 2}
-VALID = {
-    "box": {"x_min": 1, "y_min": 2, "x_max": 3.5, "y_max": 4},
-    "polygon": {"points": [{"x": 0, "y": 0}, {"x": 5, "y": 0}, {"x": 0, "y": 5}]},
-    "point": {"points": [P]},
-    "line": {"points": [P, {"x": 3, "y": 4}]},
-    "ellipse": {"center_x": 5, "center_y": 5, "width": 2, "height": 3, "rotation": 0.4},
-    "curve": {"p1": P, "p2": {"x": 5, "y": 5}, "cp": {"x": 3, "y": 1}},
-    "cuboid": {
-        "front_face": {"top_left": P, "top_right": P, "bot_left": P, "bot_right": P},
-        "rear_face": {"top_left": P, "top_right": P, "bot_left": P, "bot_right": P},
-    },
-    "keypoints": {
-        "nodes": [{"id": "a", "x": 1, "y": 1}, {"id": "b", "x": 2, "y": 2, "occluded": True}],
-        "edges": [{"from": "a", "to": "b"}],
-    },
-    "cuboid_3d": {
-        "center_3d": {"x": 0, "y": 0, "z": 0},
-        "dimensions_3d": {"width": 1, "height": 1, "depth": 1},
-    },
-    "tag": {},
-    "global": {},
-    "text_token": {"start_token": 0, "end_token": 2},
-    "audio": {"start_time": 0.5, "end_time": 2},
-    "relation": {"from": "a", "to": "b"},
-    "geo_point": {"lonlat": [13.4, 52.5]},
-    "geo_circle": {"lonlat": [13.4, 52.5], "radius": 10},
-    "geo_polyline": {"coords": [[0, 0], [1, 1]]},
-    "geo_polygon": {"coords": [[0, 0], [1, 0], [0, 1]]},
-    "geo_box": {"bounds_lonlat": [[0, 0], [1, 1]]},
-}
-MEDIA_FOR = {
-    "text_token": "text",
-    "audio": "audio",
-    "cuboid_3d": "point_cloud",
-    "geo_point": "geo",
-    "geo_circle": "geo",
-    "geo_polyline": "geo",
-    "geo_polygon": "geo",
-    "geo_box": "geo",
-}
+# A valid instance of each type: its example in the type table.
+VALID = {name: t.example for name, t in TYPES.items()}
+# The media each type is tried on: an image where it fits one.
+MEDIA_FOR = {name: "image" if "image" in t.media else min(t.media) for name, t in TYPES.items()}
 
 
 def packet_of(type_, keys, extra=()):
     instance = {"type": type_, "name": "cat", **keys}
-    media = MEDIA_FOR.get(type_, "image")
+    media = MEDIA_FOR[type_]
     items = [instance]
     if type_ == "relation":
         items = [
@@ -178,7 +144,7 @@ def test_missing_required_key_and_type_misfit(type_):
         _, report = run(packet_of(type_, keys), labels=["cat"])
         assert ("instance.missing_key", f"instance_list/0/{key}") in codes(report)
     if type_ not in ("tag", "global"):
-        media = "audio" if MEDIA_FOR.get(type_) != "audio" else "image"
+        media = "audio" if MEDIA_FOR[type_] != "audio" else "image"
         bad = packet_of(type_, VALID[type_])
         bad["media"]["type"] = media
         _, report = run(bad, labels=["cat"])

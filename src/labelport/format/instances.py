@@ -1,13 +1,20 @@
-"""Typed structures for the 19 instance types.
+"""The 19 instance types: their structs, and `TYPES`, the one table of what each type is.
 
 One msgspec tagged union (`tag_field="type"`): decoding a packet picks the struct from `type`
 and checks kinds, required keys and simple ranges in the same pass, without dicts in between.
 Unknown keys are ignored ("Additional keys will be ignored"). Structs are `gc=False`: they hold
 no reference cycles, and skipping the cycle collector keeps a million of them cheap.
+
+`TYPES` says, per type, which media it fits, whether it needs a label, where its geometry must
+lie in the media, how the viewer shows it, and a valid example. `INSTANCE_TYPES`,
+`INSTANCE_CLASSES`, `LABELLESS` and `TYPES_FOR_MEDIA` are derived from it; tests parametrized
+over it fail for a type some part of labelport does not handle yet.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
 import msgspec
@@ -37,28 +44,6 @@ ShortText = Annotated[str, Meta(max_length=TEXT_MAX)]
 # An integer id is stored as its decimal text; a 64-bit range keeps that well inside TEXT_MAX
 # (larger ids go as strings).
 ExternalId = ShortText | Annotated[int, Meta(ge=-(2**63), le=_IMAX)]
-
-INSTANCE_TYPES: tuple[str, ...] = (
-    "box",
-    "polygon",
-    "point",
-    "line",
-    "ellipse",
-    "curve",
-    "cuboid",
-    "keypoints",
-    "cuboid_3d",
-    "tag",
-    "global",
-    "text_token",
-    "audio",
-    "relation",
-    "geo_point",
-    "geo_circle",
-    "geo_polyline",
-    "geo_polygon",
-    "geo_box",
-)
 
 
 class Point(msgspec.Struct, gc=False):
@@ -255,23 +240,264 @@ Instance = (
     | GeoBox
 )
 
-INSTANCE_CLASSES: dict[str, type[InstanceBase]] = {
-    cls.__struct_config__.tag: cls for cls in get_args(Instance)
+
+MediaType = Literal["image", "video", "text", "audio", "point_cloud", "geo"]
+MEDIA_TYPES: tuple[MediaType, ...] = ("image", "video", "text", "audio", "point_cloud", "geo")
+
+# Where a value of an instance must lie in its media: (path suffix below the instance, the object
+# holding the value, its key, the extent it is bounded by). "" is the instance itself. x and y
+# are bounded by the width and height (0..size), token by the token count (below it), time by
+# the duration (up to it).
+Extent = Literal["x", "y", "token", "time"]
+Bounded = list[tuple[str, Any, str, Extent]]
+
+
+def _xy(suffix: str, point: Any) -> Bounded:
+    return [(suffix, point, "x", "x"), (suffix, point, "y", "y")]
+
+
+def _points_within(instance: Any) -> Bounded:
+    return [b for i, p in enumerate(instance.points) for b in _xy(f"points/{i}", p)]
+
+
+def _box_within(instance: Any) -> Bounded:
+    return [
+        ("", instance, "x_min", "x"),
+        ("", instance, "x_max", "x"),
+        ("", instance, "y_min", "y"),
+        ("", instance, "y_max", "y"),
+    ]
+
+
+def _ellipse_within(instance: Any) -> Bounded:
+    return [("", instance, "center_x", "x"), ("", instance, "center_y", "y")]
+
+
+def _curve_within(instance: Any) -> Bounded:
+    return [*_xy("p1", instance.p1), *_xy("p2", instance.p2), *_xy("cp", instance.cp)]
+
+
+def _cuboid_within(instance: Any) -> Bounded:
+    return [
+        b
+        for face in ("front_face", "rear_face")
+        for corner in ("top_left", "top_right", "bot_left", "bot_right")
+        for b in _xy(f"{face}/{corner}", getattr(getattr(instance, face), corner))
+    ]
+
+
+def _keypoints_within(instance: Any) -> Bounded:
+    # Occluded nodes may lie outside the image (a hidden hand, for instance).
+    return [b for i, n in enumerate(instance.nodes) if not n.occluded for b in _xy(f"nodes/{i}", n)]
+
+
+def _tokens_within(instance: Any) -> Bounded:
+    return [("", instance, "start_token", "token"), ("", instance, "end_token", "token")]
+
+
+def _times_within(instance: Any) -> Bounded:
+    return [("", instance, "start_time", "time"), ("", instance, "end_time", "time")]
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    """What labelport knows about one instance type. Every field is required: a new type must
+    say how each part of labelport treats it, not fall through to a silent default."""
+
+    struct: type[InstanceBase]
+    # the media types it fits (`instance.type_not_for_media` elsewhere)
+    media: frozenset[MediaType]
+    # False: its instances carry no label (global describes the file; relation links two)
+    labelled: bool
+    # what of it `check_media` keeps inside the media; None: nothing of it has a place there
+    # (tags, and geometry in units the media does not bound: lon/lat, 3D)
+    within_media: Callable[[Any], Bounded] | None
+    # where web/static/viewer.js shows it: "DRAW" (its table of 2D shapes) or the function of
+    # the page that does (`text`, `audio`, `pointCloud`, `geo`, `listTags`); None: not shown
+    viewer: str | None
+    # a valid instance's keys beside `type` and `name`; a relation's ends are the ids "a", "b"
+    example: dict[str, Any]
+
+
+_PLANAR: frozenset[MediaType] = frozenset({"image", "video"})
+_ALL: frozenset[MediaType] = frozenset(MEDIA_TYPES)
+_P = {"x": 1, "y": 2}
+_FACE = {"top_left": _P, "top_right": _P, "bot_left": _P, "bot_right": _P}
+
+TYPES: dict[str, InstanceType] = {
+    str(t.struct.__struct_config__.tag): t
+    for t in (
+        InstanceType(
+            Box,
+            _PLANAR,
+            True,
+            _box_within,
+            "DRAW",
+            {"x_min": 1, "y_min": 2, "x_max": 3.5, "y_max": 4},
+        ),
+        InstanceType(
+            Polygon,
+            _PLANAR,
+            True,
+            _points_within,
+            "DRAW",
+            {"points": [{"x": 0, "y": 0}, {"x": 5, "y": 0}, {"x": 0, "y": 5}]},
+        ),
+        InstanceType(PointInstance, _PLANAR, True, _points_within, "DRAW", {"points": [_P]}),
+        InstanceType(
+            Line, _PLANAR, True, _points_within, "DRAW", {"points": [_P, {"x": 3, "y": 4}]}
+        ),
+        InstanceType(
+            Ellipse,
+            _PLANAR,
+            True,
+            _ellipse_within,
+            "DRAW",
+            {"center_x": 5, "center_y": 5, "width": 2, "height": 3, "rotation": 0.4},
+        ),
+        InstanceType(
+            Curve,
+            _PLANAR,
+            True,
+            _curve_within,
+            "DRAW",
+            {"p1": _P, "p2": {"x": 5, "y": 5}, "cp": {"x": 3, "y": 1}},
+        ),
+        InstanceType(
+            Cuboid,
+            _PLANAR,
+            True,
+            _cuboid_within,
+            "DRAW",
+            {"front_face": _FACE, "rear_face": _FACE},
+        ),
+        InstanceType(
+            Keypoints,
+            _PLANAR,
+            True,
+            _keypoints_within,
+            "DRAW",
+            {
+                "nodes": [
+                    {"id": "a", "x": 1, "y": 1},
+                    {"id": "b", "x": 2, "y": 2, "occluded": True},
+                ],
+                "edges": [{"from": "a", "to": "b"}],
+            },
+        ),
+        InstanceType(
+            Cuboid3D,
+            frozenset({"point_cloud"}),
+            True,
+            None,
+            "pointCloud",
+            {
+                "center_3d": {"x": 0, "y": 0, "z": 0},
+                "dimensions_3d": {"width": 1, "height": 1, "depth": 1},
+            },
+        ),
+        InstanceType(Tag, _ALL, True, None, "listTags", {}),
+        InstanceType(Global, _ALL, False, None, "listTags", {}),
+        InstanceType(
+            TextToken,
+            frozenset({"text"}),
+            True,
+            _tokens_within,
+            "text",
+            {"start_token": 0, "end_token": 2},
+        ),
+        InstanceType(
+            Audio,
+            frozenset({"audio"}),
+            True,
+            _times_within,
+            "audio",
+            {"start_time": 0.5, "end_time": 2},
+        ),
+        # A link between two instances: listed with the file's instances, not drawn.
+        InstanceType(
+            Relation,
+            frozenset({"image", "video", "text"}),
+            False,
+            None,
+            None,
+            {"from": "a", "to": "b"},
+        ),
+        InstanceType(GeoPoint, frozenset({"geo"}), True, None, "geo", {"lonlat": [13.4, 52.5]}),
+        InstanceType(
+            GeoCircle,
+            frozenset({"geo"}),
+            True,
+            None,
+            "geo",
+            {"lonlat": [13.4, 52.5], "radius": 10},
+        ),
+        InstanceType(
+            GeoPolyline, frozenset({"geo"}), True, None, "geo", {"coords": [[0, 0], [1, 1]]}
+        ),
+        InstanceType(
+            GeoPolygon,
+            frozenset({"geo"}),
+            True,
+            None,
+            "geo",
+            {"coords": [[0, 0], [1, 0], [0, 1]]},
+        ),
+        InstanceType(
+            GeoBox,
+            frozenset({"geo"}),
+            True,
+            None,
+            "geo",
+            {"bounds_lonlat": [[0, 0], [1, 1]]},
+        ),
+    )
 }
-assert tuple(INSTANCE_CLASSES) == INSTANCE_TYPES
 
-# Types whose instances carry no label (spec: global describes the file; relation links two).
-LABELLESS: frozenset[str] = frozenset({"global", "relation"})
-
-_PLANAR = frozenset({"box", "polygon", "point", "line", "ellipse", "curve", "cuboid", "keypoints"})
-_ANY = frozenset({"tag", "global"})
+INSTANCE_TYPES: tuple[str, ...] = tuple(TYPES)
+INSTANCE_CLASSES: dict[str, type[InstanceBase]] = {name: t.struct for name, t in TYPES.items()}
+# The union is spelled out for the type checker and the decoder; it must be the table's structs.
+assert set(get_args(Instance)) == set(INSTANCE_CLASSES.values()), "Instance union != TYPES"
+TYPE_OF_CLASS: dict[type, InstanceType] = {t.struct: t for t in TYPES.values()}
+LABELLESS: frozenset[str] = frozenset(name for name, t in TYPES.items() if not t.labelled)
 # Which instance types fit which media type (spec: "Which types fit which media").
 TYPES_FOR_MEDIA: dict[str, frozenset[str]] = {
-    "image": _PLANAR | _ANY | {"relation"},
-    "video": _PLANAR | _ANY | {"relation"},
-    "text": _ANY | {"text_token", "relation"},
-    "audio": _ANY | {"audio"},
-    "point_cloud": _ANY | {"cuboid_3d"},
-    "geo": _ANY | {"geo_point", "geo_circle", "geo_polyline", "geo_polygon", "geo_box"},
+    media: frozenset(name for name, t in TYPES.items() if media in t.media) for media in MEDIA_TYPES
 }
-MediaType = Literal["image", "video", "text", "audio", "point_cloud", "geo"]
+
+__all__ = [
+    "INSTANCE_CLASSES",
+    "INSTANCE_TYPES",
+    "LABELLESS",
+    "MEDIA_TYPES",
+    "TYPES",
+    "TYPES_FOR_MEDIA",
+    "Audio",
+    "Box",
+    "Cuboid",
+    "Cuboid3D",
+    "Curve",
+    "Dimensions3D",
+    "Edge",
+    "Ellipse",
+    "Face",
+    "GeoBox",
+    "GeoCircle",
+    "GeoPoint",
+    "GeoPolygon",
+    "GeoPolyline",
+    "Global",
+    "Instance",
+    "InstanceBase",
+    "InstanceType",
+    "Keypoints",
+    "Line",
+    "Node",
+    "Point",
+    "Point3D",
+    "PointInstance",
+    "Polygon",
+    "Relation",
+    "Tag",
+    "TextToken",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import msgspec
 
@@ -32,6 +33,16 @@ class LabelIndex(msgspec.Struct, frozen=True):
                 return known
         close = difflib.get_close_matches(name, list(self.names), n=1, cutoff=0.6)
         return close[0] if close else None
+
+
+def label_id_of(instance: Any, ids_by_name: Mapping[str, int]) -> int | None:
+    """The id of an instance's label: its `label_file_id`, which wins over `name`, else the id
+    of its name (None for an unknown name and for an instance without a label)."""
+    if instance.label_file_id is not None:
+        return int(instance.label_file_id)
+    if instance.name is None:
+        return None
+    return ids_by_name.get(instance.name)
 
 
 def check_label_names(names: Iterable[str], report: Report, prefix: str = "names") -> None:

@@ -15,18 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelport.format._gc import paused
-from labelport.format.instances import (
-    Audio,
-    Box,
-    Cuboid,
-    Curve,
-    Ellipse,
-    Keypoints,
-    Line,
-    PointInstance,
-    Polygon,
-    TextToken,
-)
+from labelport.format.instances import TYPE_OF_CLASS, Box
 from labelport.format.media_info import MediaInfo
 from labelport.format.packet import Packet, instance_path, located_lists
 from labelport.format.problems import Report
@@ -74,14 +63,23 @@ def check_media(
             if planar and _boxes_inside(instances, width, height):
                 continue
             for index, instance in enumerate(instances):
-                check = _CHECKS.get(instance.__class__)
-                if check is None:
+                within = TYPE_OF_CLASS[instance.__class__].within_media
+                if within is None:
                     continue
+                at = (frame, index)
                 path = instance_path(frame, index)
-                if check is _check_token or check is _check_audio:
-                    check(instance, path, (frame, index), media, report)
-                elif planar:
-                    _check_planar(instance, path, (frame, index), width, height, clip, report)
+                moved = False
+                for suffix, obj, key, extent in within(instance):
+                    where = f"{path}/{suffix}" if suffix else path
+                    if extent == "token":
+                        _check_token(obj, key, where, at, media, report)
+                    elif extent == "time":
+                        _check_time(obj, key, where, at, media, report)
+                    elif planar:
+                        limit = width if extent == "x" else height
+                        moved |= _bound(obj, key, limit, where, at, width, height, clip, report)
+                if moved and instance.__class__ is Box:
+                    _check_box_left(instance, path, at, report)
     return report
 
 
@@ -99,69 +97,24 @@ def _boxes_inside(instances: list[Any], width: int, height: int) -> bool:
     return True
 
 
-def _points(instance: Any) -> list[tuple[str, Any]]:
-    """(path suffix, point object) of every point a planar instance has."""
-    cls = instance.__class__
-    if cls in (Polygon, Line, PointInstance):
-        return [(f"points/{i}", p) for i, p in enumerate(instance.points)]
-    if cls is Curve:
-        return [("p1", instance.p1), ("p2", instance.p2), ("cp", instance.cp)]
-    if cls is Cuboid:
-        return [
-            (f"{face}/{corner}", getattr(getattr(instance, face), corner))
-            for face in ("front_face", "rear_face")
-            for corner in ("top_left", "top_right", "bot_left", "bot_right")
-        ]
-    if cls is Keypoints:
-        # Occluded nodes may lie outside the image (a hidden hand, for instance).
-        return [(f"nodes/{i}", n) for i, n in enumerate(instance.nodes) if not n.occluded]
-    return []
-
-
-def _check_planar(
-    instance: Any,
-    path: str,
-    at: tuple[int | None, int],
-    width: int,
-    height: int,
-    clip: bool,
-    report: Report,
-) -> None:
-    cls = instance.__class__
-    if cls is Box:
-        coords = [("x_min", width), ("x_max", width), ("y_min", height), ("y_max", height)]
-        if _bound(instance, coords, path, at, width, height, clip, report):
-            # A box wholly past an edge (both x at 640.2 and 640.4) has nothing left once
-            # clamped: the packet checks ran before, so say it here.
-            for low, high in (("x_min", "x_max"), ("y_min", "y_max")):
-                if getattr(instance, low) >= getattr(instance, high):
-                    report.problem(
-                        "box.empty",
-                        f"{path}/{high}",
-                        f"the box has no {'width' if low == 'x_min' else 'height'} once "
-                        "moved into the media",
-                        at,
-                    )
-    elif cls is Ellipse:
-        coords = [("center_x", width), ("center_y", height)]
-        _bound(instance, coords, path, at, width, height, clip, report)
-    else:
-        for suffix, point in _points(instance):
-            _bound(
-                point,
-                [("x", width), ("y", height)],
-                f"{path}/{suffix}",
+def _check_box_left(box: Box, path: str, at: tuple[int | None, int], report: Report) -> None:
+    """A box wholly past an edge (both x at 640.2 and 640.4) has nothing left once clamped: the
+    packet checks ran before, so say it here."""
+    for low, high in (("x_min", "x_max"), ("y_min", "y_max")):
+        if getattr(box, low) >= getattr(box, high):
+            report.problem(
+                "box.empty",
+                f"{path}/{high}",
+                f"the box has no {'width' if low == 'x_min' else 'height'} once "
+                "moved into the media",
                 at,
-                width,
-                height,
-                clip,
-                report,
             )
 
 
 def _bound(
     obj: Any,
-    coords: list[tuple[str, int]],
+    key: str,
+    limit: int,
     path: str,
     at: tuple[int | None, int],
     width: int,
@@ -169,12 +122,10 @@ def _bound(
     clip: bool,
     report: Report,
 ) -> bool:
-    """Check `obj`'s coordinates against their limits; True when one was clamped or clipped."""
+    """Check `obj`'s coordinate `key` against 0..limit; True when it was clamped or clipped."""
     moved = False
-    for key, limit in coords:
-        value = getattr(obj, key)
-        if 0 <= value <= limit:
-            continue
+    value = getattr(obj, key)
+    if not (0 <= value <= limit):
         clipped = min(max(value, 0), limit)
         size = f"{width}x{height}"
         if -TOLERANCE < value < limit + TOLERANCE:
@@ -183,7 +134,7 @@ def _bound(
             report.counts["clamped"] = report.counts.get("clamped", 0) + 1
             if not report.lists_warnings:  # past the cap: counted, no message
                 report.count_warning("shape.clamped", at)
-                continue
+                return moved
             report.warning(
                 "shape.clamped",
                 f"{path}/{key}",
@@ -196,7 +147,7 @@ def _bound(
             moved = True
             if not report.lists_warnings:
                 report.count_warning("shape.clipped", at)
-                continue
+                return moved
             report.warning(
                 "shape.clipped",
                 f"{path}/{key}",
@@ -215,37 +166,24 @@ def _bound(
     return moved
 
 
-def _check_token(instance: TextToken, path: str, at: Any, media: MediaInfo, report: Report) -> None:
-    if media.token_count is None:
-        return
-    for key in ("start_token", "end_token"):
-        value = getattr(instance, key)
-        if value >= media.token_count:
-            report.problem(
-                "text_token.out_of_range",
-                f"{path}/{key}",
-                f"{key} {value} is beyond the text's last token {media.token_count - 1} "
-                f"({media.token_count} tokens)",
-                at,
-            )
+def _check_token(obj: Any, key: str, path: str, at: Any, media: MediaInfo, report: Report) -> None:
+    value = getattr(obj, key)
+    if media.token_count is not None and value >= media.token_count:
+        report.problem(
+            "text_token.out_of_range",
+            f"{path}/{key}",
+            f"{key} {value} is beyond the text's last token {media.token_count - 1} "
+            f"({media.token_count} tokens)",
+            at,
+        )
 
 
-def _check_audio(instance: Audio, path: str, at: Any, media: MediaInfo, report: Report) -> None:
-    if media.duration is None:
-        return
-    for key in ("start_time", "end_time"):
-        value = getattr(instance, key)
-        if value > media.duration:
-            report.problem(
-                "audio.out_of_range",
-                f"{path}/{key}",
-                f"{key} {value} s is beyond the audio's duration {media.duration} s",
-                at,
-            )
-
-
-_CHECKS: dict[type, Any] = {
-    cls: True for cls in (Box, Ellipse, Polygon, Line, PointInstance, Curve, Cuboid, Keypoints)
-}
-_CHECKS[TextToken] = _check_token
-_CHECKS[Audio] = _check_audio
+def _check_time(obj: Any, key: str, path: str, at: Any, media: MediaInfo, report: Report) -> None:
+    value = getattr(obj, key)
+    if media.duration is not None and value > media.duration:
+        report.problem(
+            "audio.out_of_range",
+            f"{path}/{key}",
+            f"{key} {value} s is beyond the audio's duration {media.duration} s",
+            at,
+        )

@@ -117,7 +117,7 @@ class ImportContext:
                         at,
                     )
                 else:
-                    label_id = inst.label_file_id or self.label_ids.get(inst.name)
+                    label_id = fmt.label_id_of(inst, self.label_ids)
                     if label_id is not None and label_id != seq["label_id"]:
                         report.problem(
                             "sequence.other_label",
