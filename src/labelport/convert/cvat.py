@@ -27,8 +27,6 @@ from labelport.convert.model import ATTRIBUTES, AttributeSpec, Conversion, Item,
 from labelport.convert.sources import load_xml, number, peek
 from labelport.format import Problem
 
-MEDIA_FOLDER = "images"  # where `export --with-media` puts the media: where the reader looks
-
 _SHAPES = ("box", "polygon", "polyline", "points", "ellipse", "cuboid", "tag", "mask", "skeleton")
 # CVAT's `source` values for shapes a model drew; "manual", "file", "consensus" and an absent
 # source are a person's work (or its copy).

@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from labelport.convert import detect_format, module
+from labelport.convert import FORMATS, detect_format, module
 from labelport.convert.model import (
     ATTRIBUTES,
     AttributeSpec,
@@ -136,8 +136,7 @@ def convert(path: Path, fmt: str, conv: Conversion) -> Iterator[Item]:
             conv.problem(
                 "convert.format_unknown",
                 str(path),
-                "cannot tell the format; pass --format (coco, yolo, voc, cvat, mot, labelstudio,"
-                " labelme, diffgram)",
+                f"cannot tell the format; pass --format ({', '.join(FORMATS)})",
             )
             return iter(())
         fmt = found

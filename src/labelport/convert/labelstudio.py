@@ -28,8 +28,6 @@ from labelport.convert.model import (
 from labelport.convert.sources import load_json, peek
 from labelport.format import Problem
 
-MEDIA_FOLDER = "images"  # where `export --with-media` puts the media: where the reader looks
-
 # Exact pixel values beside the percents, written only where the percents cannot give the
 # float back (see `_percent`); Label Studio keeps unknown keys of a value as they are.
 EXACT = "labelport_px"
