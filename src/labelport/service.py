@@ -2,34 +2,11 @@
 
 Every method that touches a project's data takes the caller's `project_id` and answers `NotFound`
 for an id of another project, exactly as for a missing one: callers cannot probe other projects.
-Return values are plain JSON-ready dicts (shapes documented per method).
+Return values are plain JSON-ready dicts, of the shapes declared in `labelport.shapes`.
 """
 
 from __future__ import annotations
 
-# Shapes returned (all ids are ints unless said otherwise):
-#
-# project   {"id", "string_id", "name", "created_at"}
-# api key   {"client_id", "client_secret" (only when created), "role", "project_id"}
-# schema    {"id", "name", "is_default"}
-# label     {"id", "name", "colour", "schema_id"}
-# attribute group {"id", "name", "kind", "prompt", "min_value", "max_value", "label_ids": [...],
-#                  "options": [{"id", "name", "display_name", "parent_id"}]}
-# directory {"id", "nickname", "is_default"}
-# file      {"id", "directory_id", "media_type", "original_filename", "sha256", "size", "width",
-#            "height", "frame_count", "fps", "duration", "token_count", "source_url",
-#            "parent_file_id", "ordinal", "created_at"}
-# import    {"id", "file_id", "directory_id", "status" (queued .. success | failed | rejected: a
-#            packet refused at submit), "percent", "source", "media_type", "mode",
-#            "media_name", "media_url" (the media as sent),
-#            "counts": {...}, "problem_count", "problems": [{code, path, message}] (first page),
-#            "warning_count", "warnings": [...], "idempotency_key", "error",
-#            "created_at", "started_at", "finished_at"}
-# instance  {"id", "file_id", "frame", "type", "label_id", "label_name", "sequence_id", "number",
-#            "machine_made", "model_id", "model_run_id", "score", "external_id",
-#            "attribute_groups": {...}, and the type's geometry keys as sent (x_min.., points, ...)}
-# sequence  {"id", "file_id", "label_id", "label_name", "number", "instance_count",
-#            "first_frame", "last_frame", "keyframes": [int, ...]}
 import dataclasses
 import io
 import logging
@@ -49,7 +26,7 @@ from typing import Any, BinaryIO, cast
 
 import msgspec
 
-from labelport import auth, palette
+from labelport import auth, palette, shapes
 from labelport import format as fmt
 from labelport.errors import Invalid, NotFound, Rejected
 from labelport.format import problem_groups
@@ -63,7 +40,6 @@ from labelport.ingest.intake import (
     import_counts,
     media_info_of_row,
     missing_label_names,
-    problem_dicts,
     target_problems,
     url_refused,
 )
@@ -72,6 +48,7 @@ from labelport.ingest.jobs import Dispatcher, NoDispatch, ThreadRunner
 from labelport.media import MediaError, served
 from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
 from labelport.media.served import ServedMedia
+from labelport.shapes import problem_dicts, record_keys
 from labelport.store import Store
 from labelport.store.batches import BatchLine
 from labelport.store.records import Batch, Import
@@ -245,10 +222,11 @@ class Service:
     def create_project(self, name: str, string_id: str | None = None) -> dict[str, Any]:
         if not name.strip():
             raise Invalid("a project needs a name")
-        return _dict(self.store.create_project(string_id or string_id_for(name), name))
+        created = self.store.create_project(string_id or string_id_for(name), name)
+        return _public(created, _PROJECT_KEYS)
 
     def get_project(self, string_id: str) -> dict[str, Any]:
-        return _dict(self.store.get_project_by_string_id(string_id))
+        return _public(self.store.get_project_by_string_id(string_id), _PROJECT_KEYS)
 
     def create_api_key(self, project_id: int, role: str = "admin") -> dict[str, Any]:
         if role not in auth.ROLES:
@@ -844,7 +822,7 @@ class Service:
         rows = self.store.list_batches(project_id, limit=per_page, offset=(page - 1) * per_page)
         shown = [self.get_batch(project_id, b.id, per_page=0) for b in rows]
         for b in shown:
-            del b["files"]
+            b["files"] = []  # one batch's lines are read from the batch
         return shown, self.store.count_batches(project_id)
 
     def wait_batch(self, project_id: int, batch_id: int, timeout: float = 600.0) -> dict[str, Any]:
@@ -906,7 +884,11 @@ class Service:
         self.store.get_file(file_id, project_id)
         labels = self._label_names(project_id)
         return [
-            {**_dict(s), "label_name": labels.get(s.label_id), "keyframes": s.keyframes or []}
+            {
+                **_public(s, _SEQUENCE_KEYS),
+                "keyframes": s.keyframes or [],
+                "label_name": labels.get(s.label_id),
+            }
             for s in self.store.list_sequences(file_id, label_id)
         ]
 
@@ -932,28 +914,16 @@ class Service:
 
 # -- shapes shown to callers ---------------------------------------------------------------
 
-_SCHEMA_KEYS = ("id", "name", "is_default")
-_LABEL_KEYS = ("id", "name", "colour", "schema_id")
-_OPTION_KEYS = ("id", "name", "display_name", "parent_id")
-_DIRECTORY_KEYS = ("id", "nickname", "is_default")
-_FILE_KEYS = (
-    "id", "directory_id", "media_type", "original_filename", "sha256", "size", "width", "height",
-    "frame_count", "fps", "duration", "token_count", "source_url", "parent_file_id", "ordinal",
-    "created_at",
-)  # fmt: skip
-_IMPORT_KEYS = (
-    "id", "file_id", "directory_id", "status", "percent", "source", "media_type", "mode",
-    "idempotency_key", "error", "created_at", "started_at", "finished_at", "media_name",
-    "media_url",
-)  # fmt: skip
-_BATCH_KEYS = (
-    "id", "project_id", "status", "on_error", "media", "source", "file_count", "error",
-    "created_at", "finished_at",
-)  # fmt: skip
-_INSTANCE_KEYS = (
-    "id", "file_id", "frame", "type", "label_id", "sequence_id", "machine_made", "model_id",
-    "model_run_id", "score", "external_id",
-)  # fmt: skip
+_SCHEMA_KEYS = record_keys(shapes.SchemaOut)
+_LABEL_KEYS = record_keys(shapes.LabelRow)
+_OPTION_KEYS = record_keys(shapes.OptionOut)
+_DIRECTORY_KEYS = record_keys(shapes.DirectoryOut)
+_PROJECT_KEYS = record_keys(shapes.ProjectOut)
+_FILE_KEYS = record_keys(shapes.FileOut)
+_IMPORT_KEYS = record_keys(shapes.ImportRow)
+_BATCH_KEYS = record_keys(shapes.BatchRow)
+_INSTANCE_KEYS = record_keys(shapes.InstanceRow)
+_SEQUENCE_KEYS = record_keys(shapes.SequenceRow)
 # A fixed palette, assigned by name so a label keeps its colour across projects and runs.
 _PALETTE = (
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
@@ -1025,7 +995,7 @@ def public_import(
     shown["problem_counts_by_code"] = counts.pop("problem_counts_by_code", None) or dict(
         Counter(p["code"] for p in problems)
     )
-    shown["problems"] = problems[start : start + problems_per_page]
+    shown["problems"] = problem_dicts(problems[start : start + problems_per_page])
     # By code and message, with counts and example paths (format/problem_groups.py): a rejected
     # import's were grouped from its whole list when refused; others' from the stored list.
     stored_groups = counts.pop("problem_groups", None)
@@ -1038,7 +1008,7 @@ def public_import(
         ]
     warnings = record.warnings or []
     shown["warning_count"] = shown["counts"].get("warning_count", len(warnings))
-    shown["warnings"] = warnings[:problems_per_page]
+    shown["warnings"] = problem_dicts(warnings[:problems_per_page])
     return shown
 
 
@@ -1058,7 +1028,7 @@ def _line_outcome(line: int, row: Import, *, duplicate: bool) -> dict[str, Any]:
         "media_url": row.media_url,
         "counts": counts,
         "problem_count": row.problem_count or len(problems),
-        "problems": problems[:20],
+        "problems": problem_dicts(problems[:20]),
         "warning_count": counts.get("warning_count", len(row.warnings or [])),
         "error": row.error,
     }

@@ -25,7 +25,7 @@ from labelport.api import models as m
 from labelport.api.auth import Principal, check_project, check_role, current_principal
 from labelport.api.auth import editor as editor_dep
 from labelport.api.auth import viewer as viewer_dep
-from labelport.api.errors import problem_dicts, readable, require_json_body
+from labelport.api.errors import readable, require_json_body
 from labelport.api.native import read_body, spool_body
 from labelport.errors import Invalid, NotFound
 from labelport.service import Service
@@ -137,9 +137,9 @@ def dg_input(imp: dict[str, Any]) -> dict[str, Any]:
         "update_log": {
             "error": imp.get("error"),
             "problem_count": imp.get("problem_count", 0),
-            "problems": problem_dicts(imp.get("problems")),
+            "problems": imp["problems"],
             "warning_count": imp.get("warning_count", 0),
-            "warnings": problem_dicts(imp.get("warnings")),
+            "warnings": imp["warnings"],
         },
     }
 
@@ -654,8 +654,8 @@ def input_from_local(
     except TimeoutError:
         result = svc.get_import(who.project_id, result["id"])
     if result.get("status") == "failed":
-        problems = problem_dicts(result.get("problems"))
-        count = int(result.get("problem_count") or len(problems))
+        problems = result["problems"]
+        count = int(result["problem_count"] or len(problems))
         message = result.get("error") or f"the import failed with {count} problem(s)"
         raise Invalid(readable(message, problems, count))
     f = {"id": result.get("file_id")}

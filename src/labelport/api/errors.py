@@ -11,7 +11,6 @@ the compatibility routes bad input is a 400 whose `log.error` already reads well
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from labelport import format as fmt
 from labelport.auth import TooManyFailures
 from labelport.errors import (
     Conflict,
@@ -29,6 +29,7 @@ from labelport.errors import (
     Rejected,
     Unauthorized,
 )
+from labelport.shapes import problem_dicts
 
 log = logging.getLogger("labelport.api")
 
@@ -88,25 +89,6 @@ def require_json_body(request: Request) -> None:
 
 def is_compat(path: str) -> bool:
     return path.startswith(COMPAT_PREFIXES)
-
-
-def problem_dict(problem: Any) -> dict[str, Any]:
-    """A problem or warning as JSON, whatever struct the format layer uses for it."""
-    if isinstance(problem, dict):
-        return {
-            "code": str(problem.get("code", "")),
-            "path": str(problem.get("path", "")),
-            "message": str(problem.get("message", "")),
-        }
-    return {
-        "code": str(getattr(problem, "code", "")),
-        "path": str(getattr(problem, "path", "")),
-        "message": str(getattr(problem, "message", problem)),
-    }
-
-
-def problem_dicts(problems: Iterable[Any] | None) -> list[dict[str, Any]]:
-    return [problem_dict(p) for p in problems or ()]
 
 
 def report_of(exc: Rejected) -> dict[str, Any]:
@@ -200,16 +182,14 @@ def _labelport_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ())]
-        problems.append(
-            {
-                "code": "request." + str(err.get("type", "invalid")),
-                "path": "/".join(loc),
-                "message": str(err.get("msg", "invalid value")),
-            }
+    problems = problem_dicts(
+        fmt.Problem(
+            "request." + str(err.get("type", "invalid")),
+            "/".join(str(part) for part in err.get("loc", ())),
+            str(err.get("msg", "invalid value")),
         )
+        for err in exc.errors()
+    )
     n = len(problems)
     message = f"the request has {n} problem{'s' if n != 1 else ''}"
     return error_response(

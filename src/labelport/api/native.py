@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import TypeAdapter
 from starlette.background import BackgroundTask
 
+from labelport import shapes
 from labelport.api import models as m
 from labelport.api.auth import Principal, admin, editor, viewer
-from labelport.api.errors import PayloadTooLarge, problem_dicts, require_json_body
+from labelport.api.errors import PayloadTooLarge, require_json_body
 from labelport.errors import Invalid
 from labelport.service import Service
 
@@ -138,32 +140,28 @@ async def _limited_stream(request: Request) -> AsyncIterator[bytes]:
         yield chunk
 
 
+_IMPORT = TypeAdapter(shapes.ImportOut)
+_DRY_RUN = TypeAdapter(shapes.DryRunOut)
+_BATCH = TypeAdapter(shapes.BatchOut)
+
+
 def import_answer(result: dict[str, Any]) -> JSONResponse:
     """202 for a queued (or already known) import; 200 for a dry run, which stores nothing."""
     if result.get("status") == "dry_run":
-        body = m.DryRunOut.model_validate(_jsonable_problems(result))
-        return JSONResponse(body.model_dump(mode="json"), status_code=200)
-    queued = m.ImportOut.model_validate(_jsonable_problems(result))
-    return JSONResponse(queued.model_dump(mode="json"), status_code=202)
-
-
-def _jsonable_problems(result: dict[str, Any]) -> dict[str, Any]:
-    out = dict(result)
-    for key in ("problems", "warnings"):
-        if key in out and out[key] is not None:
-            out[key] = problem_dicts(out[key])
-    return out
+        return JSONResponse(_DRY_RUN.dump_python(_DRY_RUN.validate_python(result), mode="json"))
+    queued = _IMPORT.dump_python(_IMPORT.validate_python(result), mode="json")
+    return JSONResponse(queued, status_code=202)
 
 
 # --- project and keys ------------------------------------------------------------------------
 
 
-@router.get("", response_model=m.ProjectOut, summary="The project of this key")
+@router.get("", response_model=shapes.ProjectOut, summary="The project of this key")
 def get_project(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
     return svc.get_project(project_string_id)
 
 
-@router.post("/keys", response_model=m.KeyOut, status_code=201, summary="Create an API key")
+@router.post("/keys", response_model=shapes.KeyOut, status_code=201, summary="Create an API key")
 def create_key(project_string_id: Psid, body: m.KeyIn, who: Admin, svc: Svc) -> Any:
     return svc.create_api_key(who.project_id, role=body.role)
 
@@ -171,29 +169,31 @@ def create_key(project_string_id: Psid, body: m.KeyIn, who: Admin, svc: Svc) -> 
 # --- labels, schemas, attributes -------------------------------------------------------------
 
 
-@router.get("/labels", response_model=list[m.LabelOut])
+@router.get("/labels", response_model=list[shapes.LabelOut])
 def list_labels(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
     return svc.list_labels(who.project_id)
 
 
-@router.post("/labels", response_model=list[m.LabelOut], status_code=201)
+@router.post("/labels", response_model=list[shapes.LabelOut], status_code=201)
 def create_labels(project_string_id: Psid, body: m.LabelsIn, who: Editor, svc: Svc) -> Any:
     return svc.create_labels(
         who.project_id, body.names, schema_id=body.schema_id, colour=body.colour
     )
 
 
-@router.get("/labels/{label_id}", response_model=m.LabelOut)
+@router.get("/labels/{label_id}", response_model=shapes.LabelOut)
 def get_label(project_string_id: Psid, label_id: IdPath, who: Viewer, svc: Svc) -> Any:
     return svc.get_label(who.project_id, label_id)
 
 
-@router.get("/labels/{label_id}/colour", response_model=m.LabelOut, summary="A label's colour")
+@router.get("/labels/{label_id}/colour", response_model=shapes.LabelOut, summary="A label's colour")
 def get_label_colour(project_string_id: Psid, label_id: IdPath, who: Viewer, svc: Svc) -> Any:
     return svc.get_label(who.project_id, label_id)
 
 
-@router.put("/labels/{label_id}/colour", response_model=m.LabelOut, summary="Set a label's colour")
+@router.put(
+    "/labels/{label_id}/colour", response_model=shapes.LabelOut, summary="Set a label's colour"
+)
 def set_label_colour(
     project_string_id: Psid, label_id: IdPath, body: m.LabelColourIn, who: Editor, svc: Svc
 ) -> Any:
@@ -201,29 +201,29 @@ def set_label_colour(
     return svc.set_label_colour(who.project_id, label_id, body.colour)
 
 
-@router.get("/label-schemas", response_model=list[m.SchemaOut])
+@router.get("/label-schemas", response_model=list[shapes.SchemaOut])
 def list_label_schemas(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
     return svc.list_label_schemas(who.project_id)
 
 
-@router.post("/label-schemas", response_model=m.SchemaOut, status_code=201)
+@router.post("/label-schemas", response_model=shapes.SchemaOut, status_code=201)
 def create_label_schema(project_string_id: Psid, body: m.SchemaIn, who: Editor, svc: Svc) -> Any:
     return svc.create_label_schema(who.project_id, body.name)
 
 
-@router.get("/attribute-groups", response_model=list[m.AttributeGroupOut])
+@router.get("/attribute-groups", response_model=list[shapes.AttributeGroupOut])
 def list_attribute_groups(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
     return svc.list_attribute_groups(who.project_id)
 
 
-@router.post("/attribute-groups", response_model=m.AttributeGroupOut, status_code=201)
+@router.post("/attribute-groups", response_model=shapes.AttributeGroupOut, status_code=201)
 def create_attribute_group(
     project_string_id: Psid, body: m.AttributeGroupIn, who: Editor, svc: Svc
 ) -> Any:
     return svc.create_attribute_group(who.project_id, **body.model_dump())
 
 
-@router.patch("/attribute-groups/{group_id}", response_model=m.AttributeGroupOut)
+@router.patch("/attribute-groups/{group_id}", response_model=shapes.AttributeGroupOut)
 def update_attribute_group(
     project_string_id: Psid,
     group_id: IdPath,
@@ -237,7 +237,9 @@ def update_attribute_group(
     return svc.update_attribute_group(who.project_id, group_id, **fields)
 
 
-@router.post("/attribute-groups/{group_id}/options", response_model=m.OptionOut, status_code=201)
+@router.post(
+    "/attribute-groups/{group_id}/options", response_model=shapes.OptionOut, status_code=201
+)
 def add_attribute_option(
     project_string_id: Psid, group_id: IdPath, body: m.OptionIn, who: Editor, svc: Svc
 ) -> Any:
@@ -249,17 +251,17 @@ def add_attribute_option(
 # --- directories -----------------------------------------------------------------------------
 
 
-@router.get("/directories", response_model=list[m.DirectoryOut])
+@router.get("/directories", response_model=list[shapes.DirectoryOut])
 def list_directories(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
     return svc.list_directories(who.project_id)
 
 
-@router.post("/directories", response_model=m.DirectoryOut, status_code=201)
+@router.post("/directories", response_model=shapes.DirectoryOut, status_code=201)
 def create_directory(project_string_id: Psid, body: m.DirectoryIn, who: Editor, svc: Svc) -> Any:
     return svc.create_directory(who.project_id, body.nickname)
 
 
-@router.get("/directories/{directory_id}", response_model=m.DirectoryOut)
+@router.get("/directories/{directory_id}", response_model=shapes.DirectoryOut)
 def get_directory(project_string_id: Psid, directory_id: IdPath, who: Viewer, svc: Svc) -> Any:
     return svc.get_directory(who.project_id, directory_id=directory_id)
 
@@ -267,7 +269,7 @@ def get_directory(project_string_id: Psid, directory_id: IdPath, who: Viewer, sv
 # --- files -----------------------------------------------------------------------------------
 
 
-@router.get("/files", response_model=m.FilePage)
+@router.get("/files", response_model=shapes.FilePage)
 def list_files(
     project_string_id: Psid,
     who: Viewer,
@@ -282,7 +284,7 @@ def list_files(
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
-@router.get("/files/{file_id}", response_model=m.FileOut)
+@router.get("/files/{file_id}", response_model=shapes.FileOut)
 def get_file(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: Svc) -> Any:
     return svc.get_file(who.project_id, file_id)
 
@@ -314,12 +316,12 @@ def get_file_media(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: S
     )
 
 
-@router.get("/files/{file_id}/tokens", response_model=list[m.TokenOut])
+@router.get("/files/{file_id}/tokens", response_model=list[shapes.TokenOut])
 def get_tokens(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: Svc) -> Any:
     return svc.get_tokens(who.project_id, file_id)
 
 
-@router.get("/files/{file_id}/instances", response_model=m.InstancePage)
+@router.get("/files/{file_id}/instances", response_model=shapes.InstancePage)
 def list_instances(
     project_string_id: Psid,
     file_id: IdPath,
@@ -341,7 +343,7 @@ def list_instances(
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
-@router.get("/files/{file_id}/sequences", response_model=list[m.SequenceOut])
+@router.get("/files/{file_id}/sequences", response_model=list[shapes.SequenceOut])
 def list_sequences(
     project_string_id: Psid,
     file_id: IdPath,
@@ -355,8 +357,8 @@ def list_sequences(
 @router.post(
     "/files/upload",
     status_code=202,
-    response_model=m.ImportOut,
-    responses={200: {"model": m.DryRunOut, "description": "Dry run: checked, nothing stored"}},
+    response_model=shapes.ImportOut,
+    responses={200: {"model": shapes.DryRunOut, "description": "Dry run: checked, nothing stored"}},
     summary="Upload a local file with its packet (multipart: file, packet)",
 )
 def upload_file(
@@ -384,8 +386,8 @@ def upload_file(
 @router.post(
     "/packets",
     status_code=202,
-    response_model=m.ImportOut,
-    responses={200: {"model": m.DryRunOut, "description": "Dry run: checked, nothing stored"}},
+    response_model=shapes.ImportOut,
+    responses={200: {"model": shapes.DryRunOut, "description": "Dry run: checked, nothing stored"}},
     summary="Send one packet (media + instances); answers the queued import",
     openapi_extra={
         "requestBody": {
@@ -408,7 +410,7 @@ async def post_packet(
 @router.post(
     "/batches",
     status_code=202,
-    response_model=m.BatchOut,
+    response_model=shapes.BatchOut,
     summary="Send many packets at once (NDJSON, one packet a line); answers the queued batch",
     openapi_extra={
         "requestBody": {
@@ -444,7 +446,7 @@ async def post_batch(
                 source=source,
                 import_counts=counts or None,
             )
-    return JSONResponse(m.BatchOut.model_validate(result).model_dump(mode="json"), 202)
+    return JSONResponse(_BATCH.dump_python(_BATCH.validate_python(result), mode="json"), 202)
 
 
 class _LineCounts(msgspec.Struct, forbid_unknown_fields=True):
@@ -490,7 +492,9 @@ def _unwrapped(body: BinaryIO) -> tuple[BinaryIO, dict[int, dict[str, Any]]]:
     return packets, counts
 
 
-@router.get("/batches", response_model=m.BatchPage, summary="The project's batches, newest first")
+@router.get(
+    "/batches", response_model=shapes.BatchPage, summary="The project's batches, newest first"
+)
 def list_batches(
     project_string_id: Psid,
     who: Viewer,
@@ -504,7 +508,7 @@ def list_batches(
 
 @router.get(
     "/batches/{batch_id}",
-    response_model=m.BatchOut,
+    response_model=shapes.BatchOut,
     summary="A batch: its lines per status and one page of per-line outcomes",
 )
 def get_batch(
@@ -520,15 +524,15 @@ def get_batch(
 
 @router.post(
     "/imports/find",
-    response_model=m.ImportsFound,
+    response_model=shapes.ImportsFound,
     summary="Many look-ups at once: imports by idempotency key, and the newest per key stem",
 )
 def find_imports(project_string_id: Psid, body: m.ImportsFindIn, who: Viewer, svc: Svc) -> Any:
     found = svc.find_imports(who.project_id, keys=body.keys, stems=body.stems)
-    return {k: {x: _jsonable_problems(v) for x, v in found[k].items()} for k in found}
+    return found
 
 
-@router.get("/imports", response_model=m.ImportPage)
+@router.get("/imports", response_model=shapes.ImportPage)
 def list_imports(
     project_string_id: Psid,
     who: Viewer,
@@ -542,7 +546,7 @@ def list_imports(
         who.project_id, status=status, media_type=media_type, page=page, per_page=per_page
     )
     return {
-        "items": [_jsonable_problems(i) for i in items],
+        "items": items,
         "total": total,
         "page": page,
         "per_page": per_page,
@@ -552,7 +556,7 @@ def list_imports(
 # Declared before /imports/{import_id}, which would otherwise take "find" for an id.
 @router.get(
     "/imports/find",
-    response_model=m.ImportFound,
+    response_model=shapes.ImportFound,
     summary="The import of an idempotency key, or the newest of a key stem (keys STEM#VERSION)",
 )
 def find_import(
@@ -566,10 +570,10 @@ def find_import(
     found = svc.find_import(
         who.project_id, idempotency_key=idempotency_key, key_stem=key_stem, status=status
     )
-    return {"found": None if found is None else _jsonable_problems(found)}
+    return {"found": found}
 
 
-@router.get("/imports/{import_id}", response_model=m.ImportOut)
+@router.get("/imports/{import_id}", response_model=shapes.ImportOut)
 def get_import(
     project_string_id: Psid,
     import_id: IdPath,
@@ -584,4 +588,4 @@ def get_import(
         problems_page=problems_page,
         problems_per_page=problems_per_page,
     )
-    return _jsonable_problems(result)
+    return result

@@ -32,6 +32,7 @@ from labelport.media.fetch import _scheme as fetch_scheme
 from labelport.media.guard import resolve_checked
 from labelport.media.image import probe_complete_image
 from labelport.media.probe_types import ProbeLimits
+from labelport.shapes import problem_dicts as problem_dicts  # one function, for job.py and batch.py
 from labelport.store import NotFound, Store, WritePlan
 
 MEDIA_MODES = ("copy", "reference")
@@ -86,10 +87,6 @@ def missing_label_names(packet: Any, known: dict[str, int]) -> list[str]:
         if inst.label_file_id is None
     }
     return sorted(n for n in names if n is not None and n not in known)
-
-
-def problem_dicts(problems: list[Any]) -> list[dict[str, str]]:
-    return [{"code": p.code, "path": p.path, "message": p.message} for p in problems]
 
 
 # The checks' count names -> the import's (plan_import's), so that a failed or dry-run import

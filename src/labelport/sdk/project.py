@@ -195,8 +195,6 @@ class BatchImport:
         self.status: str = data.get("status", "")
         self.file_count: int = int(data.get("file_count") or 0)
         self.counts: dict[str, int] = data.get("counts") or {}
-        # instances of the batch's successful imports, where the server tells
-        self.instances: int | None = data.get("instances")
         self.percent: float | None = data.get("percent")
         self.error: str | None = data.get("error")
 

@@ -10,6 +10,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from labelport.shapes import problem_dict
 from labelport.store import tables as t
 from labelport.store.base import StoreBase
 from labelport.store.coltypes import utcnow
@@ -156,7 +157,7 @@ class ImportsMixin(StoreBase):
                     **g,
                     "code": clip(str(g.get("code", "")), 100),
                     "message": clip(str(g.get("message", "")), REJECTED_TEXT_CHARS),
-                    "examples": [_clipped_problem(e) for e in (g.get("examples") or [])[:5]],
+                    "examples": [_clipped_example(e) for e in (g.get("examples") or [])[:5]],
                 }
                 for g in problem_groups[:REJECTED_GROUPS_KEPT]
             ]
@@ -505,10 +506,18 @@ def clip(text: str | None, chars: int) -> str | None:
 
 
 def _clipped_problem(problem: dict[str, Any]) -> dict[str, Any]:
+    shown = problem_dict(problem)
     return {
-        "code": clip(str(problem.get("code", "")), 100),
-        "path": clip(str(problem.get("path", "")), REJECTED_TEXT_CHARS),
-        "message": clip(str(problem.get("message", "")), REJECTED_TEXT_CHARS),
+        "code": clip(shown["code"], 100),
+        "path": clip(shown["path"], REJECTED_TEXT_CHARS),
+        "message": clip(shown["message"], REJECTED_TEXT_CHARS),
+    }
+
+
+def _clipped_example(example: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "path": clip(str(example.get("path", "")), REJECTED_TEXT_CHARS),
+        "message": clip(str(example.get("message", "")), REJECTED_TEXT_CHARS),
     }
 
 
