@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt typecheck wheel-check bench clean screenshots
+.PHONY: demo test lint fmt typecheck wheel-check bench clean screenshots docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench tools
 	$(BIN)/ruff format src tests bench tools
+
+# The generated pages: docs/cli.md from --help, the code table of docs/problems.md from the
+# catalogue (tests/test_docs.py fails while either is out of date).
+docs: $(STAMP)
+	$(BIN)/python tools/cli_reference.py
+	$(BIN)/python tools/problem_catalogue.py
 
 # mypy over src/labelport with the settings in pyproject.toml ([tool.mypy]).
 typecheck: $(STAMP)

@@ -5,6 +5,7 @@
   comments above it.
 - docs/diffgram-compat.md names every route the app serves for the `diffgram` SDK, and no other.
 - docs/cli.md is what tools/cli_reference.py writes from `--help` today.
+- docs/problems.md's table is what tools/problem_catalogue.py writes from the catalogue today.
 - No doc, and not the README, points outside the repository.
 """
 
@@ -85,13 +86,24 @@ def test_compat_page_lists_every_compat_route() -> None:
     assert documented - routes == set(), "in docs/diffgram-compat.md but not served"
 
 
-def _cli_reference():  # tools/ is not a package: load the script by its path
-    script = ROOT / "tools" / "cli_reference.py"
-    spec = importlib.util.spec_from_file_location("cli_reference", script)
+def _tool(name: str):  # tools/ is not a package: load the script by its path
+    script = ROOT / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _cli_reference():
+    return _tool("cli_reference")
+
+
+def test_problem_catalogue_is_current() -> None:
+    page = (DOCS / "problems.md").read_text()
+    assert _tool("problem_catalogue").render(page) == page, (
+        "docs/problems.md is out of date: run `.venv/bin/python tools/problem_catalogue.py`"
+    )
 
 
 def test_cli_reference_is_current() -> None:
