@@ -15,13 +15,15 @@ import time
 import uuid
 from pathlib import Path
 
+from store_helpers import add_file
+
 from labelport.store import Resolved, SequencePlan, Store, WritePlan
 
 
 def bench(store: Store, n: int, mode: str = "create") -> None:
     project = store.create_project(f"bench-{uuid.uuid4().hex[:8]}")
     labels = [lab.id for lab in store.create_labels(project.id, ["a", "b", "c", "d"])]
-    video = store.create_file(project.id, "video", frame_count=n // 10 + 1)
+    video = add_file(store, project.id, "video", frame_count=n // 10 + 1)
     tracks = [(lab, num) for lab in labels for num in range(1, 6)]
 
     def rows(resolved: Resolved):

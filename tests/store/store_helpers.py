@@ -1,4 +1,5 @@
-"""Helpers for store tests: a project with labels and a video, and WritePlans built from specs.
+"""Helpers for store tests: files made as imports make them, a project with labels and a video,
+and WritePlans built from specs.
 
 (A module of its own rather than conftest.py, so tests can import it by a unique name.)
 """
@@ -16,6 +17,29 @@ from sqlalchemy import func, select
 from labelport.store import Resolved, SequencePlan, Store, WritePlan
 from labelport.store import tables as t
 from labelport.store.plan import NO_DIGEST
+from labelport.store.records import File
+
+
+def add_file(store: Store, project_id: int, media_type: str, **columns: Any) -> File:
+    """A file row as an import creates it: `new_file` of a write plan, inserted in the import's
+    transaction (store/write.py), here with no instances. `columns` are the file's (directory_id,
+    parent_file_id, ordinal, width, tokens...)."""
+    imp, _ = store.create_import(project_id, media_type=media_type)
+    plan = WritePlan(
+        project_id=project_id,
+        import_id=imp.id,
+        file_id=None,
+        mode="create",
+        sequences=[],
+        model_refs=[],
+        model_run_refs=[],
+        rows=lambda resolved: (),
+        instance_count=0,
+        new_file={"media_type": media_type, **columns},
+    )
+    store.write_import(plan)
+    assert plan.file_id is not None
+    return store.get_file(plan.file_id, project_id)
 
 
 @dataclass(frozen=True)
@@ -91,7 +115,7 @@ class Ctx:
         return imp.id
 
     def new_file(self) -> int:
-        return self.store.create_file(self.project_id, "video", frame_count=1000).id
+        return add_file(self.store, self.project_id, "video", frame_count=1000).id
 
     def rows_in(self, table: Any) -> int:
         with self.store.engine.connect() as conn:

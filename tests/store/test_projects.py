@@ -11,7 +11,7 @@ def test_project_comes_with_default_schema_and_directory(store: Store) -> None:
     p = store.create_project("acme", "Acme")
     assert store.get_project(p.id) == p == store.get_project_by_string_id("acme")
     [schema] = store.list_label_schemas(p.id)
-    assert schema.is_default and store.default_label_schema(p.id) == schema
+    assert schema.is_default
     [directory] = store.list_directories(p.id)
     assert directory.is_default and store.default_directory(p.id) == directory
     assert p.created_at.tzinfo is not None
@@ -47,15 +47,15 @@ def test_labels(store: Store) -> None:
     assert (cat.name, dog.colour) == ("cat", "#ff0000")
     assert store.list_labels(p.id) == [cat, dog]
     assert store.get_label(dog.id) == dog
-    assert store.get_label_by_name(p.id, "dog") == dog
-    assert store.get_label_by_name(p.id, "Dog") is None
+    by_name = {lab.name: lab for lab in store.list_labels(p.id)}
+    assert by_name["dog"] == dog and "Dog" not in by_name  # names are case-sensitive
     with pytest.raises(NotFound):
         store.get_label(999)
 
 
 def test_duplicate_label_is_a_conflict_and_stores_none_of_the_batch(store: Store) -> None:
     p = store.create_project("acme")
-    store.create_label(p.id, "cat")
+    store.create_labels(p.id, ["cat"])
     with pytest.raises(Conflict):
         store.create_labels(p.id, ["bird", "cat"])
     assert [lab.name for lab in store.list_labels(p.id)] == ["cat"]
@@ -64,16 +64,16 @@ def test_duplicate_label_is_a_conflict_and_stores_none_of_the_batch(store: Store
 def test_label_schemas_default_first_and_names_per_schema(store: Store) -> None:
     p = store.create_project("acme")
     other = store.create_label_schema(p.id, "b-schema")
-    store.create_label(p.id, "cat")
-    in_other = store.create_label(p.id, "cat", schema_id=other.id)  # same name, other schema
+    [in_default] = store.create_labels(p.id, ["cat"])
+    [in_other] = store.create_labels(p.id, ["cat"], schema_id=other.id)  # same name, other schema
     schemas = store.list_label_schemas(p.id)
     assert [s.is_default for s in schemas] == [True, False]
     assert store.list_labels(p.id, schema_id=other.id) == [in_other]
-    assert store.get_label_by_name(p.id, "cat", schema_id=other.id) == in_other
+    assert store.list_labels(p.id, schema_id=schemas[0].id) == [in_default]
     with pytest.raises(Conflict):
         store.create_label_schema(p.id, "b-schema")
     with pytest.raises(NotFound):
-        store.create_label(p.id, "x", schema_id=999)
+        store.create_labels(p.id, ["x"], schema_id=999)
 
 
 def test_attribute_groups_with_options_labels_and_trees(store: Store) -> None:
@@ -124,7 +124,7 @@ def test_directories(store: Store) -> None:
 
 def test_get_or_create_labels_keeps_existing_and_order(store: Store) -> None:
     p = store.create_project("acme")
-    cat = store.create_label(p.id, "cat")
+    [cat] = store.create_labels(p.id, ["cat"])
     got = store.get_or_create_labels(p.id, ["dog", "cat", "dog"])
     assert [lab.name for lab in got] == ["dog", "cat"] and got[1] == cat
     assert len(store.list_labels(p.id)) == 2

@@ -10,7 +10,6 @@ from labelport.store import tables as t
 from labelport.store.base import StoreBase
 from labelport.store.records import (
     Instance,
-    InstanceCount,
     Model,
     ModelRun,
     Sequence,
@@ -62,19 +61,6 @@ class AnnotationsMixin(StoreBase):
         if frame_max is not None:
             where.append(c <= frame_max)
         return where
-
-    def count_instances_by_label(self, file_id: int) -> list[InstanceCount]:
-        """Per (label, type), ordered by label name then type."""
-        i, lab = t.instance, t.label
-        q = (
-            select(i.c.label_id, lab.c.name, i.c.type, func.count())
-            .select_from(i.outerjoin(lab, lab.c.id == i.c.label_id))
-            .where(i.c.file_id == file_id)
-            .group_by(i.c.label_id, lab.c.name, i.c.type)
-            .order_by(lab.c.name, i.c.type)
-        )
-        with self._read() as conn:
-            return [InstanceCount(*row) for row in conn.execute(q)]
 
     def list_sequences(self, file_id: int, label_id: int | None = None) -> list[Sequence]:
         s = t.sequence

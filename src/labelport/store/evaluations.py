@@ -267,10 +267,6 @@ class EvaluationStore(StoreBase):
             q = q.order_by(ef.c.errors.desc(), ef.c.file_id).limit(1)
             return conn.execute(q).scalar()
 
-    def evaluation_file_counts(self, evaluation_id: int, file_id: int) -> EvaluationFile | None:
-        rows = self.review_queue_rows(evaluation_id, [file_id])
-        return rows[0] if rows else None
-
     def review_queue_rows(self, evaluation_id: int, file_ids: list[int]) -> list[EvaluationFile]:
         ef, f = t.evaluation_file, t.file
         q = (

@@ -133,18 +133,6 @@ class ProjectsMixin(StoreBase):
         with self._read() as conn:
             return [from_row(LabelSchema, r) for r in conn.execute(q)]
 
-    def default_label_schema(self, project_id: int) -> LabelSchema:
-        s = t.label_schema
-        with self._read() as conn:
-            return _one(
-                conn,
-                s,
-                LabelSchema,
-                f"default label schema of project {project_id}",
-                s.c.project_id == project_id,
-                s.c.is_default.is_(True),
-            )
-
     def create_labels(
         self,
         project_id: int,
@@ -196,11 +184,6 @@ class ProjectsMixin(StoreBase):
         by_name = {r.name: from_row(Label, r) for r in rows}
         return [by_name[n] for n in wanted]
 
-    def create_label(
-        self, project_id: int, name: str, colour: str | None = None, schema_id: int | None = None
-    ) -> Label:
-        return self.create_labels(project_id, [{"name": name, "colour": colour}], schema_id)[0]
-
     def list_labels(self, project_id: int, schema_id: int | None = None) -> list[Label]:
         q = select(t.label).where(t.label.c.project_id == project_id)
         if schema_id is not None:
@@ -233,17 +216,6 @@ class ProjectsMixin(StoreBase):
         if row is None:
             raise NotFound(f"label {label_id} not found")
         return from_row(Label, row)
-
-    def get_label_by_name(
-        self, project_id: int, name: str, schema_id: int | None = None
-    ) -> Label | None:
-        """Exact (case-sensitive) name in the given schema, default: the project's default one."""
-        with self._read() as conn:
-            schema_id = self._schema_of(conn, project_id, schema_id)
-            row = conn.execute(
-                select(t.label).where(t.label.c.schema_id == schema_id, t.label.c.name == name)
-            ).first()
-        return None if row is None else from_row(Label, row)
 
     def _schema_of(self, conn: Connection, project_id: int, schema_id: int | None) -> int:
         s = t.label_schema

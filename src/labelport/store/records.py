@@ -232,16 +232,6 @@ class Instance:
 
 
 @dataclass(frozen=True, slots=True)
-class InstanceCount:
-    """Instances of one file per (label, type); label_id/label_name are None for unlabelled."""
-
-    label_id: int | None
-    label_name: str | None
-    type: str
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
 class WebSession:
     """A /ui session; `id` is the SHA-256 (hex) of its cookie's token, never the token."""
 

@@ -46,11 +46,6 @@ class SessionsMixin(StoreBase):
         with self._read() as conn:
             return conn.execute(q).first() is not None
 
-    def use_signin_token(self, token_hash: str, *, now: datetime | None = None) -> bool:
-        """True once for a token that was created and has not expired; False ever after."""
-        with self._write() as conn:
-            return self._use_signin_token(conn, token_hash, now or utcnow())
-
     # -- sessions -------------------------------------------------------------------------
 
     def create_web_session(
