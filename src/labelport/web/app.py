@@ -1,4 +1,5 @@
-"""`create_web_app(service)`: the verification pages, a FastAPI app mounted at /ui.
+"""`create_web_app(service)`: the verification pages, a FastAPI app mounted at /ui. It assembles
+the page modules (signin, pages, evaluation, data), which share `web/state.py`.
 
 A sub-application rather than a router on the API: its callers carry a session cookie, not
 HTTP Basic, its errors are pages rather than JSON, and it sets its own security headers.
@@ -13,20 +14,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from labelport.errors import Forbidden, LabelportError, NotFound
 from labelport.media.blobs import LocalBlobStore
-from labelport.web import filters
-from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, SESSION_SECONDS, Sessions, WebSession
+from labelport.web import data, evaluation, filters, pages, signin
+from labelport.web.sessions import COOKIE
+from labelport.web.state import PREFIX, SignInRequired, WebState
 
 if TYPE_CHECKING:
     from labelport.service import Service
 
 HERE = Path(__file__).parent
-PREFIX = "/ui"
 
 # Scripts and styles come only from /ui/static: no inline script can run, whatever a label says.
 CSP = (
@@ -34,29 +35,6 @@ CSP = (
     "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
-
-
-class SignInRequired(Exception):
-    """No valid session: pages redirect to the sign-in form, JSON answers 401."""
-
-
-class WebState:
-    """What the pages share: the service, its sessions and sign-in tokens, the frame cache."""
-
-    def __init__(self, service: Service, cache_dir: Path) -> None:
-        self.service = service
-        self.sessions = Sessions(service)
-        self.cache_dir = cache_dir
-
-    @property
-    def engine(self) -> Any:
-        return self.service.store.engine
-
-    def session(self, request: Request) -> WebSession:
-        found = self.sessions.load(request.cookies.get(COOKIE))
-        if found is None:
-            raise SignInRequired()
-        return found
 
 
 def default_cache_dir(service: Service) -> Path:
@@ -76,7 +54,7 @@ def create_web_app(service: Service, *, cache_dir: Path | None = None) -> FastAP
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
+        response: Response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
@@ -115,10 +93,9 @@ def create_web_app(service: Service, *, cache_dir: Path | None = None) -> FastAP
         # Never a traceback on a page: the log has it (uvicorn logs unhandled errors).
         return error_page(request, 500, "Something went wrong", "The server could not do this.")
 
-    from labelport.web import data, pages, signin
-
     app.include_router(signin.router)
     app.include_router(pages.router)
+    app.include_router(evaluation.router)
     app.include_router(data.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     return app
@@ -145,27 +122,6 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
     )
 
 
-def served_over_https(request: Request) -> bool:
-    """HTTPS as the browser sees it: uvicorn's proxy headers (on by default) have already set the
-    scheme from a trusted proxy's X-Forwarded-Proto (FORWARDED_ALLOW_IPS, docs/deploy.md)."""
-    return request.url.scheme == "https"
-
-
-def set_session_cookie(response: Response, request: Request, cookie: str) -> None:
-    response.set_cookie(
-        COOKIE,
-        cookie,
-        max_age=SESSION_SECONDS,
-        path=PREFIX,
-        httponly=True,
-        samesite="lax",
-        # Over HTTPS the cookie must never travel in clear text (a plain http:// link to the
-        # same host); over plain HTTP a Secure cookie would not be sent back at all.
-        secure=served_over_https(request),
-    )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
-
-
 def mount(api_app: FastAPI, service: Service, *, cache_dir: Path | None = None) -> FastAPI:
     """Mount the pages on the API app at /ui; returns the pages' app."""
     web = create_web_app(service, cache_dir=cache_dir)
@@ -178,8 +134,3 @@ def signin_url(api_app: FastAPI, base_url: str) -> str:
     """A fresh one-time sign-in link for every project of this server."""
     state: WebState = api_app.state.web
     return f"{base_url.rstrip('/')}{PREFIX}/signin?token={state.sessions.issue_token()}"
-
-
-def html(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, context, status_code=status)

@@ -14,9 +14,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from labelport.errors import LabelportError, NotFound
 from labelport.store import tables as t
 from labelport.web import frames, queries
-from labelport.web.app import WebState
-from labelport.web.pages import project_for, signed_in
 from labelport.web.sessions import same_token
+from labelport.web.state import WebState, project_for, signed_in
 
 router = APIRouter()
 

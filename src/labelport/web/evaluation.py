@@ -11,10 +11,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from labelport.errors import Forbidden, Invalid, NotFound
 from labelport.store.evaluations import EvaluationStore
-from labelport.web.app import PREFIX, html
-from labelport.web.pages import _page, _pages, label_view, project_for, signed_in
+from labelport.web.pages import label_view, page_number, paging_of
 from labelport.web.queries import labels as label_rows
 from labelport.web.sessions import same_token
+from labelport.web.state import PREFIX, html, project_for, signed_in
 
 router: APIRouter = APIRouter()
 
@@ -81,7 +81,7 @@ def run_page(
         for row in result["labels"]:
             row["colour"] = colours.get(row["label_id"], "#888888")
             row["plot"] = _plot(row.get("curve") or [])
-        paging = _pages(chosen.file_count, QUEUE_PER_PAGE, _page(page))
+        paging = paging_of(chosen.file_count, QUEUE_PER_PAGE, page_number(page))
         queue, _ = es.review_queue(
             chosen.id, limit=QUEUE_PER_PAGE, offset=(paging["page"] - 1) * QUEUE_PER_PAGE
         )

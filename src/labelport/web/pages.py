@@ -11,9 +11,8 @@ from labelport.errors import NotFound
 from labelport.format.problem_groups import from_dicts, group_problems
 from labelport.store import tables as t
 from labelport.web import queries
-from labelport.web.app import PREFIX, WebState, html
 from labelport.web.filters import safe_colour, seconds_between
-from labelport.web.sessions import WebSession
+from labelport.web.state import PREFIX, WebState, html, project_for, signed_in
 
 router: APIRouter = APIRouter()
 
@@ -25,29 +24,14 @@ MEDIA_TYPES = ("image", "video", "text", "audio", "point_cloud", "geo")
 MAX_TOKENS_SHOWN = 20_000
 
 
-def signed_in(request: Request) -> tuple[WebState, WebSession]:
-    state: WebState = request.app.state.web
-    return state, state.session(request)
-
-
-def project_for(state: WebState, session: WebSession, string_id: str) -> dict[str, Any]:
-    """The project if this session may see it; otherwise NotFound, as for a missing one (a
-    key's session), or NotAMember, a 403 that says so (a user account's)."""
-    project = state.service.get_project(string_id)
-    if not session.may_see(project["id"]):
-        session.check_project(project["id"], string_id)
-        raise NotFound(f"project {string_id!r} not found")
-    return project
-
-
-def _page(value: str | None) -> int:
+def page_number(value: str | None) -> int:
     try:
         return min(max(int(value or 1), 1), 1_000_000)
     except ValueError:
         return 1
 
 
-def _pages(total: int, per_page: int, page: int) -> dict[str, int]:
+def paging_of(total: int, per_page: int, page: int) -> dict[str, int]:
     last = max((total + per_page - 1) // per_page, 1)
     return {"page": min(page, last), "last": last, "total": total, "per_page": per_page}
 
@@ -98,7 +82,7 @@ def project_page(request: Request, project_string_id: str, page: str | None = No
     labels = label_view(queries.labels(state.engine, pid))
     for label in labels:
         label["instances"] = counts.get(label["id"], 0)
-    wanted = _page(page)
+    wanted = page_number(page)
     files, total = state.service.list_files(pid, page=wanted, per_page=FILES_PER_PAGE)
     recent = with_took(
         queries.imports_page(state.engine, pid, status=None, media_type=None, limit=10, offset=0)
@@ -113,7 +97,7 @@ def project_page(request: Request, project_string_id: str, page: str | None = No
             "unlabelled": counts.get(None, 0),
             "directories": queries.directories(state.engine, pid),
             "files": files,
-            "files_paging": _pages(total, FILES_PER_PAGE, wanted),
+            "files_paging": paging_of(total, FILES_PER_PAGE, wanted),
             "recent": recent,
         },
     )
@@ -132,7 +116,7 @@ def imports_page(
     status = status if status in t.IMPORT_STATUSES else None
     media_type = media_type if media_type in MEDIA_TYPES else None
     total = state.service.store.count_imports(project["id"], status=status, media_type=media_type)
-    paging = _pages(total, IMPORTS_PER_PAGE, _page(page))
+    paging = paging_of(total, IMPORTS_PER_PAGE, page_number(page))
     rows = queries.imports_page(
         state.engine,
         project["id"],
@@ -165,7 +149,7 @@ def import_page(
     project = project_for(state, session, project_string_id)
     row = state.service.store.get_import(import_id, project["id"])
     problems = row.problems or []
-    paging = _pages(len(problems), PROBLEMS_PER_PAGE, _page(page))
+    paging = paging_of(len(problems), PROBLEMS_PER_PAGE, page_number(page))
     start = (paging["page"] - 1) * PROBLEMS_PER_PAGE
     counts = row.counts or {}
     file = None
@@ -323,9 +307,3 @@ def _token(token: Any) -> dict[str, Any]:
     if isinstance(token, dict):
         return {"text": str(token.get("text", "")), "sentence": token.get("sentence")}
     return {"text": str(token), "sentence": None}
-
-
-# The model-run pages (evaluations): web/evaluation.py, which uses the helpers above.
-from labelport.web.evaluation import router as _evaluation_router  # noqa: E402
-
-router.include_router(_evaluation_router)

@@ -18,8 +18,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from labelport.accounts import Accounts
 from labelport.auth import TooManyFailures, limited, limiter_for
-from labelport.web.app import PREFIX, WebState, html, served_over_https, set_session_cookie
 from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, same_token
+from labelport.web.state import PREFIX, WebState, html, served_over_https, set_session_cookie
 
 router = APIRouter()
 
