@@ -12,12 +12,15 @@ from __future__ import annotations
 import builtins
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelport import auth
 from labelport.errors import Conflict, Invalid, NotFound
 from labelport.store import errors as store_errors
 from labelport.store.users import Membership, User
+
+if TYPE_CHECKING:
+    from labelport.store import Store
 
 MAX_EMAIL = 320
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -52,7 +55,7 @@ class SignedIn:
 class Accounts:
     """The accounts of one store (a Service's `store`)."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     # -- accounts -------------------------------------------------------------------------

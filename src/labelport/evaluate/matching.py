@@ -36,17 +36,17 @@ _BIG = np.iinfo(np.int64).max
 @dataclass
 class Shapes:
     """Instances as columns. `frame` is -1 outside video; `label` -1 for none; `score` is used
-    for predictions only; `sequence` is -1 outside video. `masks`, if set, holds one entry per
-    instance for mask IoU (see evaluate.masks)."""
+    for predictions only (references carry one, unused); `sequence` is -1 outside video.
+    `masks`, if set, holds one entry per instance for mask IoU (see evaluate.masks)."""
 
     file: np.ndarray  # int64
     frame: np.ndarray  # int64
     label: np.ndarray  # int64
     box: np.ndarray  # float64 (n, 4): x_min, y_min, x_max, y_max
     id: np.ndarray  # int64: instance id, the tie-break
-    score: np.ndarray | None = None  # float64
-    crowd: np.ndarray | None = None  # bool
-    sequence: np.ndarray | None = None  # int64
+    score: np.ndarray  # float64
+    crowd: np.ndarray  # bool
+    sequence: np.ndarray  # int64
     masks: list[Any] | None = None
     kp: np.ndarray | None = None  # float64 (n, K, 2): keypoints by slot, nan where absent
     area: np.ndarray | None = None  # float64: the area OKS scales by (references)
@@ -66,7 +66,7 @@ class Shapes:
         masks = None if self.masks is None else [self.masks[i] for i in index.tolist()]
         return Shapes(
             self.file[index], self.frame[index], self.label[index], self.box[index],
-            self.id[index], t(self.score), t(self.crowd), t(self.sequence), masks,
+            self.id[index], self.score[index], self.crowd[index], self.sequence[index], masks,
             t(self.kp), t(self.area),
         )  # fmt: skip
 
@@ -110,7 +110,7 @@ def box_iou_pairs(d: np.ndarray, g: np.ndarray, crowd: np.ndarray | None = None)
     if crowd is not None and crowd.any():
         union = np.where(crowd, da, union)
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / union
+        iou: np.ndarray = inter / union
     iou[~(inter > 0)] = 0.0  # no overlap, or a degenerate box: never a match
     return iou
 
@@ -162,8 +162,6 @@ def match(
     group is scored: OKS is not bounded by the boxes' overlap).
     """
     thresholds = np.asarray(thresholds, dtype=np.float64)
-    if gt.crowd is None:
-        gt.crowd = np.zeros(len(gt), bool)
     keys = _keys(class_agnostic)
     gcode, dcode, n_groups = _group_codes(gt, dt, keys)
 

@@ -219,10 +219,10 @@ def tracks(m: Matches, c: dict[str, np.ndarray], t: int = 0, limit: int = 200) -
     reference was found on its previous frame, not on this one) or switches identity (found by
     another predicted sequence than the last one that found it)."""
     gt = m.gt
-    seq = gt.sequence if gt.sequence is not None else np.full(len(gt), -1)
+    seq = gt.sequence
     sel = np.flatnonzero((seq >= 0) & (gt.frame >= 0) & ~gt.crowd)
     out: dict[str, object] = {"sequences": [], "lost": 0, "switches": 0, "sequence_count": 0}
-    if not len(sel) or m.dt.sequence is None:
+    if not len(sel):
         return out
     sel = sel[np.lexsort((gt.frame[sel], seq[sel]))]
     s, fr = seq[sel], gt.frame[sel]

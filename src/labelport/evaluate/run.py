@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from labelport.evaluate.load import BOX, POLYGON, add_masks, kinds_present, load
 from labelport.evaluate.masks import mask_iou
 from labelport.evaluate.matching import IOU_THRESHOLDS, Matches, Shapes, match
 from labelport.store.evaluations import Evaluation, EvaluationStore
+
+if TYPE_CHECKING:
+    from labelport.store import Store
 
 IOU_TYPES = ("auto", "box", "mask", "keypoints")
 SCOPES = ("run", "project")
@@ -48,7 +51,7 @@ class Params:
             raise Invalid(code="evaluate.bad_parameter", message="max_dets must be at least 1")
 
 
-def find_run(store: Any, project_id: int, spec: str | int) -> int:
+def find_run(store: Store, project_id: int, spec: str | int) -> int:
     """A run of the project by id, `model/run` references, or a run reference alone (if only
     one model has a run of that name)."""
     runs = store.list_model_runs(project_id)
@@ -111,7 +114,7 @@ def _similarity(kind: str) -> dict[str, Any]:
 
 
 def compute(
-    store: Any,
+    store: Store,
     project_id: int,
     run_id: int,
     reference_run_id: int | None = None,
@@ -172,7 +175,7 @@ def compute(
 
 
 def evaluate_and_store(
-    store: Any,
+    store: Store,
     project_id: int,
     run_id: int,
     reference_run_id: int | None = None,
@@ -193,7 +196,7 @@ def evaluate_and_store(
     )
 
 
-def public(store: Any, evaluation: Evaluation) -> dict[str, Any]:
+def public(store: Store, evaluation: Evaluation) -> dict[str, Any]:
     """The JSON shape shown to callers: results with label names, and whether it is stale."""
     es = EvaluationStore(store)
     names = {lab.id: lab.name for lab in store.list_labels(evaluation.project_id)}
@@ -227,7 +230,7 @@ def public(store: Any, evaluation: Evaluation) -> dict[str, Any]:
 
 
 def file_detail(
-    store: Any,
+    store: Store,
     evaluation: Evaluation,
     file_id: int,
     iou_floor: float = 0.1,
@@ -282,7 +285,7 @@ def _opt(v: int) -> int | None:
 
 
 def evaluate(
-    store: Any, project_id: int, run: str | int, reference: str | int = "human", **params: Any
+    store: Store, project_id: int, run: str | int, reference: str | int = "human", **params: Any
 ) -> dict[str, Any]:
     """Find the runs, compute, store; the public shape (Service.evaluate)."""
     run_id = find_run(store, project_id, run)
@@ -290,11 +293,13 @@ def evaluate(
     return public(store, evaluate_and_store(store, project_id, run_id, ref_id, Params(**params)))
 
 
-def get_public(store: Any, project_id: int, evaluation_id: int) -> dict[str, Any]:
+def get_public(store: Store, project_id: int, evaluation_id: int) -> dict[str, Any]:
     return public(store, EvaluationStore(store).get_evaluation(evaluation_id, project_id))
 
 
-def list_public(store: Any, project_id: int, run: str | int | None = None) -> list[dict[str, Any]]:
+def list_public(
+    store: Store, project_id: int, run: str | int | None = None
+) -> list[dict[str, Any]]:
     """Newest first, without the per-label curves."""
     run_id = None if run is None else find_run(store, project_id, run)
     out = []
@@ -306,7 +311,7 @@ def list_public(store: Any, project_id: int, run: str | int | None = None) -> li
 
 
 def queue_page(
-    store: Any, project_id: int, evaluation_id: int, page: int, per_page: int, errors_only: bool
+    store: Store, project_id: int, evaluation_id: int, page: int, per_page: int, errors_only: bool
 ) -> dict[str, Any]:
     es = EvaluationStore(store)
     es.get_evaluation(evaluation_id, project_id)
@@ -326,7 +331,7 @@ MAX_FRAMES = 300
 
 
 def file_outcome(
-    store: Any,
+    store: Store,
     project_id: int,
     evaluation_id: int,
     file_id: int,

@@ -112,7 +112,8 @@ class S3BlobStore:
             if _missing(exc):
                 raise BlobError(BLOB_NOT_FOUND, f"no blob with key {key!r}") from None
             raise
-        return response["Body"]
+        body: BinaryIO = response["Body"]  # botocore's StreamingBody
+        return body
 
     def local_path(self, key: str) -> Path | None:
         validate_key(key)
@@ -122,7 +123,8 @@ class S3BlobStore:
         from botocore.exceptions import ClientError
 
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+            return head
         except ClientError as exc:
             if _missing(exc):
                 return None

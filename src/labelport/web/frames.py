@@ -70,7 +70,8 @@ def _decode(video: Path, frame: int) -> Image.Image:
                 container.seek(0, stream=stream)
             for index, decoded in enumerate(container.decode(stream)):
                 if index == frame:
-                    return decoded.to_image()
+                    image: Image.Image = decoded.to_image()
+                    return image
     except av.FFmpegError as exc:
         raise ValueError(f"cannot decode the video: {exc}") from None
     raise IndexError(f"the video has no frame {frame}")
@@ -93,7 +94,8 @@ def _decode_after_seek(
                 return None  # landed past it: the caller decodes from the start
             first = False
             if index == frame:
-                return decoded.to_image()
+                image: Image.Image = decoded.to_image()
+                return image
             if index > frame:
                 return None
     return None
