@@ -120,12 +120,13 @@ class ServeProcess:
 
 
 @contextmanager
-def threaded_server(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread of this process; yields the base URL."""
+def threaded_server(app: Any, **options: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread of this process; yields the base URL.
+    ``options`` go to `uvicorn.Config` (proxy headers, forwarded IPs...)."""
     import uvicorn
 
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -4,7 +4,6 @@ against `labelport serve`: only host, client_id and client_secret differ from th
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 from typing import Any
@@ -12,37 +11,9 @@ from typing import Any
 import pytest
 
 from server_helpers import ServeProcess
+from walkthrough import mock_box_from_external_format, mock_frame_packet_map
 
 diffgram = pytest.importorskip("diffgram", reason="the dev extra installs diffgram==0.15.0")
-
-
-# --- the walkthrough's own functions (seeds/000), with the SDK's required frame_number ----------
-
-
-def mock_box_from_external_format(sequence_number: int | None = None, name: str | None = None):
-    return {
-        "name": name,
-        "number": sequence_number,
-        "type": "box",
-        "x_max": random.randint(500, 800),
-        "x_min": random.randint(400, 499),
-        "y_max": random.randint(500, 800),
-        "y_min": random.randint(400, 499),
-    }
-
-
-def mock_frame_packet_map(number_of_frames: int | None = None, number_of_sequences: int = 1):
-    frame_packet_map = {}
-    name_list = ["cat", "another"]
-    for i in range(number_of_frames):
-        frame_packet_map[i] = []
-        for j in range(1, number_of_sequences + 1):
-            for name in name_list:
-                instance = mock_box_from_external_format(sequence_number=j, name=name)
-                # diffgram 0.15.0 refuses video instances without it; the map key is the truth.
-                instance["frame_number"] = i
-                frame_packet_map[i].append(instance)
-    return frame_packet_map
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -109,6 +80,10 @@ def test_the_walkthrough_with_the_diffgram_sdk(seed_server: ServeProcess, media_
 
     # ... and the video example, 2 labels x 2 sequences over 20 frames.
     frame_packet_map = mock_frame_packet_map(number_of_frames=20, number_of_sequences=2)
+    for frame_number, instances in frame_packet_map.items():
+        for instance in instances:
+            # diffgram 0.15.0 refuses video instances without it; the map key is the truth.
+            instance["frame_number"] = frame_number
     result = project.file.from_url(
         media_server.url("clip.mp4"), media_type="video", frame_packet_map=frame_packet_map
     )

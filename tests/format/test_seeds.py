@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import random
-
 from labelport.format import Box, Polygon, iter_instances
+from walkthrough import mock_box_from_external_format, mock_frame_packet_map
 
 from .helpers import image, run, warning_codes
 
-# --- the walkthrough (seeds/000): mock functions as the seed shows them -----------------------
-
-
-def mock_box_from_external_format(sequence_number: int | None = None, name: str | None = None):
-    return {
-        "name": name,
-        "number": sequence_number,
-        "type": "box",
-        "x_max": random.randint(500, 800),
-        "x_min": random.randint(400, 499),
-        "y_max": random.randint(500, 800),
-        "y_min": random.randint(400, 499),
-    }
-
-
-def mock_frame_packet_map(number_of_frames: int | None = None, number_of_sequences: int = 1):
-    frame_packet_map = {}
-    name = ["cat"]  # sic: the seed passes this list as the name
-    for i in range(number_of_frames):
-        frame_packet_map[i] = []
-        for j in range(1, number_of_sequences + 1):
-            frame_packet_map[i].append(mock_box_from_external_format(sequence_number=j, name=name))
-    return frame_packet_map
+# --- the walkthrough (seeds/000) ------------------------------------------------------------
 
 
 def video(frame_packet_map):
@@ -52,7 +29,8 @@ def test_walkthrough_image_instance_list():
 
 
 def test_walkthrough_frame_packet_map():
-    frame_packet_map = mock_frame_packet_map(number_of_frames=20, number_of_sequences=1)
+    # sic: the seed passes the list ["cat"] as the name
+    frame_packet_map = mock_frame_packet_map(number_of_frames=20, names=[["cat"]])
     packet, report = run(video(frame_packet_map), labels=["cat"])
     assert report.problems == []
     # name=["cat"] is taken as "cat", with a warning per instance

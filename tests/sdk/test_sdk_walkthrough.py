@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,29 +13,7 @@ from labelport.api import create_app
 from labelport.sdk import LabelportHTTPError, PacketRejected
 from labelport.service import Service
 from server_helpers import ProjectKeys, make_project, threaded_server
-
-
-def mock_box_from_external_format(sequence_number: int | None = None, name: str | None = None):
-    return {
-        "name": name,
-        "number": sequence_number,
-        "type": "box",
-        "x_max": random.randint(500, 800),
-        "x_min": random.randint(400, 499),
-        "y_max": random.randint(500, 800),
-        "y_min": random.randint(400, 499),
-    }
-
-
-def mock_frame_packet_map(number_of_frames: int, number_of_sequences: int = 1):
-    return {
-        i: [
-            mock_box_from_external_format(sequence_number=j, name=name)
-            for j in range(1, number_of_sequences + 1)
-            for name in ("cat", "another")
-        ]
-        for i in range(number_of_frames)
-    }
+from walkthrough import mock_box_from_external_format, mock_frame_packet_map
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from labelport.service import Service
 from labelport.store import tables as t
 from labelport.store.coltypes import utcnow
 from labelport.web import signin_url
-from server_helpers import free_port, make_project, wait_until_up
+from server_helpers import make_project, threaded_server
 from signin_helpers import redeem_link
 
 COOKIE = "labelport_session"
@@ -156,25 +155,6 @@ def test_the_cookies_are_secure_over_https_only(app: Any, project: Any) -> None:
                 assert "; httponly" in lowered and "samesite=lax" in lowered, cookie
 
 
-@contextmanager
-def _uvicorn(app: Any, **options: Any) -> Iterator[str]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base_url)
-        yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.mark.parametrize(
     ("options", "secure"),
     [
@@ -187,7 +167,7 @@ def test_the_cookie_is_secure_behind_a_trusted_https_proxy(
     app: Any, options: dict[str, Any], secure: bool
 ) -> None:
     proto = {"X-Forwarded-Proto": "https"}
-    with _uvicorn(app, **options) as base:
+    with threaded_server(app, **options) as base:
         confirm = httpx.get(signin_url(app, base), headers=proto, timeout=10)
         assert confirm.status_code == 200, confirm.text
         # Sent by hand: a client keeps a Secure cookie from going back over plain http.
