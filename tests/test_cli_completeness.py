@@ -176,7 +176,7 @@ def test_lists_and_check_project_on_sqlite_and_postgresql(database, tmp_path: Pa
 def test_cli_times_are_converted_to_utc_not_relabelled() -> None:
     from datetime import datetime, timedelta, timezone
 
-    from labelport.cli_server import utc_text
+    from labelport.cli.common import utc_text
 
     # PostgreSQL answers in its session's zone: 12:00 at UTC+2 is 10:00 UTC.
     at_plus_two = datetime(2026, 11, 29, 12, 0, tzinfo=timezone(timedelta(hours=2)))

@@ -165,7 +165,7 @@ class Service:
             settings = dataclasses.replace(settings, fetch_min_rate=fetch_min_rate)
         service = cls(store, blobs, settings=settings)
         if queue == "procrastinate":
-            from labelport.ingest.queue import ProcrastinateDispatcher
+            from labelport.ingest.procrastinate_queue import ProcrastinateDispatcher
 
             service.dispatcher = ProcrastinateDispatcher(database_url or "")
             service.dispatcher.start()

@@ -57,14 +57,14 @@ def test_fetch_min_rate_option_sets_the_minimum_rate(
 
 def test_worker_passes_its_fetch_bounds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """`labelport worker --fetch-timeout --fetch-min-rate` reach the worker's Service."""
-    import labelport.worker
+    import labelport.queue_worker
 
     seen: dict[str, Any] = {}
 
     def record(**kwargs: Any) -> None:
         seen.update(kwargs)
 
-    monkeypatch.setattr(labelport.worker, "run", record)
+    monkeypatch.setattr(labelport.queue_worker, "run", record)
     result = CliRunner().invoke(
         app,
         [

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from labelport.ingest.queue import (
+from labelport.ingest.procrastinate_queue import (
     RUN_IMPORT,
     QueueSettings,
     Recovery,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from labelport.cli_server import DatabaseUrl, DataDir, JsonOpt, _fail, _print_json, _service
+from labelport.cli.common import DatabaseUrl, DataDir, JsonOpt, fail, open_service, print_json
 
 if TYPE_CHECKING:
     from labelport.accounts import Accounts
@@ -37,7 +37,7 @@ def _read_password(from_stdin: bool) -> str:
         password = line[:-1] if line.endswith("\n") else line
         return password[:-1] if password.endswith("\r") else password
     if not sys.stdin.isatty():
-        raise _fail("no terminal to ask for the password: pass it with --password-stdin")
+        raise fail("no terminal to ask for the password: pass it with --password-stdin")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
@@ -57,10 +57,10 @@ def create(
 ) -> None:
     """Create an account; then `labelport user grant` it a role in a project."""
     password = _read_password(password_stdin)
-    with _service(data_dir, database_url) as service:
+    with open_service(data_dir, database_url) as service:
         created = _accounts(service).create(email, password)
     if as_json:
-        _print_json(created)
+        print_json(created)
     else:
         typer.echo(f"created account {created['email']} (no project yet: `labelport user grant`)")
 
@@ -70,10 +70,10 @@ def list_(
     data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: JsonOpt = False
 ) -> None:
     """Every account with its projects and roles."""
-    with _service(data_dir, database_url) as service:
+    with open_service(data_dir, database_url) as service:
         users = _accounts(service).everyone()
     if as_json:
-        _print_json(users)
+        print_json(users)
         return
     if not users:
         typer.echo("no accounts yet: `labelport user create EMAIL`")
@@ -94,10 +94,10 @@ def grant(
     as_json: JsonOpt = False,
 ) -> None:
     """Give an account a role in a project (replacing the role it had there)."""
-    with _service(data_dir, database_url) as service:
+    with open_service(data_dir, database_url) as service:
         granted = _accounts(service).grant(email, project, role)
     if as_json:
-        _print_json(granted)
+        print_json(granted)
     else:
         typer.echo(f"{granted['email']} is {granted['role']} of {granted['project']}")
 
@@ -110,17 +110,17 @@ def revoke(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Take an account out of a project; its open pages of the project stop working at once."""
-    with _service(data_dir, database_url) as service:
+    with open_service(data_dir, database_url) as service:
         removed = _accounts(service).revoke(email, project)
     if not removed:
-        raise _fail(f"{email} is not a member of {project}", 3)
+        raise fail(f"{email} is not a member of {project}", 3)
     typer.echo(f"{email} is no longer a member of {project}")
 
 
 @user_app.command("disable")
 def disable(email: Email, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Stop an account signing in; its sessions end at once on every server."""
-    with _service(data_dir, database_url) as service:
+    with open_service(data_dir, database_url) as service:
         _accounts(service).set_disabled(email, True)
     typer.echo(f"{email} is disabled")
 
@@ -128,7 +128,7 @@ def disable(email: Email, data_dir: DataDir = None, database_url: DatabaseUrl = 
 @user_app.command("enable")
 def enable(email: Email, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Let a disabled account sign in again."""
-    with _service(data_dir, database_url) as service:
+    with open_service(data_dir, database_url) as service:
         _accounts(service).set_disabled(email, False)
     typer.echo(f"{email} is enabled")
 
@@ -142,10 +142,6 @@ def password(
 ) -> None:
     """Set an account's password; its sessions end at once on every server."""
     new = _read_password(password_stdin)
-    with _service(data_dir, database_url) as service:
+    with open_service(data_dir, database_url) as service:
         _accounts(service).set_password(email, new)
     typer.echo(f"the password of {email} is changed; its sessions are signed out")
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(user_app, name="user")

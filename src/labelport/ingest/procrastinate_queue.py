@@ -8,7 +8,7 @@ The parts:
 - `ProcrastinateDispatcher`: what an API server (`serve --workers 0`) uses. `enqueue(import_id)`
   defers one `labelport.run_import` job carrying the import id, with the lock ``import:<id>``
   (procrastinate never runs two jobs holding the same lock at once).
-- `labelport.worker` runs procrastinate workers whose task is `ImportJob.run(import_id)`.
+- `labelport.queue_worker` runs procrastinate workers whose task is `ImportJob.run(import_id)`.
 - `Recovery`: run by every worker every few seconds:
   * a job whose worker stopped sending heartbeats (killed, machine lost) is retried, up to
     `max_attempts` runs in all; then the import ends `failed` with the reason;

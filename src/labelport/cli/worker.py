@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from labelport.cli_server import FetchMinRateOpt, FetchTimeoutOpt
+from labelport.cli.common import FetchMinRateOpt, FetchTimeoutOpt, fail
 
 
 def worker(
@@ -49,8 +49,8 @@ def worker(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "warning",
 ) -> None:
     """Run imports queued by `labelport serve --workers 0` until stopped (SIGINT/SIGTERM)."""
-    from labelport.ingest.queue import QueueSettings
-    from labelport.worker import run
+    from labelport.ingest.procrastinate_queue import QueueSettings
+    from labelport.queue_worker import run
 
     logging.basicConfig(
         level=getattr(logging, log_level.upper(), logging.WARNING),
@@ -65,8 +65,7 @@ def worker(
             orphan_after=orphan_after,
         )
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     typer.echo(f"labelport worker: concurrency {concurrency}, storage {storage_url or 'local'}")
     try:
         run(
@@ -82,5 +81,4 @@ def worker(
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # a bad URL, an unreachable database or bucket: say so, no traceback
-        typer.echo(f"error: the worker stopped: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(f"the worker stopped: {type(exc).__name__}: {exc}") from None

@@ -13,7 +13,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from labelport.ingest.job import TERMINAL
-from labelport.ingest.queue import (
+from labelport.ingest.procrastinate_queue import (
     QUEUE,
     RUN_IMPORT,
     QueueSettings,

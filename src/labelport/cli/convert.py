@@ -1,4 +1,5 @@
-"""The `import` and `export` commands (registered on `labelport` by `register(app)`)."""
+"""`labelport import` and `labelport export`: annotations in other formats, converted into a
+project and out of it (the converters live in `labelport.convert`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from labelport.cli.common import (
+    DatabaseUrl,
+    DataDir,
+    KeyOpt,
+    ProjectOpt,
+    fail,
+    key_parts,
+    open_service,
+)
 from labelport.convert import FORMATS, LOSS_KINDS, WRITABLE
 from labelport.convert.importer import MEDIA_MODES, ON_ERROR, ImportOptions, Outcome, run
 from labelport.convert.importer import Progress as ImportProgress
@@ -66,7 +76,7 @@ def _progress(console: Console) -> Progress:
 
 def import_command(
     source: Annotated[Path, typer.Argument(help="Annotation file or folder to import.")],
-    project: Annotated[str, typer.Option("--project", "-p", help="The project's string id")],
+    project: ProjectOpt,
     format: Annotated[
         str, typer.Option("--format", "-f", help=f"auto or one of: {', '.join(FORMATS)}")
     ] = "auto",
@@ -113,18 +123,12 @@ def import_command(
     on_error: Annotated[
         str, typer.Option("--on-error", help="reject | skip_instances | skip_files")
     ] = "reject",
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data directory (SQLite + blobs)")
-    ] = None,
-    database_url: Annotated[
-        str | None, typer.Option("--database-url", help="PostgreSQL URL instead of SQLite")
-    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     server: Annotated[
         str | None, typer.Option("--server", help="Send to a running server at this URL")
     ] = None,
-    key: Annotated[
-        str | None, typer.Option("--key", help="API key ID:SECRET (with --server)")
-    ] = None,
+    key: KeyOpt = None,
     workers: Annotated[int, typer.Option(help="Import worker threads (embedded)")] = 2,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object")
@@ -136,24 +140,24 @@ def import_command(
     uploaded one by one where it cannot. Exit 1 if anything failed."""
     console = Console(highlight=False, quiet=as_json)
     if format != "auto" and format not in FORMATS:
-        raise _fail(f"--format must be auto or one of {', '.join(FORMATS)}")
+        raise fail(f"--format must be auto or one of {', '.join(FORMATS)}")
     if on_error not in ON_ERROR:
-        raise _fail(f"--on-error must be one of {', '.join(ON_ERROR)}")
+        raise fail(f"--on-error must be one of {', '.join(ON_ERROR)}")
     if not source.exists():
-        raise _fail(f"{source} does not exist")
+        raise fail(f"{source} does not exist")
     if media is not None and not media.is_dir():
-        raise _fail(f"--media {media} is not a folder")
+        raise fail(f"--media {media} is not a folder")
     if media_mode not in MEDIA_MODES:
-        raise _fail(f"--media-mode must be one of {', '.join(MEDIA_MODES)}")
+        raise fail(f"--media-mode must be one of {', '.join(MEDIA_MODES)}")
     if server is None:
         server = _beside_a_server(data_dir, source, project, key)
         if server is not None:
             console.print(f"a labelport server runs on this data: importing through it at {server}")
     if media_is_shared and server is None:
-        raise _fail("--media-is-shared is for --server (embedded imports read local media anyway)")
+        raise fail("--media-is-shared is for --server (embedded imports read local media anyway)")
     local_media = server is not None and media_url is None and not media_is_shared
     if media_mode == "reference" and local_media:
-        raise _fail(
+        raise fail(
             "--media-mode reference with --server needs media the server can read: "
             "--media-url PREFIX, or --media-is-shared when the server was started with "
             "--media-root over the media folder"
@@ -169,18 +173,18 @@ def import_command(
         machine_made=machine_made,
     )
     if server is not None:
-        if not key or ":" not in key:
-            raise _fail("--server needs --key ID:SECRET")
+        client_id, secret = key_parts(key)
         from labelport.convert.targets import ServerTarget
 
-        target = ServerTarget(server, key, project, media_is_shared=media_is_shared)
+        target = ServerTarget(
+            server, f"{client_id}:{secret}", project, media_is_shared=media_is_shared
+        )
         outcome = _run(source, target, options, console)
     else:
-        from labelport.cli_server import _service
         from labelport.convert.targets import EmbeddedTarget
 
         roots = _media_roots(source, media)
-        with _service(data_dir, database_url, max(workers, 1), roots) as service:
+        with open_service(data_dir, database_url, max(workers, 1), roots) as service:
             outcome = _run(source, EmbeddedTarget(service, project), options, console)
     if as_json:
         typer.echo(json.dumps(outcome.to_dict(), indent=1))
@@ -205,12 +209,12 @@ def _beside_a_server(
     if runner.url is not None and key:
         return runner.url
     if runner.url is None:
-        raise _fail(
+        raise fail(
             f"another labelport process runs imports on this data ({runner.lock_path}): wait"
             " for it to end, or, if it is a `labelport serve`, send the import through it with"
             " --server URL --key ID:SECRET"
         )
-    raise _fail(
+    raise fail(
         f"a labelport server (pid {runner.pid}) runs imports on this data at {runner.url}:"
         " send the import through it: give an API key and it goes there by itself,\n"
         f"  labelport import {source} --project {project} --key ID:SECRET  [and the other"
@@ -262,7 +266,7 @@ def _run(source: Path, target: Any, options: ImportOptions, console: Console) ->
         with _progress(console) as progress:
             return run(source, target, options, _Bar(progress))
     except _sdk_http_error() as exc:  # evaluated only when something is raised
-        raise _fail(f"server: {exc.message}") from None
+        raise fail(f"server: {exc.message}") from None
 
 
 def _sdk_http_error() -> type[LabelportHTTPError]:
@@ -332,7 +336,7 @@ def _losses(losses: Any, console: Console) -> None:
 
 
 def export_command(
-    project: Annotated[str, typer.Option("--project", "-p", help="The project's string id")],
+    project: ProjectOpt,
     format: Annotated[
         str, typer.Option("--format", "-f", help=f"one of: {', '.join(WRITABLE)}")
     ] = "diffgram",
@@ -340,18 +344,12 @@ def export_command(
     with_media: Annotated[
         bool, typer.Option("--with-media", help="Copy the media files into the output too")
     ] = False,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data directory (SQLite + blobs)")
-    ] = None,
-    database_url: Annotated[
-        str | None, typer.Option("--database-url", help="PostgreSQL URL instead of SQLite")
-    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     server: Annotated[
         str | None, typer.Option("--server", help="Export from a running server at this URL")
     ] = None,
-    key: Annotated[
-        str | None, typer.Option("--key", help="API key ID:SECRET (with --server)")
-    ] = None,
+    key: KeyOpt = None,
 ) -> None:
     """Export a project: diffgram (every instance type), or another writable format (what it
     cannot hold is counted as not carried). From the local data, or with --server from a running
@@ -361,38 +359,24 @@ def export_command(
 
     console = Console(highlight=False)
     if format not in WRITABLE:
-        raise _fail(f"--format must be one of {', '.join(WRITABLE)}")
+        raise fail(f"--format must be one of {', '.join(WRITABLE)}")
     mod = module(format)
     media_dir = out / media_folder(format) if with_media else None
     if server is not None:
         from labelport.sdk import Project
         from labelport.sdk.errors import LabelportHTTPError
 
-        if not key or ":" not in key:
-            raise _fail("--server needs --key ID:SECRET")
-        client_id, _, secret = key.partition(":")
+        client_id, secret = key_parts(key)
         try:
             with Project(project, client_id, secret, host=server) as sdk:
                 export = Export.from_server(sdk, media_dir)
                 written = mod.write(export, out)
         except LabelportHTTPError as exc:
-            raise _fail(f"server: {exc.message}") from None
+            raise fail(f"server: {exc.message}") from None
     else:
-        from labelport.cli_server import _service
-
-        with _service(data_dir, database_url) as service:
+        with open_service(data_dir, database_url) as service:
             project_id = service.get_project(project)["id"]
             export = Export(service, project_id, media_dir)
             written = mod.write(export, out)
     console.print(f"exported {export.file_count:,} files of {project} as {format} to {written}")
     _losses(export.losses, console)
-
-
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(2)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("import")(import_command)
-    app.command("export")(export_command)

@@ -14,23 +14,25 @@ from typing import Annotated, Any
 
 import typer
 
-from labelport.cli_server import (
+from labelport.cli.common import (
     DatabaseUrl,
     DataDir,
     JsonOpt,
     ProjectOpt,
-    _fail,
-    _print_json,
-    _service,
+    fail,
+    key_parts,
+    open_service,
+    print_json,
     utc_text,
 )
 from labelport.store.tables import IMPORT_STATUSES
 
-ServerOpt = Annotated[
+ReadServerOpt = Annotated[
     str | None,
     typer.Option("--server", help="Read from a running server at this URL (with --key)"),
 ]
-KeyOpt = Annotated[
+# Read-only commands: the key may come from the environment.
+KeyEnvOpt = Annotated[
     str | None,
     typer.Option(
         "--key", envvar="LABELPORT_KEY", help="API key ID:SECRET (with --server; or $LABELPORT_KEY)"
@@ -81,23 +83,21 @@ def _source(
 ) -> Iterator[_Source]:
     if server is None:
         if key is not None:
-            raise _fail("--key is for --server")
-        with _service(data_dir, database_url) as service:
+            raise fail("--key is for --server")
+        with open_service(data_dir, database_url) as service:
             yield _Source(service=service, project_id=service.get_project(project)["id"])
         return
     if data_dir is not None or database_url is not None:
-        raise _fail("--server reads from the server: leave out --data-dir and --database-url")
-    if not key or ":" not in key:
-        raise _fail("--server needs --key ID:SECRET (or $LABELPORT_KEY)")
+        raise fail("--server reads from the server: leave out --data-dir and --database-url")
+    client_id, secret = key_parts(key, " (or $LABELPORT_KEY)")
     from labelport.sdk import LabelportHTTPError, Project
 
-    client_id, _, secret = key.partition(":")
     sdk = Project(project, client_id, secret, host=server)
     try:
         yield _Source(sdk=sdk)
     except LabelportHTTPError as exc:
         code = 3 if exc.status == 404 else 2
-        raise _fail(f"server: {exc.message}", code) from None
+        raise fail(f"server: {exc.message}", code) from None
     finally:
         sdk.close()
 
@@ -111,8 +111,8 @@ def imports(
     media_type: Annotated[str | None, typer.Option(help="Only this media type")] = None,
     page: Annotated[int, typer.Option(help="Page (newest first)")] = 1,
     per_page: Annotated[int, typer.Option(help="Imports per page")] = 50,
-    server: ServerOpt = None,
-    key: KeyOpt = None,
+    server: ReadServerOpt = None,
+    key: KeyEnvOpt = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     as_json: JsonOpt = False,
@@ -120,11 +120,11 @@ def imports(
     """The project's imports, newest first: status, media (file name or URL), idempotency key,
     instances and problems. `--status rejected` lists the packets refused when sent."""
     if status is not None and status not in IMPORT_STATUSES:
-        raise _fail(f"--status must be one of {', '.join(IMPORT_STATUSES)}, not {status!r}")
+        raise fail(f"--status must be one of {', '.join(IMPORT_STATUSES)}, not {status!r}")
     with _source(project, server, key, data_dir, database_url) as source:
         items, total = source.list(status, media_type, page, per_page)
     if as_json:
-        _print_json({"items": items, "total": total, "page": page, "per_page": per_page})
+        print_json({"items": items, "total": total, "page": page, "per_page": per_page})
         return
     from rich.console import Console
     from rich.table import Table
@@ -174,8 +174,8 @@ def import_status(
             "--every-problem", help="List every problem (the first 1,000), not only the groups"
         ),
     ] = False,
-    server: ServerOpt = None,
-    key: KeyOpt = None,
+    server: ReadServerOpt = None,
+    key: KeyEnvOpt = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     as_json: JsonOpt = False,
@@ -185,7 +185,7 @@ def import_status(
     with _source(project, server, key, data_dir, database_url) as source:
         imp = source.get(import_id)
     if as_json:
-        _print_json(imp)
+        print_json(imp)
     else:
         print_import(imp, every_problem=every_problem)
     if imp.get("status") in ("failed", "rejected"):

@@ -1,4 +1,5 @@
-"""The `labelport` command. Thin: one function per command, the work lives in the packages."""
+"""`labelport check`: a packet checked offline, against a labels file or a project's labels
+and attribute groups (check_against.py), its problems printed grouped."""
 
 from __future__ import annotations
 
@@ -11,68 +12,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from labelport.cli.common import fail, key_parts
+
 if TYPE_CHECKING:
-    from labelport import cli_check
-
-app = typer.Typer(help="Import existing annotations into a training-data project.")
-
-
-def _show_version(value: bool) -> None:
-    if value:
-        from labelport import __version__
-
-        typer.echo(f"labelport {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", help="Print the version and exit.", callback=_show_version, is_eager=True
-        ),
-    ] = False,
-) -> None:
-    """labelport: checked, fast imports of existing annotations."""
-
-
-def _no_placeholder_after_flags() -> None:
-    """Typer's help shows `<bool>` after every flag (after --help too), as if it took a value:
-    a flag's type column stays empty here."""
-    try:
-        from typer.core import TyperOption
-    except ImportError:  # another Typer: its own help, as it is
-        return
-    shown = getattr(TyperOption, "display_type_rich", None)
-    if shown is None or getattr(shown, "flags_blank", False):
-        return
-
-    def display_type_rich(self: object, ctx: object) -> str | None:
-        return None if getattr(self, "is_flag", False) else shown(self, ctx)
-
-    display_type_rich.flags_blank = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-
-
-_no_placeholder_after_flags()
-
-
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(2)
+    from labelport.cli import check_against
 
 
 def _read_json(path: Path, what: str) -> object:
     try:
         return json.loads(path.read_bytes())
     except OSError as error:
-        raise _fail(f"cannot read {what} {path}: {error.strerror or error}") from None
+        raise fail(f"cannot read {what} {path}: {error.strerror or error}") from None
     except ValueError as error:
-        raise _fail(f"{what} {path} is not JSON: {error}") from None
+        raise fail(f"{what} {path} is not JSON: {error}") from None
 
 
-@app.command()
 def check(
     packet: Annotated[Path, typer.Argument(help="The packet JSON file.")],
     labels: Annotated[
@@ -113,43 +67,43 @@ def check(
 
     Label names and attributes are checked only against --labels or --project: without
     either, the summary says so."""
-    from labelport import cli_check
+    from labelport.cli import check_against
     from labelport.format import MediaInfo, check_media, decode_packet
 
     if labels is not None and project is not None:
-        raise _fail("give --labels or --project, not both")
+        raise fail("give --labels or --project, not both")
     if project is None and (server or key or data_dir or database_url):
-        raise _fail("--data-dir, --database-url, --server and --key go with --project")
-    against = cli_check.Against(None, "")
+        raise fail("--data-dir, --database-url, --server and --key go with --project")
+    against = check_against.Against(None, "")
     if labels is not None:
         names = _read_json(labels, "labels file")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise _fail(f"labels file {labels} must be a JSON list of label names")
-        against = cli_check.from_names(names, str(labels))
+            raise fail(f"labels file {labels} must be a JSON list of label names")
+        against = check_against.from_names(names, str(labels))
     info = None
     if media_info is not None:
         _read_json(media_info, "media info file")
         try:
             info = msgspec.json.decode(media_info.read_bytes(), type=MediaInfo)
         except msgspec.ValidationError as error:
-            raise _fail(f"media info file {media_info}: {error}") from None
+            raise fail(f"media info file {media_info}: {error}") from None
     try:
         data = packet.read_bytes()
     except OSError as error:
-        raise _fail(f"cannot read packet {packet}: {error.strerror or error}") from None
+        raise fail(f"cannot read packet {packet}: {error.strerror or error}") from None
     if project is not None:
         against = _project_side(project, data_dir, database_url, server, key)
 
     decoded, report = decode_packet(data)
     if decoded is None:
         first = report.problems[0] if report.problems else None
-        raise _fail(f"packet {packet} cannot be read: {first.message if first else 'unknown'}")
+        raise fail(f"packet {packet} cannot be read: {first.message if first else 'unknown'}")
     media_type = media_type or (info.media_type if info else None)
     report.strict = report.strict or strict or decoded.strict
     against.check(decoded, report, media_type)
     if info is not None:
         check_media(decoded, info, strict=report.strict, report=report)
-    more = cli_check.check_under_invalid_keys(data, report, against, media_type, info)
+    more = check_against.check_under_invalid_keys(data, report, against, media_type, info)
     if more:
         report.counts["instances"] = report.counts.get("instances", 0) + more
         report.counts["instances_under_invalid_frame_keys"] = more
@@ -176,27 +130,25 @@ def _project_side(
     database_url: str | None,
     server: str | None,
     key: str | None,
-) -> cli_check.Against:
-    from labelport import cli_check
+) -> check_against.Against:
+    from labelport.cli import check_against
 
     if server is None:
-        from labelport.cli_server import _service
+        from labelport.cli.common import open_service
 
-        with _service(data_dir, database_url) as service:
-            return cli_check.from_store(service, project)
-    if not key or ":" not in key:
-        raise _fail("--server needs --key ID:SECRET")
+        with open_service(data_dir, database_url) as service:
+            return check_against.from_store(service, project)
+    client_id, secret = key_parts(key)
     from labelport.sdk import Project
     from labelport.sdk.errors import LabelportHTTPError
 
-    client_id, _, secret = key.partition(":")
     try:
         with Project(project, client_id, secret, host=server) as sdk:
-            return cli_check.from_server(sdk, project, server)
+            return check_against.from_server(sdk, project, server)
     except LabelportHTTPError as exc:
-        raise _fail(f"server: {exc.message}") from None
+        raise fail(f"server: {exc.message}") from None
     except OSError as exc:
-        raise _fail(f"cannot reach {server}: {exc}") from None
+        raise fail(f"cannot reach {server}: {exc}") from None
 
 
 def _print_report(report: Any, source: Path) -> None:
@@ -232,37 +184,3 @@ def _print_report(report: Any, source: Path) -> None:
         f"{source}: {counts.get('instances', 0)} instances, "
         f"{report.problem_count} problems, {report.warning_count} warnings"
     )
-
-
-def _register_server_commands() -> None:
-    # serve, project, key, label, imports, import-status: they live in cli_server.py.
-    from labelport.cli_server import register
-
-    register(app)
-
-
-_register_server_commands()
-
-
-def _register_convert_commands() -> None:
-    # import, export: they live in convert/cli.py.
-    from labelport.convert.cli import register
-
-    register(app)
-
-
-_register_convert_commands()
-
-
-def _register_evaluate_commands() -> None:
-    # evaluate: lives in evaluate/cli.py.
-    from labelport.evaluate.cli import register
-
-    register(app)
-
-
-_register_evaluate_commands()
-
-
-def main() -> None:
-    app()

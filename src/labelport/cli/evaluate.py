@@ -4,10 +4,20 @@ or through a running server (`--server URL --key ID:SECRET`)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from labelport.cli.common import (
+    DatabaseUrl,
+    DataDir,
+    JsonOpt,
+    KeyOpt,
+    ProjectOpt,
+    fail,
+    key_parts,
+    open_service,
+)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -19,7 +29,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def evaluate(
-    project: Annotated[str, typer.Option("--project", "-p", help="The project's string id")],
+    project: ProjectOpt,
     run: Annotated[str, typer.Option("--run", help="The model run: id, model/run, or run")],
     reference: Annotated[
         str, typer.Option("--reference", help="human (people's instances), or another run")
@@ -38,14 +48,10 @@ def evaluate(
         str, typer.Option("--scope", help="run: files the run predicted on; project: all")
     ] = "run",
     server: Annotated[str | None, typer.Option("--server", help="A running server's URL")] = None,
-    key: Annotated[str | None, typer.Option("--key", help="API key ID:SECRET (--server)")] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data directory (default ./labelport-data)")
-    ] = None,
-    database_url: Annotated[
-        str | None, typer.Option("--database-url", help="PostgreSQL URL instead of SQLite")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text")] = False,
+    key: KeyOpt = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a model run: precision, recall, F1, AP per label and overall; the files with the
     most errors first. Stored: the web page of the run shows it too."""
@@ -55,10 +61,9 @@ def evaluate(
         result = _remote(server, key, project, run, reference, params)
         queue = result.pop("_queue")
     else:
-        from labelport.cli_server import _service
         from labelport.evaluate.run import queue_page
 
-        with _service(data_dir, database_url) as service:
+        with open_service(data_dir, database_url) as service:
             project_id = service.get_project(project)["id"]
             result = service.evaluate(project_id, run, reference=reference, **params)
             queue = queue_page(service.store, project_id, result["id"], 1, 10, True)["items"]
@@ -79,19 +84,16 @@ def evaluate(
 def _remote(
     server: str, key: str | None, project: str, run: str, reference: str, params: dict[str, Any]
 ) -> dict[str, Any]:
-    from labelport.cli_server import _fail
+    client_id, secret = key_parts(key)
     from labelport.sdk import Project
     from labelport.sdk.errors import LabelportHTTPError
 
-    if not key or ":" not in key:
-        raise _fail("--server needs --key ID:SECRET")
-    client_id, _, secret = key.partition(":")
     try:
         with Project(project, client_id, secret, host=server) as p:
             result = p.evaluate(run=run, reference=reference, **params)
             result["_queue"] = p.evaluation_files(result["id"], per_page=10, errors_only=True)
     except LabelportHTTPError as exc:
-        raise _fail(f"server: {exc}") from None
+        raise fail(f"server: {exc}") from None
     return result
 
 
@@ -135,7 +137,3 @@ def _print(result: dict[str, Any], queue: list[dict[str, Any]]) -> None:
         )
     if result.get("stale"):
         console.print("[yellow]stale: files were imported into since; run it again[/yellow]")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("evaluate")(evaluate)

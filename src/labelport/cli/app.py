@@ -1,0 +1,71 @@
+"""The `labelport` command: the root, and every command registered here, in one place. The
+commands live one group a module beside this one; the work lives in the packages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from labelport.cli import check, convert, evaluate, imports, projects, server, users, worker
+
+app = typer.Typer(help="Import existing annotations into a training-data project.")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from labelport import __version__
+
+        typer.echo(f"labelport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_show_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """labelport: checked, fast imports of existing annotations."""
+
+
+def _no_placeholder_after_flags() -> None:
+    """Typer's help shows `<bool>` after every flag (after --help too), as if it took a value:
+    a flag's type column stays empty here."""
+    try:
+        from typer.core import TyperOption
+    except ImportError:  # another Typer: its own help, as it is
+        return
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "flags_blank", False):
+        return
+
+    def display_type_rich(self: object, ctx: object) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich.flags_blank = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_placeholder_after_flags()
+
+# The order here is the order of `labelport --help`.
+app.command("check")(check.check)
+app.command("serve")(server.serve)
+app.add_typer(projects.project_app, name="project")
+app.add_typer(projects.key_app, name="key")
+app.add_typer(projects.label_app, name="label")
+app.command("imports")(imports.imports)
+app.command("import-status")(imports.import_status)
+app.command("worker")(worker.worker)
+app.add_typer(users.user_app, name="user")
+app.command("import")(convert.import_command)
+app.command("export")(convert.export_command)
+app.command("evaluate")(evaluate.evaluate)
+
+
+def main() -> None:
+    app()
