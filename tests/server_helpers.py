@@ -159,3 +159,15 @@ def make_project(service: Any, name: str) -> ProjectKeys:
         key = service.create_api_key(project["id"], role=role)
         keys[role] = (key["client_id"], key["client_secret"])
     return ProjectKeys(project["id"], project["string_id"], keys)
+
+
+def wait_import(client: Any, project: ProjectKeys, import_id: int) -> dict[str, Any]:
+    """The native API's import record once it is finished (success or failed); `client` is a
+    TestClient signed in to the project."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        data: dict[str, Any] = client.get(project.url(f"/imports/{import_id}")).json()
+        if data["status"] in ("success", "failed"):
+            return data
+        time.sleep(0.05)
+    raise AssertionError(f"import {import_id} did not finish: {data}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from labelport.api import create_app
-from server_helpers import ProjectKeys
+from server_helpers import ProjectKeys, wait_import
 
 
 def box(name: str = "cat", **over: Any) -> dict[str, Any]:
@@ -21,16 +20,6 @@ def box(name: str = "cat", **over: Any) -> dict[str, Any]:
         "y_max": 220,
         **over,
     }
-
-
-def wait_import(client: TestClient, project: ProjectKeys, import_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        data = client.get(project.url(f"/imports/{import_id}")).json()
-        if data["status"] in ("success", "failed"):
-            return data
-        time.sleep(0.05)
-    raise AssertionError(f"import {import_id} did not finish: {data}")
 
 
 def assert_error_shape(response: Any, status: int, code: str | None = None) -> dict[str, Any]:

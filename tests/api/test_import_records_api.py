@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from server_helpers import ProjectKeys
+from server_helpers import ProjectKeys, wait_import
 
 WALRUS = "/api/walrus/v1/project/{psid}"
 
@@ -16,16 +16,6 @@ WALRUS = "/api/walrus/v1/project/{psid}"
 def box(name: str = "cat", **over: Any) -> dict[str, Any]:
     return {"type": "box", "name": name, "x_min": 10, "y_min": 20, "x_max": 110, "y_max": 220,
             **over}  # fmt: skip
-
-
-def wait_import(client: TestClient, project: ProjectKeys, import_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        data = client.get(project.url(f"/imports/{import_id}")).json()
-        if data["status"] in ("success", "failed"):
-            return data
-        time.sleep(0.05)
-    raise AssertionError(f"import {import_id} did not finish: {data}")
 
 
 def test_a_refused_packet_leaves_a_rejected_record_and_its_key_stays_free(

@@ -6,7 +6,6 @@ On SQLite and PostgreSQL (the file row the type comes from is read from either).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from labelport.api import create_app
 from labelport.media.served import safety_headers, served_type
 from labelport.service import Service
 from media_factory import make_png, serve_directory
-from server_helpers import ProjectKeys, make_project
+from server_helpers import ProjectKeys, make_project, wait_import
 
 SCRIPT = b"<html><script>window.pwned = 1; document.title = 'pwned'</script></html>"
 
@@ -62,17 +61,7 @@ def upload(
         project.url("/files/upload"), files={"file": (name, data, mime)}, data={"packet": "{}"}
     )
     assert response.status_code == 202, response.text
-    return wait(client, project, response.json()["id"])
-
-
-def wait(client: TestClient, project: ProjectKeys, import_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        data = client.get(project.url(f"/imports/{import_id}")).json()
-        if data["status"] in ("success", "failed"):
-            return data
-        time.sleep(0.05)
-    raise AssertionError(f"import {import_id} did not finish: {data}")
+    return wait_import(client, project, response.json()["id"])
 
 
 def assert_safe(response: Any) -> None:
