@@ -134,10 +134,7 @@ def import_command(
         bool, typer.Option("--json", help="Print the summary as one JSON object")
     ] = False,
 ) -> None:
-    """Convert annotations (COCO, YOLO, VOC, CVAT, MOT, Label Studio, LabelMe, Diffgram) and
-    import them, one packet per media file, sent in batches of many files. Local media files
-    are read by path where the target can (embedded; --server with --media-is-shared) and
-    uploaded one by one where it cannot. Exit 1 if anything failed."""
+    # Its help is set below the function: it names the formats of the table.
     console = Console(highlight=False, quiet=as_json)
     if format != "auto" and format not in FORMATS:
         raise fail(f"--format must be auto or one of {', '.join(FORMATS)}")
@@ -193,6 +190,14 @@ def import_command(
         if not dry_run:
             _where_to_verify(project, server, data_dir, database_url, console)
     raise typer.Exit(1 if outcome.failed else 0)
+
+
+import_command.__doc__ = (
+    f"Convert annotations ({', '.join(f.title for f in FORMATS.values())}) and import them, one "
+    "packet per media file, sent in batches of many files. Local media files are read by path "
+    "where the target can (embedded; --server with --media-is-shared) and uploaded one by one "
+    "where it cannot. Exit 1 if anything failed."
+)
 
 
 def _beside_a_server(
