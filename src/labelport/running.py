@@ -1,7 +1,7 @@
 """Is a `labelport serve` running on this data directory, and at which address?
 
 `serve` writes `<data dir>/server.json` ({"url", "pid"}) while it runs. A process that runs
-imports holds `<data dir>/jobs.lock` (ingest/jobs.py), so a command that wants to run imports
+imports holds `<data dir>/jobs.lock` (ingest/dispatch.py), so a command that wants to run imports
 itself (`labelport import`, embedded) can tell, before it tries, that it would be refused, and
 say what to do instead: send them through the running server.
 """

@@ -33,6 +33,7 @@ from labelport.format import problem_groups
 from labelport.ingest import envelope
 from labelport.ingest.batch import BatchJob
 from labelport.ingest.context import load_context
+from labelport.ingest.dispatch import Dispatcher, NoDispatch, ThreadRunner
 from labelport.ingest.intake import (
     MEDIA_MODES,
     Settings,
@@ -44,7 +45,6 @@ from labelport.ingest.intake import (
     url_refused,
 )
 from labelport.ingest.job import TERMINAL, ImportJob
-from labelport.ingest.jobs import Dispatcher, NoDispatch, ThreadRunner
 from labelport.media import MediaError, served
 from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
 from labelport.media.served import ServedMedia
@@ -187,7 +187,7 @@ class Service:
 
     def _run_claimed(self, claimed: list[Import]) -> Callable[[], None] | None:
         """Run claimed work; an import waiting on remote media returns its rest for the
-        runner's fetch threads (ingest/jobs.py)."""
+        runner's fetch threads (ingest/dispatch.py)."""
         if len(claimed) == 1 and claimed[0].batch_id is None:
             return self.job.start(claimed[0].id)
         self.batch_job.run(claimed)

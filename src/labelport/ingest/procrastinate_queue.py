@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import Text, and_, cast, column, exists, func, select, table, update
 from sqlalchemy.dialects.postgresql import JSONB
 
-from labelport.ingest.jobs import JobsElsewhere
+from labelport.ingest.dispatch import JobsElsewhere
 from labelport.store import tables as t
 from labelport.store.coltypes import utcnow
 from labelport.store.database import transaction

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from labelport.ingest.jobs import NoDispatch, ThreadRunner
+from labelport.ingest.dispatch import NoDispatch, ThreadRunner
 
 
 def test_a_waiter_wakes_when_a_job_ends(tmp_path: Path) -> None:
