@@ -143,14 +143,12 @@ def test_requeue_returns_silent_imports_to_the_queue(store: Store, project_id: i
     _age(store, stale.id, timedelta(minutes=10))
     _age(store, waiting.id, timedelta(minutes=10))  # queued: nothing to requeue
 
-    assert store.heartbeat_import(alive.id, "alive")
     requeued = store.requeue_stale_imports(timedelta(minutes=5))
 
     assert [i.id for i in requeued] == [stale.id]
     back = store.get_import(stale.id)
     assert (back.status, back.claimed_by, back.attempts) == ("queued", None, 1)
     assert store.get_import(alive.id).status == "fetching"
-    assert not store.heartbeat_import(stale.id, "dead")  # its claim is gone
     # Claimable again, and first: it is the oldest.
     assert store.claim_next_import("w").id == stale.id
     assert store.claim_next_import("w").id == waiting.id

@@ -349,20 +349,6 @@ class ImportsMixin(StoreBase):
             raise NotFound(f"import {import_id} not found")
         return from_row(Import, row)
 
-    def heartbeat_import(self, import_id: int, worker_id: str) -> bool:
-        """Refresh the claim; False when the import is no longer this worker's (requeued)."""
-        i = t.import_
-        with self._write() as conn:
-            return (
-                conn.execute(
-                    update(i)
-                    .where(i.c.id == import_id, i.c.claimed_by == worker_id)
-                    .where(i.c.status.not_in(t.TERMINAL_STATUSES))
-                    .values(heartbeat_at=utcnow())
-                ).rowcount
-                == 1
-            )
-
     def claim_next_import(self, worker_id: str) -> Import | None:
         """Atomically take the next queued import: status `fetching`, claimed by `worker_id`,
         attempts + 1. None when nothing is queued.
