@@ -267,16 +267,6 @@ class EvaluationStore(StoreBase):
             q = q.order_by(ef.c.errors.desc(), ef.c.file_id).limit(1)
             return conn.execute(q).scalar()
 
-    def review_queue_rows(self, evaluation_id: int, file_ids: list[int]) -> list[EvaluationFile]:
-        ef, f = t.evaluation_file, t.file
-        q = (
-            select(*_queue_columns(ef, f))
-            .join(f, f.c.id == ef.c.file_id)
-            .where(ef.c.evaluation_id == evaluation_id, ef.c.file_id.in_(file_ids))
-        )
-        with self._read() as conn:
-            return [EvaluationFile(*r) for r in conn.execute(q)]
-
 
 def _queue_columns(ef: Any, f: Any) -> tuple[Any, ...]:
     return (ef.c.file_id, ef.c.tp, ef.c.fp, ef.c.fn, ef.c.errors, f.c.original_filename,
