@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 import labelport
-from labelport.api import create_app
 from labelport.sdk import BatchFile, BatchImport, LabelportHTTPError
 from labelport.service import Service
-from server_helpers import ProjectKeys, make_project, threaded_server
+from server_helpers import ProjectKeys
 
 
 def box(name: str = "cat", x: int = 10) -> dict[str, Any]:
@@ -30,25 +29,6 @@ def media(tmp_path: Path) -> Iterator[Any]:
         make_jpeg(root / f"img{n}.jpg", 128, 96)
     with serve_directory(root) as server:
         yield server
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, ProjectKeys, Service]]:
-    service = Service.open(data_dir=tmp_path / "data", allow_private_urls=True, workers=2)
-    try:
-        keys = make_project(service, "SDK batches")
-        with threaded_server(create_app(service)) as base_url:
-            yield base_url, keys, service
-    finally:
-        service.close()
-
-
-@pytest.fixture
-def project(served: tuple[str, ProjectKeys, Service]) -> Iterator[labelport.Project]:
-    base_url, keys, _ = served
-    client_id, secret = keys.auth("editor")
-    with labelport.Project(keys.string_id, client_id, secret, host=base_url) as p:
-        yield p
 
 
 def packet(media: Any, n: int, key: str, *instances: dict[str, Any]) -> dict[str, Any]:

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 import labelport
-from labelport.api import create_app
 from labelport.sdk import PacketRejected
 from labelport.service import Service
-from server_helpers import make_project, threaded_server
+from server_helpers import ProjectKeys
 
 
 @pytest.fixture
@@ -28,18 +27,10 @@ def media(tmp_path: Path) -> Iterator[Any]:
         yield server
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[labelport.Project]:
-    service = Service.open(data_dir=tmp_path / "data", allow_private_urls=True, workers=2)
-    try:
-        keys = make_project(service, "SDK problems")
-        service.create_labels(keys.id, ["cat"])
-        with threaded_server(create_app(service)) as url:
-            client_id, secret = keys.auth("editor")
-            with labelport.Project(keys.string_id, client_id, secret, host=url) as p:
-                yield p
-    finally:
-        service.close()
+@pytest.fixture(autouse=True)
+def labels(served: tuple[str, ProjectKeys, Service]) -> None:
+    _, keys, service = served
+    service.create_labels(keys.id, ["cat"])
 
 
 def box(name: str = "cat", **over: Any) -> dict[str, Any]:

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 import labelport
-from labelport.api import create_app
 from labelport.sdk import LabelportHTTPError, PacketRejected
 from labelport.service import Service
-from server_helpers import ProjectKeys, make_project, threaded_server
+from server_helpers import ProjectKeys
 from walkthrough import mock_box_from_external_format, mock_frame_packet_map
 
 
@@ -29,22 +28,8 @@ def media(tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, ProjectKeys, Service]]:
-    service = Service.open(data_dir=tmp_path / "data", allow_private_urls=True, workers=2)
-    try:
-        keys = make_project(service, "SDK walkthrough")
-        with threaded_server(create_app(service)) as base_url:
-            yield base_url, keys, service
-    finally:
-        service.close()
-
-
-@pytest.fixture
-def project(served: tuple[str, ProjectKeys, Service]) -> Iterator[labelport.Project]:
-    base_url, keys, _ = served
-    client_id, secret = keys.auth("admin")
-    with labelport.Project(keys.string_id, client_id, secret, host=base_url) as p:
-        yield p
+def sdk_role() -> str:
+    return "admin"
 
 
 def test_walkthrough_with_labelport_sdk(project: labelport.Project, media: Any) -> None:
