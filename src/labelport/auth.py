@@ -22,12 +22,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from labelport.errors import LabelportError
+from labelport.errors import Forbidden, LabelportError
 
 if TYPE_CHECKING:
     from labelport.service import Service
 
 ROLES = ("admin", "editor", "viewer")
+_RANK = {"viewer": 0, "editor": 1, "admin": 2}
+
+
+def role_at_least(have: str, need: str) -> bool:
+    """The one role check, for keys, accounts and web sessions alike."""
+    return _RANK.get(have, -1) >= _RANK[need]
+
+
+class NotAMember(Forbidden):
+    """An account that is not a member of the (existing) project it named."""
+
+    code = "auth.not_a_member"
+
 
 # scrypt cost: ~10 ms per check on this class of machine — cheap for a request, slow for guessing.
 _N, _R, _P = 2**14, 8, 1

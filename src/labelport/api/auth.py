@@ -21,13 +21,18 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
-from labelport.auth import FailureLimiter, TooManyFailures, limited, limiter_for
+from labelport.auth import (
+    FailureLimiter,
+    NotAMember,
+    TooManyFailures,
+    limited,
+    limiter_for,
+    role_at_least,
+)
 from labelport.errors import Forbidden, NotFound, Unauthorized
 
 if TYPE_CHECKING:
     from labelport.service import Service
-
-_RANK = {"viewer": 0, "editor": 1, "admin": 2}
 
 basic_scheme = HTTPBasic(
     auto_error=False,
@@ -40,11 +45,6 @@ def password_proof(stored_hash: str) -> str:
     """A short fingerprint of an account's stored hash: a cached proof of a password holds only
     while the account keeps that hash (a new password ends it on every server at once)."""
     return hashlib.sha256(stored_hash.encode()).hexdigest()[:32]
-
-
-def role_at_least(have: str, need: str) -> bool:
-    """The one role check, for keys, accounts and web sessions alike."""
-    return _RANK.get(have, -1) >= _RANK[need]
 
 
 def is_account(username: str) -> bool:
@@ -225,12 +225,6 @@ def current_principal(
             raise Unauthorized("unknown account or wrong password")
         raise Unauthorized("unknown client_id or wrong client_secret")
     return principal
-
-
-class NotAMember(Forbidden):
-    """An account that is not a member of the (existing) project it named."""
-
-    code = "auth.not_a_member"
 
 
 def check_project(principal: Principal, project_string_id: str) -> Principal:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from labelport.api.auth import NotAMember, role_at_least
+from labelport.auth import NotAMember, role_at_least
 from labelport.store.coltypes import utcnow
 from labelport.store.records import WebSession as SessionRow
 from labelport.store.users import Membership
