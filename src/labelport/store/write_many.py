@@ -18,7 +18,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from labelport.store import tables as t
 from labelport.store.bulk import insert_rows
@@ -68,7 +68,6 @@ def _write_fresh(conn: Connection, plans: list[WritePlan]) -> list[WriteResult]:
     now = utcnow()
     project_id = plans[0].project_id
     _create_files(conn, plans, now)
-    _start_all(conn, plans, now)
     everything = dataclasses.replace(
         plans[0],
         model_refs=sorted({r for p in plans for r in p.model_refs}),
@@ -172,24 +171,31 @@ def _create_files(conn: Connection, plans: list[WritePlan], now: datetime) -> No
             raise NotFound(f"{what} of project {project_id} not found")
         rows.append({"project_id": project_id, "created_at": now, **facts})
     columns = sorted({k for row in rows for k in row})
-    if conn.dialect.name == "postgresql":
-        ids = _copy_files(conn, columns, rows)
-    else:
-        rows = [{c: row.get(c) for c in columns} for row in rows]
-        ids = conn.execute(
-            insert(t.file).returning(t.file.c.id, sort_by_parameter_order=True), rows
-        ).scalars()  # type: ignore[assignment]  # iterated once, like the list above
+    ids = _insert_files(conn, columns, rows)
     for plan, file_id in zip(plans, ids, strict=True):
         plan.file_id = file_id
 
 
-def _copy_files(conn: Connection, columns: list[str], rows: list[dict[str, Any]]) -> list[int]:
-    """PostgreSQL: the file rows' ids drawn from their sequence in one statement, then the rows
-    written by COPY, each value bound as its column's type binds it. INSERT ... RETURNING of a
-    few hundred rows of twenty columns through SQLAlchemy cost ~10% of a batch of small images."""
-    draw = "SELECT nextval(pg_get_serial_sequence('file', 'id')) FROM generate_series(1, :n)"
-    ids = list(conn.execute(text(draw), {"n": len(rows)}).scalars())
-    binders = [t.file.c[name].type.bind_processor(conn.dialect) for name in columns]
+def _insert_files(conn: Connection, columns: list[str], rows: list[dict[str, Any]]) -> list[int]:
+    """The file rows' ids taken first, then the rows written in bulk (PostgreSQL: COPY; SQLite:
+    one executemany), each value bound as its column's type binds it. INSERT ... RETURNING
+    through SQLAlchemy cost ~10% of a batch of small images on PostgreSQL, and on SQLite it went
+    row by row (RETURNING in parameter order is not batched there: 2,000 statements for 2,000
+    images)."""
+    if conn.dialect.name == "postgresql":
+        draw = "SELECT nextval(pg_get_serial_sequence('file', 'id')) FROM generate_series(1, :n)"
+        ids = list(conn.execute(text(draw), {"n": len(rows)}).scalars())
+        binders = [t.file.c[name].type.bind_processor(conn.dialect) for name in columns]
+    else:
+        # The write transaction holds SQLite's write lock (BEGIN IMMEDIATE), so no other row
+        # comes in between: these are the ids SQLite itself gives rows of a rowid table
+        # inserted one after the other (the largest so far + 1).
+        top = conn.execute(select(func.coalesce(func.max(t.file.c.id), 0))).scalar_one()
+        ids = list(range(top + 1, top + 1 + len(rows)))
+        binders = [
+            t.file.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+            for name in columns
+        ]
 
     def bound(row: dict[str, Any]) -> Iterator[Any]:
         for name, binder in zip(columns, binders, strict=True):
@@ -201,28 +207,10 @@ def _copy_files(conn: Connection, columns: list[str], rows: list[dict[str, Any]]
     return ids
 
 
-def _start_all(conn: Connection, plans: list[WritePlan], now: datetime) -> None:
-    """Every import `writing` with its new file; one already finished aborts them all."""
-    imp = t.import_
-    stmt = (
-        update(imp)
-        .where(
-            imp.c.id == bindparam("iid"),
-            imp.c.project_id == bindparam("pid"),
-            *unfinished(imp),
-        )
-        .values(status="writing", heartbeat_at=now, file_id=bindparam("fid"))
-    )
-    params = [{"iid": p.import_id, "pid": p.project_id, "fid": p.file_id} for p in plans]
-    done = conn.execute(stmt, params).rowcount
-    if done != len(plans):
-        raise Conflict(
-            f"{len(plans) - done} of {len(plans)} imports are finished or gone; "
-            "each is written only once"
-        )
-
-
 def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteResult]) -> None:
+    """Every import `success` with its new file and counts, in one statement (a step to
+    `writing` inside this same transaction was seen by nobody and cost a statement per chunk).
+    One already finished, by another run of the chunk, aborts them all: each is written once."""
     imp = t.import_
     current: dict[int, dict[str, Any]] = {}
     for chunk in _chunks([p.import_id for p in plans]):
@@ -232,6 +220,8 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
     params = [
         {
             "iid": plan.import_id,
+            "pid": plan.project_id,
+            "fid": plan.file_id,
             "counts": {
                 **current.get(plan.import_id, {}),
                 **plan.counts,
@@ -243,12 +233,17 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
         }
         for plan, result in zip(plans, results, strict=True)
     ]
-    conn.execute(
+    done = conn.execute(
         update(imp)
-        .where(imp.c.id == bindparam("iid"))
+        .where(
+            imp.c.id == bindparam("iid"),
+            imp.c.project_id == bindparam("pid"),
+            *unfinished(imp),
+        )
         .values(
             status="success",
             percent=100.0,
+            file_id=bindparam("fid"),
             counts=bindparam("counts", type_=imp.c.counts.type),
             warnings=bindparam("warnings", type_=imp.c.warnings.type),
             problems=bindparam("problems", type_=imp.c.problems.type),
@@ -258,4 +253,9 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
             error=None,
         ),
         params,
-    )
+    ).rowcount
+    if done != len(plans):
+        raise Conflict(
+            f"{len(plans) - done} of {len(plans)} imports are finished or gone; "
+            "each is written only once"
+        )
