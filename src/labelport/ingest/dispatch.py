@@ -43,6 +43,9 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
+# Names of the runner's threads (import and fetch), as py-spy, logs and tests see them.
+IMPORT_THREAD_PREFIX = "labelport-import"
+
 
 class Dispatcher(Protocol):
     runs_jobs: bool  # True when queued imports run in this very process
@@ -149,11 +152,14 @@ class ThreadRunner:
             log.warning("requeued %d import(s) left running by a previous process", recovered)
         if self._fetch_workers > 0:
             self._fetch_pool = ThreadPoolExecutor(
-                self._fetch_workers, thread_name_prefix="labelport-import-fetch"
+                self._fetch_workers, thread_name_prefix=f"{IMPORT_THREAD_PREFIX}-fetch"
             )
         for n in range(self._workers):
             thread = threading.Thread(
-                target=self._loop, args=(f"{self._worker_prefix}:{n}",), daemon=True
+                target=self._loop,
+                args=(f"{self._worker_prefix}:{n}",),
+                name=f"{IMPORT_THREAD_PREFIX}-{n}",
+                daemon=True,
             )
             thread.start()
             self._threads.append(thread)
