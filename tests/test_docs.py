@@ -6,6 +6,7 @@
 - docs/diffgram-compat.md names every route the app serves for the `diffgram` SDK, and no other.
 - docs/cli.md is what tools/cli_reference.py writes from `--help` today.
 - docs/problems.md's table is what tools/problem_catalogue.py writes from the catalogue today.
+- The README names every format of `labelport.convert.FORMATS` where it says which exports go in.
 - No doc, and not the README, points outside the repository.
 """
 
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 
 from labelport.api import create_app, route_table
 from labelport.cli import app
+from labelport.convert import FORMATS
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -117,6 +119,16 @@ def test_cli_reference_covers_every_command() -> None:
     text = (DOCS / "cli.md").read_text()
     for name in _cli_reference().command_names():
         assert f"## `{name}`" in text, name
+
+
+def test_readme_names_every_format() -> None:
+    """The README's list of the exports `labelport import` reads is written by hand: a format
+    added to the table fails here until the sentence names it too."""
+    text = " ".join((ROOT / "README.md").read_text().split())
+    sentence = re.search(r"A ([^.;]*) export goes in with one command", text)
+    assert sentence, "README.md: the sentence listing the formats import reads is gone"
+    named = re.split(r", | or ", sentence.group(1))
+    assert sorted(named) == sorted(f.title for f in FORMATS.values())
 
 
 @pytest.mark.parametrize(
