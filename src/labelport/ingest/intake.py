@@ -14,16 +14,15 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labelport import format as fmt
-from labelport.format.problems import RejectedIndexes
 from labelport.ingest import envelope
 from labelport.ingest.context import ImportContext, shallow
 from labelport.ingest.plan import plan_import
+from labelport.ingest.rows import KeptInstances
 from labelport.media import FetchConfig, Fetcher, probe_file, sources
 from labelport.media.blobs import BlobStore, content_key, put_content_addressed
 from labelport.media.errors import URL_REFUSED, FetchError
@@ -102,23 +101,6 @@ _COUNT_NAMES = {
 
 def import_counts(check_counts: dict[str, Any]) -> dict[str, Any]:
     return {_COUNT_NAMES.get(key, key): value for key, value in check_counts.items()}
-
-
-class KeptInstances:
-    """The packet's instances less the rejected ones, as often as asked (planning, then rows),
-    without holding a list of a million tuples."""
-
-    def __init__(
-        self, packet: Any, rejected: RejectedIndexes | set[tuple[int | None, int]]
-    ) -> None:
-        self.packet = packet
-        self.rejected = rejected
-
-    def __iter__(self) -> Iterator[tuple[int | None, int, Any]]:
-        if not self.rejected:
-            return fmt.iter_instances(self.packet)
-        rejected = self.rejected
-        return (loc for loc in fmt.iter_instances(self.packet) if loc[:2] not in rejected)
 
 
 def check_against_project(

@@ -5,7 +5,7 @@ an exception reaching a user. The final write both stores the instances and mark
 `success`, so a crash anywhere before it leaves a rerunnable `queued`/running import and nothing
 half-written.
 
-`ImportJob.start` runs the job in two parts for the `ThreadRunner` (ingest/jobs.py): the
+`ImportJob.start` runs the job in two parts for the `ThreadRunner` (ingest/dispatch.py): the
 packet is decoded on the import thread, and when its media comes by a remote URL the rest
 (fetch, probe, checks, write) is returned for a fetch thread, so that waiting on a slow source
 does not hold an import thread. `ImportJob.run` runs both parts in a row (other runners).
@@ -32,6 +32,7 @@ from labelport.ingest.intake import (
     plan_write,
     problem_dicts,
 )
+from labelport.ingest.rows import compact_frames, media_view
 from labelport.media import MediaError
 from labelport.media.blobs import BlobStore
 from labelport.store import Store
@@ -130,6 +131,10 @@ class ImportJob:
         self.store.update_import(row.id, status="fetching", percent=5)
         handed = self.handoff.pop(row.id, None)
         if handed is not None:
+            packet, report = handed[0], handed[1]
+            if not report.problem_count:
+                # Before the media is fetched and probed: the structs need not be held meanwhile.
+                compact_frames(packet)
             return handed
         # A rerun after a restart, or another process: decode what the caller sent.
         packet, report, staged = self._decode_stored(row.packet_blob_key)
@@ -162,7 +167,7 @@ class ImportJob:
                 )
             if checked_with is not None:
                 fmt.check_media(
-                    packet,
+                    media_view(packet, media.info),
                     media.info,
                     clip=packet.clip_to_media,
                     strict=packet.strict,
@@ -171,6 +176,8 @@ class ImportJob:
             if report.problem_count and packet.on_error != "skip_instances":
                 self._fail(import_id, problem_dicts(report.problems), report=report)
                 return
+            if not report.problem_count:
+                compact_frames(packet)  # a rerun's: its structs are freed as its rows are made
             self.store.update_import(import_id, status="writing", percent=60)
             plan = plan_write(
                 packet,

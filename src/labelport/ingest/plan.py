@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
-from labelport.ingest.rows import RowBuilder
+from labelport.format import Box
+from labelport.ingest.rows import BoxColumns, RowBuilder, parts
 from labelport.store.plan import Mode, SequencePlan, WritePlan
 
 # (frame or None, index in its list, instance struct)
@@ -49,25 +51,14 @@ def plan_import(
     run_refs: set[tuple[str, str]] = set()
     # One counter for both reports: one dict update per instance instead of two.
     per_kind: dict[tuple[type, int | None], int] = defaultdict(int)
-    for frame, _index, inst in instances:
-        if inst.sequence_id is not None:
-            # The caller named an existing track: its number is the truth from here on.
-            inst.number = context.sequences[inst.sequence_id][1]
-        label_id = inst.label_file_id
-        if label_id is None and inst.name is not None:
-            label_id = label_ids.get(inst.name)
-        per_kind[(type(inst), label_id)] += 1
-        if frame is not None:
-            if label_id is not None:
-                frames_by_track[(label_id, inst.number or 1)].append(frame)
-            else:
-                loose_frames.add(frame)
-        if inst.model_ref is not None or inst.model_id is not None:
-            model_ref = inst.model_ref or context.model_refs.get(inst.model_id)
-            if model_ref is not None:
-                model_refs.add(model_ref)
-                if inst.model_run_ref is not None:
-                    run_refs.add((model_ref, inst.model_run_ref))
+    memo: dict[str, Any] = {}
+    for part_frame, part in parts(instances):
+        if isinstance(part, BoxColumns):
+            _plan_columns(
+                part_frame, part, label_ids, per_kind, frames_by_track, loose_frames, memo
+            )
+            continue
+        _plan_structs(part, context, per_kind, frames_by_track, loose_frames, model_refs, run_refs)
     count = sum(per_kind.values())
     per_label: dict[int | None, int] = defaultdict(int)
     per_type: dict[str, int] = defaultdict(int)
@@ -109,3 +100,70 @@ def plan_import(
         counts=counts,
         warnings=warnings,
     )
+
+
+def _plan_structs(
+    instances: Iterable[Located],
+    context: ProjectContext,
+    per_kind: dict[tuple[type, int | None], int],
+    frames_by_track: dict[tuple[int, int], list[int]],
+    loose_frames: set[int],
+    model_refs: set[str],
+    run_refs: set[tuple[str, str]],
+) -> None:
+    label_ids = context.label_ids
+    for frame, _index, inst in instances:
+        if inst.sequence_id is not None:
+            # The caller named an existing track: its number is the truth from here on.
+            inst.number = context.sequences[inst.sequence_id][1]
+        label_id = inst.label_file_id
+        if label_id is None and inst.name is not None:
+            label_id = label_ids.get(inst.name)
+        per_kind[(type(inst), label_id)] += 1
+        if frame is not None:
+            if label_id is not None:
+                frames_by_track[(label_id, inst.number or 1)].append(frame)
+            else:
+                loose_frames.add(frame)
+        if inst.model_ref is not None or inst.model_id is not None:
+            model_ref = inst.model_ref or context.model_refs.get(inst.model_id)
+            if model_ref is not None:
+                model_refs.add(model_ref)
+                if inst.model_run_ref is not None:
+                    run_refs.add((model_ref, inst.model_run_ref))
+
+
+def _plan_columns(
+    frame: int | None,
+    columns: BoxColumns,
+    label_ids: dict[str, int],
+    per_kind: dict[tuple[type, int | None], int],
+    frames_by_track: dict[tuple[int, int], list[int]],
+    loose_frames: set[int],
+    memo: dict[str, Any],
+) -> None:
+    """`_plan_structs` for a frame of boxes in columns (no sequence ids, models or runs).
+    `memo`: what the last frame's columns gave, reused when this frame's are the same tuples
+    (`compact_frames` shares equal columns)."""
+    if memo.get("names") is not columns.names or memo.get("numbers") is not columns.numbers:
+        ids = [*map(label_ids.get, columns.names)]
+        by_track: dict[Any, list[int]] = frames_by_track
+        memo.update(
+            names=columns.names,
+            numbers=columns.numbers,
+            counts=Counter(ids).items(),
+            # Each box's track's list of frames (none when a name is not a label: that box's
+            # frame is a loose one; never the case once checked).
+            tracks=[
+                by_track[t] for t in zip(ids, columns.numbers, strict=True) if t[0] is not None
+            ],
+            loose=None in ids,
+        )
+    for label_id, n in memo["counts"]:
+        per_kind[(Box, label_id)] += n
+    if frame is None:
+        return
+    if memo["loose"]:
+        loose_frames.add(frame)
+    # The frame goes on each box's track's list in C, no loop step per box.
+    deque(map(list.append, memo["tracks"], repeat(frame)), maxlen=0)
