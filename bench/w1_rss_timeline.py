@@ -3,7 +3,8 @@
 The same workload and server as bench/w1_bench.py (SQLite, 1 import worker, the packet POSTed
 to the native or the diffgram-compatible route); the server's RSS (with its children, psutil)
 is sampled every 50 ms and printed every 0.5 s, marked until the 202/200, with the peak before
-and after it against 4x the payload.
+and after it against 4x the payload, and the server's CPU time (user + system) from the POST
+to `success`: steadier than wall time when other work shares the cores.
 
     .venv/bin/python bench/w1_rss_timeline.py            # native route
     .venv/bin/python bench/w1_rss_timeline.py compat
@@ -92,6 +93,7 @@ def measure(route: str, body: Path, data_dir: Path, psid: str, client_id: str, s
         else:
             url = f"{base}/api/walrus/v1/project/{psid}/input/packet"
         with httpx.Client(auth=(client_id, secret), timeout=1800) as http, open(body, "rb") as f:
+            cpu_before = proc.cpu_times()
             started = time.perf_counter()
             answer = http.post(url, content=f, headers={"Content-Length": str(size)})
             accepted = time.perf_counter()
@@ -111,6 +113,7 @@ def measure(route: str, body: Path, data_dir: Path, psid: str, client_id: str, s
 
             poll(done, timeout=1800, interval=0.05)
             ended = time.perf_counter()
+            cpu_after = proc.cpu_times()
         stop.set()
         time.sleep(0.1)
     finally:
@@ -122,7 +125,8 @@ def measure(route: str, body: Path, data_dir: Path, psid: str, client_id: str, s
         f"{route}: payload {size / MIB:.1f} MiB (4x = {4 * size / MIB:.0f} MiB); at rest "
         f"{samples[0][1] / MIB:.0f} MiB; peak before the answer {before / MIB:.0f} MiB, after "
         f"{after / MIB:.0f} MiB = {max(before, after) / size:.2f}x payload; answered after "
-        f"{accepted - started:.2f} s, success after {ended - started:.2f} s"
+        f"{accepted - started:.2f} s, success after {ended - started:.2f} s; server CPU "
+        f"{cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system:.2f} s"
     )
     for t, rss in samples[::10]:
         mark = "  (before the answer)" if t <= accepted else ""
