@@ -22,6 +22,7 @@ from rich.table import Table
 
 from labelport.errors import Conflict, NotFound
 from labelport.service import Service
+from labelport.shapes import ProjectOut
 
 PROJECT = "walkthrough"
 LABELS = ("cat", "another")
@@ -108,7 +109,7 @@ def free_port(preferred: int) -> int:
     raise RuntimeError("no free port")
 
 
-def ensure_project(service: Service) -> dict[str, Any]:
+def ensure_project(service: Service) -> ProjectOut:
     try:
         project = service.get_project(PROJECT)
     except NotFound:

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 import msgspec
 
@@ -48,13 +48,14 @@ from labelport.ingest.job import TERMINAL, ImportJob
 from labelport.media import MediaError, served
 from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
 from labelport.media.served import ServedMedia
-from labelport.shapes import problem_dicts, record_keys
+from labelport.shapes import problem_dicts, problems_out, record_keys
 from labelport.store import Store
 from labelport.store.batches import BatchLine
-from labelport.store.records import Batch, Import
+from labelport.store.records import AttributeGroup, Batch, File, Import, Instance, Label
 from labelport.store.tables import BATCH_TERMINAL_STATUSES, ON_ERROR, TERMINAL_STATUSES
 
 log = logging.getLogger(__name__)
+_Shape = TypeVar("_Shape")
 
 DEFAULT_DATA_DIR = Path("labelport-data")
 MEDIA_ROOTS_ENV = "LABELPORT_MEDIA_ROOTS"
@@ -219,16 +220,16 @@ class Service:
 
     # -- projects and keys -----------------------------------------------------------------
 
-    def create_project(self, name: str, string_id: str | None = None) -> dict[str, Any]:
+    def create_project(self, name: str, string_id: str | None = None) -> shapes.ProjectOut:
         if not name.strip():
             raise Invalid("a project needs a name")
         created = self.store.create_project(string_id or string_id_for(name), name)
-        return _public(created, _PROJECT_KEYS)
+        return _public(created, shapes.ProjectOut)
 
-    def get_project(self, string_id: str) -> dict[str, Any]:
-        return _public(self.store.get_project_by_string_id(string_id), _PROJECT_KEYS)
+    def get_project(self, string_id: str) -> shapes.ProjectOut:
+        return _public(self.store.get_project_by_string_id(string_id), shapes.ProjectOut)
 
-    def create_api_key(self, project_id: int, role: str = "admin") -> dict[str, Any]:
+    def create_api_key(self, project_id: int, role: str = "admin") -> shapes.KeyOut:
         if role not in auth.ROLES:
             raise Invalid(f"role must be one of {', '.join(auth.ROLES)}, not {role!r}")
         self.store.get_project(project_id)
@@ -246,7 +247,7 @@ class Service:
             "project_id": project_id,
         }
 
-    def authenticate(self, client_id: str, client_secret: str) -> dict[str, Any] | None:
+    def authenticate(self, client_id: str, client_secret: str) -> shapes.KeyHolder | None:
         key = self.store.get_api_key(client_id)
         # An unknown id is checked against a dummy hash: the same scrypt as a wrong secret.
         if not auth.verify_secret(client_secret, key.secret_hash if key else None) or not key:
@@ -261,11 +262,11 @@ class Service:
 
     # -- labels, attributes, directories ---------------------------------------------------
 
-    def list_label_schemas(self, project_id: int) -> list[dict[str, Any]]:
-        return [_public(r, _SCHEMA_KEYS) for r in self.store.list_label_schemas(project_id)]
+    def list_label_schemas(self, project_id: int) -> list[shapes.SchemaOut]:
+        return [_public(r, shapes.SchemaOut) for r in self.store.list_label_schemas(project_id)]
 
-    def create_label_schema(self, project_id: int, name: str) -> dict[str, Any]:
-        return _public(self.store.create_label_schema(project_id, name), _SCHEMA_KEYS)
+    def create_label_schema(self, project_id: int, name: str) -> shapes.SchemaOut:
+        return _public(self.store.create_label_schema(project_id, name), shapes.SchemaOut)
 
     def create_labels(
         self,
@@ -274,7 +275,7 @@ class Service:
         *,
         schema_id: int | None = None,
         colour: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[shapes.LabelOut]:
         cleaned = [n for n in (name.strip() for name in names) if n]
         if len(cleaned) != len(names):
             raise Invalid("label names must not be empty")
@@ -294,11 +295,11 @@ class Service:
         ids = {r.id for r in created}
         return [lab for lab in self.list_labels(project_id) if lab["id"] in ids]
 
-    def list_labels(self, project_id: int) -> list[dict[str, Any]]:
+    def list_labels(self, project_id: int) -> list[shapes.LabelOut]:
         """Every label by id; `colour` is the one set for it or its default (by its place)."""
         return [_label(r, i) for i, r in enumerate(self.store.list_labels(project_id))]
 
-    def get_label(self, project_id: int, label_id: int) -> dict[str, Any]:
+    def get_label(self, project_id: int, label_id: int) -> shapes.LabelOut:
         label = self.store.get_label(label_id)
         if label.project_id != project_id:
             raise NotFound(f"label {label_id} not found")
@@ -306,7 +307,7 @@ class Service:
 
     def set_label_colour(
         self, project_id: int, label_id: int, colour: str | None
-    ) -> dict[str, Any]:
+    ) -> shapes.LabelOut:
         """Sets a label's colour (`#rrggbb`), or with None gives it back its default colour."""
         checked = None if colour is None else _checked_colour(colour)
         label = self.store.set_label_colour(project_id, label_id, checked)
@@ -324,7 +325,7 @@ class Service:
         min_value: float | None = None,
         max_value: float | None = None,
         is_root: bool = True,
-    ) -> dict[str, Any]:
+    ) -> shapes.AttributeGroupOut:
         try:
             group = self.store.create_attribute_group(
                 project_id,
@@ -343,7 +344,7 @@ class Service:
 
     def update_attribute_group(
         self, project_id: int, group_id: int, **fields: Any
-    ) -> dict[str, Any]:
+    ) -> shapes.AttributeGroupOut:
         try:
             return public_group(self.store.update_attribute_group(project_id, group_id, **fields))
         except ValueError as exc:
@@ -351,24 +352,24 @@ class Service:
 
     def add_attribute_option(
         self, project_id: int, group_id: int, name: str, display_name: str | None = None
-    ) -> dict[str, Any]:
+    ) -> shapes.OptionOut:
         option = self.store.add_attribute_option(project_id, group_id, name, display_name)
-        return _public(option, _OPTION_KEYS)
+        return _public(option, shapes.OptionOut)
 
-    def list_attribute_groups(self, project_id: int) -> list[dict[str, Any]]:
+    def list_attribute_groups(self, project_id: int) -> list[shapes.AttributeGroupOut]:
         return [public_group(g) for g in self.store.list_attribute_groups(project_id)]
 
-    def create_directory(self, project_id: int, nickname: str) -> dict[str, Any]:
+    def create_directory(self, project_id: int, nickname: str) -> shapes.DirectoryOut:
         if not nickname.strip():
             raise Invalid("a directory needs a name")
-        return _public(self.store.create_directory(project_id, nickname), _DIRECTORY_KEYS)
+        return _public(self.store.create_directory(project_id, nickname), shapes.DirectoryOut)
 
-    def list_directories(self, project_id: int) -> list[dict[str, Any]]:
-        return [_public(d, _DIRECTORY_KEYS) for d in self.store.list_directories(project_id)]
+    def list_directories(self, project_id: int) -> list[shapes.DirectoryOut]:
+        return [_public(d, shapes.DirectoryOut) for d in self.store.list_directories(project_id)]
 
     def get_directory(
         self, project_id: int, directory_id: int | None = None, nickname: str | None = None
-    ) -> dict[str, Any]:
+    ) -> shapes.DirectoryOut:
         if directory_id is not None:
             found = self.store.get_directory(directory_id, project_id)
         elif nickname is not None:
@@ -378,7 +379,7 @@ class Service:
             found = matches[0]
         else:
             found = self.store.default_directory(project_id)
-        return _public(found, _DIRECTORY_KEYS)
+        return _public(found, shapes.DirectoryOut)
 
     def _schema_in(self, project_id: int, schema_id: int) -> None:
         if schema_id not in {s.id for s in self.store.list_label_schemas(project_id)}:
@@ -386,7 +387,7 @@ class Service:
 
     # -- files -----------------------------------------------------------------------------
 
-    def get_file(self, project_id: int, file_id: int) -> dict[str, Any]:
+    def get_file(self, project_id: int, file_id: int) -> shapes.FileOut:
         return public_file(self.store.get_file(file_id, project_id))
 
     def list_files(
@@ -396,7 +397,7 @@ class Service:
         directory_id: int | None = None,
         page: int = 1,
         per_page: int = 100,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[shapes.FileOut], int]:
         if directory_id is not None:
             self.store.get_directory(directory_id, project_id)
         page, per_page = max(page, 1), min(max(per_page, 1), 1000)
@@ -449,7 +450,7 @@ class Service:
         headers = served.safety_headers(content_type, row.original_filename)
         return ServedMedia(stream, content_type, headers)
 
-    def get_tokens(self, project_id: int, file_id: int) -> list[dict[str, Any]]:
+    def get_tokens(self, project_id: int, file_id: int) -> list[shapes.TokenOut]:
         row = self.store.get_file(file_id, project_id)
         if row.media_type != "text":
             raise NotFound(f"file {file_id} is not a text file")
@@ -466,7 +467,7 @@ class Service:
         upload: tuple[str, BinaryIO] | None = None,
         dry_run: bool = False,
         import_counts: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> shapes.ImportOut | shapes.DryRunOut:
         """Check everything that needs no media now; queue the rest. Raises `Rejected`.
 
         `packet` is JSON bytes, a dict, or a binary file of JSON (read from its start); a large
@@ -590,12 +591,7 @@ class Service:
                 idempotency_key=_text_or_none(getattr(parsed, "idempotency_key", None)),
                 media_name=media_name,
                 media_url=media_url,
-                problem_groups=[
-                    g.to_dict()
-                    for g in problem_groups.capped(
-                        problem_groups.group_problems(report.problems, by_code), 50
-                    )
-                ],
+                problem_groups=_grouped(report.problems, by_code),
             )
         except Exception:  # an outage: the answer stays the 422 it is
             log.exception("could not record a rejected packet of project %s", project_id)
@@ -633,7 +629,7 @@ class Service:
         report: Any,
         upload: tuple[str, BinaryIO] | None,
         existing_file: dict[str, Any] | None,
-    ) -> dict[str, Any]:
+    ) -> shapes.DryRunOut:
         """Check against the media too when it can be had, then store nothing. The media is
         fetched even when the packet has other problems, so that one dry run reports them all
         (a media URL refused already is not tried)."""
@@ -657,19 +653,15 @@ class Service:
         return {
             "status": "dry_run",
             "problem_count": report.problem_count,
-            "problems": problem_dicts(report.problems),
-            "problem_groups": [
-                g.to_dict()
-                for g in problem_groups.capped(
-                    problem_groups.group_problems(
-                        report.problems, report.summary().get("problem_counts_by_code")
-                    ),
-                    50,
-                )
-            ],
+            "problems": problems_out(report.problems),
+            "problem_groups": _grouped(report.problems, dict(report.problem_counts_by_code)),
             "warning_count": report.warning_count,
-            "warnings": problem_dicts(report.warnings),
-            **report.summary(),
+            "warnings": problems_out(report.warnings),
+            "problems_listed_at_most": report.limit,
+            "problems_not_listed": report.problems_not_listed,
+            "problem_counts_by_code": dict(report.problem_counts_by_code),
+            "warnings_not_listed": report.warnings_not_listed,
+            "warning_counts_by_code": dict(report.warning_counts_by_code),
             "counts": {
                 k: v
                 for k, v in import_counts(report.counts).items()
@@ -684,7 +676,7 @@ class Service:
         *,
         problems_page: int = 1,
         problems_per_page: int = 100,
-    ) -> dict[str, Any]:
+    ) -> shapes.ImportOut:
         row = self.store.get_import(import_id, project_id)
         return public_import(row, problems_page=problems_page, problems_per_page=problems_per_page)
 
@@ -695,7 +687,7 @@ class Service:
         idempotency_key: str | None = None,
         key_stem: str | None = None,
         status: str | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> shapes.ImportOut | None:
         """The import sent with `idempotency_key`, or the newest whose key is `key_stem` + "#" +
         a version (`Store.find_latest_import_by_key_stem`); of `status` if given; else None.
         The import's problems are not included (`get_import` pages them)."""
@@ -717,7 +709,7 @@ class Service:
         media_type: str | None = None,
         page: int = 1,
         per_page: int = 50,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[shapes.ImportOut], int]:
         page, per_page = max(page, 1), min(max(per_page, 1), 500)
         rows = self.store.list_imports(
             project_id,
@@ -729,7 +721,9 @@ class Service:
         total = self.store.count_imports(project_id, status=status, media_type=media_type)
         return [public_import(r, problems_per_page=0) for r in rows], total
 
-    def wait_import(self, project_id: int, import_id: int, timeout: float = 60.0) -> dict[str, Any]:
+    def wait_import(
+        self, project_id: int, import_id: int, timeout: float = 60.0
+    ) -> shapes.ImportOut:
         deadline = time.monotonic() + timeout
         delay = 0.02
         while True:
@@ -751,7 +745,7 @@ class Service:
         media: str = "copy",
         source: str = "api",
         import_counts: Mapping[int, dict[str, Any]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> shapes.BatchOut:
         """Queue many packets as one batch: NDJSON (bytes or a binary file, one packet a line;
         blank lines are ignored) or an iterable of packets. Each line becomes an import of its
         own, checked and written on its own: a bad line fails alone, never the batch, so this
@@ -786,13 +780,13 @@ class Service:
 
     def get_batch(
         self, project_id: int, batch_id: int, *, page: int = 1, per_page: int = 100
-    ) -> dict[str, Any]:
+    ) -> shapes.BatchOut:
         """The batch, its lines per status, and one page of per-line outcomes (by line)."""
         batch, counts = self.store.batch_state(batch_id, project_id)
         page, per_page = max(page, 1), min(max(per_page, 0), 1000)
         first = (page - 1) * per_page
         last = min(first + per_page, batch.file_count) - 1
-        files: list[dict[str, Any]] = []
+        files: list[shapes.BatchLineOut] = []
         if last >= first:
             own = {r.batch_line: r for r in self.store.batch_imports(batch.id, first, last)}
             dups = {
@@ -808,7 +802,7 @@ class Service:
                     files.append(_line_outcome(line, firsts[dups[line]], duplicate=True))
         done = sum(n for status, n in counts.items() if status in TERMINAL)
         return {
-            **_public(batch, _BATCH_KEYS),
+            **_public(batch, shapes.BatchRow),
             "counts": counts,
             "percent": round(100.0 * done / batch.file_count, 1) if batch.file_count else 100.0,
             "files": files,
@@ -817,7 +811,7 @@ class Service:
 
     def list_batches(
         self, project_id: int, *, page: int = 1, per_page: int = 50
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[shapes.BatchOut], int]:
         page, per_page = max(page, 1), min(max(per_page, 1), 500)
         rows = self.store.list_batches(project_id, limit=per_page, offset=(page - 1) * per_page)
         shown = [self.get_batch(project_id, b.id, per_page=0) for b in rows]
@@ -825,7 +819,7 @@ class Service:
             b["files"] = []  # one batch's lines are read from the batch
         return shown, self.store.count_batches(project_id)
 
-    def wait_batch(self, project_id: int, batch_id: int, timeout: float = 600.0) -> dict[str, Any]:
+    def wait_batch(self, project_id: int, batch_id: int, timeout: float = 600.0) -> shapes.BatchOut:
         """The batch once it has ended (or when `timeout` runs out), without its lines."""
         deadline = time.monotonic() + timeout
         delay = 0.02
@@ -839,7 +833,7 @@ class Service:
 
     def find_imports(
         self, project_id: int, *, keys: Sequence[str] = (), stems: Sequence[str] = ()
-    ) -> dict[str, dict[str, Any]]:
+    ) -> shapes.ImportsFound:
         """Many `find_import`s in one call: {"keys": {key: import}, "latest": {stem: import},
         "latest_success": {stem: import}}, each holding only what was found."""
         found = self.store.find_imports_by_keys(project_id, list(keys))
@@ -863,7 +857,7 @@ class Service:
         frame_end: int | None = None,
         page: int = 1,
         per_page: int = 1000,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[shapes.InstanceOut], int]:
         self.store.get_file(file_id, project_id)
         page, per_page = max(page, 1), min(max(per_page, 1), 10_000)
         rows = self.store.list_instances(
@@ -880,12 +874,12 @@ class Service:
 
     def list_sequences(
         self, project_id: int, file_id: int, *, label_id: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[shapes.SequenceOut]:
         self.store.get_file(file_id, project_id)
         labels = self._label_names(project_id)
         return [
             {
-                **_public(s, _SEQUENCE_KEYS),
+                **_public(s, shapes.SequenceRow),
                 "keyframes": s.keyframes or [],
                 "label_name": labels.get(s.label_id),
             }
@@ -914,16 +908,6 @@ class Service:
 
 # -- shapes shown to callers ---------------------------------------------------------------
 
-_SCHEMA_KEYS = record_keys(shapes.SchemaOut)
-_LABEL_KEYS = record_keys(shapes.LabelRow)
-_OPTION_KEYS = record_keys(shapes.OptionOut)
-_DIRECTORY_KEYS = record_keys(shapes.DirectoryOut)
-_PROJECT_KEYS = record_keys(shapes.ProjectOut)
-_FILE_KEYS = record_keys(shapes.FileOut)
-_IMPORT_KEYS = record_keys(shapes.ImportRow)
-_BATCH_KEYS = record_keys(shapes.BatchRow)
-_INSTANCE_KEYS = record_keys(shapes.InstanceRow)
-_SEQUENCE_KEYS = record_keys(shapes.SequenceRow)
 # A fixed palette, assigned by name so a label keeps its colour across projects and runs.
 _PALETTE = (
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
@@ -942,13 +926,14 @@ def _checked_colour(colour: str) -> str:
         raise Invalid(str(exc), code="label.colour_invalid") from None
 
 
-def _label(record: Any, index: int) -> dict[str, Any]:
+def _label(record: Label, index: int) -> shapes.LabelOut:
     """A label as callers see it: its colour is never empty (`colour_is_default` says whether
     it is the palette's)."""
-    out = _public(record, _LABEL_KEYS)
-    out["colour"] = palette.colour_of(record.colour, index)
-    out["colour_is_default"] = not palette.is_colour(record.colour)
-    return out
+    return {
+        **_public(record, shapes.LabelRow),
+        "colour": palette.colour_of(record.colour, index),
+        "colour_is_default": not palette.is_colour(record.colour),
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -959,11 +944,14 @@ def _dict(record: Any) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in dataclasses.asdict(record).items()}
 
 
-def _public(record: Any, keys: tuple[str, ...]) -> dict[str, Any]:
-    return {k: _jsonable(getattr(record, k)) for k in keys}
+def _public(record: object, shape: type[_Shape]) -> _Shape:
+    """The shape's keys (`record_keys`) copied from a store record of the same field names.
+    The cast is what mypy cannot follow: keys taken from the shape itself; their values are
+    the record's (test_response_shapes.py validates them against the shapes)."""
+    return cast(_Shape, {k: _jsonable(getattr(record, k)) for k in record_keys(shape)})
 
 
-def public_group(group: Any) -> dict[str, Any]:
+def public_group(group: AttributeGroup) -> shapes.AttributeGroupOut:
     return {
         "id": group.id,
         "name": group.name,
@@ -973,46 +961,57 @@ def public_group(group: Any) -> dict[str, Any]:
         "max_value": group.max_value,
         "is_root": group.is_root,
         "label_ids": list(group.label_ids),
-        "options": [_public(o, _OPTION_KEYS) for o in group.options],
+        "options": [_public(o, shapes.OptionOut) for o in group.options],
     }
 
 
-def public_file(record: Any) -> dict[str, Any]:
-    return _public(record, _FILE_KEYS)
+def public_file(record: File) -> shapes.FileOut:
+    return _public(record, shapes.FileOut)
 
 
 def public_import(
-    record: Any, *, problems_page: int = 1, problems_per_page: int = 100
-) -> dict[str, Any]:
-    shown = _public(record, _IMPORT_KEYS)
+    record: Import, *, problems_page: int = 1, problems_per_page: int = 100
+) -> shapes.ImportOut:
+    shown = _public(record, shapes.ImportRow)
     if shown["idempotency_key"] is None:  # a rejected packet's key: shown, not reserved
-        shown["idempotency_key"] = getattr(record, "rejected_key", None)
+        shown["idempotency_key"] = record.rejected_key
     problems = record.problems or []
     start = max(problems_page - 1, 0) * problems_per_page
-    shown["counts"] = counts = dict(record.counts or {})
-    shown["problem_count"] = record.problem_count or len(problems)
+    counts = dict(record.counts or {})
     # Stored with the counts; every problem's code counted, the list holds the first 1,000.
-    shown["problem_counts_by_code"] = counts.pop("problem_counts_by_code", None) or dict(
+    by_code: dict[str, int] = counts.pop("problem_counts_by_code", None) or dict(
         Counter(p["code"] for p in problems)
     )
-    shown["problems"] = problem_dicts(problems[start : start + problems_per_page])
     # By code and message, with counts and example paths (format/problem_groups.py): a rejected
     # import's were grouped from its whole list when refused; others' from the stored list.
-    stored_groups = counts.pop("problem_groups", None)
-    if problems_per_page > 0:
-        shown["problem_groups"] = stored_groups or [
-            g.to_dict()
-            for g in problem_groups.capped(
-                problem_groups.group_problems(problems, shown["problem_counts_by_code"]), 50
-            )
-        ]
+    stored_groups: list[shapes.ProblemGroupOut] | None = counts.pop("problem_groups", None)
     warnings = record.warnings or []
-    shown["warning_count"] = shown["counts"].get("warning_count", len(warnings))
-    shown["warnings"] = problem_dicts(warnings[:problems_per_page])
-    return shown
+    out: shapes.ImportOut = {
+        **shown,
+        "counts": counts,
+        "problem_count": record.problem_count or len(problems),
+        "problem_counts_by_code": by_code,
+        "problems": problems_out(problems[start : start + problems_per_page]),
+        "problem_groups": (stored_groups or _grouped(problems, by_code))
+        if problems_per_page > 0
+        else [],
+        "warning_count": counts.get("warning_count", len(warnings)),
+        "warnings": problems_out(warnings[:problems_per_page]),
+    }
+    if problems_per_page == 0:  # imports listed or found: fetch the import for its groups
+        del out["problem_groups"]
+    return out
 
 
-def _line_outcome(line: int, row: Import, *, duplicate: bool) -> dict[str, Any]:
+def _grouped(problems: list[Any], by_code: dict[str, int] | None) -> list[shapes.ProblemGroupOut]:
+    """The problems grouped by code and message, the 50 largest groups."""
+    return [
+        g.to_dict()
+        for g in problem_groups.capped(problem_groups.group_problems(problems, by_code), 50)
+    ]
+
+
+def _line_outcome(line: int, row: Import, *, duplicate: bool) -> shapes.BatchLineOut:
     """What became of one line of a batch (for a duplicate: of the import it repeated)."""
     problems = row.problems or []
     counts = row.counts or {}
@@ -1028,7 +1027,7 @@ def _line_outcome(line: int, row: Import, *, duplicate: bool) -> dict[str, Any]:
         "media_url": row.media_url,
         "counts": counts,
         "problem_count": row.problem_count or len(problems),
-        "problems": problem_dicts(problems[:20]),
+        "problems": problems_out(problems[:20]),
         "warning_count": counts.get("warning_count", len(row.warnings or [])),
         "error": row.error,
     }
@@ -1175,17 +1174,26 @@ def _spooled(packets: bytes | BinaryIO | Iterable[bytes | dict[str, Any]], path:
 
 
 def public_instance(
-    record: Any, label_names: dict[int, str], numbers: dict[int, int]
-) -> dict[str, Any]:
-    shown = _public(record, _INSTANCE_KEYS)
-    shown["label_name"] = label_names.get(record.label_id)
-    shown["number"] = numbers.get(record.sequence_id)
+    record: Instance, label_names: dict[int, str], numbers: dict[int, int]
+) -> shapes.InstanceOut:
+    shown: shapes.InstanceOut = {
+        **_public(record, shapes.InstanceRow),
+        "label_name": None if record.label_id is None else label_names.get(record.label_id),
+        "number": None if record.sequence_id is None else numbers.get(record.sequence_id),
+        "attribute_groups": record.attributes or {},
+    }
+    # The type's geometry keys (InstanceOut takes them undeclared), before attribute_groups as
+    # the answer always listed them.
+    geometry: dict[str, Any] = {}
     if record.type == "box":
-        shown.update(x_min=record.x_min, y_min=record.y_min, x_max=record.x_max, y_max=record.y_max)
+        geometry.update(
+            x_min=record.x_min, y_min=record.y_min, x_max=record.x_max, y_max=record.y_max
+        )
     if record.geometry:
-        shown.update(record.geometry)
-    shown["attribute_groups"] = record.attributes or {}
-    return shown
+        geometry.update(record.geometry)
+    return cast(
+        shapes.InstanceOut, {**shown, **geometry, "attribute_groups": shown["attribute_groups"]}
+    )
 
 
 _MEDIA_BY_EXTENSION = {

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal, NotRequired, cast
 
 # typing_extensions': pydantic reads TypedDicts of `typing` only from Python 3.12 on.
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict, TypeIs
 
 Timestamp = datetime | str | None
 
@@ -38,10 +38,9 @@ class ProblemOut(TypedDict):
     message: str
 
 
-def problem_dict(problem: Any) -> dict[str, str]:
-    """A problem or warning as JSON (a `ProblemOut`): a `format.Problem` (or anything with code,
-    path, message) or a stored dict; a missing part is "". Typed as a plain dict: the store and
-    the jobs keep lists of them as such."""
+def problem_dict(problem: Any) -> ProblemOut:
+    """A problem or warning as JSON: a `format.Problem` (or anything with code, path, message)
+    or a stored dict; a missing part is ""."""
     if isinstance(problem, Mapping):
         return {
             "code": str(problem.get("code", "")),
@@ -55,8 +54,17 @@ def problem_dict(problem: Any) -> dict[str, str]:
     }
 
 
-def problem_dicts(problems: Iterable[Any] | None) -> list[dict[str, str]]:
+def problems_out(problems: Iterable[Any] | None) -> list[ProblemOut]:
     return [problem_dict(p) for p in problems or ()]
+
+
+def problem_dicts(problems: Iterable[Any] | None) -> list[dict[str, str]]:
+    """`problems_out` as plain dicts: the jobs and the store keep their lists typed so
+    (ingest/'s signatures)."""
+    return [
+        {"code": d["code"], "path": d["path"], "message": d["message"]}
+        for d in problems_out(problems)
+    ]
 
 
 class ExampleOut(TypedDict):
@@ -89,6 +97,15 @@ class KeyOut(TypedDict):
     client_secret: NotRequired[str]  # only when the key is created
     role: str
     project_id: int
+
+
+class KeyHolder(TypedDict):
+    """Whom an API key authenticates (`Service.authenticate`): not an answer of its own."""
+
+    client_id: str
+    role: str
+    project_id: int
+    project_string_id: str
 
 
 class SchemaOut(TypedDict):
@@ -233,6 +250,11 @@ class DryRunOut(TypedDict):
     warnings_not_listed: int
     warning_counts_by_code: dict[str, int]
     counts: dict[str, Any]
+
+
+def is_dry_run(answer: ImportOut | DryRunOut) -> TypeIs[DryRunOut]:
+    """Whether `Service.submit_packet` answered a dry run (a packet may ask for one itself)."""
+    return answer["status"] == "dry_run"
 
 
 # -- batches ---------------------------------------------------------------------------------

@@ -113,6 +113,17 @@ def test_from_blob_path_says_it_is_not_supported(client: TestClient, project: Pr
     assert "from_url" in response.json()["log"]["error"]
 
 
+def test_a_packet_asking_for_a_dry_run_is_a_readable_400(client: TestClient, project: ProjectKeys):
+    # The Service answers a dry run without an import id: the SDK's input routes have no input
+    # to show for it (this was a 500, a KeyError on the answer's id).
+    packet = {"media": {"url": None, "type": "text"}, "text_data": "hi", "dry_run": True}
+    response = client.post(u(WALRUS, project, "/input/packet"), json=packet)
+    assert response.status_code == 400, response.text
+    assert "dry_run=true" in response.json()["log"]["error"]
+    listed = client.post(u(WALRUS, project, "/input/view/list"), json={}).json()
+    assert listed["input_list"] == []
+
+
 def test_text_packet_in_the_sdk_shape_and_input_views(client: TestClient, project: ProjectKeys):
     # What FileConstructor.from_text_data sends, placeholders and all.
     packet = {

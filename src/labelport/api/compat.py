@@ -21,6 +21,7 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from labelport import shapes
 from labelport.api import models as m
 from labelport.api.auth import Principal, check_project, check_role, current_principal
 from labelport.api.auth import editor as editor_dep
@@ -55,13 +56,13 @@ Svc = Annotated[Service, Depends(_svc)]
 # --- translation into the SDK's shapes --------------------------------------------------------
 
 
-def dg_directory(d: dict[str, Any]) -> dict[str, Any]:
+def dg_directory(d: shapes.DirectoryOut) -> dict[str, Any]:
     # No other keys: the SDK copies every key onto its Directory object (a "project" key would
     # replace the client it later calls through).
     return {"directory_id": d["id"], "id": d["id"], "nickname": d["nickname"]}
 
 
-def dg_file(f: dict[str, Any], request: Request | None = None, psid: str = "") -> dict[str, Any]:
+def dg_file(f: shapes.FileOut, request: Request | None = None, psid: str = "") -> dict[str, Any]:
     media_type = f.get("media_type")
     out: dict[str, Any] = {
         "id": f["id"],
@@ -98,7 +99,7 @@ def dg_file(f: dict[str, Any], request: Request | None = None, psid: str = "") -
     return out
 
 
-def dg_label_file(label: dict[str, Any]) -> dict[str, Any]:
+def dg_label_file(label: shapes.LabelOut) -> dict[str, Any]:
     return {
         "id": label["id"],
         "type": "label",
@@ -108,15 +109,15 @@ def dg_label_file(label: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def dg_instance(i: dict[str, Any]) -> dict[str, Any]:
-    out = dict(i)
+def dg_instance(i: shapes.InstanceOut) -> dict[str, Any]:
+    out: dict[str, Any] = {**i}
     out["label_file_id"] = i.get("label_id")
     out["label_file"] = {"id": i.get("label_id"), "label": {"name": i.get("label_name")}}
     out["frame_number"] = i.get("frame")
     return out
 
 
-def dg_input(imp: dict[str, Any]) -> dict[str, Any]:
+def dg_input(imp: shapes.ImportOut) -> dict[str, Any]:
     # Diffgram's clients know an input as success, failed or in progress; a packet refused when
     # sent is a failed input to them (labelport's own routes say `rejected`).
     rejected = imp.get("status") == "rejected"
@@ -144,7 +145,7 @@ def dg_input(imp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def dg_sequence(s: dict[str, Any]) -> dict[str, Any]:
+def dg_sequence(s: shapes.SequenceOut) -> dict[str, Any]:
     return {
         "id": s["id"],
         "video_file_id": s.get("file_id"),
@@ -158,7 +159,7 @@ def dg_sequence(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def dg_attribute_group(g: dict[str, Any]) -> dict[str, Any]:
+def dg_attribute_group(g: shapes.AttributeGroupOut) -> dict[str, Any]:
     return {
         "id": g["id"],
         "name": g.get("name"),
@@ -319,8 +320,8 @@ def spooled_sdk_packet(body: BinaryIO, header_directory: int | None) -> BinaryIO
 
 def _all_instances(
     svc: Service, project_id: int, file_id: int, start: int | None = None, end: int | None = None
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+) -> list[shapes.InstanceOut]:
+    out: list[shapes.InstanceOut] = []
     page = 1
     while True:
         items, total = svc.list_instances(
@@ -592,16 +593,26 @@ async def input_packet(request: Request, project_string_id: Psid, who: Editor, s
         result = await run_in_threadpool(
             _submit_spooled, svc, who.project_id, body, header_directory
         )
-    return {"log": OK, "input_id": result.get("id"), "input": dg_input(result)}
+    return {"log": OK, "input_id": result["id"], "input": dg_input(result)}
+
+
+def _stored(answer: shapes.ImportOut | shapes.DryRunOut) -> shapes.ImportOut:
+    """The import of an SDK packet. A packet may ask for a dry run itself, whose answer is no
+    input: a 400 that says where dry runs are (it used to be a 500, a KeyError on its id)."""
+    if shapes.is_dry_run(answer):
+        raise Invalid(
+            "the diffgram SDK routes import what they are sent: check a packet with"
+            " POST /api/v1/projects/{project_string_id}/packets?dry_run=true"
+        )
+    return answer
 
 
 def _submit_spooled(
     svc: Service, project_id: int, body: BinaryIO, header_directory: int | None
-) -> dict[str, Any]:
+) -> shapes.ImportOut:
     packet = spooled_sdk_packet(body, header_directory)
     try:
-        result: dict[str, Any] = svc.submit_packet(project_id, packet, source="diffgram_sdk")
-        return result
+        return _stored(svc.submit_packet(project_id, packet, source="diffgram_sdk"))
     finally:
         if packet is not body and hasattr(packet, "close"):
             packet.close()
@@ -640,11 +651,13 @@ def input_from_local(
     except msgspec.DecodeError as exc:
         raise Invalid(f"the json part is not valid JSON: {exc}") from None
     packet = sdk_packet(packet, request)
-    result = svc.submit_packet(
-        who.project_id,
-        packet,
-        source="diffgram_sdk",
-        upload=(file.filename or "upload", file.file),
+    result = _stored(
+        svc.submit_packet(
+            who.project_id,
+            packet,
+            source="diffgram_sdk",
+            upload=(file.filename or "upload", file.file),
+        )
     )
     # The SDK returns a File from this answer, so the file must exist: wait for the import,
     # and report a failed one as the 400 the SDK shows.
@@ -653,14 +666,17 @@ def input_from_local(
         result = svc.wait_import(who.project_id, result["id"], timeout=timeout)
     except TimeoutError:
         result = svc.get_import(who.project_id, result["id"])
-    if result.get("status") == "failed":
+    if result["status"] == "failed":
         problems = result["problems"]
         count = int(result["problem_count"] or len(problems))
-        message = result.get("error") or f"the import failed with {count} problem(s)"
+        message = result["error"] or f"the import failed with {count} problem(s)"
         raise Invalid(readable(message, problems, count))
-    f = {"id": result.get("file_id")}
-    if result.get("file_id") is not None:
-        f = dg_file(svc.get_file(who.project_id, result["file_id"]), request)
+    file_id = result["file_id"]
+    f = (
+        {"id": file_id}
+        if file_id is None
+        else dg_file(svc.get_file(who.project_id, file_id), request)
+    )
     return {"log": OK, "file": f, "input": dg_input(result)}
 
 

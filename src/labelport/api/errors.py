@@ -11,6 +11,7 @@ the compatibility routes bad input is a 400 whose `log.error` already reads well
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -121,7 +122,7 @@ def rejected_message(exc: Rejected) -> str:
     )
 
 
-def readable(message: str, problems: list[dict[str, Any]], problem_count: int) -> str:
+def readable(message: str, problems: Sequence[Mapping[str, Any]], problem_count: int) -> str:
     """One text a person can read in a terminal: the summary, then one line per problem."""
     lines = [message]
     for p in problems[:_READABLE_PROBLEMS]:

@@ -145,9 +145,9 @@ _DRY_RUN = TypeAdapter(shapes.DryRunOut)
 _BATCH = TypeAdapter(shapes.BatchOut)
 
 
-def import_answer(result: dict[str, Any]) -> JSONResponse:
+def import_answer(result: shapes.ImportOut | shapes.DryRunOut) -> JSONResponse:
     """202 for a queued (or already known) import; 200 for a dry run, which stores nothing."""
-    if result.get("status") == "dry_run":
+    if shapes.is_dry_run(result):
         return JSONResponse(_DRY_RUN.dump_python(_DRY_RUN.validate_python(result), mode="json"))
     queued = _IMPORT.dump_python(_IMPORT.validate_python(result), mode="json")
     return JSONResponse(queued, status_code=202)
@@ -157,12 +157,12 @@ def import_answer(result: dict[str, Any]) -> JSONResponse:
 
 
 @router.get("", response_model=shapes.ProjectOut, summary="The project of this key")
-def get_project(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+def get_project(project_string_id: Psid, who: Viewer, svc: Svc) -> shapes.ProjectOut:
     return svc.get_project(project_string_id)
 
 
 @router.post("/keys", response_model=shapes.KeyOut, status_code=201, summary="Create an API key")
-def create_key(project_string_id: Psid, body: m.KeyIn, who: Admin, svc: Svc) -> Any:
+def create_key(project_string_id: Psid, body: m.KeyIn, who: Admin, svc: Svc) -> shapes.KeyOut:
     return svc.create_api_key(who.project_id, role=body.role)
 
 
@@ -170,24 +170,28 @@ def create_key(project_string_id: Psid, body: m.KeyIn, who: Admin, svc: Svc) -> 
 
 
 @router.get("/labels", response_model=list[shapes.LabelOut])
-def list_labels(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+def list_labels(project_string_id: Psid, who: Viewer, svc: Svc) -> list[shapes.LabelOut]:
     return svc.list_labels(who.project_id)
 
 
 @router.post("/labels", response_model=list[shapes.LabelOut], status_code=201)
-def create_labels(project_string_id: Psid, body: m.LabelsIn, who: Editor, svc: Svc) -> Any:
+def create_labels(
+    project_string_id: Psid, body: m.LabelsIn, who: Editor, svc: Svc
+) -> list[shapes.LabelOut]:
     return svc.create_labels(
         who.project_id, body.names, schema_id=body.schema_id, colour=body.colour
     )
 
 
 @router.get("/labels/{label_id}", response_model=shapes.LabelOut)
-def get_label(project_string_id: Psid, label_id: IdPath, who: Viewer, svc: Svc) -> Any:
+def get_label(project_string_id: Psid, label_id: IdPath, who: Viewer, svc: Svc) -> shapes.LabelOut:
     return svc.get_label(who.project_id, label_id)
 
 
 @router.get("/labels/{label_id}/colour", response_model=shapes.LabelOut, summary="A label's colour")
-def get_label_colour(project_string_id: Psid, label_id: IdPath, who: Viewer, svc: Svc) -> Any:
+def get_label_colour(
+    project_string_id: Psid, label_id: IdPath, who: Viewer, svc: Svc
+) -> shapes.LabelOut:
     return svc.get_label(who.project_id, label_id)
 
 
@@ -196,30 +200,34 @@ def get_label_colour(project_string_id: Psid, label_id: IdPath, who: Viewer, svc
 )
 def set_label_colour(
     project_string_id: Psid, label_id: IdPath, body: m.LabelColourIn, who: Editor, svc: Svc
-) -> Any:
+) -> shapes.LabelOut:
     """`{"colour": "#rrggbb"}`; `{"colour": null}` gives the label back its default colour."""
     return svc.set_label_colour(who.project_id, label_id, body.colour)
 
 
 @router.get("/label-schemas", response_model=list[shapes.SchemaOut])
-def list_label_schemas(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+def list_label_schemas(project_string_id: Psid, who: Viewer, svc: Svc) -> list[shapes.SchemaOut]:
     return svc.list_label_schemas(who.project_id)
 
 
 @router.post("/label-schemas", response_model=shapes.SchemaOut, status_code=201)
-def create_label_schema(project_string_id: Psid, body: m.SchemaIn, who: Editor, svc: Svc) -> Any:
+def create_label_schema(
+    project_string_id: Psid, body: m.SchemaIn, who: Editor, svc: Svc
+) -> shapes.SchemaOut:
     return svc.create_label_schema(who.project_id, body.name)
 
 
 @router.get("/attribute-groups", response_model=list[shapes.AttributeGroupOut])
-def list_attribute_groups(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+def list_attribute_groups(
+    project_string_id: Psid, who: Viewer, svc: Svc
+) -> list[shapes.AttributeGroupOut]:
     return svc.list_attribute_groups(who.project_id)
 
 
 @router.post("/attribute-groups", response_model=shapes.AttributeGroupOut, status_code=201)
 def create_attribute_group(
     project_string_id: Psid, body: m.AttributeGroupIn, who: Editor, svc: Svc
-) -> Any:
+) -> shapes.AttributeGroupOut:
     return svc.create_attribute_group(who.project_id, **body.model_dump())
 
 
@@ -230,7 +238,7 @@ def update_attribute_group(
     body: m.AttributeGroupPatch,
     who: Editor,
     svc: Svc,
-) -> Any:
+) -> shapes.AttributeGroupOut:
     fields = body.model_dump(exclude_unset=True)
     if not fields:
         raise Invalid("nothing to change: send at least one field")
@@ -242,7 +250,7 @@ def update_attribute_group(
 )
 def add_attribute_option(
     project_string_id: Psid, group_id: IdPath, body: m.OptionIn, who: Editor, svc: Svc
-) -> Any:
+) -> shapes.OptionOut:
     return svc.add_attribute_option(
         who.project_id, group_id, body.name, display_name=body.display_name
     )
@@ -252,17 +260,21 @@ def add_attribute_option(
 
 
 @router.get("/directories", response_model=list[shapes.DirectoryOut])
-def list_directories(project_string_id: Psid, who: Viewer, svc: Svc) -> Any:
+def list_directories(project_string_id: Psid, who: Viewer, svc: Svc) -> list[shapes.DirectoryOut]:
     return svc.list_directories(who.project_id)
 
 
 @router.post("/directories", response_model=shapes.DirectoryOut, status_code=201)
-def create_directory(project_string_id: Psid, body: m.DirectoryIn, who: Editor, svc: Svc) -> Any:
+def create_directory(
+    project_string_id: Psid, body: m.DirectoryIn, who: Editor, svc: Svc
+) -> shapes.DirectoryOut:
     return svc.create_directory(who.project_id, body.nickname)
 
 
 @router.get("/directories/{directory_id}", response_model=shapes.DirectoryOut)
-def get_directory(project_string_id: Psid, directory_id: IdPath, who: Viewer, svc: Svc) -> Any:
+def get_directory(
+    project_string_id: Psid, directory_id: IdPath, who: Viewer, svc: Svc
+) -> shapes.DirectoryOut:
     return svc.get_directory(who.project_id, directory_id=directory_id)
 
 
@@ -277,7 +289,7 @@ def list_files(
     directory_id: Annotated[int | None, Query(ge=1, le=m.MAX_ID)] = None,
     page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Any:
+) -> shapes.FilePage:
     items, total = svc.list_files(
         who.project_id, directory_id=directory_id, page=page, per_page=per_page
     )
@@ -285,7 +297,7 @@ def list_files(
 
 
 @router.get("/files/{file_id}", response_model=shapes.FileOut)
-def get_file(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: Svc) -> Any:
+def get_file(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: Svc) -> shapes.FileOut:
     return svc.get_file(who.project_id, file_id)
 
 
@@ -317,7 +329,9 @@ def get_file_media(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: S
 
 
 @router.get("/files/{file_id}/tokens", response_model=list[shapes.TokenOut])
-def get_tokens(project_string_id: Psid, file_id: IdPath, who: Viewer, svc: Svc) -> Any:
+def get_tokens(
+    project_string_id: Psid, file_id: IdPath, who: Viewer, svc: Svc
+) -> list[shapes.TokenOut]:
     return svc.get_tokens(who.project_id, file_id)
 
 
@@ -331,7 +345,7 @@ def list_instances(
     frame_end: Annotated[int | None, Query(ge=0, le=2**31)] = None,
     page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> Any:
+) -> shapes.InstancePage:
     items, total = svc.list_instances(
         who.project_id,
         file_id,
@@ -350,7 +364,7 @@ def list_sequences(
     who: Viewer,
     svc: Svc,
     label_id: Annotated[int | None, Query(ge=1, le=m.MAX_ID)] = None,
-) -> Any:
+) -> list[shapes.SequenceOut]:
     return svc.list_sequences(who.project_id, file_id, label_id=label_id)
 
 
@@ -501,7 +515,7 @@ def list_batches(
     svc: Svc,
     page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Any:
+) -> shapes.BatchPage:
     batches, total = svc.list_batches(who.project_id, page=page, per_page=per_page)
     return {"batches": batches, "total": total}
 
@@ -518,7 +532,7 @@ def get_batch(
     svc: Svc,
     page: Page = 1,
     per_page: Annotated[int, Query(ge=0, le=1000)] = 100,
-) -> Any:
+) -> shapes.BatchOut:
     return svc.get_batch(who.project_id, batch_id, page=page, per_page=per_page)
 
 
@@ -527,7 +541,9 @@ def get_batch(
     response_model=shapes.ImportsFound,
     summary="Many look-ups at once: imports by idempotency key, and the newest per key stem",
 )
-def find_imports(project_string_id: Psid, body: m.ImportsFindIn, who: Viewer, svc: Svc) -> Any:
+def find_imports(
+    project_string_id: Psid, body: m.ImportsFindIn, who: Viewer, svc: Svc
+) -> shapes.ImportsFound:
     found = svc.find_imports(who.project_id, keys=body.keys, stems=body.stems)
     return found
 
@@ -541,7 +557,7 @@ def list_imports(
     media_type: Annotated[str | None, Query(max_length=32)] = None,
     page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Any:
+) -> shapes.ImportPage:
     items, total = svc.list_imports(
         who.project_id, status=status, media_type=media_type, page=page, per_page=per_page
     )
@@ -566,7 +582,7 @@ def find_import(
     idempotency_key: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
     key_stem: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
-) -> Any:
+) -> shapes.ImportFound:
     found = svc.find_import(
         who.project_id, idempotency_key=idempotency_key, key_stem=key_stem, status=status
     )
@@ -581,7 +597,7 @@ def get_import(
     svc: Svc,
     problems_page: Page = 1,
     problems_per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Any:
+) -> shapes.ImportOut:
     result = svc.get_import(
         who.project_id,
         import_id,

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from labelport.convert.model import LOSS_KINDS
+from labelport.shapes import FileOut, SequenceOut
 
 if TYPE_CHECKING:
     from labelport.service import Service
@@ -26,20 +27,20 @@ INSTANCES_PER_PAGE = 10_000
 
 @dataclass
 class ExportFile:
-    file: dict[str, Any]  # Service.get_file's shape
+    file: FileOut
     media_name: str  # unique within the export
     instances: list[dict[str, Any]]  # Service.list_instances' shape + model_ref, model_run_ref
-    sequences: list[dict[str, Any]]
+    sequences: list[SequenceOut]
 
 
 class Source(Protocol):
     """Where an export reads a project: the embedded Service, or a server through the SDK."""
 
-    def list_files(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]: ...
+    def list_files(self, page: int, per_page: int) -> tuple[list[FileOut], int]: ...
     def list_instances(
         self, file_id: int, page: int, per_page: int
     ) -> tuple[list[dict[str, Any]], int]: ...
-    def list_sequences(self, file_id: int) -> list[dict[str, Any]]: ...
+    def list_sequences(self, file_id: int) -> list[SequenceOut]: ...
     def open_media(self, file_id: int) -> BinaryIO: ...
 
 
@@ -48,15 +49,19 @@ class _ServiceSource:
         self.service = service
         self.project_id = project_id
 
-    def list_files(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+    def list_files(self, page: int, per_page: int) -> tuple[list[FileOut], int]:
         return self.service.list_files(self.project_id, page=page, per_page=per_page)
 
     def list_instances(
         self, file_id: int, page: int, per_page: int
     ) -> tuple[list[dict[str, Any]], int]:
-        return self.service.list_instances(self.project_id, file_id, page=page, per_page=per_page)
+        # Plain dicts: the export adds model_ref and model_run_ref to each.
+        items, total = self.service.list_instances(
+            self.project_id, file_id, page=page, per_page=per_page
+        )
+        return [{**i} for i in items], total
 
-    def list_sequences(self, file_id: int) -> list[dict[str, Any]]:
+    def list_sequences(self, file_id: int) -> list[SequenceOut]:
         return self.service.list_sequences(self.project_id, file_id)
 
     def open_media(self, file_id: int) -> BinaryIO:
@@ -70,7 +75,7 @@ class _ServerSource:
     def __init__(self, sdk: Any) -> None:
         self.sdk = sdk
 
-    def list_files(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+    def list_files(self, page: int, per_page: int) -> tuple[list[FileOut], int]:
         data = self.sdk._get("/files", params={"page": page, "per_page": per_page})
         return data["items"], data["total"]
 
@@ -81,7 +86,7 @@ class _ServerSource:
         data = self.sdk._get(f"/files/{file_id}/instances", params=params)
         return data["items"], data["total"]
 
-    def list_sequences(self, file_id: int) -> list[dict[str, Any]]:
+    def list_sequences(self, file_id: int) -> list[SequenceOut]:
         return self.sdk.file.get_by_id(file_id).sequences()
 
     def open_media(self, file_id: int) -> BinaryIO:
@@ -136,7 +141,7 @@ class Export:
                 return
             page += 1
 
-    def _file(self, row: dict[str, Any], used: set[str]) -> ExportFile:
+    def _file(self, row: FileOut, used: set[str]) -> ExportFile:
         name = Path(row["original_filename"] or f"file-{row['id']}").name
         if name in used:  # two files of one name: the later ones get their id in front
             name = f"{row['id']}-{name}"
@@ -162,7 +167,7 @@ class Export:
             self._copy_media(row, name)
         return ExportFile(row, name, instances, sequences)
 
-    def _copy_media(self, row: dict[str, Any], name: str) -> None:
+    def _copy_media(self, row: FileOut, name: str) -> None:
         assert self.media_dir is not None  # called only with a media folder
         self.media_dir.mkdir(parents=True, exist_ok=True)
         stream = self.source.open_media(row["id"])

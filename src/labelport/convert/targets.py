@@ -13,14 +13,15 @@ import os
 import stat
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from labelport.format import Problem
 
 if TYPE_CHECKING:
     from labelport.service import Service
+    from labelport.shapes import ImportsFound
 
 # What find_many answers: {"keys": {key: import}, "latest": {stem: import},
 # "latest_success": {stem: import}}, with only the ones found.
@@ -99,8 +100,25 @@ def _with_media_urls(
     return out
 
 
-def _found(found: dict[str, Any]) -> Found:
-    return {part: dict(found.get(part) or {}) for part in ("keys", "latest", "latest_success")}
+def _plain(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A Service answer (a TypedDict of labelport.shapes) as the plain dict the importer reads:
+    convert/importer.py, the one caller, is typed with plain dicts, as the SDK's answers are."""
+    return dict(answer)
+
+
+def _plain_or_none(answer: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if answer is None else dict(answer)
+
+
+def _found(found: ImportsFound) -> Found:
+    return {part: {k: _plain(v) for k, v in found[part].items()} for part in _FOUND_PARTS}
+
+
+_FOUND_PARTS: tuple[Literal["keys", "latest", "latest_success"], ...] = (
+    "keys",
+    "latest",
+    "latest_success",
+)
 
 
 class EmbeddedTarget:
@@ -118,25 +136,27 @@ class EmbeddedTarget:
         return {x["name"]: x["id"] for x in self.service.list_labels(self.project_id)}
 
     def attribute_groups(self) -> list[dict[str, Any]]:
-        return self.service.list_attribute_groups(self.project_id)
+        return [_plain(g) for g in self.service.list_attribute_groups(self.project_id)]
 
     def create_attribute_group(self, **fields: Any) -> dict[str, Any]:
-        return self.service.create_attribute_group(self.project_id, **fields)
+        return _plain(self.service.create_attribute_group(self.project_id, **fields))
 
     def add_attribute_option(self, group_id: int, name: str) -> dict[str, Any]:
-        return self.service.add_attribute_option(self.project_id, group_id, name)
+        return _plain(self.service.add_attribute_option(self.project_id, group_id, name))
 
     def find(self, key: str) -> dict[str, Any] | None:
-        return self.service.find_import(self.project_id, idempotency_key=key)
+        return _plain_or_none(self.service.find_import(self.project_id, idempotency_key=key))
 
     def latest(self, stem: str, status: str | None = None) -> dict[str, Any] | None:
-        return self.service.find_import(self.project_id, key_stem=stem, status=status)
+        return _plain_or_none(
+            self.service.find_import(self.project_id, key_stem=stem, status=status)
+        )
 
     def file(self, file_id: int) -> dict[str, Any] | None:
         from labelport.errors import NotFound
 
         try:
-            return self.service.get_file(self.project_id, file_id)
+            return _plain(self.service.get_file(self.project_id, file_id))
         except NotFound:
             return None
 
@@ -148,22 +168,26 @@ class EmbeddedTarget:
         extra = {"losses": dict(losses)} if losses else None
         try:
             if media is None:
-                return self.service.submit_packet(
-                    self.project_id, packet, source="labelport import", import_counts=extra
+                return _plain(
+                    self.service.submit_packet(
+                        self.project_id, packet, source="labelport import", import_counts=extra
+                    )
                 )
             with open(media, "rb") as stream:
-                return self.service.submit_packet(
-                    self.project_id,
-                    packet,
-                    source="labelport import",
-                    upload=(media.name, stream),
-                    import_counts=extra,
+                return _plain(
+                    self.service.submit_packet(
+                        self.project_id,
+                        packet,
+                        source="labelport import",
+                        upload=(media.name, stream),
+                        import_counts=extra,
+                    )
                 )
         except Rejected as exc:
             raise Refused(list(exc.report.problems), exc.report.problem_count) from None
 
     def get(self, import_id: int) -> dict[str, Any]:
-        return self.service.get_import(self.project_id, import_id)
+        return _plain(self.service.get_import(self.project_id, import_id))
 
     def find_many(self, keys: Sequence[str], stems: Sequence[str]) -> Found:
         found = self.service.find_imports(self.project_id, keys=list(keys), stems=list(stems))
@@ -183,18 +207,22 @@ class EmbeddedTarget:
         media: str = "copy",
     ) -> dict[str, Any]:
         counts = {n: {"losses": dict(lost)} for n, lost in enumerate(losses) if lost}
-        return self.service.submit_batch(
-            self.project_id,
-            _with_media_urls(packets, media_paths),
-            on_error=on_error,
-            media=media,
-            source="labelport import",
-            import_counts=counts or None,
+        return _plain(
+            self.service.submit_batch(
+                self.project_id,
+                _with_media_urls(packets, media_paths),
+                on_error=on_error,
+                media=media,
+                source="labelport import",
+                import_counts=counts or None,
+            )
         )
 
     def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
         self._jobs_seen = self.service.dispatcher.jobs_ended  # first: an end after it is news
-        return self.service.get_batch(self.project_id, batch_id, page=page, per_page=per_page)
+        return _plain(
+            self.service.get_batch(self.project_id, batch_id, page=page, per_page=per_page)
+        )
 
     def wait_batch(self, batch_id: int, timeout: float) -> dict[str, Any]:
         """The batch (without files), read once: as soon as one of this process's jobs ended

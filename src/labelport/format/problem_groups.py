@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from labelport.shapes import ProblemGroupOut
+
 EXAMPLES = 3  # paths kept per group
 
 # A quoted stretch ('...' or "..."), or a number (with sign, decimals, exponent).
@@ -39,7 +41,7 @@ class ProblemGroup:
     examples: list[Example] = field(default_factory=list)
     unlisted: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ProblemGroupOut:
         return {
             "code": self.code,
             "message": self.message,

@@ -3,6 +3,7 @@ write that ends them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from labelport.shapes import problem_dict
+from labelport.shapes import ProblemGroupOut, problem_dict
 from labelport.store import tables as t
 from labelport.store.base import StoreBase
 from labelport.store.coltypes import utcnow
@@ -133,7 +134,7 @@ class ImportsMixin(StoreBase):
         idempotency_key: str | None = None,
         media_name: str | None = None,
         media_url: str | None = None,
-        problem_groups: list[dict[str, Any]] | None = None,
+        problem_groups: list[ProblemGroupOut] | None = None,
     ) -> Import:
         """The record of a packet refused at submit: status `rejected`, finished, its problems
         cut to REJECTED_PROBLEMS_KEPT (counted per code in full). The key is kept in
@@ -500,7 +501,7 @@ def _clipped_problem(problem: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _clipped_example(example: dict[str, Any]) -> dict[str, Any]:
+def _clipped_example(example: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "path": clip(str(example.get("path", "")), REJECTED_TEXT_CHARS),
         "message": clip(str(example.get("message", "")), REJECTED_TEXT_CHARS),

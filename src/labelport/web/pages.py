@@ -180,7 +180,7 @@ def import_page(
             if counts.get("problem_groups")  # a rejected one's: of its whole list
             else group_problems(problems, counts.get("problem_counts_by_code")),
             "media": {
-                "name": row.media_name or (file or {}).get("original_filename"),
+                "name": row.media_name or (file["original_filename"] if file else None),
                 "url": row.media_url,
                 "key": row.idempotency_key or row.rejected_key,
             },

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labelport.shapes import ImportOut, is_dry_run
+
 if TYPE_CHECKING:
     from labelport.service import Service
 
@@ -202,9 +204,11 @@ def build_project(service: Service, media: Path) -> dict[str, Any]:
         service.create_labels(pid, [name], colour=colour)
     done: dict[str, Any] = {"project": project}
 
-    def submit(path: Path, packet: dict[str, Any]) -> dict[str, Any]:
+    def submit(path: Path, packet: dict[str, Any]) -> ImportOut:
         with open(path, "rb") as stream:
             created = service.submit_packet(pid, packet, upload=(path.name, stream))
+        if is_dry_run(created):  # a packet may ask for a dry run itself: these are imports
+            raise RuntimeError(f"{path.name}: the packet asked for a dry run")
         return service.wait_import(pid, created["id"], timeout=120)
 
     text = media / "report.txt"

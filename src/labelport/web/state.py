@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from labelport.errors import NotFound
+from labelport.shapes import ProjectOut
 from labelport.web.sessions import COOKIE, LOGIN_CSRF_COOKIE, SESSION_SECONDS, Sessions, WebSession
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def signed_in(request: Request) -> tuple[WebState, WebSession]:
     return state, state.session(request)
 
 
-def project_for(state: WebState, session: WebSession, string_id: str) -> dict[str, Any]:
+def project_for(state: WebState, session: WebSession, string_id: str) -> ProjectOut:
     """The project if this session may see it; otherwise NotFound, as for a missing one (a
     key's session), or NotAMember, a 403 that says so (a user account's)."""
     project = state.service.get_project(string_id)
