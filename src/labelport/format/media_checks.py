@@ -63,6 +63,8 @@ def check_media(
             if planar and _boxes_inside(instances, width, height):
                 continue
             for index, instance in enumerate(instances):
+                if instance is None:  # refused at decode and skipped (on_error=skip_instances)
+                    continue
                 within = TYPE_OF_CLASS[instance.__class__].within_media
                 if within is None:
                     continue
