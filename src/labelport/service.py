@@ -68,7 +68,8 @@ def _blob_store(storage_url: str | None, root: Path) -> BlobStore:
         return LocalBlobStore(root / "blobs")
     from labelport.media.s3 import open_blob_store
 
-    return open_blob_store(storage_url)
+    store: BlobStore = open_blob_store(storage_url)  # media/s3.py answers Any
+    return store
 
 
 def _packet_data(packet: bytes | dict[str, Any] | BinaryIO) -> bytes | mmap.mmap:
@@ -893,14 +894,14 @@ class Service:
 
     def evaluate(
         self, project_id: int, run: str | int, *, reference: str | int = "human", **params: Any
-    ) -> dict[str, Any]:
+    ) -> shapes.EvaluationOut:
         """Evaluate a model run against the people's instances (or another run) and store it:
         iou, score_min, iou_type, max_dets, scope as `labelport.evaluate.run.Params`."""
         from labelport.evaluate.run import evaluate
 
         return evaluate(self.store, project_id, run, reference, **params)
 
-    def get_evaluation(self, project_id: int, evaluation_id: int) -> dict[str, Any]:
+    def get_evaluation(self, project_id: int, evaluation_id: int) -> shapes.EvaluationOut:
         from labelport.evaluate.run import get_public
 
         return get_public(self.store, project_id, evaluation_id)

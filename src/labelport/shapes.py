@@ -351,6 +351,112 @@ class SequenceOut(SequenceRow):
     label_name: str | None
 
 
+# -- evaluations (labelport.evaluate, docs/evaluate.md) ----------------------------------------
+
+
+class EvaluationParams(TypedDict):
+    iou: float
+    score_min: float
+    iou_type: str
+    max_dets: int | None
+    scope: str
+
+
+class Figures(TypedDict):
+    """Counts at the evaluation's IoU and score_min; AP (COCO's 0.50:0.95) and AP50 over all
+    scores. A ratio without a denominator is null."""
+
+    tp: int
+    fp: int
+    fn: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    references: int
+    predictions: int
+    ap: float | None
+    ap50: float | None
+
+
+class OverallFigures(Figures):
+    dropped_over_max_dets: int  # predictions past max_dets per file, frame and label
+
+
+class StoredLabelFigures(Figures):
+    """A label's row as `Evaluation.results` keeps it."""
+
+    label_id: int | None
+    # [[recall, precision, score], ...] at the evaluation's IoU; absent where evaluations
+    # are listed
+    curve: NotRequired[list[list[float]]]
+
+
+class LabelFigures(StoredLabelFigures):
+    label_name: str | None
+
+
+class ConfusionOut(TypedDict):
+    """How many predictions of one label matched references of another (null: unmatched)."""
+
+    prediction: int | None
+    prediction_name: str | None
+    reference: int | None
+    reference_name: str | None
+    count: int
+
+
+class TrackOut(TypedDict):
+    sequence_id: int
+    file_id: int
+    label_id: int
+    frames: int
+    found: int
+    lost_frames: list[int]
+    switch_frames: list[int]
+
+
+class TracksOut(TypedDict):
+    """Video: where a referenced sequence's track is lost or switches to another one."""
+
+    sequences: list[TrackOut]
+    lost: int
+    switches: int
+    sequence_count: int
+
+
+class ModelRunOut(TypedDict):
+    id: int
+    model: str
+    run: str
+
+
+class EvaluationTimings(TypedDict):
+    load: float
+    match_and_measure: float
+
+
+class EvaluationOut(TypedDict):
+    id: int
+    model_run_id: int
+    reference_run_id: int | None
+    parameters: EvaluationParams
+    file_count: int
+    last_import_id: int | None
+    imports_seen: int
+    took: float
+    created_at: str
+    stale: bool  # an import into its files came since
+    model_run: ModelRunOut
+    reference: Literal["human", "run"]
+    iou_type: str  # the kind compared: box, mask or keypoints
+    overall: OverallFigures
+    labels: list[LabelFigures]
+    confusion: list[ConfusionOut]
+    tracks: TracksOut
+    files_with_errors: int
+    timings: EvaluationTimings
+
+
 # How each shape takes keys it does not declare (see the module's docstring). Set here: a
 # TypedDict's body holds its keys only. A nested shape without one would take its parent's.
 _EXTRA = {
@@ -358,9 +464,14 @@ _EXTRA = {
         ProjectOut, KeyOut, SchemaOut, LabelRow, LabelOut, OptionOut, AttributeGroupOut,
         DirectoryOut, FileOut, FilePage, ImportRow, ImportOut, ImportPage, ImportFound,
         ImportsFound, DryRunOut, BatchLineOut, BatchRow, BatchOut, BatchPage, InstanceRow,
-        InstancePage, SequenceRow, SequenceOut,
+        InstancePage, SequenceRow, SequenceOut, EvaluationOut,
     ),
-    "ignore": (ProblemOut, ExampleOut, ProblemGroupOut, TokenOut),
+    # An evaluation's figures are stored JSON (`Evaluation.results`), read back as they are.
+    "ignore": (
+        ProblemOut, ExampleOut, ProblemGroupOut, TokenOut, EvaluationParams, Figures,
+        OverallFigures, StoredLabelFigures, LabelFigures, ConfusionOut, TrackOut, TracksOut,
+        ModelRunOut, EvaluationTimings,
+    ),
     "allow": (InstanceOut,),
 }  # fmt: skip
 for _extra, _shapes in _EXTRA.items():

@@ -25,7 +25,6 @@ from labelport.store import records
 # The shapes that take keys they do not declare, and why. Any other is refused here.
 OPEN_SHAPES = {
     "InstanceOut": "each instance type's geometry keys (docs/instance-format.md)",
-    "EvaluationOut": "the figures of an evaluation (docs/evaluate.md), per metric and label",
 }
 
 

@@ -47,7 +47,8 @@ _SDK_INSTANCES_PER_PAGE = 10_000
 
 
 def _svc(request: Request) -> Service:
-    return request.app.state.service
+    svc: Service = request.app.state.service  # Starlette's state holds Any
+    return svc
 
 
 Svc = Annotated[Service, Depends(_svc)]

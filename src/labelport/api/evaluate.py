@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from labelport import shapes
 from labelport.api.native import ERROR_RESPONSES, Editor, IdPath, Page, Psid, Svc, Viewer
 
 router = APIRouter(
@@ -32,28 +33,18 @@ class EvaluationIn(BaseModel):
     scope: str = Field("run", pattern="^(run|project)$")
 
 
-class EvaluationOut(BaseModel):
-    """The figures: `overall` and `labels` (tp, fp, fn, precision, recall, f1, ap, ap50, ...),
-    `confusion`, `tracks` (video), `stale`; see docs/evaluate.md."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    model_run_id: int
-    reference_run_id: int | None = None
-    parameters: dict[str, Any]
-    stale: bool
-    overall: dict[str, Any]
-
-
-@router.post("", response_model=EvaluationOut, status_code=201, summary="Evaluate a model run")
-def create_evaluation(project_string_id: Psid, body: EvaluationIn, who: Editor, svc: Svc) -> Any:
+@router.post(
+    "", response_model=shapes.EvaluationOut, status_code=201, summary="Evaluate a model run"
+)
+def create_evaluation(
+    project_string_id: Psid, body: EvaluationIn, who: Editor, svc: Svc
+) -> shapes.EvaluationOut:
     params = body.model_dump()
     run, reference = params.pop("run"), params.pop("reference")
     return svc.evaluate(who.project_id, run, reference=reference, **params)
 
 
-@router.get("", response_model=list[EvaluationOut], summary="Evaluations, newest first")
+@router.get("", response_model=list[shapes.EvaluationOut], summary="Evaluations, newest first")
 def list_evaluations(
     project_string_id: Psid,
     who: Viewer,
@@ -65,8 +56,10 @@ def list_evaluations(
     return list_public(svc.store, who.project_id, run)
 
 
-@router.get("/{evaluation_id}", response_model=EvaluationOut)
-def get_evaluation(project_string_id: Psid, evaluation_id: IdPath, who: Viewer, svc: Svc) -> Any:
+@router.get("/{evaluation_id}", response_model=shapes.EvaluationOut)
+def get_evaluation(
+    project_string_id: Psid, evaluation_id: IdPath, who: Viewer, svc: Svc
+) -> shapes.EvaluationOut:
     return svc.get_evaluation(who.project_id, evaluation_id)
 
 

@@ -96,7 +96,8 @@ PACKET_SCHEMA: dict[str, Any] = {
 
 
 def service(request: Request) -> Service:
-    return request.app.state.service
+    svc: Service = request.app.state.service  # Starlette's state holds Any
+    return svc
 
 
 Svc = Annotated[Service, Depends(service)]

@@ -114,7 +114,7 @@ def print_list(
         typer.echo(line(row))
 
 
-def utc_text(value: Any, missing: str = "") -> str:
+def utc_text(value: str | datetime | None, missing: str = "") -> str:
     """A timestamp as `YYYY-MM-DD HH:MM:SS UTC` (ISO strings and datetimes alike; a datetime
     without a zone is UTC, as stored), or `missing`. Converted, not relabelled: PostgreSQL
     hands back times in its session's zone."""
@@ -122,9 +122,11 @@ def utc_text(value: Any, missing: str = "") -> str:
         return missing
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             return value
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    else:
+        moment = value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

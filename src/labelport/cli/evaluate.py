@@ -90,7 +90,7 @@ def _remote(
 
     try:
         with Project(project, client_id, secret, host=server) as p:
-            result = p.evaluate(run=run, reference=reference, **params)
+            result: dict[str, Any] = p.evaluate(run=run, reference=reference, **params)
             result["_queue"] = p.evaluation_files(result["id"], per_page=10, errors_only=True)
     except LabelportHTTPError as exc:
         raise fail(f"server: {exc}") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,7 +25,12 @@ from labelport.cli.common import (
     print_json,
     utc_text,
 )
+from labelport.shapes import ImportOut
 from labelport.store.tables import IMPORT_STATUSES
+
+if TYPE_CHECKING:
+    from labelport.sdk import Project
+    from labelport.service import Service
 
 ReadServerOpt = Annotated[
     str | None,
@@ -51,25 +56,30 @@ def _status(status: str) -> str:
 class _Source:
     """Where the imports are read: the Service (embedded) or the SDK (a server)."""
 
-    def __init__(self, service: Any = None, sdk: Any = None, project_id: int | None = None):
+    def __init__(
+        self,
+        service: Service | None = None,
+        sdk: Project | None = None,
+        project_id: int | None = None,
+    ):
         self.service, self.sdk, self.project_id = service, sdk, project_id
 
     def list(
         self, status: str | None, media_type: str | None, page: int, per_page: int
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[ImportOut], int]:
         if self.sdk is not None:
             return self.sdk.imports_page(
                 status=status, media_type=media_type, page=page, per_page=per_page
             )
-        assert self.project_id is not None
+        assert self.service is not None and self.project_id is not None
         return self.service.list_imports(
             self.project_id, status=status, media_type=media_type, page=page, per_page=per_page
         )
 
-    def get(self, import_id: int) -> dict[str, Any]:
+    def get(self, import_id: int) -> Mapping[str, Any]:
         if self.sdk is not None:
             return self.sdk.get_import(import_id, problems_per_page=1000).data
-        assert self.project_id is not None
+        assert self.service is not None and self.project_id is not None
         return self.service.get_import(self.project_id, import_id, problems_per_page=1000)
 
 

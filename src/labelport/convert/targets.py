@@ -254,13 +254,13 @@ class ServerTarget:
         return {x["name"]: x["id"] for x in self.sdk.labels()}
 
     def attribute_groups(self) -> list[dict[str, Any]]:
-        return self.sdk.attribute_groups()
+        return [_plain(g) for g in self.sdk.attribute_groups()]
 
     def create_attribute_group(self, **fields: Any) -> dict[str, Any]:
-        return self.sdk.new_attribute_group(**fields)
+        return _plain(self.sdk.new_attribute_group(**fields))
 
     def add_attribute_option(self, group_id: int, name: str) -> dict[str, Any]:
-        return self.sdk.add_attribute_option(group_id, name)
+        return _plain(self.sdk.add_attribute_option(group_id, name))
 
     def find(self, key: str) -> dict[str, Any] | None:
         return self._find(idempotency_key=key)

@@ -13,6 +13,7 @@ from labelport.evaluate import keypoints, metrics
 from labelport.evaluate.load import BOX, POLYGON, add_masks, kinds_present, load_pair, only
 from labelport.evaluate.masks import mask_iou
 from labelport.evaluate.matching import IOU_THRESHOLDS, Matches, Shapes, match
+from labelport.shapes import ConfusionOut, EvaluationOut, LabelFigures, StoredLabelFigures
 from labelport.store.evaluations import Evaluation, EvaluationStore
 
 if TYPE_CHECKING:
@@ -196,15 +197,18 @@ def evaluate_and_store(
     )
 
 
-def public(store: Store, evaluation: Evaluation) -> dict[str, Any]:
-    """The JSON shape shown to callers: results with label names, and whether it is stale."""
+def public(store: Store, evaluation: Evaluation) -> EvaluationOut:
+    """The JSON shape shown to callers: results with label names, and whether it is stale.
+    The figures are the stored JSON (`compute`'s results), read into their declared keys."""
     es = EvaluationStore(store)
     names = {lab.id: lab.name for lab in store.list_labels(evaluation.project_id)}
-    results = dict(evaluation.results)
-    results["labels"] = [
-        {**row, "label_name": names.get(row["label_id"])} for row in results.get("labels", [])
+    results, p = evaluation.results, evaluation.parameters
+    stored_labels: list[StoredLabelFigures] = results.get("labels", [])
+    labels: list[LabelFigures] = [
+        {**row, "label_name": None if row["label_id"] is None else names.get(row["label_id"])}
+        for row in stored_labels
     ]
-    results["confusion"] = [
+    confusion: list[ConfusionOut] = [
         {
             "prediction": a,
             "prediction_name": names.get(a) if a is not None else None,
@@ -218,14 +222,28 @@ def public(store: Store, evaluation: Evaluation) -> dict[str, Any]:
         "id": evaluation.id,
         "model_run_id": evaluation.model_run_id,
         "reference_run_id": evaluation.reference_run_id,
-        "parameters": evaluation.parameters,
+        "parameters": {
+            "iou": p["iou"],
+            "score_min": p["score_min"],
+            "iou_type": p["iou_type"],
+            "max_dets": p["max_dets"],
+            "scope": p["scope"],
+        },
         "file_count": evaluation.file_count,
         "last_import_id": evaluation.last_import_id,
         "imports_seen": evaluation.imports_seen,
         "took": round(evaluation.took, 4),
         "created_at": evaluation.created_at.isoformat(),
         "stale": es.evaluation_is_stale(evaluation),
-        **results,
+        "model_run": results["model_run"],
+        "reference": results["reference"],
+        "iou_type": results["iou_type"],
+        "overall": results["overall"],
+        "labels": labels,
+        "confusion": confusion,
+        "tracks": results["tracks"],
+        "files_with_errors": results["files_with_errors"],
+        "timings": results["timings"],
     }
 
 
@@ -286,26 +304,25 @@ def _opt(v: int) -> int | None:
 
 def evaluate(
     store: Store, project_id: int, run: str | int, reference: str | int = "human", **params: Any
-) -> dict[str, Any]:
+) -> EvaluationOut:
     """Find the runs, compute, store; the public shape (Service.evaluate)."""
     run_id = find_run(store, project_id, run)
     ref_id = None if str(reference) == "human" else find_run(store, project_id, reference)
     return public(store, evaluate_and_store(store, project_id, run_id, ref_id, Params(**params)))
 
 
-def get_public(store: Store, project_id: int, evaluation_id: int) -> dict[str, Any]:
+def get_public(store: Store, project_id: int, evaluation_id: int) -> EvaluationOut:
     return public(store, EvaluationStore(store).get_evaluation(evaluation_id, project_id))
 
 
-def list_public(
-    store: Store, project_id: int, run: str | int | None = None
-) -> list[dict[str, Any]]:
+def list_public(store: Store, project_id: int, run: str | int | None = None) -> list[EvaluationOut]:
     """Newest first, without the per-label curves."""
     run_id = None if run is None else find_run(store, project_id, run)
     out = []
     for ev in EvaluationStore(store).list_evaluations(project_id, run_id):
         item = public(store, ev)
-        item["labels"] = [{k: v for k, v in row.items() if k != "curve"} for row in item["labels"]]
+        for row in item["labels"]:
+            row.pop("curve", None)
         out.append(item)
     return out
 

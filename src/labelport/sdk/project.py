@@ -31,6 +31,18 @@ import msgspec
 from labelport.format.problem_groups import ProblemGroup, from_dicts, group_problems
 from labelport.sdk.client import DEFAULT_HOST, Client
 from labelport.sdk.errors import LabelportHTTPError, Problem, describe, short_groups
+from labelport.shapes import (
+    AttributeGroupOut,
+    ImportOut,
+    ImportPage,
+    KeyOut,
+    LabelOut,
+    OptionOut,
+    ProjectOut,
+    SchemaOut,
+    SequenceOut,
+    TokenOut,
+)
 
 FINISHED = frozenset({"success", "failed", "dry_run"})
 BATCH_FINISHED = frozenset({"success", "partial", "failed"})
@@ -315,12 +327,16 @@ class File:
                 return out
             page += 1
 
-    def sequences(self, label_id: int | None = None) -> list[dict[str, Any]]:
+    def sequences(self, label_id: int | None = None) -> list[SequenceOut]:
         params = {"label_id": label_id} if label_id is not None else None
-        return self._project._get(f"/files/{self.id}/sequences", params=params)
+        sequences: list[SequenceOut] = self._project._get(
+            f"/files/{self.id}/sequences", params=params
+        )
+        return sequences
 
-    def tokens(self) -> list[dict[str, Any]]:
-        return self._project._get(f"/files/{self.id}/tokens")
+    def tokens(self) -> list[TokenOut]:
+        tokens: list[TokenOut] = self._project._get(f"/files/{self.id}/tokens")
+        return tokens
 
     def media(self) -> bytes:
         return self._project._client.stream_bytes(self._project._path(f"/files/{self.id}/media"))
@@ -555,53 +571,62 @@ class Project:
         self.close()
 
     # -- project and keys
-    def info(self) -> dict[str, Any]:
-        return self._client.get(self._base)
+    def info(self) -> ProjectOut:
+        project: ProjectOut = self._client.get(self._base)
+        return project
 
-    def new_key(self, role: str = "editor") -> dict[str, Any]:
+    def new_key(self, role: str = "editor") -> KeyOut:
         """Another key for this project (needs an admin key); its secret is shown only here."""
-        return self._post("/keys", json={"role": role})
+        key: KeyOut = self._post("/keys", json={"role": role})
+        return key
 
     # -- labels and schemas
-    def labels(self) -> list[dict[str, Any]]:
-        return self._get("/labels")
+    def labels(self) -> list[LabelOut]:
+        labels: list[LabelOut] = self._get("/labels")
+        return labels
 
     def label_new(
         self, name: str | dict[str, Any], colour: str | None = None, schema_id: int | None = None
-    ) -> dict[str, Any]:
+    ) -> LabelOut:
         """Create one label. Accepts the `diffgram` SDK's `{"name": ...}` dict too."""
         label_name: str = name["name"] if isinstance(name, dict) else name
         return self.labels_new([label_name], colour=colour, schema_id=schema_id)[0]
 
     def labels_new(
         self, names: Iterable[str], colour: str | None = None, schema_id: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[LabelOut]:
         body = _packet(names=list(names), colour=colour, schema_id=schema_id)
-        return self._post("/labels", json=body)
+        labels: list[LabelOut] = self._post("/labels", json=body)
+        return labels
 
-    def get_label(self, name: str) -> dict[str, Any] | None:
+    def get_label(self, name: str) -> LabelOut | None:
         """The label called exactly `name`, or None."""
         return next((label for label in self.labels() if label["name"] == name), None)
 
     def label_colour(self, label_id: int) -> str:
         """The label's colour (`#rrggbb`): the one set for it, else its default."""
-        return self._get(f"/labels/{label_id}/colour")["colour"]
+        colour: str = self._get(f"/labels/{label_id}/colour")["colour"]  # never null here
+        return colour
 
-    def set_label_colour(self, label_id: int, colour: str | None) -> dict[str, Any]:
+    def set_label_colour(self, label_id: int, colour: str | None) -> LabelOut:
         """Sets the label's colour (`#rrggbb`); None gives it back its default colour."""
-        return self._client.request(
+        label: LabelOut = self._client.request(
             "PUT", self._path(f"/labels/{label_id}/colour"), json={"colour": colour}
         )
+        return label
 
-    def label_schemas(self) -> list[dict[str, Any]]:
-        return self._get("/label-schemas")
+    def label_schemas(self) -> list[SchemaOut]:
+        schemas: list[SchemaOut] = self._get("/label-schemas")
+        return schemas
 
-    def new_label_schema(self, name: str) -> dict[str, Any]:
-        return self._post("/label-schemas", json={"name": name})
+    def new_label_schema(self, name: str) -> SchemaOut:
+        schema: SchemaOut = self._post("/label-schemas", json={"name": name})
+        return schema
 
     # -- attributes
-    def attribute_groups(self) -> list[dict[str, Any]]:
-        return self._get("/attribute-groups")
+    def attribute_groups(self) -> list[AttributeGroupOut]:
+        groups: list[AttributeGroupOut] = self._get("/attribute-groups")
+        return groups
 
     def new_attribute_group(
         self,
@@ -613,7 +638,7 @@ class Project:
         options: Iterable[str] = (),
         min_value: float | None = None,
         max_value: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> AttributeGroupOut:
         """A group of attributes (kind: select, multiple_select, radio, text, slider, date, time,
         tree) for the labels given by id or by name."""
         ids = list(label_ids)
@@ -633,16 +658,20 @@ class Project:
             min_value=min_value,
             max_value=max_value,
         )
-        return self._post("/attribute-groups", json=body)
+        group: AttributeGroupOut = self._post("/attribute-groups", json=body)
+        return group
 
-    def update_attribute_group(self, group_id: int, **fields: Any) -> dict[str, Any]:
-        return self._client.patch(self._path(f"/attribute-groups/{group_id}"), json=fields)
+    def update_attribute_group(self, group_id: int, **fields: Any) -> AttributeGroupOut:
+        path = self._path(f"/attribute-groups/{group_id}")
+        group: AttributeGroupOut = self._client.patch(path, json=fields)
+        return group
 
     def add_attribute_option(
         self, group_id: int, name: str, display_name: str | None = None
-    ) -> dict[str, Any]:
+    ) -> OptionOut:
         body = _packet(name=name, display_name=display_name)
-        return self._post(f"/attribute-groups/{group_id}/options", json=body)
+        option: OptionOut = self._post(f"/attribute-groups/{group_id}/options", json=body)
+        return option
 
     # -- evaluations (docs/evaluate.md)
     def evaluate(self, run: str | int, reference: str | int = "human", **params: Any) -> Any:
@@ -684,11 +713,11 @@ class Project:
         media_type: str | None = None,
         page: int = 1,
         per_page: int = 50,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[ImportOut], int]:
         """One page of the project's imports as the server sends them, and how many in all."""
         params = _packet(status=status, media_type=media_type, page=page, per_page=per_page)
-        data = self._get("/imports", params=params)
-        return list(data["items"]), int(data["total"])
+        data: ImportPage = self._get("/imports", params=params)
+        return data["items"], data["total"]
 
     def get_import(self, import_id: int, problems_per_page: int | None = None) -> Import:
         """The import; its first `problems_per_page` problems (the server's default: 100)."""

@@ -4,7 +4,7 @@ directories."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -23,11 +23,12 @@ from labelport.store.records import (
     from_row,
 )
 
+_Record = TypeVar("_Record")
 DEFAULT_SCHEMA_NAME = "default"
 DEFAULT_DIRECTORY_NICKNAME = "default"
 
 
-def _one(conn: Connection, table: Any, cls: type, what: str, *where: Any) -> Any:
+def _one(conn: Connection, table: Any, cls: type[_Record], what: str, *where: Any) -> _Record:
     row = conn.execute(select(table).where(*where)).first()
     if row is None:
         raise NotFound(f"{what} not found")
@@ -221,7 +222,7 @@ class ProjectsMixin(StoreBase):
         s = t.label_schema
         q = select(s.c.id).where(s.c.project_id == project_id)
         q = q.where(s.c.is_default.is_(True)) if schema_id is None else q.where(s.c.id == schema_id)
-        found = conn.execute(q).scalar()
+        found: int | None = conn.execute(q).scalar()  # the id column's
         if found is None:
             what = "default label schema" if schema_id is None else f"label schema {schema_id}"
             raise NotFound(f"{what} of project {project_id} not found")

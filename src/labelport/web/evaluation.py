@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from labelport.errors import Forbidden, Invalid, NotFound
+from labelport.shapes import EvaluationOut
 from labelport.store.evaluations import EvaluationStore
 from labelport.web.pages import label_view, page_number, paging_of
 from labelport.web.queries import labels as label_rows
@@ -78,15 +79,23 @@ def run_page(
 
         result = ev.public(store, chosen)
         colours = {lab["id"]: lab["colour"] for lab in label_view(label_rows(state.engine, pid))}
-        for row in result["labels"]:
-            row["colour"] = colours.get(row["label_id"], "#888888")
-            row["plot"] = _plot(row.get("curve") or [])
+        # The page's rows: the answer's, with the label's colour and its curve drawn.
+        labels: list[dict[str, Any]] = [
+            {
+                **row,
+                "colour": colours.get(row["label_id"], "#888888")
+                if row["label_id"] is not None
+                else "#888888",
+                "plot": _plot(row.get("curve") or []),
+            }
+            for row in result["labels"]
+        ]
         paging = paging_of(chosen.file_count, QUEUE_PER_PAGE, page_number(page))
         queue, _ = es.review_queue(
             chosen.id, limit=QUEUE_PER_PAGE, offset=(paging["page"] - 1) * QUEUE_PER_PAGE
         )
         context.update(
-            result=result,
+            result={**result, "labels": labels},
             queue=queue,
             paging=paging,
             confusion=_confusion(result),
@@ -101,7 +110,7 @@ def _plot(curve: list[list[float]]) -> dict[str, Any]:
     return {"points": points, "size": PLOT + PAD * 1.5, "plot": PLOT, "pad": PAD}
 
 
-def _confusion(result: dict[str, Any]) -> dict[str, Any]:
+def _confusion(result: EvaluationOut) -> dict[str, Any]:
     """A matrix: rows the predictions' labels, columns the references' (None: nothing)."""
     names: dict[Any, str] = {}
     cells: dict[tuple[Any, Any], int] = {}
