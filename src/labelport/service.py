@@ -1183,8 +1183,8 @@ def public_instance(
         "number": None if record.sequence_id is None else numbers.get(record.sequence_id),
         "attribute_groups": record.attributes or {},
     }
-    # The type's geometry keys (InstanceOut takes them undeclared), before attribute_groups as
-    # the answer always listed them.
+    # The type's geometry keys, which InstanceOut takes undeclared (hence the cast), go before
+    # attribute_groups, as the answer always listed them.
     geometry: dict[str, Any] = {}
     if record.type == "box":
         geometry.update(
@@ -1192,8 +1192,11 @@ def public_instance(
         )
     if record.geometry:
         geometry.update(record.geometry)
+    if not geometry:
+        return shown
+    out = {k: v for k, v in shown.items() if k != "attribute_groups"}
     return cast(
-        shapes.InstanceOut, {**shown, **geometry, "attribute_groups": shown["attribute_groups"]}
+        shapes.InstanceOut, {**out, **geometry, "attribute_groups": shown["attribute_groups"]}
     )
 
 
