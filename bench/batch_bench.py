@@ -28,6 +28,7 @@ for writing back the blobs of the step before it.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import random
@@ -518,6 +519,10 @@ def main() -> None:
     KEEP[0] = args.keep
     if args.src:
         os.environ["PYTHONPATH"] = str(args.src.resolve())
+    # An installed labelport has its bytecode (pip compiles a wheel's modules at install), as
+    # the baseline's libraries do; a source tree run with PYTHONDONTWRITEBYTECODE=1 would
+    # compile ~75 modules on every CLI start instead (~0.2 s of CPU, counted against labelport).
+    compileall.compile_dir(str(args.src or HERE.parent / "src"), quiet=1)
     cache = args.work / "cache"
     if args.prepare:
         prepare(cache, args.prepare)
