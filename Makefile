@@ -30,10 +30,12 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench tools
 
 # The generated pages: docs/cli.md from --help, the code table of docs/problems.md from the
-# catalogue (tests/test_docs.py fails while either is out of date).
+# catalogue, the formats table of docs/convert.md and the README's list of formats from FORMATS
+# (tests/test_docs.py fails while any of them is out of date).
 docs: $(STAMP)
 	$(BIN)/python tools/cli_reference.py
 	$(BIN)/python tools/problem_catalogue.py
+	$(BIN)/python tools/format_docs.py
 
 # mypy over src/labelport with the settings in pyproject.toml ([tool.mypy]).
 typecheck: $(STAMP)

@@ -6,7 +6,8 @@
 - docs/diffgram-compat.md names every route the app serves for the `diffgram` SDK, and no other.
 - docs/cli.md is what tools/cli_reference.py writes from `--help` today.
 - docs/problems.md's table is what tools/problem_catalogue.py writes from the catalogue today.
-- The README names every format of `labelport.convert.FORMATS` where it says which exports go in.
+- docs/convert.md's formats table and the README's list of formats are what tools/format_docs.py
+  writes from `labelport.convert.FORMATS` today.
 - No doc, and not the README, points outside the repository.
 """
 
@@ -121,14 +122,29 @@ def test_cli_reference_covers_every_command() -> None:
         assert f"## `{name}`" in text, name
 
 
-def test_readme_names_every_format() -> None:
-    """The README's list of the exports `labelport import` reads is written by hand: a format
-    added to the table fails here until the sentence names it too."""
-    text = " ".join((ROOT / "README.md").read_text().split())
-    sentence = re.search(r"A ([^.;]*) export goes in with one command", text)
+@pytest.mark.parametrize("page", ["docs/convert.md", "README.md"])
+def test_format_docs_are_current(page: str) -> None:
+    """The formats table of docs/convert.md and the README's list of formats are written from
+    `FORMATS`: a format added, renamed or described anew fails here until `make docs`."""
+    format_docs = _tool("format_docs")
+    path = ROOT / page
+    text = path.read_text()
+    assert format_docs.PAGES[path.resolve()](text) == text, (
+        f"{page} is out of date: run `.venv/bin/python tools/format_docs.py`"
+    )
+
+
+def test_format_docs_name_every_format() -> None:
+    """What the pages show is the table's, row by row (so a generator that wrote less fails)."""
+    convert_page = (DOCS / "convert.md").read_text()
+    readme = re.sub(r"<!--.*?-->", "", " ".join((ROOT / "README.md").read_text().split()))
+    sentence = re.search(r"A ([^.;]*) export goes in with one command", readme)
     assert sentence, "README.md: the sentence listing the formats import reads is gone"
-    named = re.split(r", | or ", sentence.group(1))
-    assert sorted(named) == sorted(f.title for f in FORMATS.values())
+    assert sorted(re.split(r", | or ", sentence.group(1))) == sorted(
+        f.title for f in FORMATS.values()
+    )
+    for f in FORMATS.values():
+        assert f"| `{f.name}` | {f.reads} | {f.writes or '-'} | {f.notes} |" in convert_page
 
 
 @pytest.mark.parametrize(
