@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
-from labelport.format import Box
+from labelport.format import Box, label_id_of
 from labelport.ingest.rows import BoxColumns, RowBuilder, parts
 from labelport.store.plan import Mode, SequencePlan, WritePlan
 
@@ -116,9 +116,7 @@ def _plan_structs(
         if inst.sequence_id is not None:
             # The caller named an existing track: its number is the truth from here on.
             inst.number = context.sequences[inst.sequence_id][1]
-        label_id = inst.label_file_id
-        if label_id is None and inst.name is not None:
-            label_id = label_ids.get(inst.name)
+        label_id = label_id_of(inst, label_ids)
         per_kind[(type(inst), label_id)] += 1
         if frame is not None:
             if label_id is not None:

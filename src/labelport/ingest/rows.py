@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from labelport.format import Box, MediaInfo, Packet, iter_instances, located_lists
+from labelport.format import Box, MediaInfo, Packet, iter_instances, label_id_of, located_lists
 from labelport.format.problems import RejectedIndexes
 from labelport.store.plan import NO_DIGEST, Resolved
 
@@ -332,9 +332,7 @@ class RowBuilder:
                 fields_of = geometry_fields(type(inst))  # type: ignore[arg-type]  # a class hashes
                 shape = shapes[type(inst)] = (instance_type(inst), fields_of)
             kind, fields = shape
-            label_id = inst.label_file_id
-            if label_id is None and inst.name is not None:
-                label_id = label_ids.get(inst.name)
+            label_id = label_id_of(inst, label_ids)
             sequence_id = None
             if frame is not None and label_id is not None:
                 sequence_id = inst.sequence_id or seq_ids.get((label_id, inst.number or 1))
