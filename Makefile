@@ -34,8 +34,7 @@ fmt: $(STAMP)
 # (tests/test_docs.py fails while any of them is out of date).
 docs: $(STAMP)
 	$(BIN)/python tools/cli_reference.py
-	$(BIN)/python tools/problem_catalogue.py
-	$(BIN)/python tools/format_docs.py
+	$(BIN)/python tools/doc_tables.py
 
 # mypy over src/labelport with the settings in pyproject.toml ([tool.mypy]).
 typecheck: $(STAMP)

@@ -5,9 +5,9 @@
   comments above it.
 - docs/diffgram-compat.md names every route the app serves for the `diffgram` SDK, and no other.
 - docs/cli.md is what tools/cli_reference.py writes from `--help` today.
-- docs/problems.md's table is what tools/problem_catalogue.py writes from the catalogue today.
-- docs/convert.md's formats table and the README's list of formats are what tools/format_docs.py
-  writes from `labelport.convert.FORMATS` today.
+- docs/problems.md's code table, docs/convert.md's formats table and the README's list of
+  formats are what tools/doc_tables.py writes from the catalogue and `labelport.convert.FORMATS`
+  today.
 - No doc, and not the README, points outside the repository.
 """
 
@@ -102,13 +102,6 @@ def _cli_reference():
     return _tool("cli_reference")
 
 
-def test_problem_catalogue_is_current() -> None:
-    page = (DOCS / "problems.md").read_text()
-    assert _tool("problem_catalogue").render(page) == page, (
-        "docs/problems.md is out of date: run `.venv/bin/python tools/problem_catalogue.py`"
-    )
-
-
 def test_cli_reference_is_current() -> None:
     expected = _cli_reference().render()
     assert (DOCS / "cli.md").read_text() == expected, (
@@ -122,15 +115,15 @@ def test_cli_reference_covers_every_command() -> None:
         assert f"## `{name}`" in text, name
 
 
-@pytest.mark.parametrize("page", ["docs/convert.md", "README.md"])
-def test_format_docs_are_current(page: str) -> None:
-    """The formats table of docs/convert.md and the README's list of formats are written from
-    `FORMATS`: a format added, renamed or described anew fails here until `make docs`."""
-    format_docs = _tool("format_docs")
+@pytest.mark.parametrize("page", ["docs/problems.md", "docs/convert.md", "README.md"])
+def test_doc_tables_are_current(page: str) -> None:
+    """docs/problems.md's code table is written from the catalogue, docs/convert.md's formats
+    table and the README's list of formats from `FORMATS`: a code or a format added, renamed or
+    described anew fails here until `make docs`."""
     path = ROOT / page
     text = path.read_text()
-    assert format_docs.PAGES[path.resolve()](text) == text, (
-        f"{page} is out of date: run `.venv/bin/python tools/format_docs.py`"
+    assert _tool("doc_tables").PAGES[path.resolve()](text) == text, (
+        f"{page} is out of date: run `.venv/bin/python tools/doc_tables.py`"
     )
 
 

@@ -1,6 +1,6 @@
 """The format table (`convert.FORMATS`) is the one list of formats: each row's module has what
 the row says, each row has what docs/convert.md's formats table shows of it (written from the
-rows by tools/format_docs.py; tests/test_docs.py fails while the page lags), and the CLI and the
+rows by tools/doc_tables.py; tests/test_docs.py fails while the page lags), and the CLI and the
 unknown-format problem name every format. tests/convert/test_every_format.py detects, reads and
 round-trips each one."""
 

@@ -21,7 +21,7 @@ class Format:
     """One format: its module `labelport.convert.<name>` has `detect` and `read`, and `write`
     when it has `writes`. The module is imported when first used (a CLI start loads none of
     them). `reads`, `writes` and `notes` are its row of the formats table in docs/convert.md
-    (Markdown; tools/format_docs.py writes the table from them)."""
+    (Markdown; tools/doc_tables.py writes the table from them)."""
 
     name: str
     title: str  # as its users write it, for help texts and the README's list of formats
