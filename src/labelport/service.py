@@ -45,6 +45,7 @@ from labelport.ingest.intake import (
     url_refused,
 )
 from labelport.ingest.job import TERMINAL, ImportJob
+from labelport.ingest.process_runner import ProcessRunner, can_fork
 from labelport.media import MediaError, served
 from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
 from labelport.media.served import ServedMedia
@@ -135,18 +136,22 @@ class Service:
         $LABELPORT_MEDIA_BUCKETS, comma-separated; none when unset).
         Scaled out (docs/deploy.md): `database_url` PostgreSQL, `storage_url` s3://bucket/prefix,
         `queue="procrastinate"` with `workers=0`: imports are deferred to `labelport worker`s.
+        `queue="processes"`: `workers` forked processes instead of threads, so that jobs use
+        every core (ingest/process_runner.py); threads where this process cannot fork safely
+        (no `os.fork`, or threads already running).
         `fetch_timeout`: seconds one media fetch may take in all (default: `Settings`').
         `fetch_min_rate`: bytes a second a media body must average after its first seconds
         (0: no minimum; default: `Settings`').
         """
-        if queue not in ("threads", "procrastinate"):
-            raise ValueError(f"queue {queue!r}: threads or procrastinate")
+        if queue not in ("threads", "processes", "procrastinate"):
+            raise ValueError(f"queue {queue!r}: threads, processes or procrastinate")
         if queue == "procrastinate" and workers > 0:
             raise ValueError("with queue='procrastinate' imports run in `labelport worker`s")
         root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
         if database_url is None or storage_url is None or workers > 0:
             root.mkdir(parents=True, exist_ok=True)
-        store = Store.open(database_url or f"sqlite:///{(root / 'labelport.db').resolve()}")
+        url = database_url or f"sqlite:///{(root / 'labelport.db').resolve()}"
+        store = Store.open(url)
         try:
             blobs = _blob_store(storage_url, root)
         except BaseException:
@@ -170,6 +175,21 @@ class Service:
             from labelport.ingest.procrastinate_queue import ProcrastinateDispatcher
 
             service.dispatcher = ProcrastinateDispatcher(database_url or "")
+            service.dispatcher.start()
+        elif workers > 0 and queue == "processes" and can_fork():
+
+            def open_worker() -> Service:  # in a forked child: its own connections
+                return cls(Store.open(url), _blob_store(storage_url, root), settings=settings)
+
+            service.dispatcher = ProcessRunner(
+                open_worker=open_worker,
+                claim=service._claim,
+                run=service._run_claimed,
+                requeue_orphans=store.requeue_running_imports,
+                requeue_worker=store.requeue_worker_imports,
+                lock_path=root / "jobs.lock",
+                processes=workers,
+            )
             service.dispatcher.start()
         elif workers > 0:
             service.dispatcher = ThreadRunner(

@@ -72,13 +72,18 @@ def open_service(
     media_roots: list[Path] | None = None,
 ) -> Iterator[Any]:
     """The Service for one command; a labelport error becomes a message and an exit code.
-    With no workers (the default) it works beside a running server on the same data."""
+    With no workers (the default) it works beside a running server on the same data; with
+    workers, imports run in that many worker processes."""
     from labelport.errors import Conflict, LabelportError, NotFound
     from labelport.service import Service
 
     try:
         opened = Service.open(
-            data_dir=data_dir, database_url=database_url, workers=workers, media_roots=media_roots
+            data_dir=data_dir,
+            database_url=database_url,
+            workers=workers,
+            media_roots=media_roots,
+            queue="processes",
         )
     except LabelportError as exc:
         raise fail(exc.message) from None

@@ -129,7 +129,7 @@ def import_command(
         str | None, typer.Option("--server", help="Send to a running server at this URL")
     ] = None,
     key: KeyOpt = None,
-    workers: Annotated[int, typer.Option(help="Import worker threads (embedded)")] = 2,
+    workers: Annotated[int, typer.Option(help="Import worker processes (embedded)")] = 2,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object")
     ] = False,

@@ -96,6 +96,24 @@ class NoDispatch(JobsElsewhere):
         pass
 
 
+def take_jobs_lock(lock_path: Path, requeue_orphans: Callable[[], int]) -> int:
+    """Hold `lock_path` exclusively for as long as the returned descriptor is open, then put
+    every import still marked as running back in the queue: whoever holds the lock knows that no
+    other runner is alive on this data, so those were orphaned by a crash."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RuntimeError(
+            f"another labelport process already runs imports on this data ({lock_path})"
+        ) from None
+    recovered = requeue_orphans()
+    if recovered:
+        log.warning("requeued %d import(s) left running by a previous process", recovered)
+    return fd
+
+
 class ThreadRunner:
     """Worker threads that claim queued imports from the store and run them.
 
@@ -114,7 +132,7 @@ class ThreadRunner:
         # run on a fetch thread (see the module docstring).
         run: Callable[[Any], Callable[[], None] | None],
         requeue_orphans: Callable[[], int],
-        lock_path: Path,
+        lock_path: Path | None,  # None: the caller holds the lock (ProcessRunner's fallback)
         workers: int = 2,
         fetch_workers: int = 0,
         poll_seconds: float = 0.5,
@@ -138,18 +156,8 @@ class ThreadRunner:
         self._worker_prefix = f"{socket.gethostname()}:{os.getpid()}"
 
     def start(self) -> None:
-        self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-            raise RuntimeError(
-                f"another labelport process already runs imports on this data ({self._lock_path})"
-            ) from None
-        recovered = self._requeue_orphans()
-        if recovered:
-            log.warning("requeued %d import(s) left running by a previous process", recovered)
+        if self._lock_path is not None:
+            self._lock_fd = take_jobs_lock(self._lock_path, self._requeue_orphans)
         if self._fetch_workers > 0:
             self._fetch_pool = ThreadPoolExecutor(
                 self._fetch_workers, thread_name_prefix=f"{IMPORT_THREAD_PREFIX}-fetch"

@@ -3,13 +3,16 @@ write that ends them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Text, and_, column, delete, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql import Executable
 
 from labelport.shapes import ProblemGroupOut, problem_dict
 from labelport.store import tables as t
@@ -257,33 +260,60 @@ class ImportsMixin(StoreBase):
         latest: dict[str, Import] = {}
         latest_success: dict[str, Import] = {}
         wanted = sorted(set(stems))
-        with self._read() as conn:
-            for n in range(0, len(wanted), 100):
-                chunk = wanted[n : n + 100]
-                asked = set(chunk)
-                q = select(i).where(
-                    i.c.project_id == project_id, or_(*(self._stem_range(s) for s in chunk))
+        if not wanted:
+            return latest, latest_success
+        # One statement for every stem: the stems as a table (SQLite json_each, PostgreSQL
+        # unnest), each joined to its range of keys by the (project_id, idempotency_key) index.
+        # SQLite's planner would scan the project's imports once per stem: CROSS JOIN makes it
+        # walk the stems outside.
+        if self.dialect == "postgresql":
+            stem = (
+                func.unnest(literal(wanted, ARRAY(Text)))
+                .table_valued(column("value", Text))
+                .render_derived(name="stem")
+            )
+            q: Executable = (
+                select(i)
+                .join(stem, self._stem_range(stem.c.value))
+                .where(i.c.project_id == project_id)
+            )
+        else:
+            q = (
+                text(
+                    'SELECT "import".* FROM json_each(:stems) AS stem CROSS JOIN "import"'
+                    " ON \"import\".idempotency_key >= stem.value || '#'"
+                    " AND \"import\".idempotency_key < stem.value || '$'"
+                    ' WHERE "import".project_id = :project_id'
                 )
-                for row in conn.execute(q):
-                    stem = row.idempotency_key.rpartition("#")[0]
-                    if stem not in asked:  # "a#b#1" is in the range of "a" but of stem "a#b"
-                        continue
-                    record = from_row(Import, row)
-                    if stem not in latest or record.id > latest[stem].id:
-                        latest[stem] = record
-                    if record.status == "success" and (
-                        stem not in latest_success or record.id > latest_success[stem].id
-                    ):
-                        latest_success[stem] = record
+                .bindparams(stems=json.dumps(wanted), project_id=project_id)
+                .columns(*i.c)
+            )
+        asked = set(wanted)
+        with self._read() as conn:
+            for row in conn.execute(q):
+                key_stem = row.idempotency_key.rpartition("#")[0]
+                if key_stem not in asked:  # "a#b#1" is in the range of "a" but of stem "a#b"
+                    continue
+                record = from_row(Import, row)
+                if key_stem not in latest or record.id > latest[key_stem].id:
+                    latest[key_stem] = record
+                if record.status == "success" and (
+                    key_stem not in latest_success or record.id > latest_success[key_stem].id
+                ):
+                    latest_success[key_stem] = record
         return latest, latest_success
 
-    def _stem_range(self, stem: str) -> Any:
-        """Keys STEM#...: those in [STEM#, STEM$), "$" following "#", as one index range scan."""
+    def _stem_range(self, stem: Any) -> Any:
+        """Keys STEM#...: those in [STEM#, STEM$), "$" following "#", as one index range scan.
+        `stem`: a string or a column of them."""
         key = t.import_.c.idempotency_key
         lo, hi = stem + "#", stem + "$"
         if self.dialect == "postgresql":
             # Pattern operators compare bytes whatever the database's collation (under en_US
-            # "a#x" sorts after "a$"); the index with varchar_pattern_ops serves them.
+            # "a#x" sorts after "a$"); the index with varchar_pattern_ops serves them. They bind
+            # as tightly as ||: a concatenation needs its parentheses.
+            if not isinstance(stem, str):
+                lo, hi = lo.self_group(), hi.self_group()
             return and_(
                 key.op("~>=~", is_comparison=True)(lo), key.op("~<~", is_comparison=True)(hi)
             )
@@ -407,6 +437,27 @@ class ImportsMixin(StoreBase):
                 if row is not None:
                     return from_row(Import, row)
         return None
+
+    def requeue_worker_imports(self, worker_id: str) -> int:
+        """The unfinished imports claimed by `worker_id`, known to be dead (its process ended),
+        go back to `queued` at once. Returns how many."""
+        i = t.import_
+        with self._write() as conn:
+            result = conn.execute(
+                update(i)
+                .where(
+                    i.c.claimed_by == worker_id,
+                    i.c.status.not_in((*t.TERMINAL_STATUSES, "queued")),
+                )
+                .values(
+                    status="queued",
+                    claimed_by=None,
+                    claimed_at=None,
+                    heartbeat_at=None,
+                    percent=0.0,
+                )
+            )
+            return int(result.rowcount or 0)
 
     def requeue_stale_imports(
         self, older_than: timedelta | datetime, max_attempts: int | None = None

@@ -1,0 +1,155 @@
+"""Import jobs in forked worker processes (`queue="processes"`, what `labelport import` uses).
+
+Each case runs in a fresh Python process (a test process may have threads running, and a process
+with threads does not fork its workers: it falls back to threads, which would prove nothing):
+the batch's lines run in the children, each ends exactly once, and a child killed with SIGKILL
+partway loses nothing: its lines go back to the queue and the others (or, with none left, the
+parent) finish them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+from sqlalchemy import func, select
+
+from labelport.store import Store, tables
+from media_factory import make_png
+
+LINES, BOXES, IMAGES = 400, 5, 4
+
+SCRIPT = r"""
+import json, os, signal, sys, time
+from pathlib import Path
+from labelport.ingest.process_runner import ProcessRunner
+from labelport.service import Service
+
+data_dir, database_url, media_dir, body_path, kill = sys.argv[1:6]
+service = Service.open(data_dir=data_dir, database_url=database_url or None,
+                       media_roots=[media_dir], workers=2, queue="processes")
+runner = service.dispatcher
+children = sorted(runner._children) if isinstance(runner, ProcessRunner) else []
+project = service.create_project("Forked")
+service.create_labels(project["id"], ["cat"])
+batch = service.submit_batch(project["id"], Path(body_path).read_bytes())
+killed = []
+if kill != "none":
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        counts = service.store.batch_state(batch["id"])[1]
+        if counts.get("success", 0) >= 40:
+            break
+        time.sleep(0.002)
+    for pid in children[: 1 if kill == "one" else 2]:
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+done = service.wait_batch(project["id"], batch["id"], timeout=120)
+lines = service.get_batch(project["id"], batch["id"], per_page=1000)["files"]
+print(json.dumps({
+    "runner": type(runner).__name__, "parent": os.getpid(), "children": children,
+    "killed": killed, "status": done["status"], "project_id": project["id"],
+    "lines": [[f["line"], f["status"], f["duplicate"], f["file_id"]] for f in lines],
+}))
+service.close()
+"""
+
+
+def _run(database, tmp_path: Path, kill: str) -> tuple[dict, Store]:
+    media_dir = tmp_path / "media"
+    media_dir.mkdir()
+    for i in range(IMAGES):
+        make_png(media_dir / f"img{i}.png", 64 + i, 48)
+    lines = []
+    for n in range(LINES):
+        packet = {
+            "media": {"url": (media_dir / f"img{n % IMAGES}.png").as_uri(), "type": "image"},
+            "instance_list": [
+                {"type": "box", "name": "cat", "x_min": k, "y_min": 1, "x_max": k + 5, "y_max": 9}
+                for k in range(BOXES)
+            ],
+        }
+        if n % 3 == 0:
+            packet["idempotency_key"] = f"line-{n}"
+        lines.append(msgspec.json.encode(packet))
+    body = tmp_path / "batch.ndjson"
+    body.write_bytes(b"\n".join(lines) + b"\n")
+    data_dir = tmp_path / "data"
+    database_url = database.url if database.dialect == "postgresql" else ""
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(data_dir), database_url, str(media_dir), str(body),
+         kill],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    store = Store.open(database_url or f"sqlite:///{(data_dir / 'labelport.db').resolve()}")
+    return result, store
+
+
+def _assert_each_line_once(result: dict, store: Store) -> list[str]:
+    """Every line succeeded, as its own file with its own boxes; the workers that ran them."""
+    assert result["status"] == "success"
+    assert [line[0] for line in result["lines"]] == list(range(LINES))
+    assert all(status == "success" and not dup for _, status, dup, _ in result["lines"])
+    assert len({file_id for *_, file_id in result["lines"]}) == LINES
+    i = tables.instance
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(tables.file)).scalar_one() == LINES
+        assert conn.execute(select(func.count()).select_from(i)).scalar_one() == LINES * BOXES
+        uneven = conn.execute(
+            select(func.count()).select_from(
+                select(i.c.import_id).group_by(i.c.import_id).having(func.count() != BOXES)
+                .subquery()
+            )
+        ).scalar_one()  # fmt: skip
+        assert uneven == 0
+        return list(conn.execute(select(tables.import_.c.claimed_by)).scalars())
+
+
+def _pid(worker_id: str | None) -> int:
+    assert worker_id is not None
+    return int(worker_id.split(":")[-2])
+
+
+def test_a_batch_runs_in_the_worker_processes(database, tmp_path: Path) -> None:
+    result, store = _run(database, tmp_path, "none")
+    try:
+        assert result["runner"] == "ProcessRunner"
+        assert len(result["children"]) == 2
+        claimed = {_pid(w) for w in _assert_each_line_once(result, store)}
+        assert claimed <= set(result["children"]), "a line ran outside the worker processes"
+        assert result["parent"] not in claimed
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_nothing(database, tmp_path: Path) -> None:
+    result, store = _run(database, tmp_path, "one")
+    try:
+        assert len(result["killed"]) == 1
+        claimed = {_pid(w) for w in _assert_each_line_once(result, store)}
+        [survivor] = set(result["children"]) - set(result["killed"])
+        # Lines finished before the kill keep the dead worker's id; those left are the survivor's.
+        assert survivor in claimed
+        assert claimed <= set(result["children"])
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_with_every_worker_killed_the_parent_finishes(database, tmp_path: Path) -> None:
+    result, store = _run(database, tmp_path, "all")
+    try:
+        assert len(result["killed"]) == 2
+        claimed = {_pid(w) for w in _assert_each_line_once(result, store)}
+        assert result["parent"] in claimed, "the parent's fallback threads ran nothing"
+    finally:
+        store.close()
