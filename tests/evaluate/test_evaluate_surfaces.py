@@ -102,7 +102,12 @@ def test_sdk_and_cli_embedded_and_through_a_server(setup, tmp_path: Path) -> Non
             ev = project.evaluate(run="r2", reference="r1")
             assert ev["overall"] == embedded["overall"]
             assert ev["id"] in [e["id"] for e in project.evaluations(run="r2")]
-            assert len(project.evaluation_files(ev["id"], per_page=2)) == 2
+            queue = project.evaluation_files(ev["id"], per_page=2)
+            assert len(queue) == 2
+            assert project.get_evaluation(ev["id"])["overall"] == ev["overall"]
+            detail = project.evaluation_file(ev["id"], queue[0]["file_id"])
+            fp = sum(p["outcome"] == "fp" for p in detail["predictions"])
+            assert fp == queue[0]["fp"]
         key = ":".join(keys["editor"])
         args = ["evaluate", "-p", sid, "--run", "r2", "--reference", "r1", "--json"]
         remote = runner.invoke(cli_app, [*args, "--server", url, "--key", key])

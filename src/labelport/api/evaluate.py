@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelport import shapes
+from labelport.api import models as m
 from labelport.api.native import ERROR_RESPONSES, Editor, IdPath, Page, Psid, Svc, Viewer
 
 router = APIRouter(
@@ -22,9 +23,18 @@ router = APIRouter(
 class EvaluationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run: str = Field(min_length=1, max_length=600, description="run id, model/run, or run")
+    run: str = Field(
+        min_length=1,
+        max_length=600,
+        description="run id, model/run, or run",
+        json_schema_extra=m.id_of("run"),
+    )
     reference: str = Field(
-        "human", min_length=1, max_length=600, description="human, or another run"
+        "human",
+        min_length=1,
+        max_length=600,
+        description="human, or another run",
+        json_schema_extra=m.id_of("run"),
     )
     iou: float = Field(0.5, gt=0, le=1)
     score_min: float = Field(0.0, ge=0, le=1)

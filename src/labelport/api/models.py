@@ -1,6 +1,8 @@
-"""Request bodies of the native API, and the error answer's shape (api/errors.py builds it).
+"""What the API's routes share: the ids a request names, and the error answer's shape
+(api/errors.py builds it).
 
-What the routes answer otherwise is declared once, in `labelport.shapes`, for the Service too.
+A request body's model is declared beside its route (api/native.py, api/evaluate.py); what the
+routes answer otherwise is declared once, in `labelport.shapes`, for the Service too.
 """
 
 from __future__ import annotations
@@ -8,13 +10,29 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 
 from labelport.shapes import ProblemOut
 
 # Ids are 64-bit database keys: anything outside that range is bad input (400), not a crash.
 MAX_ID = 2**63 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
+
+# The things of a project a request may name by id.
+Kind = Literal[
+    "label", "schema", "group", "directory", "file", "import", "batch", "run", "evaluation"
+]
+
+
+def id_of(kind: Kind) -> JsonDict:
+    """What a request body's field names, for its schema (`json_schema_extra`): /openapi.json
+    says it, and tests/api/test_api_isolation.py sends another project's id of that kind there
+    and expects the answer an id that exists nowhere gets."""
+    return {"x-id-of": kind}
+
+
+LabelId = Annotated[int, Field(ge=1, le=MAX_ID, json_schema_extra=id_of("label"))]
+SchemaId = Annotated[int, Field(ge=1, le=MAX_ID, json_schema_extra=id_of("schema"))]
 
 
 class ErrorDetail(BaseModel):
@@ -36,63 +54,3 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
-
-
-class KeyIn(BaseModel):
-    role: Literal["admin", "editor", "viewer"] = "admin"
-
-
-class SchemaIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-
-
-class LabelsIn(BaseModel):
-    # 255: what a packet may name (and auto-create), the format's limit (docs/problems.md)
-    names: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
-        min_length=1, max_length=10_000
-    )
-    schema_id: Id | None = None
-    colour: str | None = Field(default=None, max_length=64)
-
-
-class LabelColourIn(BaseModel):
-    colour: str | None = Field(max_length=64, examples=["#ff8800"])
-
-
-class AttributeGroupIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(min_length=1, max_length=32)
-    prompt: str = Field(default="", max_length=2000)
-    label_ids: list[Id] = Field(default=[], max_length=10_000)
-    options: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default=[], max_length=10_000
-    )
-    min_value: Number | None = None
-    max_value: Number | None = None
-
-
-class AttributeGroupPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    kind: str | None = Field(default=None, min_length=1, max_length=32)
-    prompt: str | None = Field(default=None, max_length=2000)
-    label_ids: list[Id] | None = Field(default=None, max_length=10_000)
-    min_value: Number | None = None
-    max_value: Number | None = None
-
-
-class OptionIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    display_name: str | None = Field(default=None, max_length=200)
-
-
-class DirectoryIn(BaseModel):
-    nickname: str = Field(min_length=1, max_length=200)
-
-
-Key = Annotated[str, Field(min_length=1, max_length=255)]
-KeyStem = Annotated[str, Field(min_length=1, max_length=254)]
-
-
-class ImportsFindIn(BaseModel):
-    keys: Annotated[list[Key], Field(max_length=10_000)] = []
-    stems: Annotated[list[KeyStem], Field(max_length=10_000)] = []

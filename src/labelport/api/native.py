@@ -1,4 +1,8 @@
-"""The native API: /api/v1/projects/{project_string_id}/..., a thin layer over the Service."""
+"""The native API: /api/v1/projects/{project_string_id}/..., a thin layer over the Service.
+
+A route's request body is declared beside it; the fields that name one of the project's things
+say which (`m.LabelId`, `m.SchemaId`, `m.id_of(kind)`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from starlette.background import BackgroundTask
 
 from labelport import shapes
@@ -42,7 +46,8 @@ IdPath = Annotated[int, PathParam(ge=1, le=m.MAX_ID)]
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
 
 # The packet is passed to the Service as raw bytes (decoded there, typed, in one pass), so FastAPI
-# does not see a model; this schema documents it for /docs and for schemathesis.
+# does not see a model; this schema documents it for /docs, schemathesis and the isolation test
+# (the ids it names, as `m.id_of` marks a model's).
 _POINT = {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"}}}
 _INSTANCE = {
     "type": "object",
@@ -50,7 +55,7 @@ _INSTANCE = {
     "properties": {
         "type": {"type": "string"},
         "name": {"type": "string"},
-        "label_file_id": {"type": "integer"},
+        "label_file_id": {"type": "integer", **m.id_of("label")},
         "number": {"type": "integer"},
         "x_min": {"type": "number"},
         "y_min": {"type": "number"},
@@ -72,7 +77,7 @@ PACKET_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {"url": {"type": "string"}, "type": {"type": "string"}},
         },
-        "file_id": {"type": "integer"},
+        "file_id": {"type": "integer", **m.id_of("file")},
         "mode": {"type": "string", "enum": ["update", "update_with_existing"]},
         "text_data": {"type": "string"},
         "original_filename": {"type": "string"},
@@ -81,8 +86,8 @@ PACKET_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": {"type": "array", "items": _INSTANCE},
         },
-        "directory_id": {"type": "integer"},
-        "parent_file_id": {"type": "integer"},
+        "directory_id": {"type": "integer", **m.id_of("directory")},
+        "parent_file_id": {"type": "integer", **m.id_of("file")},
         "ordinal": {"type": "integer"},
         "idempotency_key": {"type": "string"},
         "on_error": {"type": "string", "enum": ["reject", "skip_instances"]},
@@ -162,8 +167,12 @@ def get_project(project_string_id: Psid, who: Viewer, svc: Svc) -> shapes.Projec
     return svc.get_project(project_string_id)
 
 
+class KeyIn(BaseModel):
+    role: Literal["admin", "editor", "viewer"] = "admin"
+
+
 @router.post("/keys", response_model=shapes.KeyOut, status_code=201, summary="Create an API key")
-def create_key(project_string_id: Psid, body: m.KeyIn, who: Admin, svc: Svc) -> shapes.KeyOut:
+def create_key(project_string_id: Psid, body: KeyIn, who: Admin, svc: Svc) -> shapes.KeyOut:
     return svc.create_api_key(who.project_id, role=body.role)
 
 
@@ -175,9 +184,18 @@ def list_labels(project_string_id: Psid, who: Viewer, svc: Svc) -> list[shapes.L
     return svc.list_labels(who.project_id)
 
 
+class LabelsIn(BaseModel):
+    # 255: what a packet may name (and auto-create), the format's limit (docs/problems.md)
+    names: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        min_length=1, max_length=10_000, examples=[["cat", "dog"]]
+    )
+    schema_id: m.SchemaId | None = None
+    colour: str | None = Field(default=None, max_length=64)
+
+
 @router.post("/labels", response_model=list[shapes.LabelOut], status_code=201)
 def create_labels(
-    project_string_id: Psid, body: m.LabelsIn, who: Editor, svc: Svc
+    project_string_id: Psid, body: LabelsIn, who: Editor, svc: Svc
 ) -> list[shapes.LabelOut]:
     return svc.create_labels(
         who.project_id, body.names, schema_id=body.schema_id, colour=body.colour
@@ -196,11 +214,15 @@ def get_label_colour(
     return svc.get_label(who.project_id, label_id)
 
 
+class LabelColourIn(BaseModel):
+    colour: str | None = Field(max_length=64, examples=["#ff8800"])
+
+
 @router.put(
     "/labels/{label_id}/colour", response_model=shapes.LabelOut, summary="Set a label's colour"
 )
 def set_label_colour(
-    project_string_id: Psid, label_id: IdPath, body: m.LabelColourIn, who: Editor, svc: Svc
+    project_string_id: Psid, label_id: IdPath, body: LabelColourIn, who: Editor, svc: Svc
 ) -> shapes.LabelOut:
     """`{"colour": "#rrggbb"}`; `{"colour": null}` gives the label back its default colour."""
     return svc.set_label_colour(who.project_id, label_id, body.colour)
@@ -211,9 +233,13 @@ def list_label_schemas(project_string_id: Psid, who: Viewer, svc: Svc) -> list[s
     return svc.list_label_schemas(who.project_id)
 
 
+class SchemaIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["vehicles"])
+
+
 @router.post("/label-schemas", response_model=shapes.SchemaOut, status_code=201)
 def create_label_schema(
-    project_string_id: Psid, body: m.SchemaIn, who: Editor, svc: Svc
+    project_string_id: Psid, body: SchemaIn, who: Editor, svc: Svc
 ) -> shapes.SchemaOut:
     return svc.create_label_schema(who.project_id, body.name)
 
@@ -225,18 +251,39 @@ def list_attribute_groups(
     return svc.list_attribute_groups(who.project_id)
 
 
+class AttributeGroupIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["pose"])
+    kind: str = Field(min_length=1, max_length=32, examples=["select"])
+    prompt: str = Field(default="", max_length=2000)
+    label_ids: list[m.LabelId] = Field(default=[], max_length=10_000)
+    options: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default=[], max_length=10_000
+    )
+    min_value: m.Number | None = None
+    max_value: m.Number | None = None
+
+
 @router.post("/attribute-groups", response_model=shapes.AttributeGroupOut, status_code=201)
 def create_attribute_group(
-    project_string_id: Psid, body: m.AttributeGroupIn, who: Editor, svc: Svc
+    project_string_id: Psid, body: AttributeGroupIn, who: Editor, svc: Svc
 ) -> shapes.AttributeGroupOut:
     return svc.create_attribute_group(who.project_id, **body.model_dump())
+
+
+class AttributeGroupPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: str | None = Field(default=None, min_length=1, max_length=32)
+    prompt: str | None = Field(default=None, max_length=2000)
+    label_ids: list[m.LabelId] | None = Field(default=None, max_length=10_000)
+    min_value: m.Number | None = None
+    max_value: m.Number | None = None
 
 
 @router.patch("/attribute-groups/{group_id}", response_model=shapes.AttributeGroupOut)
 def update_attribute_group(
     project_string_id: Psid,
     group_id: IdPath,
-    body: m.AttributeGroupPatch,
+    body: AttributeGroupPatch,
     who: Editor,
     svc: Svc,
 ) -> shapes.AttributeGroupOut:
@@ -246,11 +293,16 @@ def update_attribute_group(
     return svc.update_attribute_group(who.project_id, group_id, **fields)
 
 
+class OptionIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["standing"])
+    display_name: str | None = Field(default=None, max_length=200)
+
+
 @router.post(
     "/attribute-groups/{group_id}/options", response_model=shapes.OptionOut, status_code=201
 )
 def add_attribute_option(
-    project_string_id: Psid, group_id: IdPath, body: m.OptionIn, who: Editor, svc: Svc
+    project_string_id: Psid, group_id: IdPath, body: OptionIn, who: Editor, svc: Svc
 ) -> shapes.OptionOut:
     return svc.add_attribute_option(
         who.project_id, group_id, body.name, display_name=body.display_name
@@ -265,9 +317,13 @@ def list_directories(project_string_id: Psid, who: Viewer, svc: Svc) -> list[sha
     return svc.list_directories(who.project_id)
 
 
+class DirectoryIn(BaseModel):
+    nickname: str = Field(min_length=1, max_length=200, examples=["train"])
+
+
 @router.post("/directories", response_model=shapes.DirectoryOut, status_code=201)
 def create_directory(
-    project_string_id: Psid, body: m.DirectoryIn, who: Editor, svc: Svc
+    project_string_id: Psid, body: DirectoryIn, who: Editor, svc: Svc
 ) -> shapes.DirectoryOut:
     return svc.create_directory(who.project_id, body.nickname)
 
@@ -381,7 +437,16 @@ def upload_file(
     who: Editor,
     svc: Svc,
     file: Annotated[UploadFile, File(description="The media file")],
-    packet: Annotated[str | None, Form(description="The packet as JSON, without media")] = None,
+    packet: Annotated[
+        str | None,
+        Form(
+            description="The packet as JSON, without media",
+            json_schema_extra={
+                "contentMediaType": "application/json",
+                "contentSchema": PACKET_SCHEMA,
+            },
+        ),
+    ] = None,
     dry_run: bool = False,
 ) -> Any:
     raw = packet.encode() if packet else b"{}"
@@ -430,7 +495,17 @@ async def post_packet(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            "content": {
+                "application/x-ndjson": {
+                    "schema": {
+                        "type": "string",
+                        "description": "One packet a line",
+                        # What the isolation test reads for a body that is not one JSON object.
+                        "x-isolation": "each line's ids are checked in the batch's job, where a"
+                        " line naming another project's file fails as one naming no file",
+                    }
+                }
+            },
         }
     },
 )
@@ -537,13 +612,22 @@ def get_batch(
     return svc.get_batch(who.project_id, batch_id, page=page, per_page=per_page)
 
 
+Key = Annotated[str, Field(min_length=1, max_length=255)]
+KeyStem = Annotated[str, Field(min_length=1, max_length=254)]
+
+
+class ImportsFindIn(BaseModel):
+    keys: Annotated[list[Key], Field(max_length=10_000)] = []
+    stems: Annotated[list[KeyStem], Field(max_length=10_000)] = []
+
+
 @router.post(
     "/imports/find",
     response_model=shapes.ImportsFound,
     summary="Many look-ups at once: imports by idempotency key, and the newest per key stem",
 )
 def find_imports(
-    project_string_id: Psid, body: m.ImportsFindIn, who: Viewer, svc: Svc
+    project_string_id: Psid, body: ImportsFindIn, who: Viewer, svc: Svc
 ) -> shapes.ImportsFound:
     found = svc.find_imports(who.project_id, keys=body.keys, stems=body.stems)
     return found

@@ -33,6 +33,7 @@ from labelport.sdk.client import DEFAULT_HOST, Client
 from labelport.sdk.errors import LabelportHTTPError, Problem, describe, short_groups
 from labelport.shapes import (
     AttributeGroupOut,
+    EvaluationOut,
     ImportOut,
     ImportPage,
     KeyOut,
@@ -520,6 +521,9 @@ class DirectoryAPI:
     def new(self, name: str) -> Directory:
         return self._of(self._project._post("/directories", json={"nickname": name}))
 
+    def get_by_id(self, id: int) -> Directory:
+        return self._of(self._project._get(f"/directories/{id}"))
+
     def list(self) -> list[Directory]:
         return [self._of(d) for d in self._project._get("/directories")]
 
@@ -603,6 +607,10 @@ class Project:
         """The label called exactly `name`, or None."""
         return next((label for label in self.labels() if label["name"] == name), None)
 
+    def get_label_by_id(self, label_id: int) -> LabelOut:
+        label: LabelOut = self._get(f"/labels/{label_id}")
+        return label
+
     def label_colour(self, label_id: int) -> str:
         """The label's colour (`#rrggbb`): the one set for it, else its default."""
         colour: str = self._get(f"/labels/{label_id}/colour")["colour"]  # never null here
@@ -662,8 +670,9 @@ class Project:
         return group
 
     def update_attribute_group(self, group_id: int, **fields: Any) -> AttributeGroupOut:
-        path = self._path(f"/attribute-groups/{group_id}")
-        group: AttributeGroupOut = self._client.patch(path, json=fields)
+        group: AttributeGroupOut = self._client.patch(
+            self._path(f"/attribute-groups/{group_id}"), json=fields
+        )
         return group
 
     def add_attribute_option(
@@ -685,6 +694,11 @@ class Project:
         data: list[dict[str, Any]] = self._get("/evaluations", params=params)
         return data
 
+    def get_evaluation(self, evaluation_id: int) -> EvaluationOut:
+        """A stored evaluation; `stale` says whether an import into its files came since."""
+        evaluation: EvaluationOut = self._get(f"/evaluations/{evaluation_id}")
+        return evaluation
+
     def evaluation_files(
         self, evaluation_id: int, page: int = 1, per_page: int = 100, errors_only: bool = False
     ) -> list[dict[str, Any]]:
@@ -693,6 +707,21 @@ class Project:
         data = self._get(f"/evaluations/{evaluation_id}/files", params=params)
         items: list[dict[str, Any]] = data["items"]
         return items
+
+    def evaluation_file(
+        self,
+        evaluation_id: int,
+        file_id: int,
+        frame_start: int | None = None,
+        frame_end: int | None = None,
+    ) -> dict[str, Any]:
+        """One file of an evaluation's review queue: its predictions and references with their
+        outcomes; a video's frames [frame_start, frame_end] (at most 300 at once)."""
+        params = _packet(frame_start=frame_start, frame_end=frame_end)
+        data: dict[str, Any] = self._get(
+            f"/evaluations/{evaluation_id}/files/{file_id}", params=params
+        )
+        return data
 
     # -- imports
     def imports(
