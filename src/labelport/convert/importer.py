@@ -248,6 +248,9 @@ def _missing(item: Item) -> Problem:
     )
 
 
+FIRST_BATCH = 64  # items in the first batch (see _Importer.next_batch)
+
+
 @dataclass
 class _Prepared:
     """An item converted into its packet, waiting for its window's look-up."""
@@ -306,6 +309,9 @@ class _Importer:
         self.pending: deque[tuple[_Sent, dict[str, Any]]] = deque()
         self.attributes = _Attributes(target, conv, create=options.create_labels)
         self.started = time.time()
+        # The first batches are small, so that the target's workers start while the importer
+        # is still converting; they double up to batch_size.
+        self.next_batch = min(FIRST_BATCH, options.batch_size)
 
     def send(self, item: Item, found: Path | None = None) -> None:
         """Send `item` (in a window); `found`: its media file when the caller found it already
@@ -344,7 +350,8 @@ class _Importer:
         key = f"{stem}#{digest}"
         self.window.append(_Prepared(item, count, packet, media, media_path, digest, stem, key))
         self.window_bytes += len(encoded)
-        if len(self.window) >= options.batch_size or self.window_bytes >= options.batch_bytes:
+        if len(self.window) >= self.next_batch or self.window_bytes >= options.batch_bytes:
+            self.next_batch = min(self.next_batch * 2, options.batch_size)
             self._flush()
 
     def _flush(self) -> None:
