@@ -217,6 +217,14 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
         q = select(imp.c.id, imp.c.counts).where(imp.c.id.in_(chunk))
         current.update((i, c or {}) for i, c in conn.execute(q))
     now = utcnow()
+    if conn.dialect.name == "postgresql":
+        done = _finish_all_postgres(conn, plans, results, current, now)
+        if done != len(plans):
+            raise Conflict(
+                f"{len(plans) - done} of {len(plans)} imports are finished or gone; "
+                "each is written only once"
+            )
+        return
     params = [
         {
             "iid": plan.import_id,
@@ -259,3 +267,45 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
             f"{len(plans) - done} of {len(plans)} imports are finished or gone; "
             "each is written only once"
         )
+
+
+def _finish_all_postgres(
+    conn: Connection,
+    plans: list[WritePlan],
+    results: list[WriteResult],
+    current: dict[int, dict[str, Any]],
+    now: datetime,
+) -> int:
+    """`_finish_all`'s update as one statement over arrays (UPDATE ... FROM unnest): an
+    executemany is a round trip per import on PostgreSQL, ~1 ms each with the workers and the
+    server sharing the cores (a third of a chunk's time). Returns the imports it ended."""
+    as_json = t.import_.c.counts.type.bind_processor(conn.dialect)
+    assert as_json is not None
+    finished = text(
+        """UPDATE "import" AS i
+        SET status = 'success', percent = 100.0, file_id = v.fid, counts = v.counts,
+            warnings = v.warnings, problems = v.problems, problem_count = v.problem_count,
+            finished_at = :now, heartbeat_at = :now, error = NULL
+        FROM unnest(CAST(:iids AS bigint[]), CAST(:fids AS bigint[]), CAST(:counts AS text[]),
+                    CAST(:warnings AS text[]), CAST(:problems AS text[]),
+                    CAST(:problem_counts AS integer[]))
+            AS v(iid, fid, counts, warnings, problems, problem_count)
+        WHERE i.id = v.iid AND i.project_id = :pid AND i.status <> ALL(CAST(:ended AS text[]))"""
+    ).bindparams(bindparam("now", type_=t.import_.c.finished_at.type))
+    return conn.execute(
+        finished,
+        {
+            "now": now,
+            "pid": plans[0].project_id,
+            "ended": list(t.TERMINAL_STATUSES),
+            "iids": [p.import_id for p in plans],
+            "fids": [p.file_id for p in plans],
+            "counts": [
+                as_json({**current.get(p.import_id, {}), **p.counts, **dataclasses.asdict(r)})
+                for p, r in zip(plans, results, strict=True)
+            ],
+            "warnings": [as_json(list(p.warnings)) for p in plans],
+            "problems": [as_json(list(p.problems)) for p in plans],
+            "problem_counts": [p.problem_count for p in plans],
+        },
+    ).rowcount
