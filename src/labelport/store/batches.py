@@ -21,10 +21,11 @@ from labelport.store import tables as t
 from labelport.store.base import StoreBase
 from labelport.store.coltypes import utcnow
 from labelport.store.errors import NotFound
+from labelport.store.import_updates import unfinished, update_unfinished_imports
 from labelport.store.imports import MEDIA_NAME_CHARS, MEDIA_URL_CHARS, claimed_by, clip
 from labelport.store.plan import WritePlan, WriteResult
 from labelport.store.records import Batch, Import, from_row
-from labelport.store.write_many import unfinished, write_many
+from labelport.store.write_many import write_many
 
 _CHUNK = 500  # ids per IN (...) list
 _INSERT_CHUNK = 5000  # imports per insert statement of a batch
@@ -268,30 +269,18 @@ class BatchesMixin(StoreBase):
         id, mode, media_type, directory_id. Finished ones are left alone."""
         if not started:
             return
-        i = t.import_
-        stmt = (
-            update(i)
-            .where(i.c.id == bindparam("iid"), *unfinished(i))
-            .values(
-                status="processing",
-                percent=10.0,
-                mode=bindparam("mode"),
-                media_type=bindparam("media_type"),
-                directory_id=bindparam("directory_id"),
-                heartbeat_at=utcnow(),
-            )
-        )
-        params = [
+        rows = [
             {
-                "iid": s["id"],
+                "id": s["id"],
                 "mode": s["mode"],
                 "media_type": s["media_type"],
                 "directory_id": s["directory_id"],
             }
             for s in started
         ]
+        begun = {"status": "processing", "percent": 10.0, "heartbeat_at": utcnow()}
         with self._write() as conn:
-            conn.execute(stmt, params)
+            update_unfinished_imports(conn, rows, begun)
 
     def fail_imports(self, failures: Sequence[dict[str, Any]]) -> None:
         """End many imports `failed` in one statement. Each dict: id, problems, problem_count,

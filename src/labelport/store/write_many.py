@@ -18,12 +18,13 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy import Connection, func, select, text
 
 from labelport.store import tables as t
 from labelport.store.bulk import insert_rows
 from labelport.store.coltypes import utcnow
 from labelport.store.errors import Conflict, NotFound
+from labelport.store.import_updates import update_unfinished_imports
 from labelport.store.plan import INSTANCE_COLUMNS, Resolved, WritePlan, WriteResult
 from labelport.store.write import (
     _NOTED,
@@ -35,11 +36,6 @@ from labelport.store.write import (
     _set_new_sequences,
     write_import,
 )
-
-
-def unfinished(imports: Any) -> list[Any]:
-    """`status NOT IN (terminal)` spelled without an expanding IN, which executemany refuses."""
-    return [imports.c.status != status for status in t.TERMINAL_STATUSES]
 
 
 def write_many(conn: Connection, plans: Sequence[WritePlan]) -> list[WriteResult]:
@@ -217,19 +213,10 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
         q = select(imp.c.id, imp.c.counts).where(imp.c.id.in_(chunk))
         current.update((i, c or {}) for i, c in conn.execute(q))
     now = utcnow()
-    if conn.dialect.name == "postgresql":
-        done = _finish_all_postgres(conn, plans, results, current, now)
-        if done != len(plans):
-            raise Conflict(
-                f"{len(plans) - done} of {len(plans)} imports are finished or gone; "
-                "each is written only once"
-            )
-        return
-    params = [
+    rows = [
         {
-            "iid": plan.import_id,
-            "pid": plan.project_id,
-            "fid": plan.file_id,
+            "id": plan.import_id,
+            "file_id": plan.file_id,
             "counts": {
                 **current.get(plan.import_id, {}),
                 **plan.counts,
@@ -241,71 +228,12 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
         }
         for plan, result in zip(plans, results, strict=True)
     ]
-    done = conn.execute(
-        update(imp)
-        .where(
-            imp.c.id == bindparam("iid"),
-            imp.c.project_id == bindparam("pid"),
-            *unfinished(imp),
-        )
-        .values(
-            status="success",
-            percent=100.0,
-            file_id=bindparam("fid"),
-            counts=bindparam("counts", type_=imp.c.counts.type),
-            warnings=bindparam("warnings", type_=imp.c.warnings.type),
-            problems=bindparam("problems", type_=imp.c.problems.type),
-            problem_count=bindparam("problem_count"),
-            finished_at=now,
-            heartbeat_at=now,
-            error=None,
-        ),
-        params,
-    ).rowcount
+    ended = {"status": "success", "percent": 100.0, "finished_at": now, "heartbeat_at": now}
+    done = update_unfinished_imports(
+        conn, rows, {**ended, "error": None}, project_id=plans[0].project_id
+    )
     if done != len(plans):
         raise Conflict(
             f"{len(plans) - done} of {len(plans)} imports are finished or gone; "
             "each is written only once"
         )
-
-
-def _finish_all_postgres(
-    conn: Connection,
-    plans: list[WritePlan],
-    results: list[WriteResult],
-    current: dict[int, dict[str, Any]],
-    now: datetime,
-) -> int:
-    """`_finish_all`'s update as one statement over arrays (UPDATE ... FROM unnest): an
-    executemany is a round trip per import on PostgreSQL, ~1 ms each with the workers and the
-    server sharing the cores (a third of a chunk's time). Returns the imports it ended."""
-    as_json = t.import_.c.counts.type.bind_processor(conn.dialect)
-    assert as_json is not None
-    finished = text(
-        """UPDATE "import" AS i
-        SET status = 'success', percent = 100.0, file_id = v.fid, counts = v.counts,
-            warnings = v.warnings, problems = v.problems, problem_count = v.problem_count,
-            finished_at = :now, heartbeat_at = :now, error = NULL
-        FROM unnest(CAST(:iids AS bigint[]), CAST(:fids AS bigint[]), CAST(:counts AS text[]),
-                    CAST(:warnings AS text[]), CAST(:problems AS text[]),
-                    CAST(:problem_counts AS integer[]))
-            AS v(iid, fid, counts, warnings, problems, problem_count)
-        WHERE i.id = v.iid AND i.project_id = :pid AND i.status <> ALL(CAST(:ended AS text[]))"""
-    ).bindparams(bindparam("now", type_=t.import_.c.finished_at.type))
-    return conn.execute(
-        finished,
-        {
-            "now": now,
-            "pid": plans[0].project_id,
-            "ended": list(t.TERMINAL_STATUSES),
-            "iids": [p.import_id for p in plans],
-            "fids": [p.file_id for p in plans],
-            "counts": [
-                as_json({**current.get(p.import_id, {}), **p.counts, **dataclasses.asdict(r)})
-                for p, r in zip(plans, results, strict=True)
-            ],
-            "warnings": [as_json(list(p.warnings)) for p in plans],
-            "problems": [as_json(list(p.problems)) for p in plans],
-            "problem_counts": [p.problem_count for p in plans],
-        },
-    ).rowcount
