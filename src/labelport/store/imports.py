@@ -445,17 +445,8 @@ class ImportsMixin(StoreBase):
         with self._write() as conn:
             result = conn.execute(
                 update(i)
-                .where(
-                    i.c.claimed_by == worker_id,
-                    i.c.status.not_in((*t.TERMINAL_STATUSES, "queued")),
-                )
-                .values(
-                    status="queued",
-                    claimed_by=None,
-                    claimed_at=None,
-                    heartbeat_at=None,
-                    percent=0.0,
-                )
+                .where(i.c.claimed_by == worker_id, i.c.status.in_(RUNNING_STATUSES))
+                .values(**REQUEUED)
             )
             return int(result.rowcount or 0)
 
@@ -487,18 +478,7 @@ class ImportsMixin(StoreBase):
                     .returning(*i.c)
                 ).all()
                 changed.extend(rows)
-            rows = conn.execute(
-                update(i)
-                .where(*stale)
-                .values(
-                    status="queued",
-                    claimed_by=None,
-                    claimed_at=None,
-                    heartbeat_at=None,
-                    percent=0.0,
-                )
-                .returning(*i.c)
-            ).all()
+            rows = conn.execute(update(i).where(*stale).values(**REQUEUED).returning(*i.c)).all()
             changed.extend(rows)
         return sorted((from_row(Import, r) for r in changed), key=lambda r: r.id)
 
@@ -516,6 +496,16 @@ class ImportsMixin(StoreBase):
 RUNNING_STATUSES = tuple(
     s for s in t.IMPORT_STATUSES if s not in t.TERMINAL_STATUSES and s != "queued"
 )
+
+
+# What putting a claimed import back in the queue sets on it.
+REQUEUED: dict[str, Any] = {
+    "status": "queued",
+    "claimed_by": None,
+    "claimed_at": None,
+    "heartbeat_at": None,
+    "percent": 0.0,
+}
 
 
 def claimed_by(worker_id: str, now: datetime) -> dict[str, Any]:
