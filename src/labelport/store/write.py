@@ -7,7 +7,6 @@ recompute the touched sequences, set the import to success. Any exception rolls 
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -551,7 +550,7 @@ def _recompute_sequences(
 def _finish(conn: Connection, plan: WritePlan, result: WriteResult) -> None:
     imp = t.import_
     current = conn.execute(select(imp.c.counts).where(imp.c.id == plan.import_id)).scalar()
-    counts = {**(current or {}), **plan.counts, **dataclasses.asdict(result)}
+    counts = {**(current or {}), **plan.counts, **result.counts()}
     now = utcnow()
     conn.execute(
         update(imp)

@@ -220,7 +220,7 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
             "counts": {
                 **current.get(plan.import_id, {}),
                 **plan.counts,
-                **dataclasses.asdict(result),
+                **result.counts(),
             },
             "warnings": list(plan.warnings),
             "problems": list(plan.problems),
