@@ -32,5 +32,5 @@ def test_worker_needs_postgres(tmp_path) -> None:
 def test_service_queue_choices(tmp_path) -> None:
     with pytest.raises(ValueError, match="labelport worker"):
         Service.open(data_dir=tmp_path, queue="procrastinate", workers=2)
-    with pytest.raises(ValueError, match="threads or procrastinate"):
+    with pytest.raises(ValueError, match="threads, processes or procrastinate"):
         Service.open(data_dir=tmp_path, queue="celery")
