@@ -94,8 +94,9 @@ class ProcessRunner:
 
     def start(self) -> None:
         self._lock_fd = take_jobs_lock(self._lock_path, self._requeue_orphans)
-        wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC)
-        self._ended_r, ended_w = os.pipe2(os.O_CLOEXEC)
+        # os.pipe's ends are not inherited by an exec (PEP 446), only by the fork below.
+        wake_r, self._wake_w = os.pipe()
+        self._ended_r, ended_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._ended_r, False)
         host = socket.gethostname()
