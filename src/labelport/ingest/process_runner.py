@@ -25,6 +25,7 @@ inherited connection is closed (a PostgreSQL one would be ended for the parent t
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import select
@@ -100,6 +101,9 @@ class ProcessRunner:
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._ended_r, False)
         host = socket.gethostname()
+        # What exists now is the workers' inheritance: frozen, their garbage collector never
+        # walks it (a walk writes into every object, so each page would be copied per worker).
+        gc.freeze()
         for _ in range(self._processes):
             pid = os.fork()
             if pid == 0:  # the child: never returns
@@ -107,6 +111,7 @@ class ProcessRunner:
                 os.close(self._ended_r)
                 _child(self._open_worker, wake_r, ended_w, f"{host}:{os.getpid()}:0", self._poll)
             self._children[pid] = f"{host}:{pid}:0"
+        gc.unfreeze()  # the parent collects as before
         os.close(wake_r)
         os.close(ended_w)
 
