@@ -1,4 +1,4 @@
-"""Helpers of the ingest tests: the served media, a project handle, row counts."""
+"""Helpers of the ingest tests: the served media, a project handle, row counts, batches of boxes."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlalchemy import func, select
 
 from labelport.errors import Rejected
 from labelport.service import Service
-from labelport.store import tables
+from labelport.store import Store, tables
 from media_factory import LocalServer, make_geojson, make_mp4, make_pcd, make_png, make_wav
 
 IMAGE_SIZE = (640, 480)
@@ -100,3 +101,34 @@ def box(name: str, x_min: float, y_min: float, x_max: float, y_max: float, **res
         "y_max": y_max,
         **rest,
     }
+
+
+def batch_of_boxes(urls: list[str], lines: int, boxes: int) -> bytes:
+    """An NDJSON batch body: `lines` image packets, line n on urls[n % len(urls)] with `boxes`
+    boxes of "cat"; every third line carries an idempotency key."""
+    packets = []
+    for n in range(lines):
+        packet: dict[str, Any] = {
+            "media": {"url": urls[n % len(urls)], "type": "image"},
+            "instance_list": [box("cat", k, 1, k + 5, 9) for k in range(boxes)],
+        }
+        if n % 3 == 0:
+            packet["idempotency_key"] = f"line-{n}"
+        packets.append(msgspec.json.encode(packet))
+    return b"\n".join(packets) + b"\n"
+
+
+def assert_each_line_its_own_file(store: Store, lines: int, boxes: int) -> None:
+    """A batch of `batch_of_boxes` ended with every line one file holding exactly its own
+    boxes: nothing twice, nothing lost."""
+    i = tables.instance
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(tables.file)).scalar_one() == lines
+        assert conn.execute(select(func.count()).select_from(i)).scalar_one() == lines * boxes
+        uneven = conn.execute(
+            select(func.count()).select_from(
+                select(i.c.import_id).group_by(i.c.import_id).having(func.count() != boxes)
+                .subquery()
+            )
+        ).scalar_one()  # fmt: skip
+    assert uneven == 0  # every import holds exactly its own boxes

@@ -14,9 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import msgspec
 import pytest
-from sqlalchemy import func, select
+from ingest_helpers import assert_each_line_its_own_file, batch_of_boxes
+from sqlalchemy import select
 
 from labelport.store import Store, tables
 from media_factory import make_png
@@ -64,20 +64,9 @@ def _run(database, tmp_path: Path, kill: str) -> tuple[dict, Store]:
     media_dir.mkdir()
     for i in range(IMAGES):
         make_png(media_dir / f"img{i}.png", 64 + i, 48)
-    lines = []
-    for n in range(LINES):
-        packet = {
-            "media": {"url": (media_dir / f"img{n % IMAGES}.png").as_uri(), "type": "image"},
-            "instance_list": [
-                {"type": "box", "name": "cat", "x_min": k, "y_min": 1, "x_max": k + 5, "y_max": 9}
-                for k in range(BOXES)
-            ],
-        }
-        if n % 3 == 0:
-            packet["idempotency_key"] = f"line-{n}"
-        lines.append(msgspec.json.encode(packet))
     body = tmp_path / "batch.ndjson"
-    body.write_bytes(b"\n".join(lines) + b"\n")
+    urls = [(media_dir / f"img{i}.png").as_uri() for i in range(IMAGES)]
+    body.write_bytes(batch_of_boxes(urls, LINES, BOXES))
     data_dir = tmp_path / "data"
     database_url = database.url if database.dialect == "postgresql" else ""
     out = subprocess.run(
@@ -99,17 +88,8 @@ def _assert_each_line_once(result: dict, store: Store) -> list[str]:
     assert [line[0] for line in result["lines"]] == list(range(LINES))
     assert all(status == "success" and not dup for _, status, dup, _ in result["lines"])
     assert len({file_id for *_, file_id in result["lines"]}) == LINES
-    i = tables.instance
+    assert_each_line_its_own_file(store, LINES, BOXES)
     with store.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(tables.file)).scalar_one() == LINES
-        assert conn.execute(select(func.count()).select_from(i)).scalar_one() == LINES * BOXES
-        uneven = conn.execute(
-            select(func.count()).select_from(
-                select(i.c.import_id).group_by(i.c.import_id).having(func.count() != BOXES)
-                .subquery()
-            )
-        ).scalar_one()  # fmt: skip
-        assert uneven == 0
         return list(conn.execute(select(tables.import_.c.claimed_by)).scalars())
 
 
