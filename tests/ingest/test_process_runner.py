@@ -30,6 +30,11 @@ from labelport.ingest.process_runner import ProcessRunner
 from labelport.service import Service
 
 data_dir, database_url, media_dir, body_path, kill = sys.argv[1:6]
+# Chunks of 20 lines, so that a kill after the first chunk ended always leaves most of the batch
+# to the survivors (with 200-line chunks, the other worker's chunk could end before the kill).
+import dataclasses, labelport.service
+settings = labelport.service.Settings
+labelport.service.Settings = lambda **kw: dataclasses.replace(settings(**kw), batch_chunk=20)
 service = Service.open(data_dir=data_dir, database_url=database_url or None,
                        media_roots=[media_dir], workers=2, queue="processes")
 runner = service.dispatcher
@@ -37,22 +42,24 @@ children = sorted(runner._children) if isinstance(runner, ProcessRunner) else []
 project = service.create_project("Forked")
 service.create_labels(project["id"], ["cat"])
 batch = service.submit_batch(project["id"], Path(body_path).read_bytes())
-killed = []
+killed, ended_before = [], 0
 if kill != "none":
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         counts = service.store.batch_state(batch["id"])[1]
-        if counts.get("success", 0) >= 40:
+        if counts.get("success", 0) >= 20:
             break
         time.sleep(0.002)
     for pid in children[: 1 if kill == "one" else 2]:
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
+    ended_before = service.store.batch_state(batch["id"])[1].get("success", 0)
 done = service.wait_batch(project["id"], batch["id"], timeout=120)
 lines = service.get_batch(project["id"], batch["id"], per_page=1000)["files"]
 print(json.dumps({
     "runner": type(runner).__name__, "parent": os.getpid(), "children": children,
-    "killed": killed, "status": done["status"], "project_id": project["id"],
+    "killed": killed, "ended_before": ended_before, "status": done["status"],
+    "project_id": project["id"],
     "lines": [[f["line"], f["status"], f["duplicate"], f["file_id"]] for f in lines],
 }))
 service.close()
@@ -115,6 +122,7 @@ def test_a_killed_worker_loses_nothing(database, tmp_path: Path) -> None:
     result, store = _run(database, tmp_path, "one")
     try:
         assert len(result["killed"]) == 1
+        assert result["ended_before"] < LINES, "the workers ended every line before the kill"
         claimed = {_pid(w) for w in _assert_each_line_once(result, store)}
         [survivor] = set(result["children"]) - set(result["killed"])
         # Lines finished before the kill keep the dead worker's id; those left are the survivor's.
@@ -129,6 +137,7 @@ def test_with_every_worker_killed_the_parent_finishes(database, tmp_path: Path) 
     result, store = _run(database, tmp_path, "all")
     try:
         assert len(result["killed"]) == 2
+        assert result["ended_before"] < LINES, "the workers ended every line before the kill"
         claimed = {_pid(w) for w in _assert_each_line_once(result, store)}
         assert result["parent"] in claimed, "the parent's fallback threads ran nothing"
     finally:
