@@ -22,6 +22,11 @@ for writing back the blobs of the step before it. One untimed baseline run comes
 disk (ext4 with online discard) the first step of a bench ran on a disk no step had yet written
 and deleted ~100 MB on, and was up to 2.5x faster than the same step later (baseline a 0.83 s,
 then 2.1-2.25 s four times), so that whichever workload came first got the best time.
+No step's files are deleted before the run ends (2,000 images: ~100 MB a step; 20,000: ~1 GB):
+on this machine's ext4 (no journal), creating a file or a folder within about a minute of
+deleting many scans past every inode deleted in that time (`recently_deleted` in the kernel's
+inode allocator, 20-40% of the import's CPU in `perf`), so a step run after the previous step's
+deletion paid ~1.5 s for it, whichever side it was.
 
     .venv/bin/python bench/batch_bench.py --images 200                  # check the script
     .venv/bin/python bench/batch_bench.py                               # 2,000 images, all
@@ -61,7 +66,6 @@ FIXED = "a, 1 image"  # the embedded CLI's fixed cost: interpreter, imports, mig
 GOALS = {"a": 2.0, "b": 3.0, "c": 3.0}
 WORKLOADS = ("baseline", "a", "b", "c")
 DIALECTS = ("sqlite", "postgres")
-KEEP: list[bool] = [False]  # --keep: leave each measurement's data dir and logs in place
 
 # A threaded server for the image folder; HTTP/1.1 so that pooled clients keep connections,
 # and no Nagle: the handler sends headers and body in separate writes, which on a kept-alive
@@ -326,8 +330,6 @@ def baseline(
     schema = f"bench_batch_{os.getpid()}_{time.monotonic_ns()}"
     target = str(blobs) + ".db" if dialect == "sqlite" else f"{POSTGRES}/{ADMIN_DB}"
     got = run_child(BASELINE_CHILD, source, dialect, target, str(coco), media, str(blobs), schema)
-    if not KEEP[0]:
-        shutil.rmtree(blobs, ignore_errors=True)
     error = "" if got["rows"] == images * PER_IMAGE else f"{got['rows']} rows"
     return Result(f"baseline {source}", dialect, got["images"], got["seconds"], got["peak_rss"],
                   error=error)  # fmt: skip
@@ -366,8 +368,6 @@ def embedded(
         log = data_dir / "import.out"
         seconds, code, rss, out = timed(command, log)
         error = check_summary(code, out, images, log)
-    if not KEEP[0]:
-        shutil.rmtree(data_dir, ignore_errors=True)
     return Result(workload, dialect, images, seconds, rss, error=error)
 
 
@@ -415,8 +415,6 @@ def over_http(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-    if not KEEP[0]:
-        shutil.rmtree(data_dir, ignore_errors=True)
     return Result(workload, dialect, images, seconds, rss, server_rss, error=error)
 
 
@@ -519,7 +517,6 @@ def main() -> None:
     )
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    KEEP[0] = args.keep
     if args.src:
         os.environ["PYTHONPATH"] = str(args.src.resolve())
     # An installed labelport has its bytecode (pip compiles a wheel's modules at install), as

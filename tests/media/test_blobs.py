@@ -125,7 +125,7 @@ def test_readers_never_see_partial_writes(store):
 
 def test_content_key_layout_and_validation():
     sha = hashlib.sha256(b"x").hexdigest()
-    assert content_key(sha, ".jpg") == f"files/{sha[:2]}/{sha[2:4]}/{sha}.jpg"
+    assert content_key(sha, ".jpg") == f"files/{sha[:2]}/{sha}.jpg"
     with pytest.raises(BlobError):
         content_key("../../etc", ".jpg")
     assert validate_key("packets/0f3a-12.json") == "packets/0f3a-12.json"

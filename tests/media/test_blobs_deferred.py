@@ -166,7 +166,7 @@ def test_store_fetched_refuses_a_source_changed_while_copied(store, tmp_path) ->
     with pytest.raises(MediaError) as err:
         store_fetched(store, borrowed, durable=False)
     assert err.value.code == "media.fetch_failed"
-    assert not store.exists(f"files/{sha[:2]}/{sha[2:4]}/{sha}.png")
+    assert not store.exists(f"files/{sha[:2]}/{sha}.png")
     user_file.write_bytes(b"version 1")
     stored = store_fetched(store, borrowed, durable=False)
     store.sync()

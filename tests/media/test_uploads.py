@@ -27,7 +27,7 @@ def test_local_file_is_content_addressed_and_deduplicated(store, tmp_path):
     path = make_png(tmp_path / "Photo.PNG", 10, 10)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     first = store_local_file(store, path)
-    assert first.key == f"files/{sha[:2]}/{sha[2:4]}/{sha}.png"
+    assert first.key == f"files/{sha[:2]}/{sha}.png"
     assert (first.sha256, first.original_filename) == (sha, "Photo.PNG")
     again = store_local_file(store, path, original_filename="other.png")
     assert again.key == first.key

@@ -1,6 +1,6 @@
 """Blob storage: where media bytes and packet payloads live.
 
-Keys are relative, slash-separated strings such as ``files/ab/cd/<sha256>.jpg`` or
+Keys are relative, slash-separated strings such as ``files/ab/<sha256>.jpg`` or
 ``packets/<import id>.json``. The same key means the same thing on every backend, so a
 database row holding a key stays valid when the deployment moves from a local directory to an
 object store (issue #7). The `BlobStore` protocol therefore never promises a local path:
@@ -110,14 +110,19 @@ def validate_key(key: str) -> str:
 
 
 def content_key(sha256: str, extension: str = "", prefix: str = "files") -> str:
-    """The content-addressed key of a blob: ``files/ab/cd/<sha256><extension>``.
+    """The content-addressed key of a blob: ``files/ab/<sha256><extension>``.
 
-    Two directory levels keep directories small on local disks; the extension (with its dot,
-    e.g. ``.jpg``) is kept so that downloads and content-type guesses stay meaningful.
+    One level of 256 folders keeps each folder to a few thousand entries a million blobs (which
+    ext4's and XFS's hashed directories look up in constant time), and a new store makes at most
+    256 folders: with two levels (``ab/cd``) each of the first thousands of blobs made a folder
+    of its own, an inode as costly to create as the blob's file. The extension (with its dot,
+    e.g. ``.jpg``) is kept so that downloads and content-type guesses stay meaningful. Keys are
+    stored with their rows, so blobs stored under the two-level keys of earlier versions stay
+    where they are and are read by those keys.
     """
     if not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise BlobError(BLOB_KEY_INVALID, f"not a lowercase hex sha256: {sha256!r}")
-    return validate_key(f"{prefix}/{sha256[:2]}/{sha256[2:4]}/{sha256}{extension}")
+    return validate_key(f"{prefix}/{sha256[:2]}/{sha256}{extension}")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
@@ -229,7 +234,7 @@ class LocalBlobStore:
 
     def _real_folder(self, folder: str) -> tuple[str, bool]:
         """The real path of a blob's folder, and whether it exists. Content keys spread over
-        65,536 folders, most new to this store: the parent's real path is looked up once and
+        256 folders, many new to a young store: the parent's real path is looked up once and
         the folder itself needs one lstat (os.path.realpath is ~10 lstat calls in Python)."""
         parent, last = os.path.split(folder)
         real_parent = self._real_folders.get(parent)

@@ -1,6 +1,6 @@
 """Putting media into the blob store: local files, upload streams, inline text, fetched URLs.
 
-All media blobs are content-addressed (``files/ab/cd/<sha256><ext>``): the same bytes are
+All media blobs are content-addressed (``files/ab/<sha256><ext>``): the same bytes are
 stored once, and re-importing a file does not duplicate it.
 """
 
