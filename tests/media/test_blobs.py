@@ -100,7 +100,7 @@ def test_failed_write_leaves_old_blob_and_no_temp(store):
         store.put_stream("files/a.txt", Broken())
     with store.open("files/a.txt") as f:
         assert f.read() == b"old"
-    assert list((store.root / ".tmp").iterdir()) == []
+    assert list((store.root / ".tmp").iterdir()) == []  # no temp file, nor its folder
 
 
 def test_readers_never_see_partial_writes(store):

@@ -22,6 +22,10 @@ def store(tmp_path: Path) -> LocalBlobStore:
     return LocalBlobStore(tmp_path / "blobs")
 
 
+def temp_files(store: LocalBlobStore) -> list[Path]:
+    return [p for p in (store.root / ".tmp").rglob("*") if p.is_file()]
+
+
 @pytest.fixture
 def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
@@ -66,7 +70,7 @@ def test_sync_moves_blobs_into_place_with_one_flush(store, fsyncs, monkeypatch) 
     other = LocalBlobStore(store.root)
     assert all(other.exists(f"files/{i}.bin") for i in range(20))
     assert (store.root / "files/7.bin").read_bytes() == b"7"
-    assert list((store.root / ".tmp").iterdir()) == []
+    assert list((store.root / ".tmp").iterdir()) == []  # nor its folder
     store.sync()  # nothing pending: no flush at all
     assert len(flushes) == 2
 
@@ -111,7 +115,7 @@ def test_durable_default_still_fsyncs(store, fsyncs) -> None:
 def test_later_put_wins_and_delete_drops_pending(store) -> None:
     store.put_bytes("files/k.bin", b"one", durable=False)
     store.put_bytes("files/k.bin", b"two", durable=False)
-    assert len(list((store.root / ".tmp").iterdir())) == 1  # the first temp file is gone
+    assert len(temp_files(store)) == 1  # the first temp file is gone
     store.put_bytes("files/k.bin", b"three")  # a durable put supersedes the pending one
     store.sync()
     assert (store.root / "files/k.bin").read_bytes() == b"three"
@@ -131,7 +135,7 @@ def test_put_content_addressed_deferred_dedupes_before_sync(store, tmp_path) -> 
     first = put_content_addressed(store, src, ".jpg", durable=False)
     again = put_content_addressed(store, b"jpeg bytes", ".jpg", durable=False)
     assert first.key == again.key
-    assert len(list((store.root / ".tmp").iterdir())) == 1
+    assert len(temp_files(store)) == 1
     store.sync()
     assert (store.root / first.key).read_bytes() == b"jpeg bytes"
 
@@ -172,3 +176,23 @@ def test_store_fetched_refuses_a_source_changed_while_copied(store, tmp_path) ->
     store.sync()
     assert (store.root / stored.key).read_bytes() == b"version 1"
     assert user_file.exists()
+
+
+def test_each_store_object_writes_its_temp_files_in_a_folder_of_its_own(store) -> None:
+    # Import workers each open their own store on one root: one shared folder would make the
+    # file system create their temp files one at a time.
+    other = LocalBlobStore(store.root)
+    store.put_bytes("files/a.bin", b"a", durable=False)
+    other.put_bytes("files/b.bin", b"b", durable=False)
+    mine, theirs = store.local_path("files/a.bin"), other.local_path("files/b.bin")
+    assert mine is not None and theirs is not None
+    assert mine.parent != theirs.parent and mine.parent.parent == store.root / ".tmp"
+    store.sync()
+    assert [p.name for p in (store.root / ".tmp").iterdir()] == [theirs.parent.name]
+    assert other.open("files/b.bin").read() == b"b"  # still pending: served from its temp file
+    other.sync()
+    assert list((store.root / ".tmp").iterdir()) == []
+    assert (store.root / "files/b.bin").read_bytes() == b"b"
+    store.put_bytes("files/c.bin", b"c", durable=False)  # the folder is made again
+    store.sync()
+    assert (store.root / "files/c.bin").read_bytes() == b"c"

@@ -182,7 +182,11 @@ class LocalBlobStore:
 
     Atomicity comes from writing to a temp file inside ``<root>/.tmp`` (same file system, so
     ``os.replace`` is a rename) and renaming it into place only once it is complete: at once and
-    after an fsync for a durable put; at the next `sync` for a ``durable=False`` put.
+    after an fsync for a durable put; at the next `sync` for a ``durable=False`` put. Each store
+    object has its own folder there, made when it first needs it and removed once nothing of its
+    own waits in it: a file system creates the files of one folder one at a time (the folder is
+    locked while the new inode is allocated), so the import workers writing their blobs into one
+    shared folder waited on each other (2 processes x 1,000 files: 0.35 s each, 0.18 s apart).
 
     Why a deferred put waits in ``.tmp`` instead of being renamed at once: a renamed file whose
     data never reached the disk can come back from a crash empty (ext4, XFS with delayed
@@ -194,12 +198,11 @@ class LocalBlobStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.root / ".tmp"
-        self._tmp.mkdir(exist_ok=True)
+        (self.root / ".tmp").mkdir(exist_ok=True)
+        # Temp files: in a folder unique to this store object (pid and a random token), named by
+        # a counter, created with O_EXCL (tempfile.mkstemp's random names cost ~25 us a file).
+        self._tmp = self.root / ".tmp" / f"put-{os.getpid()}-{secrets.token_hex(4)}"
         self._pending: dict[str, Path] = {}  # key -> temp file of a put waiting for sync()
-        # Temp file names: unique to this store object (pid and a random token) plus a counter,
-        # created with O_EXCL (tempfile.mkstemp's random names cost ~25 us a file in Python).
-        self._temp_prefix = f"put-{os.getpid()}-{secrets.token_hex(4)}-"
         self._temp_count = itertools.count()
         self._real_folders: dict[str, str] = {}  # folder as joined -> its real path
         self._root_text = str(self.root)
@@ -261,14 +264,24 @@ class LocalBlobStore:
             return self._pending.get(key, path)
 
     def _temp_file(self) -> tuple[int, str]:
-        """A new, empty temp file in ``.tmp``, open for writing: (fd, path)."""
+        """A new, empty temp file in this store's folder of ``.tmp``, open for writing."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         while True:
-            name = f"{self._tmp}/{self._temp_prefix}{next(self._temp_count)}"
+            name = f"{self._tmp}/{next(self._temp_count)}"
             try:
                 return os.open(name, flags, 0o644), name
+            except FileNotFoundError:  # the folder: not made yet, or removed when it emptied
+                self._tmp.mkdir(exist_ok=True)
             except FileExistsError:  # left by a crashed store that drew the same token
                 continue
+
+    def _remove_temp_folder(self) -> None:
+        """Once nothing of this store waits in its temp folder: a put in flight in another
+        thread keeps it (not empty) or makes it again (`_temp_file`)."""
+        with self._lock:
+            if not self._pending:
+                with suppress(OSError):
+                    os.rmdir(self._tmp)
 
     def _placed(self, key: str, tmp_name: str, durable: bool) -> None:
         """A complete temp file becomes the blob: renamed into place now (durable: its data
@@ -286,6 +299,8 @@ class LocalBlobStore:
         if superseded is not None:
             with suppress(OSError):
                 superseded.unlink()
+        if durable:
+            self._remove_temp_folder()
 
     @contextmanager
     def _atomic_writer(self, key: str, durable: bool) -> Iterator[tuple[BinaryIO, Any, list[int]]]:
@@ -304,9 +319,14 @@ class LocalBlobStore:
                     os.fsync(f.fileno())
             self._placed(key, tmp_name, durable)
         except BaseException:
-            with suppress(OSError):
-                os.unlink(tmp_name)
+            self._discard(tmp_name)
             raise
+
+    def _discard(self, tmp_name: str) -> None:
+        """A failed put's temp file."""
+        with suppress(OSError):
+            os.unlink(tmp_name)
+        self._remove_temp_folder()
 
     def put_stream(self, key: str, stream: BinaryIO, *, durable: bool = True) -> StoredBlob:
         with self._atomic_writer(key, durable) as (f, digest, counter):
@@ -338,8 +358,7 @@ class LocalBlobStore:
         except BaseException:
             if fd >= 0:
                 os.close(fd)
-            with suppress(OSError):
-                os.unlink(tmp_name)
+            self._discard(tmp_name)
             raise
         return StoredBlob(key=key, size=len(data), sha256=sha256)
 
@@ -380,6 +399,7 @@ class LocalBlobStore:
                         os.replace(tmp, target)
                     del self._pending[key]
             _sync_file_system(self.root)
+            self._remove_temp_folder()
 
     def open(self, key: str) -> BinaryIO:
         for path in (self._current(key), self._path(key)):  # sync() may move it in between
