@@ -4,11 +4,25 @@ write that ends them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, and_, column, delete, func, insert, literal, select, text, update
+from sqlalchemy import (
+    Select,
+    Subquery,
+    Text,
+    and_,
+    column,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -58,6 +72,21 @@ REJECTED_GROUPS_KEPT = 60  # problem groups (format/problem_groups.py) per recor
 REJECTED_TEXT_CHARS = 500  # a problem's path or message, cut beyond this
 MEDIA_NAME_CHARS = 255
 MEDIA_URL_CHARS = 2048
+
+
+def per_value(values: list[str], rows_of: Callable[[Any], Select[Any]]) -> Subquery:
+    """PostgreSQL: `rows_of(value)` for each of `values`, as one subquery: the values unnested,
+    each joined LATERAL to its own rows. With OFFSET in `rows_of` (an optimisation fence) the
+    planner cannot merge the two into one join, so each value is one index probe whatever the
+    table's statistics say; merged, a table never analyzed looked tiny and was read in full
+    once per value."""
+    value = (
+        func.unnest(literal(values, ARRAY(Text)))
+        .table_valued(column("value", Text))
+        .render_derived(name="wanted")
+    )
+    rows = rows_of(value.c.value).lateral("found")
+    return select(rows).select_from(value.join(rows, true())).subquery("per_value")
 
 
 class ImportsMixin(StoreBase):
@@ -265,18 +294,17 @@ class ImportsMixin(StoreBase):
         # One statement for every stem: the stems as a table (SQLite json_each, PostgreSQL
         # unnest), each joined to its range of keys by the (project_id, idempotency_key) index.
         # SQLite's planner would scan the project's imports once per stem: CROSS JOIN makes it
-        # walk the stems outside.
+        # walk the stems outside. PostgreSQL's does the same without statistics (a table filled
+        # by this very import, autovacuum off or behind): it read every import of the project
+        # once per stem, 2.3 s for 500 stems among 20,000 imports; see `per_value`.
         if self.dialect == "postgresql":
-            stem = (
-                func.unnest(literal(wanted, ARRAY(Text)))
-                .table_valued(column("value", Text))
-                .render_derived(name="stem")
+            found = per_value(
+                wanted,
+                lambda stem: (
+                    select(i).where(i.c.project_id == project_id, self._stem_range(stem)).offset(0)
+                ),
             )
-            q: Executable = (
-                select(i)
-                .join(stem, self._stem_range(stem.c.value))
-                .where(i.c.project_id == project_id)
-            )
+            q: Executable = select(found)
         else:
             q = (
                 text(
