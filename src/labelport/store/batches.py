@@ -148,7 +148,7 @@ class BatchesMixin(StoreBase):
         (when it runs at all: it can be off). Planned with no statistics, a table of 20,000
         imports looks like one page: the claim, the batch's state and the key look-ups then
         read every import of the project where they meant to probe an index. Doubling keeps
-        this to a few ANALYZEs an import (~20 ms each for 20,000 rows; it samples at most
+        this to a few ANALYZEs an import (20-130 ms each at 20,000 rows; it samples at most
         30,000), and none once the table is large and settled."""
         if self.dialect != "postgresql":
             return
@@ -414,9 +414,9 @@ def _first_imports(
 def _by_keys(
     conn: Connection, project_id: int, keys: Iterable[str], *columns: Any
 ) -> list[Row[Any]]:
-    """`columns` of the project's imports holding any of `keys`: one probe of the
-    (project_id, idempotency_key) index a key (on PostgreSQL whatever its statistics say:
-    `per_value`; without them an IN list read every import of the project, per batch)."""
+    """`columns` of the project's imports holding any of `keys`, by the (project_id,
+    idempotency_key) index. On PostgreSQL a key at a time (`per_value`): as an IN list, on a
+    table without statistics, each batch read every import of the project."""
     i = t.import_
     wanted = sorted(set(keys))
     if conn.dialect.name == "postgresql":
