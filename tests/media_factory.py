@@ -211,6 +211,7 @@ class LocalServer:
     dribbles: dict[str, float] = field(default_factory=dict)
     stopped: threading.Event = field(default_factory=threading.Event)
     requests: list[str] = field(default_factory=list)  # paths requested, in order
+    peers: list[tuple[str, int]] = field(default_factory=list)  # each request's client address
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -240,6 +241,7 @@ def _handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             path = unquote(parts.path)
             with server.lock:
                 server.requests.append(path)
+                server.peers.append(self.client_address)
                 failure = server.failures.get(path)
                 if failure and failure[0] > 0:
                     failure[0] -= 1

@@ -16,8 +16,11 @@ How the SSRF guard is enforced (see `labelport.media.guard` for *what* is refuse
    SNI/certificate check uses the original host name (httpx's ``sni_hostname`` extension), so
    certificates are still verified against the name. httpx never resolves the name again, so
    a DNS answer that changes between check and connect (DNS rebinding) cannot redirect us.
-4. Connections are not kept alive between requests: a pooled connection is keyed by IP, and
-   reusing one opened for another host name would skip that name's certificate check.
+4. Connections are kept alive per host name: each name has its own pool (keyed, inside, by
+   the checked IP), so a connection is only ever reused for the name whose certificate it
+   checked; a pool reused for a name that now resolves elsewhere opens a new connection to the
+   new, checked address. A pool idle for `_KEEPALIVE_SECONDS` is closed. Streams kept open for
+   a caller (the viewer's) use a client that keeps nothing alive.
 5. Environment proxies are ignored (``trust_env=False``): a proxy would resolve names itself.
 
 Retries: connection errors, timeouts, and 5xx / 408 / 429 answers are retried with exponential
@@ -37,8 +40,11 @@ is retried (a retry could only hit it again):
 Both are checked after every chunk read and, because a read may block for up to
 ``read_timeout`` on a silent or dribbling server, by one watcher thread per `Fetcher` that
 looks at every running attempt a few times a second and shuts down the socket of one out of
-bounds (the socket is learnt from httpcore's ``trace`` extension as soon as it connects); the
-blocked read then fails at once and the reader reports the bound.
+bounds (the socket is learnt from httpcore's ``trace`` extension as soon as it connects, and
+from the answer's ``network_stream`` on a kept-alive connection, which sends no connect
+trace); the blocked read then fails at once and the reader reports the bound. Each request's
+own timeouts are also cut to what is left of ``total_timeout``, so that the headers of a
+kept-alive connection, read before its socket is known, cannot outlast it either.
 """
 
 from __future__ import annotations
@@ -96,6 +102,17 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _CHUNK = 256 * 1024
 _WATCH_EVERY = 0.2  # seconds between two looks of the watcher at the running attempts
+_KEEPALIVE = 16  # idle connections kept per host name (a batch fetches 8 at once)
+_KEEPALIVE_SECONDS = 5.0  # how long an idle connection, or a host's idle pool, is kept
+
+
+@dataclass
+class _Pool:
+    """A host name's client, whose kept-alive connections carry only that name's requests."""
+
+    client: httpx.Client
+    in_use: int = 0
+    last_used: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -223,13 +240,16 @@ class _Bounds:
     def trace(self, event: str, info: dict[str, Any]) -> None:
         """httpcore's ``trace`` extension: keeps the socket once connected."""
         if event == "connection.connect_tcp.complete":
-            stream = info.get("return_value")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if isinstance(sock, socket.socket):
-                with self._lock:
-                    self._sock = sock
-                    if self.tripped is not None:
-                        self._shutdown()
+            self.connected(info.get("return_value"))
+
+    def connected(self, stream: Any) -> None:
+        """The attempt's network stream: its socket is the one the watcher shuts down."""
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with self._lock:
+                self._sock = sock
+                if self.tripped is not None:
+                    self._shutdown()
 
     def start_body(self) -> None:
         self.body_started = time.monotonic()
@@ -277,18 +297,10 @@ class Fetcher:
 
     def __init__(self, config: FetchConfig | None = None) -> None:
         self.config = config or FetchConfig()
-        c = self.config
-        self._client = httpx.Client(
-            transport=c.transport,
-            verify=c.verify_tls,
-            trust_env=False,
-            follow_redirects=False,
-            timeout=httpx.Timeout(
-                connect=c.connect_timeout, read=c.read_timeout, write=c.read_timeout, pool=5.0
-            ),
-            limits=httpx.Limits(max_keepalive_connections=0),
-            headers={"User-Agent": c.user_agent},
-        )
+        self._client = self._new_client(keep_alive=False)  # streams kept open; custom transports
+        self._pools: dict[tuple[str, str], _Pool] = {}  # (scheme, host name) -> its pool
+        self._pools_lock = threading.Lock()
+        self._swept = time.monotonic()
         self._s3_client: Any = None
         self._s3_lock = threading.Lock()
         self._watched: set[_Bounds] = set()
@@ -301,6 +313,52 @@ class Fetcher:
             self._closed = True
             self._watch_lock.notify_all()
         self._client.close()
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.client.close()
+
+    def _new_client(self, *, keep_alive: bool) -> httpx.Client:
+        c = self.config
+        return httpx.Client(
+            transport=c.transport,
+            verify=c.verify_tls,
+            trust_env=False,
+            follow_redirects=False,
+            timeout=httpx.Timeout(
+                connect=c.connect_timeout, read=c.read_timeout, write=c.read_timeout, pool=5.0
+            ),
+            limits=httpx.Limits(
+                max_keepalive_connections=_KEEPALIVE if keep_alive else 0,
+                keepalive_expiry=_KEEPALIVE_SECONDS,
+            ),
+            headers={"User-Agent": c.user_agent},
+        )
+
+    def _take_pool(self, url: httpx.URL) -> _Pool:
+        """The pool of `url`'s host name (made on first use), marked in use; pools idle for
+        longer than their connections live are closed on the way."""
+        key = (url.scheme, url.host)
+        now = time.monotonic()
+        stale: list[_Pool] = []
+        with self._pools_lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = _Pool(self._new_client(keep_alive=True))
+            pool.in_use += 1
+            if now - self._swept > _KEEPALIVE_SECONDS:
+                self._swept = now
+                for other_key, other in list(self._pools.items()):
+                    if other.in_use == 0 and now - other.last_used > _KEEPALIVE_SECONDS:
+                        stale.append(self._pools.pop(other_key))
+        for old in stale:
+            old.client.close()
+        return pool
+
+    def _give_back(self, pool: _Pool) -> None:
+        with self._pools_lock:
+            pool.in_use -= 1
+            pool.last_used = time.monotonic()
 
     def _watch(self, bounds: _Bounds) -> None:
         with self._watch_lock:
@@ -477,18 +535,35 @@ class Fetcher:
             extensions["sni_hostname"] = host
         bounds = _Bounds(url, deadline, c)
         extensions["trace"] = bounds.trace
-        request = self._client.build_request(
-            "GET", url.copy_with(host=address), headers=headers, extensions=extensions
+        left = max(0.01, deadline - time.monotonic())
+        timeout = httpx.Timeout(
+            connect=min(c.connect_timeout, left),
+            read=min(c.read_timeout, left),
+            write=min(c.read_timeout, left),
+            pool=min(5.0, left),
+        )
+        # A stream kept open (the viewer's) outlives this call: it takes no pooled connection.
+        pool = None if keep_open or c.transport is not None else self._take_pool(url)
+        client = self._client if pool is None else pool.client
+        request = client.build_request(
+            "GET",
+            url.copy_with(host=address),
+            headers=headers,
+            extensions=extensions,
+            timeout=timeout,
         )
         self._watch(bounds)
         try:
-            return self._exchange(url, request, bounds, handler, keep_open, accept)
+            return self._exchange(client, url, request, bounds, handler, keep_open, accept)
         finally:
             # A stream kept open (the viewer's) is the caller's to read at its own pace.
             self._unwatch(bounds)
+            if pool is not None:
+                self._give_back(pool)
 
     def _exchange(
         self,
+        client: httpx.Client,
         url: httpx.URL,
         request: httpx.Request,
         bounds: _Bounds,
@@ -497,13 +572,14 @@ class Fetcher:
         accept: frozenset[int],
     ) -> _T | _Redirect:
         try:
-            response = self._client.send(request, stream=True)
+            response = client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             bounds.check()
             raise _Retryable(FetchError(FETCH_FAILED, f"timed out fetching {url}: {exc}")) from None
         except httpx.HTTPError as exc:
             bounds.check()
             raise _Retryable(FetchError(FETCH_FAILED, f"could not fetch {url}: {exc}")) from None
+        bounds.connected(response.extensions.get("network_stream"))  # a kept-alive one's
         kept = False
         try:
             status = response.status_code
