@@ -535,16 +535,17 @@ class Fetcher:
             extensions["sni_hostname"] = host
         bounds = _Bounds(url, deadline, c)
         extensions["trace"] = bounds.trace
+        # A stream kept open (the viewer's) outlives this call and is read at its reader's
+        # pace: it takes no pooled connection, and its reads keep the configured timeouts.
+        pool = None if keep_open or c.transport is not None else self._take_pool(url)
+        client = self._client if pool is None else pool.client
         left = max(0.01, deadline - time.monotonic())
         timeout = httpx.Timeout(
             connect=min(c.connect_timeout, left),
-            read=min(c.read_timeout, left),
+            read=c.read_timeout if keep_open else min(c.read_timeout, left),
             write=min(c.read_timeout, left),
             pool=min(5.0, left),
         )
-        # A stream kept open (the viewer's) outlives this call: it takes no pooled connection.
-        pool = None if keep_open or c.transport is not None else self._take_pool(url)
-        client = self._client if pool is None else pool.client
         request = client.build_request(
             "GET",
             url.copy_with(host=address),
