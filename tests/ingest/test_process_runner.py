@@ -66,7 +66,10 @@ service.close()
 """
 
 
-def _run(database, tmp_path: Path, kill: str) -> tuple[dict, Store]:
+def _run(database, tmp_path: Path, kill: str) -> tuple[dict, set[int]]:
+    """Import the batch in a fresh process, killing `kill` ("none", "one", "all") of its workers
+    partway; check that every line ended once, as its own file with its own boxes. Returns what
+    the script printed and the pids that claimed the lines."""
     media_dir = tmp_path / "media"
     media_dir.mkdir()
     for i in range(IMAGES):
@@ -85,8 +88,14 @@ def _run(database, tmp_path: Path, kill: str) -> tuple[dict, Store]:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
+    if kill != "none":
+        assert result["ended_before"] < LINES, "the workers ended every line before the kill"
     store = Store.open(database_url or f"sqlite:///{(data_dir / 'labelport.db').resolve()}")
-    return result, store
+    try:
+        claimed = {_pid(w) for w in _assert_each_line_once(result, store)}
+    finally:
+        store.close()
+    return result, claimed
 
 
 def _assert_each_line_once(result: dict, store: Store) -> list[str]:
@@ -106,39 +115,25 @@ def _pid(worker_id: str | None) -> int:
 
 
 def test_a_batch_runs_in_the_worker_processes(database, tmp_path: Path) -> None:
-    result, store = _run(database, tmp_path, "none")
-    try:
-        assert result["runner"] == "ProcessRunner"
-        assert len(result["children"]) == 2
-        claimed = {_pid(w) for w in _assert_each_line_once(result, store)}
-        assert claimed <= set(result["children"]), "a line ran outside the worker processes"
-        assert result["parent"] not in claimed
-    finally:
-        store.close()
+    result, claimed = _run(database, tmp_path, "none")
+    assert result["runner"] == "ProcessRunner"
+    assert len(result["children"]) == 2
+    assert claimed <= set(result["children"]), "a line ran outside the worker processes"
+    assert result["parent"] not in claimed
 
 
 @pytest.mark.slow
 def test_a_killed_worker_loses_nothing(database, tmp_path: Path) -> None:
-    result, store = _run(database, tmp_path, "one")
-    try:
-        assert len(result["killed"]) == 1
-        assert result["ended_before"] < LINES, "the workers ended every line before the kill"
-        claimed = {_pid(w) for w in _assert_each_line_once(result, store)}
-        [survivor] = set(result["children"]) - set(result["killed"])
-        # Lines finished before the kill keep the dead worker's id; those left are the survivor's.
-        assert survivor in claimed
-        assert claimed <= set(result["children"])
-    finally:
-        store.close()
+    result, claimed = _run(database, tmp_path, "one")
+    assert len(result["killed"]) == 1
+    [survivor] = set(result["children"]) - set(result["killed"])
+    # Lines finished before the kill keep the dead worker's id; those left are the survivor's.
+    assert survivor in claimed
+    assert claimed <= set(result["children"])
 
 
 @pytest.mark.slow
 def test_with_every_worker_killed_the_parent_finishes(database, tmp_path: Path) -> None:
-    result, store = _run(database, tmp_path, "all")
-    try:
-        assert len(result["killed"]) == 2
-        assert result["ended_before"] < LINES, "the workers ended every line before the kill"
-        claimed = {_pid(w) for w in _assert_each_line_once(result, store)}
-        assert result["parent"] in claimed, "the parent's fallback threads ran nothing"
-    finally:
-        store.close()
+    result, claimed = _run(database, tmp_path, "all")
+    assert len(result["killed"]) == 2
+    assert result["parent"] in claimed, "the parent's fallback threads ran nothing"
