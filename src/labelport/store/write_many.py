@@ -228,10 +228,14 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
         }
         for plan, result in zip(plans, results, strict=True)
     ]
-    ended = {"status": "success", "percent": 100.0, "finished_at": now, "heartbeat_at": now}
-    done = update_unfinished_imports(
-        conn, rows, {**ended, "error": None}, project_id=plans[0].project_id
-    )
+    ended = {
+        "status": "success",
+        "percent": 100.0,
+        "finished_at": now,
+        "heartbeat_at": now,
+        "error": None,
+    }
+    done = update_unfinished_imports(conn, rows, ended, project_id=plans[0].project_id)
     if done != len(plans):
         raise Conflict(
             f"{len(plans) - done} of {len(plans)} imports are finished or gone; "
