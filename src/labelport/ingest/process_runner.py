@@ -130,11 +130,11 @@ class ProcessRunner:
         deadline = time.monotonic() + timeout
         while self.jobs_ended == ended:
             self._reap()
+            left = deadline - time.monotonic()
             if self._fallback is not None:
-                self._fallback.wait_for_jobs(ended - self._fallback_base, timeout)
+                self._fallback.wait_for_jobs(ended - self._fallback_base, max(left, 0.0))
                 self.jobs_ended = self._fallback_base + self._fallback.jobs_ended
                 return
-            left = deadline - time.monotonic()
             if left <= 0:
                 return
             # Woken by a job's end, or every 0.25 s to see whether a child has died.
