@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import threading
+import time
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +49,8 @@ def _sqlite_engine(url: Any) -> Engine:
         # Every connection to :memory: is a new empty database; share one.
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     engine = create_engine(url.set(drivername="sqlite+pysqlite"), **kwargs)
+    if not memory:
+        _WRITER_TURNS[engine] = WriterTurns(Path(f"{url.database}-writer.lock"))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -84,10 +91,71 @@ def _postgres_engine(url: Any, schema: str | None) -> Engine:
     return create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
 
 
+class WriterTurns:
+    """Whose turn it is to write an SQLite file, among this machine's labelport processes.
+
+    SQLite has one write lock per database, and a writer that finds it taken waits in SQLite's
+    busy handler, which sleeps 1, 2, 5, 10, 15, 20, 25 ... 100 ms between looks: a worker whose
+    write queued behind another's 30 ms one often slept 20 ms more than it had to, several times
+    per chunk. Writers first take a POSIX lock on a file beside the database and look again
+    every fraction of a millisecond, so the lock changes hands as soon as it is free. POSIX
+    locks belong to a process (a forked child does not inherit them) and end with it, so a
+    killed writer never leaves one behind; other programs writing the file are still ordered by
+    SQLite's own lock. After `SQLITE_BUSY_TIMEOUT_MS` the turn is not waited for any more: the
+    write goes on to SQLite's lock, which reports a database that stays busy.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._threads = threading.Lock()  # POSIX locks do not order a process's own threads
+        self._fd = -1
+        self._pid = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        ours = self._threads.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        fd = self._file() if ours else -1
+        held = fd >= 0 and _lock_before(fd, deadline)
+        try:
+            yield
+        finally:
+            if held:
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+            if ours:
+                self._threads.release()
+
+    def _file(self) -> int:
+        if self._pid != os.getpid():  # a forked child opens its own (it never had the lock)
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError:
+                self._fd = -1  # a read-only folder: SQLite's own lock orders the writers
+            self._pid = os.getpid()
+        return self._fd
+
+
+def _lock_before(fd: int, deadline: float) -> bool:
+    pause = 0.0002
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except (BlockingIOError, PermissionError):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
+
+
+_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, WriterTurns] = weakref.WeakKeyDictionary()
+
+
 @contextmanager
 def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
     """One transaction on its own connection: committed on success, rolled back on error."""
-    with engine.connect() as conn:
+    turns = _WRITER_TURNS.get(engine) if write else None
+    with engine.connect() as conn, turns.turn() if turns else nullcontext():
         if write:
             conn.execution_options(labelport_write=True)
         with conn.begin():
