@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from labelport.store import tables as t
 from labelport.store.base import StoreBase
@@ -31,6 +29,7 @@ from labelport.store.imports import (
 )
 from labelport.store.plan import WritePlan, WriteResult
 from labelport.store.records import Batch, Import, from_row
+from labelport.store.write import insert_ignoring
 from labelport.store.write_many import write_many
 
 _CHUNK = 500  # ids per IN (...) list
@@ -75,7 +74,6 @@ class BatchesMixin(StoreBase):
         gets no import: `duplicates` maps it to the first one. Concurrent batches sending the same
         key are resolved by the unique index: exactly one import per key."""
         now = utcnow()
-        ins = pg_insert if self.dialect == "postgresql" else sqlite_insert
         b, i = t.batch, t.import_
         with self._write() as conn:
             batch_id = conn.execute(
@@ -98,7 +96,7 @@ class BatchesMixin(StoreBase):
                     first_line.setdefault(line.idempotency_key, n)
             # DO NOTHING: a key that exists (or is being inserted by a concurrent batch, which
             # this waits for) leaves its line without an import of its own.
-            stmt = ins(i).on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
+            stmt = insert_ignoring(self.dialect, i, ["project_id", "idempotency_key"])
             common = {
                 "project_id": project_id,
                 "source": source,

@@ -23,9 +23,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import Executable
 
 from labelport.shapes import ProblemGroupOut, problem_dict
@@ -35,7 +32,7 @@ from labelport.store.coltypes import utcnow
 from labelport.store.errors import NotFound
 from labelport.store.plan import WritePlan, WriteResult
 from labelport.store.records import Import, from_row
-from labelport.store.write import write_import
+from labelport.store.write import insert_ignoring, write_import
 
 # Columns `update_import` may set; ids, the key and created_at never change.
 IMPORT_FIELDS = frozenset(
@@ -81,6 +78,8 @@ def per_value(values: list[str], rows_of: Callable[[Any], Select[Any]]) -> Subqu
     it took 20,000 imports for one page and compared each value with every row (2.3 s for 500
     values); apart, each value is a scan of its own, which probes the key index (2 ms).
     Statistics (`BatchesMixin._keep_statistics`) make that choice certain."""
+    from sqlalchemy.dialects.postgresql import ARRAY  # PostgreSQL only: loaded when used
+
     value = (
         func.unnest(literal(values, ARRAY(Text)))
         .table_valued(column("value", Text))
@@ -129,19 +128,14 @@ class ImportsMixin(StoreBase):
             "created_at": utcnow(),
         }
         i = t.import_
-        ins = pg_insert if self.dialect == "postgresql" else sqlite_insert
         with self._write() as conn:
             if idempotency_key is None:
                 created = conn.execute(insert(i).values(values).returning(*i.c)).one()
                 return from_row(Import, created), True
             # DO NOTHING waits for a concurrent insert of the same key to commit, after which
             # the SELECT (a new statement, a new snapshot under READ COMMITTED) sees it.
-            row = conn.execute(
-                ins(i)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
-                .returning(*i.c)
-            ).first()
+            new_import = insert_ignoring(self.dialect, i, ["project_id", "idempotency_key"])
+            row = conn.execute(new_import.values(values).returning(*i.c)).first()
             if row is not None:
                 return from_row(Import, row), True
             row = conn.execute(
