@@ -6,7 +6,9 @@ Run on SQLite and PostgreSQL (the `service` fixture), with media served on 127.0
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +230,7 @@ def test_a_refused_chunk_write_is_retried_file_by_file(
     fault fails (with a problem saying the database refused it), the others land."""
     from labelport.store.errors import Conflict
 
-    def refuse_chunk(plans: Any) -> None:
+    def refuse_chunk(batch_id: int, plans: Any, failures: Any) -> None:
         raise Conflict("refused as a whole")
 
     write_one = service.store.write_import
@@ -240,13 +242,44 @@ def test_a_refused_chunk_write_is_retried_file_by_file(
             raise Conflict(f"external id 'x' is sent twice for file {plan.file_id}")
         return write_one(plan)
 
-    monkeypatch.setattr(service.store, "write_imports", refuse_chunk)
+    monkeypatch.setattr(service.store, "end_batch_imports", refuse_chunk)
     monkeypatch.setattr(service.store, "write_import", refuse_one)
     done = _run(service, project, [_image(media), _image(media), _image(media)])
     assert [f["status"] for f in done["files"]] == ["success", "failed", "success"]
     (problem,) = done["files"][1]["problems"]
     assert problem["code"] == "import.write_refused" and "sent twice" in problem["message"]
     assert row_counts(service)["file"] == 2 and row_counts(service)["instance"] == 2
+
+
+def test_a_chunk_of_local_files_takes_the_write_lock_three_times(
+    service: Service, project: Project, media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite has one write lock for the workers and the importer: a chunk takes it to claim its
+    lines, to start them, and to end them (files, failures and the batch's status at once).
+    Nobody else writes for the batch: a reader finds its status already up to date."""
+    _configure(service, media_roots=(media_root.resolve(),), batch_chunk=2)
+    url = (media_root / "image.png").resolve().as_uri()
+    packets = [
+        {"media": {"url": url, "type": "image"}, "instance_list": [box("cat", 1, 2, 3, 4)]}
+        for _ in range(4)
+    ]
+    opened: list[str] = []
+    real = service.store._write
+
+    def counted() -> Any:
+        opened.append(sys._getframe(1).f_code.co_name)
+        return real()
+
+    monkeypatch.setattr(service.store, "_write", counted)
+    done = _run(service, project, packets)
+    assert [f["status"] for f in done["files"]] == ["success"] * 4
+    claims = opened.count("claim_next_imports")  # and on PostgreSQL, claims that found nothing
+    assert claims >= 2 and Counter(opened) == {
+        "create_batch": 1,
+        "claim_next_imports": claims,
+        "start_and_fail_imports": 2,
+        "end_batch_imports": 2,
+    }
 
 
 def test_a_batch_is_one_job_per_chunk_of_lines(

@@ -6,6 +6,11 @@ concurrently (bounded; a slow URL holds one fetch slot, not the chunk), blobs wr
 per-file fsync and made durable once before the write, and every good file of the chunk written
 in one transaction with one bulk insert.
 
+Few write transactions: on SQLite the workers and the importer share one write lock, and each
+transaction that finds it taken waits. A chunk of local files takes it three times: its claim,
+its start (the lines that go on, and those refused before any fetch) and its end (files written,
+failures recorded and the batch's status brought up to date, all in one transaction).
+
 All or nothing stays per file: a line that fails its checks or its media fails alone. If the
 chunk's transaction fails (e.g. a file's external ids clash), the good files are written one by
 one, so that the one at fault fails alone too. A crash anywhere leaves the chunk's lines
@@ -114,17 +119,20 @@ class BatchJob:
         if not rows:
             return
         batch = self.store.get_batch(rows[0].batch_id or 0)
+        settled = False
         try:
-            self._run(batch, rows)
+            settled = self._run(batch, rows)
         except Exception as exc:  # a bug or an outage: recorded, never shown as a traceback
             log.exception("batch %s: a chunk of %d lines failed unexpectedly", batch.id, len(rows))
             self.store.fail_imports(
                 [{"id": r.id, "error": f"internal error: {type(exc).__name__}"} for r in rows]
             )
         finally:
-            self.store.finish_batch_if_done(batch.id)
+            if not settled:  # the chunk's last write did not bring the batch's status up to date
+                self.store.finish_batch_if_done(batch.id)
 
-    def _run(self, batch: Batch, rows: list[Import]) -> None:
+    def _run(self, batch: Batch, rows: list[Import]) -> bool:
+        """Whether the chunk's last write brought the batch's status up to date."""
         started = time.monotonic()
         lines = [_Line(row) for row in rows]
         self._decode(batch, lines)
@@ -133,7 +141,7 @@ class BatchJob:
             if line.failure is not None:
                 line.failure["rejected"] = True
         directory = self.store.default_directory(batch.project_id).id
-        self.store.start_imports(
+        self.store.start_and_fail_imports(
             [
                 {
                     "id": line.row.id,
@@ -143,9 +151,10 @@ class BatchJob:
                 }
                 for line in lines
                 if line.failure is None
-            ]
+            ],
+            [line.failure for line in lines if line.failure is not None],
         )
-        self.store.fail_imports([line.failure for line in lines if line.failure is not None])
+        settled = False
         with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
             for group in self._resolve_media(batch, lines, Path(tmp)):
                 # One durable point for the blobs of the group, before any import says success.
@@ -153,12 +162,8 @@ class BatchJob:
                 for line in group:
                     if line.failure is None:
                         self._plan(line, started)
-                self.store.fail_imports([line.failure for line in group if line.failure])
-                writing = [line for line in group if line.plan is not None]
-                if writing:
-                    ids = [line.row.id for line in writing]
-                    self.store.set_imports_status(ids, "writing", 60.0)
-                    self._write(writing)
+                settled = self._end(batch, group)
+        return settled
 
     def _decode(self, batch: Batch, lines: list[_Line]) -> None:
         for line, data in zip(lines, self._read_lines(batch, lines), strict=True):
@@ -314,22 +319,31 @@ class BatchJob:
             started=started,
         )
 
-    def _write(self, lines: list[_Line]) -> None:
-        plans = [line.plan for line in lines if line.plan is not None]
+    def _end(self, batch: Batch, group: list[_Line]) -> bool:
+        """End the group's lines: its files written and its failures recorded in one
+        transaction, which also brings the batch's status up to date (True); when that
+        transaction is refused, the failures alone and the files one by one (False)."""
+        writing = [line for line in group if line.plan is not None]
+        plans = [line.plan for line in writing if line.plan is not None]
+        failures = [line.failure for line in group if line.failure is not None]
         try:
-            self.store.write_imports(plans)
-            return
+            self.store.end_batch_imports(batch.id, plans, failures)
+            return True
         except Exception as exc:
+            if not plans:
+                raise
+            self.store.fail_imports(failures)
             if len(plans) == 1:
-                self._write_failed(lines[0], exc)
-                return
+                self._write_failed(writing[0], exc)
+                return False
             log.info("a chunk of %d files did not write as one (%s); one by one", len(plans), exc)
-        for line in lines:
+        for line in writing:
             assert line.plan is not None
             try:
                 self.store.write_import(line.plan)
             except Exception as exc:
                 self._write_failed(line, exc)
+        return False
 
     def _write_failed(self, line: _Line, exc: Exception) -> None:
         if self.store.get_import(line.row.id).status in ("success", "failed"):

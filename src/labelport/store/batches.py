@@ -11,7 +11,8 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, text, update
 
@@ -23,11 +24,12 @@ from labelport.store.import_updates import unfinished, update_unfinished_imports
 from labelport.store.imports import (
     MEDIA_NAME_CHARS,
     MEDIA_URL_CHARS,
+    claim_next,
     claimed_by,
     clip,
     per_value,
 )
-from labelport.store.plan import WritePlan, WriteResult
+from labelport.store.plan import WritePlan
 from labelport.store.records import Batch, Import, from_row
 from labelport.store.write import insert_ignoring
 from labelport.store.write_many import write_many
@@ -54,10 +56,6 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 
 class BatchesMixin(StoreBase):
-    if TYPE_CHECKING:  # ImportsMixin's, beside this one in Store
-
-        def claim_next_import(self, worker_id: str) -> Import | None: ...
-
     def create_batch(
         self,
         project_id: int,
@@ -230,15 +228,7 @@ class BatchesMixin(StoreBase):
         counts = {**per_status, "duplicate": len(batch.duplicates or {})}
         if batch.status in t.BATCH_TERMINAL_STATUSES:
             return batch, counts
-        pending = sum(n for s, n in per_status.items() if s not in t.TERMINAL_STATUSES)
-        finished = None
-        if pending:
-            status = "queued" if set(per_status) == {"queued"} else "running"
-        else:
-            failed = per_status.get("failed", 0) + per_status.get("rejected", 0)
-            total = sum(per_status.values())
-            status = "success" if not failed else "failed" if failed == total else "partial"
-            finished = utcnow()
+        status, finished = _status_of(per_status)
         if status == batch.status:
             return batch, counts
         with self._write() as conn:
@@ -252,114 +242,83 @@ class BatchesMixin(StoreBase):
         return dataclasses.replace(batch, status=status, finished_at=finished), counts
 
     def claim_next_imports(self, worker_id: str, limit: int) -> list[Import]:
-        """The oldest queued import, and when it is a batch's line, up to `limit` - 1 more queued
-        lines of the same batch (in line order): all `fetching`, claimed by `worker_id`."""
-        first = self.claim_next_import(worker_id)
-        if first is None or first.batch_id is None or limit <= 1:
-            return [] if first is None else [first]
-        i = t.import_
-        now = utcnow()
-        more = (
-            select(i.c.id)
-            .where(i.c.batch_id == first.batch_id, i.c.status == "queued")
-            .order_by(i.c.batch_line)
-            .limit(limit - 1)
-            .with_for_update(skip_locked=True)
-        )
+        """The next queued import (`claim_next_import`'s fair pick), and when it is a batch's
+        line, up to `limit` - 1 more queued lines of the same batch (in line order): all
+        `fetching`, claimed by `worker_id`, in one transaction, which also marks a queued batch
+        `running`."""
+        i, b = t.import_, t.batch
+        if self.dialect == "sqlite":
+            # SQLite has one write lock for every writer: a worker that finds nothing to do
+            # must not wait for it (and make the writers wait) to learn that.
+            with self._read() as conn:
+                queued = select(i.c.id).where(i.c.status == "queued").limit(1)
+                if conn.execute(queued).first() is None:
+                    return []
         with self._write() as conn:
-            ids = list(conn.execute(more).scalars())
-            rows: Sequence[Any] = []
-            if ids:
-                rows = conn.execute(
-                    update(i)
-                    .where(i.c.id.in_(ids), i.c.status == "queued")
-                    .values(**claimed_by(worker_id, now))
-                    .returning(*i.c)
-                ).all()
-        claimed = [first, *(from_row(Import, r) for r in rows)]
-        return sorted(claimed, key=lambda r: r.batch_line or 0)
-
-    def set_imports_status(self, import_ids: Sequence[int], status: str, percent: float) -> None:
-        """Progress of many running imports at once; finished ones are left alone."""
-        i = t.import_
-        now = utcnow()
-        with self._write() as conn:
-            for chunk in _chunks(import_ids):
-                conn.execute(
-                    update(i)
-                    .where(i.c.id.in_(chunk), i.c.status.not_in(t.TERMINAL_STATUSES))
-                    .values(status=status, percent=percent, heartbeat_at=now)
+            first = claim_next(conn, worker_id)
+            if first is None:
+                return []
+            rows = [first]
+            if first.batch_id is not None:
+                more = (
+                    select(i.c.id)
+                    .where(i.c.batch_id == first.batch_id, i.c.status == "queued")
+                    .order_by(i.c.batch_line)
+                    .limit(limit - 1)
+                    .with_for_update(skip_locked=True)
                 )
+                ids = list(conn.execute(more).scalars()) if limit > 1 else []
+                if ids:
+                    rows += conn.execute(
+                        update(i)
+                        .where(i.c.id.in_(ids), i.c.status == "queued")
+                        .values(**claimed_by(worker_id, utcnow()))
+                        .returning(*i.c)
+                    ).all()
+                # What `batch_state` would find (a line has left the queue), so that a reader
+                # of the batch need not take the write lock to say it.
+                conn.execute(
+                    update(b)
+                    .where(b.c.id == first.batch_id, b.c.status == "queued")
+                    .values(status="running")
+                )
+        claimed = [from_row(Import, r) for r in rows]
+        return sorted(claimed, key=lambda r: r.batch_line or 0)
 
     def start_imports(self, started: Sequence[dict[str, Any]]) -> None:
         """Many running imports to `processing`, with what their packets say of them. Each dict:
         id, mode, media_type, directory_id. Finished ones are left alone."""
-        if not started:
-            return
-        rows = [
-            {
-                "id": s["id"],
-                "mode": s["mode"],
-                "media_type": s["media_type"],
-                "directory_id": s["directory_id"],
-            }
-            for s in started
-        ]
-        begun = {"status": "processing", "percent": 10.0, "heartbeat_at": utcnow()}
-        with self._write() as conn:
-            update_unfinished_imports(conn, rows, begun)
+        self.start_and_fail_imports(started, [])
 
     def fail_imports(self, failures: Sequence[dict[str, Any]]) -> None:
-        """End many imports `failed` in one statement. Each dict: id, problems, problem_count,
+        """End many imports `failed` in one transaction. Each dict: id, problems, problem_count,
         warnings, counts, error, and optionally media_type; with `rejected` true, a line
         refused before any fetch ends `rejected` instead, its key moved to `rejected_key` so
         that it holds nothing (docs/imports.md). Finished ones are kept."""
-        failures = list(failures)
-        rejected = [f for f in failures if f.get("rejected")]
-        if rejected:
-            self._end_imports([f for f in failures if not f.get("rejected")], "failed")
-            self._end_imports(rejected, "rejected")
-        else:
-            self._end_imports(failures, "failed")
+        self.start_and_fail_imports([], failures)
 
-    def _end_imports(self, failures: Sequence[dict[str, Any]], status: str) -> None:
-        if not failures:
+    def start_and_fail_imports(
+        self, started: Sequence[dict[str, Any]], failures: Sequence[dict[str, Any]]
+    ) -> None:
+        """`start_imports(started)` and `fail_imports(failures)` in one transaction (none when
+        both are empty): a chunk's lines that go on to their media, and those that end before."""
+        if not started and not failures:
             return
-        i = t.import_
-        now = utcnow()
-        keys: dict[str, Any] = {}
-        if status == "rejected":  # both read the row as it was: the key moves
-            keys = {"rejected_key": i.c.idempotency_key, "idempotency_key": None}
-        params = [
-            {
-                "iid": f["id"],
-                "problems": f.get("problems") or [],
-                "problem_count": f.get("problem_count", len(f.get("problems") or [])),
-                "warnings": f.get("warnings") or [],
-                "counts": f.get("counts") or {},
-                "error": f.get("error"),
-                "media_type": f.get("media_type"),
-                "finished_at": now,
-            }
-            for f in failures
-        ]
         with self._write() as conn:
-            stmt = (
-                update(i)
-                .where(i.c.id == bindparam("iid"), *unfinished(i))
-                .values(
-                    status=status,
-                    **keys,
-                    problems=bindparam("problems", type_=i.c.problems.type),
-                    problem_count=bindparam("problem_count"),
-                    warnings=bindparam("warnings", type_=i.c.warnings.type),
-                    counts=bindparam("counts", type_=i.c.counts.type),
-                    error=bindparam("error"),
-                    media_type=func.coalesce(bindparam("media_type"), i.c.media_type),
-                    finished_at=bindparam("finished_at"),
-                )
-            )
-            conn.execute(stmt, params)
+            _start(conn, started)
+            _end_failed(conn, failures)
+
+    def end_batch_imports(
+        self, batch_id: int, plans: Sequence[WritePlan], failures: Sequence[dict[str, Any]]
+    ) -> Batch:
+        """End imports of batch `batch_id` in one transaction: write `plans` (each import
+        `success`, see write_many.py), end `failures` as `fail_imports` does, and bring the
+        batch's status up to date (`finish_batch_if_done`). All or none of it: a plan that
+        cannot be written (or whose import has ended) stores nothing."""
+        with self._write() as conn:
+            write_many(conn, plans)
+            _end_failed(conn, failures)
+            return _settle_batch(conn, batch_id)
 
     def set_batch_import_counts(self, batch_id: int, counts: dict[int, dict[str, Any]]) -> None:
         """Counts known before the job runs (a converter's losses), by line; the job's write
@@ -378,10 +337,108 @@ class BatchesMixin(StoreBase):
             rows = _by_keys(conn, project_id, keys, *t.import_.c)
             return {row.idempotency_key: from_row(Import, row) for row in rows}
 
-    def write_imports(self, plans: Sequence[WritePlan]) -> list[WriteResult]:
-        """Apply many plans in one transaction (see write_many.py); all or none of them."""
-        with self._write() as conn:
-            return write_many(conn, plans)
+
+def _start(conn: Connection, started: Sequence[dict[str, Any]]) -> None:
+    if not started:
+        return
+    rows = [
+        {
+            "id": s["id"],
+            "mode": s["mode"],
+            "media_type": s["media_type"],
+            "directory_id": s["directory_id"],
+        }
+        for s in started
+    ]
+    begun = {"status": "processing", "percent": 10.0, "heartbeat_at": utcnow()}
+    update_unfinished_imports(conn, rows, begun)
+
+
+def _end_failed(conn: Connection, failures: Sequence[dict[str, Any]]) -> None:
+    """End `failures` (see `fail_imports`): `failed`, or `rejected` with their key moved."""
+    if not failures:
+        return
+    i = t.import_
+    now = utcnow()
+    failed: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for f in failures:
+        (rejected if f.get("rejected") else failed).append(
+            {
+                "iid": f["id"],
+                "problems": f.get("problems") or [],
+                "problem_count": f.get("problem_count", len(f.get("problems") or [])),
+                "warnings": f.get("warnings") or [],
+                "counts": f.get("counts") or {},
+                "error": f.get("error"),
+                "media_type": f.get("media_type"),
+                "finished_at": now,
+            }
+        )
+    for status, params in (("failed", failed), ("rejected", rejected)):
+        if not params:
+            continue
+        keys: dict[str, Any] = {}
+        if status == "rejected":  # both read the row as it was: the key moves
+            keys = {"rejected_key": i.c.idempotency_key, "idempotency_key": None}
+        stmt = (
+            update(i)
+            .where(i.c.id == bindparam("iid"), *unfinished(i))
+            .values(
+                status=status,
+                **keys,
+                problems=bindparam("problems", type_=i.c.problems.type),
+                problem_count=bindparam("problem_count"),
+                warnings=bindparam("warnings", type_=i.c.warnings.type),
+                counts=bindparam("counts", type_=i.c.counts.type),
+                error=bindparam("error"),
+                media_type=func.coalesce(bindparam("media_type"), i.c.media_type),
+                finished_at=bindparam("finished_at"),
+            )
+        )
+        conn.execute(stmt, params)
+
+
+def _settle_batch(conn: Connection, batch_id: int) -> Batch:
+    """`batch_state`'s status, set inside a write transaction that has just ended some of the
+    batch's lines, and the batch as it then is.
+
+    On PostgreSQL the batch row is locked first: two chunks ending at once would each count the
+    other's lines as pending (not yet committed) and neither would end the batch; the second
+    waits for the first's commit, and its count (a new statement, a new snapshot) sees it."""
+    b, i = t.batch, t.import_
+    row = conn.execute(select(b).where(b.c.id == batch_id).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"batch {batch_id} not found")
+    batch = from_row(Batch, row)
+    if batch.status in t.BATCH_TERMINAL_STATUSES:
+        return batch
+    if batch.status == "running":
+        # While lines are pending it stays running: one pending line says so without counting
+        # every line of the batch. Lines are claimed in order: the last are the last to end.
+        pending = (
+            select(i.c.id)
+            .where(i.c.batch_id == batch_id, *unfinished(i))
+            .order_by(i.c.batch_line.desc())
+            .limit(1)
+        )
+        if conn.execute(pending).first() is not None:
+            return batch
+    status, finished = _status_of(_line_statuses(conn, batch))
+    if status == batch.status:
+        return batch
+    conn.execute(update(b).where(b.c.id == batch_id).values(status=status, finished_at=finished))
+    return dataclasses.replace(batch, status=status, finished_at=finished)
+
+
+def _status_of(per_status: Counter[str]) -> tuple[str, datetime | None]:
+    """A batch's status, and when it finished, from its lines per status."""
+    pending = sum(n for s, n in per_status.items() if s not in t.TERMINAL_STATUSES)
+    if pending:
+        return ("queued" if set(per_status) == {"queued"} else "running"), None
+    failed = per_status.get("failed", 0) + per_status.get("rejected", 0)
+    total = sum(per_status.values())
+    return ("success" if not failed else "failed" if failed == total else "partial"), utcnow()
 
 
 def _first_imports(

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
+    Row,
     Select,
     Subquery,
     Text,
@@ -405,61 +408,10 @@ class ImportsMixin(StoreBase):
 
     def claim_next_import(self, worker_id: str) -> Import | None:
         """Atomically take the next queued import: status `fetching`, claimed by `worker_id`,
-        attempts + 1. None when nothing is queued.
-
-        Fair across projects: the oldest queued import of the project with the fewest imports
-        running, so a project with many slow or huge imports in flight does not keep the
-        workers from another project's. Oldest first within a project, and among projects
-        running as many."""
-        i = t.import_
-        p = t.project
-        # The running imports (a few per worker) counted per project, then each project's next
-        # queued import by one probe of the (status, project_id, created_at, id) index: the cost
-        # grows with the projects, not with the queue (a scan of every queued row per claim
-        # would make a queue of 100,000 imports quadratic).
-        running = (
-            select(i.c.project_id, func.count().label("n"))
-            .where(i.c.status.in_(RUNNING_STATUSES))
-            .group_by(i.c.project_id)
-            .subquery("running")
-        )
-        queued = i.alias("queued")
-        head = (
-            select(queued.c.id)
-            .where(queued.c.project_id == p.c.id, queued.c.status == "queued")
-            .order_by(queued.c.created_at, queued.c.id)
-            .limit(1)
-            .correlate(p)
-            .scalar_subquery()
-        )
-        heads = select(p.c.id.label("project_id"), head.label("next_id")).subquery("heads")
-        nxt = (
-            select(i.c.id)
-            .select_from(
-                heads.join(i, i.c.id == heads.c.next_id).outerjoin(
-                    running, running.c.project_id == heads.c.project_id
-                )
-            )
-            .order_by(func.coalesce(running.c.n, 0), i.c.created_at, i.c.id)
-            .limit(1)
-        )
+        attempts + 1. None when nothing is queued. Which one: see `claim_next`."""
         with self._write() as conn:
-            # SQLite's write transaction (BEGIN IMMEDIATE) excludes other claimers. On
-            # PostgreSQL two may pick the same import: the loser's UPDATE waits, finds it no
-            # longer queued and looks again (each statement sees what has committed since).
-            for _attempt in range(20):
-                next_id = conn.execute(nxt).scalar()
-                if next_id is None:
-                    return None
-                row = conn.execute(
-                    update(i)
-                    .where(i.c.id == next_id, i.c.status == "queued")
-                    .values(**claimed_by(worker_id, utcnow()))
-                    .returning(*i.c)
-                ).first()
-                if row is not None:
-                    return from_row(Import, row)
-        return None
+            row = claim_next(conn, worker_id)
+        return None if row is None else from_row(Import, row)
 
     def requeue_worker_imports(self, worker_id: str) -> int:
         """The unfinished imports claimed by `worker_id`, known to be dead (its process ended),
@@ -513,6 +465,69 @@ class ImportsMixin(StoreBase):
         """
         with self._write() as conn:
             return write_import(conn, plan)
+
+
+def claim_next(conn: Connection, worker_id: str) -> Row[Any] | None:
+    """Claim the next queued import on `conn` (inside a write transaction): the import's row
+    after the claim, or None when nothing is queued.
+
+    Fair across projects: the oldest queued import of the project with the fewest imports
+    running, so a project with many slow or huge imports in flight does not keep the workers
+    from another project's. Oldest first within a project, and among projects running as many."""
+    i = t.import_
+    # SQLite's write transaction (BEGIN IMMEDIATE) excludes other claimers. On PostgreSQL two
+    # may pick the same import: the loser's UPDATE waits, finds it no longer queued and looks
+    # again (each statement sees what has committed since).
+    for _attempt in range(20):
+        next_id = conn.execute(_next_queued()).scalar()
+        if next_id is None:
+            return None
+        row = conn.execute(
+            update(i)
+            .where(i.c.id == next_id, i.c.status == "queued")
+            .values(**claimed_by(worker_id, utcnow()))
+            .returning(*i.c)
+        ).first()
+        if row is not None:
+            return row
+    return None
+
+
+@cache
+def _next_queued() -> Select[Any]:
+    """The id of the import `claim_next` takes (built once: it names no value)."""
+    i = t.import_
+    p = t.project
+    # The running imports (a few per worker) counted per project, then each project's next
+    # queued import by one probe of the (status, project_id, created_at, id) index: the cost
+    # grows with the projects, not with the queue (a scan of every queued row per claim would
+    # make a queue of 100,000 imports quadratic).
+    running = (
+        select(i.c.project_id, func.count().label("n"))
+        .where(i.c.status.in_(RUNNING_STATUSES))
+        .group_by(i.c.project_id)
+        .subquery("running")
+    )
+    queued = i.alias("queued")
+    head = (
+        select(queued.c.id)
+        .where(queued.c.project_id == p.c.id, queued.c.status == "queued")
+        .order_by(queued.c.created_at, queued.c.id)
+        .limit(1)
+        .correlate(p)
+        .scalar_subquery()
+    )
+    heads = select(p.c.id.label("project_id"), head.label("next_id")).subquery("heads")
+    return (
+        select(i.c.id)
+        .select_from(
+            heads.join(i, i.c.id == heads.c.next_id).outerjoin(
+                running, running.c.project_id == heads.c.project_id
+            )
+        )
+        .order_by(func.coalesce(running.c.n, 0), i.c.created_at, i.c.id)
+        .limit(1)
+    )
 
 
 # Claimed and not finished: what counts as running for the fairness of the claim.

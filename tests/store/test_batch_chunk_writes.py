@@ -1,0 +1,147 @@
+"""A batch's chunk in few write transactions: SQLite has one write lock for every worker and the
+importer, and each transaction that finds it taken waits, so a chunk takes it three times
+(claim, start, end). Each of those keeps its guarantees: the claim is one transaction, the end
+is all or nothing, and the chunk that ends a batch's last lines ends the batch."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from labelport.store import Store, WritePlan
+from labelport.store.batches import BatchLine, _end_failed, _settle_batch
+from labelport.store.errors import Conflict
+
+
+def _batch(store: Store, lines: int) -> tuple[int, int]:
+    project = store.create_project("p").id
+    batch = store.create_batch(
+        project,
+        [BatchLine(offset=n, length=1, idempotency_key=None) for n in range(lines)],
+        on_error="reject",
+        media="copy",
+        source=None,
+        body_blob_key="k",
+    )
+    return project, batch.id
+
+
+@contextmanager
+def _writes(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The store methods that open a write transaction, in order, while the block runs."""
+    opened: list[str] = []
+    real = store._write
+
+    def counted() -> Any:
+        opened.append(sys._getframe(1).f_code.co_name)
+        return real()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "_write", counted)
+        yield opened
+
+
+def _failure(import_id: int) -> dict[str, Any]:
+    return {"id": import_id, "problems": [], "error": "no media"}
+
+
+def test_a_claim_is_one_write_and_marks_its_batch_running(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, batch_id = _batch(store, 5)
+    with _writes(store, monkeypatch) as opened:
+        chunk = store.claim_next_imports("w", 3)
+    assert [row.batch_line for row in chunk] == [0, 1, 2]
+    assert all(row.status == "fetching" and row.claimed_by == "w" for row in chunk)
+    assert opened == ["claim_next_imports"]
+    assert store.get_batch(batch_id).status == "running"  # stored, not only computed
+    with _writes(store, monkeypatch) as opened:
+        assert store.batch_state(batch_id)[0].status == "running"
+    assert opened == []  # a reader found nothing to bring up to date
+
+
+def test_nothing_to_claim_takes_no_write_lock_on_sqlite(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _batch(store, 2)
+    assert len(store.claim_next_imports("w", 5)) == 2
+    with _writes(store, monkeypatch) as opened:
+        assert store.claim_next_imports("w", 5) == []
+    assert opened == ([] if store.dialect == "sqlite" else ["claim_next_imports"])
+
+
+def test_a_chunk_starts_and_fails_its_lines_in_one_write(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _batch(store, 3)
+    first, second, third = store.claim_next_imports("w", 3)
+    started = {"id": first.id, "mode": "create", "media_type": "image", "directory_id": None}
+    with _writes(store, monkeypatch) as opened:
+        store.start_and_fail_imports(
+            [started], [_failure(second.id), {**_failure(third.id), "rejected": True}]
+        )
+        store.start_and_fail_imports([], [])
+    assert opened == ["start_and_fail_imports"]
+    rows = store.get_imports([first.id, second.id, third.id])
+    assert [rows[x].status for x in (first.id, second.id, third.id)] == [
+        "processing",
+        "failed",
+        "rejected",
+    ]
+    assert rows[first.id].media_type == "image" and rows[second.id].error == "no media"
+
+
+def test_ending_a_chunk_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan whose import has ended already refuses the whole end: its failures are not
+    recorded and the batch is not touched, for the caller to end the lines one by one."""
+    project, batch_id = _batch(store, 2)
+    written, failing = store.claim_next_imports("w", 2)
+    store.fail_imports([_failure(written.id)])  # ended by an earlier run of the chunk
+    plan = WritePlan(
+        project_id=project,
+        import_id=written.id,
+        file_id=None,
+        mode="create",
+        sequences=[],
+        model_refs=[],
+        model_run_refs=[],
+        rows=lambda resolved: [],
+        instance_count=0,
+        new_file={"media_type": "image", "width": 4, "height": 4},
+    )
+    with pytest.raises(Conflict):
+        store.end_batch_imports(batch_id, [plan], [_failure(failing.id)])
+    assert plan.file_id is None and store.count_files(project) == 0
+    assert store.get_import(failing.id).status == "fetching"
+    assert store.get_batch(batch_id).status == "running"
+    assert store.end_batch_imports(batch_id, [], [_failure(failing.id)]).status == "failed"
+    assert store.get_batch(batch_id).status == "failed"
+
+
+def test_two_chunks_ending_at_once_end_their_batch(store: Store) -> None:
+    """Each chunk's end sees the other's lines pending until the other commits; the one that
+    commits second must still find the batch done (PostgreSQL: it waits on the batch's row)."""
+    _, batch_id = _batch(store, 2)
+    (one,) = store.claim_next_imports("a", 1)
+    (two,) = store.claim_next_imports("b", 1)
+    second: dict[str, Any] = {}
+
+    def end_the_other() -> None:
+        second["batch"] = store.end_batch_imports(batch_id, [], [_failure(two.id)])
+
+    other = threading.Thread(target=end_the_other)
+    with store._write() as conn:
+        _end_failed(conn, [_failure(one.id)])
+        assert _settle_batch(conn, batch_id).status == "running"  # `two` is pending here
+        other.start()
+        time.sleep(0.3)  # the other end runs up to where it waits for this one
+        assert other.is_alive()
+    other.join(timeout=30)
+    assert second["batch"].status == "failed"
+    assert store.get_batch(batch_id).status == "failed"
