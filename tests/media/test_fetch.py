@@ -143,3 +143,35 @@ def test_fetch_url_keyword_overrides(server, tmp_path):
     with pytest.raises(FetchError) as err:
         fetch_url(server.url("notes.txt"))  # the guard is on by default
     assert err.value.code == "media.url_refused"
+
+
+@pytest.mark.parametrize("query", ["", "?nolength=1"])
+def test_a_small_body_kept_in_memory_makes_no_temp_file(server, tmp_path, query):
+    temp = tmp_path / "fetch-tmp"
+    temp.mkdir()
+    expected = (tmp_path / "www" / "cat.png").read_bytes()
+    with Fetcher(FetchConfig(**FAST, temp_dir=str(temp))) as fetcher:
+        result = fetcher.fetch(server.url("cat.png") + query, keep_bytes=len(expected))
+    with result:
+        assert result.data == expected and result.path is None
+        assert result.sha256 == hashlib.sha256(expected).hexdigest()
+        assert list(temp.iterdir()) == []
+        # A reader that needs a file gets one, removed with the result.
+        path = result.local_file()
+        assert path.parent == temp and path.read_bytes() == expected
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("query", ["", "?nolength=1"])
+def test_a_body_longer_than_kept_goes_to_a_file(server, tmp_path, query):
+    """Told its length, the body goes to a file at once; not told, it moves there once it
+    grows past what is kept, whole."""
+    temp = tmp_path / "fetch-tmp"
+    temp.mkdir()
+    with Fetcher(FetchConfig(**FAST, temp_dir=str(temp))) as fetcher:
+        result = fetcher.fetch(server.url("big.bin") + query, keep_bytes=100_000)
+    with result:
+        assert result.data is None and result.path is not None and result.path.parent == temp
+        assert result.path.read_bytes() == b"z" * 300_000
+        assert result.sha256 == hashlib.sha256(b"z" * 300_000).hexdigest()
+    assert list(temp.iterdir()) == []

@@ -301,3 +301,16 @@ def test_fetch_results_carry_etag(media) -> None:
         assert result.owned is True and result.etag and result.last_modified
         path = result.path
     assert not path.exists()
+
+
+def test_a_header_probe_writes_no_file(media, monkeypatch) -> None:
+    """The probe window is read into memory: reference media makes no temp file per source."""
+    import tempfile
+
+    def no_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a temp file was made")
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_file)
+    with serve(media, ranges=True) as srv:
+        found = probe_source(srv.url("big.jpg"), FetchConfig(**FAST))
+    assert found.header_only is True and found.probe.width == 1200

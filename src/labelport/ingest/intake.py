@@ -38,6 +38,8 @@ MEDIA_MODES = ("copy", "reference")
 _LIMITS = ProbeLimits()
 # A local file up to this size is read into memory once (hash, probe and copy from the bytes).
 _KEEP_BYTES = 32 << 20
+# A fetched body kept in memory: up to `fetch_concurrency` of them at once per process.
+_KEEP_FETCHED = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -348,15 +350,17 @@ class MediaResolver:
         if fetch_scheme(url) == "file":
             # Read in place once: a small file's bytes are hashed, probed and copied from memory.
             fetched = sources.fetch_file(self.fetch_config, url, keep_bytes=_KEEP_BYTES)
-        else:
-            fetched = self.fetcher.fetch(url)
+        else:  # a small body stays in memory: no temp file made, written and removed per file
+            fetched = self.fetcher.fetch(url, keep_bytes=_KEEP_FETCHED)
         with fetched:  # removes a fetched body's temp file after
             data = fetched.data
             probe = None
             if declared in (None, "image"):  # most media is a JPEG or PNG: its header suffices
-                probe = probe_complete_image(fetched.path if data is None else data, _LIMITS)
+                probe = probe_complete_image(
+                    fetched.local_file() if data is None else data, _LIMITS
+                )
             if probe is None:
-                probe = probe_file(fetched.path, declared, filename=fetched.filename)
+                probe = probe_file(fetched.local_file(), declared, filename=fetched.filename)
             extension = Path(fetched.filename or "").suffix or (
                 mimetypes.guess_extension(fetched.content_type or "") or ""
             )
@@ -366,7 +370,7 @@ class MediaResolver:
             elif data is not None:
                 self.blobs.put_bytes(key, data, durable=durable, sha256=fetched.sha256)
             else:
-                self.blobs.put_file(key, fetched.path, durable=durable)
+                self.blobs.put_file(key, fetched.local_file(), durable=durable)
         return Media(
             info=probe.media_info(),
             file_fields=file_fields(

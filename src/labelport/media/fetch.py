@@ -49,6 +49,7 @@ kept-alive connection, read before its socket is known, cannot outlast it either
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import mimetypes
@@ -64,10 +65,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Self, TypeVar
 from urllib.parse import unquote
 
-from labelport.media.blobs import sha256_file
 from labelport.media.errors import (
     FETCH_FAILED,
     HTTP_ERROR,
@@ -152,14 +152,16 @@ class FetchConfig:
 
 @dataclass
 class FetchResult:
-    """A fetched body in a local file; `cleanup()` (or use ``with``) when done.
+    """A fetched body, in a local file (``path``) or, when small and asked for, in memory
+    (``data``, ``path`` None until `local_file` writes it out); `cleanup()` (or use ``with``)
+    when done.
 
     ``owned`` says whose file ``path`` is: True for a temp file we wrote (http(s), s3://),
     which `cleanup` deletes; False for the user's own file under a local root (file://), which
     is read in place and never deleted.
     """
 
-    path: Path
+    path: Path | None
     size: int
     sha256: str
     content_type: str | None  # media type only, parameters removed, lowercased
@@ -170,14 +172,26 @@ class FetchResult:
     # Change detection (reference media): what the source said about its version, if anything.
     etag: str | None = None
     last_modified: str | None = None
-    # The body itself, when the reader kept it (a small local file, `fetch_file(keep_bytes=)`).
+    # The body itself, when the reader kept it (`fetch(keep_bytes=)`, `fetch_file(keep_bytes=)`).
     data: bytes | None = None
+    temp_dir: str | None = None  # where `local_file` writes a body kept in memory
 
     def read_bytes(self) -> bytes:
-        return self.data if self.data is not None else self.path.read_bytes()
+        return self.data if self.data is not None else self.local_file().read_bytes()
+
+    def local_file(self) -> Path:
+        """The body's file, for readers that need one (PyAV, the full probes): a body kept in
+        memory is written to a temp file now (removed by `cleanup`)."""
+        if self.path is None:
+            assert self.data is not None
+            fd, name = tempfile.mkstemp(prefix="fetch-", dir=self.temp_dir)
+            with os.fdopen(fd, "wb") as out:
+                out.write(self.data)
+            self.path, self.owned = Path(name), True
+        return self.path
 
     def cleanup(self) -> None:
-        if not self.owned:
+        if not self.owned or self.path is None:
             return
         with suppress(FileNotFoundError):
             self.path.unlink()
@@ -194,17 +208,11 @@ class FetchResult:
         self.cleanup()
 
 
-class _Retryable(Exception):
-    def __init__(self, error: FetchError) -> None:
-        self.error = error
-
-
 @dataclass
 class PartialBody:
-    """The first bytes of a body (a Range answer), in a temp file; `cleanup()` when done."""
+    """The first bytes of a body (a Range answer), in memory."""
 
-    path: Path
-    received: int
+    data: bytes
     total: int | None  # the whole body's size, from Content-Range; None when not told
     content_type: str | None
     final_url: str
@@ -212,9 +220,10 @@ class PartialBody:
     etag: str | None = None
     last_modified: str | None = None
 
-    def cleanup(self) -> None:
-        with suppress(FileNotFoundError):
-            self.path.unlink()
+
+class _Retryable(Exception):
+    def __init__(self, error: FetchError) -> None:
+        self.error = error
 
 
 # A body handler gets the checked URL, the 2xx response (streaming) and the attempt's bounds.
@@ -408,20 +417,23 @@ class Fetcher:
     ) -> None:
         self.close()
 
-    def fetch(self, url: str) -> FetchResult:
-        """The body of ``url`` in a local file; raises `FetchError` with a stable code on failure.
+    def fetch(self, url: str, *, keep_bytes: int = 0) -> FetchResult:
+        """The body of ``url``; raises `FetchError` with a stable code on failure.
 
-        http(s) and s3:// bodies go to a temp file (``owned``); a file:// URL under a local
-        root gives the file itself (not owned: `FetchResult.cleanup` leaves it alone).
+        http(s) and s3:// bodies go to a temp file (``owned``), or stay in memory (``data``,
+        no file) when they are at most ``keep_bytes`` long; a file:// URL under a local root
+        gives the file itself (not owned: `FetchResult.cleanup` leaves it alone), with its bytes
+        too when at most ``keep_bytes`` long.
         """
         scheme = _scheme(url)
         if scheme in ("file", "s3"):
             from labelport.media import sources
 
             if scheme == "file":
-                return sources.fetch_file(self.config, url)
+                return sources.fetch_file(self.config, url, keep_bytes=keep_bytes)
             return sources.fetch_s3(self, url)
-        result, redirects = self._http(url, self._read_body)
+        handler = functools.partial(self._read_body, keep_bytes=keep_bytes)
+        result, redirects = self._http(url, handler)
         result.redirects = redirects
         return result
 
@@ -598,40 +610,53 @@ class Fetcher:
             if not kept:
                 response.close()
 
-    def _read_body(self, url: httpx.URL, response: httpx.Response, bounds: _Bounds) -> FetchResult:
+    def _read_body(
+        self, url: httpx.URL, response: httpx.Response, bounds: _Bounds, keep_bytes: int = 0
+    ) -> FetchResult:
+        """The whole body: in memory while it is at most ``keep_bytes`` long (a body that says
+        it is longer goes to a temp file at once, one that grows past it is moved there)."""
         limit = self.config.max_bytes
         declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise FetchError(
-                TOO_LARGE, f"{url} is {int(declared)} bytes, over the limit of {limit} bytes"
-            )
-        fd, tmp_name = tempfile.mkstemp(prefix="fetch-", dir=self.config.temp_dir)
+        length = int(declared) if declared and declared.isdigit() else None
+        if length is not None and length > limit:
+            raise FetchError(TOO_LARGE, f"{url} is {length} bytes, over the limit of {limit} bytes")
+        kept: list[bytes] | None = [] if length is None or length <= keep_bytes else None
+        out: BinaryIO | None = None
+        tmp_name = ""
         digest = hashlib.sha256()
         size = 0
         try:
-            with os.fdopen(fd, "wb") as out:
-                # Chunks as they come (no chunk size): a slow body is checked as it trickles in.
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise FetchError(
-                            TOO_LARGE, f"{url} is larger than the limit of {limit} bytes"
-                        )
-                    bounds.received = size
-                    bounds.check()
-                    digest.update(chunk)
-                    out.write(chunk)
-        except httpx.HTTPError as exc:
-            os.unlink(tmp_name)
-            bounds.check()  # the watcher cut the connection: say which bound, do not retry
-            message = f"connection lost reading {url}: {exc}"
-            raise _Retryable(FetchError(FETCH_FAILED, message)) from None
-        except BaseException:
-            os.unlink(tmp_name)
+            # Chunks as they come (no chunk size): a slow body is checked as it trickles in.
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise FetchError(TOO_LARGE, f"{url} is larger than the limit of {limit} bytes")
+                bounds.received = size
+                bounds.check()
+                digest.update(chunk)
+                if kept is not None and size <= keep_bytes:
+                    kept.append(chunk)
+                    continue
+                if out is None:
+                    fd, tmp_name = tempfile.mkstemp(prefix="fetch-", dir=self.config.temp_dir)
+                    out = os.fdopen(fd, "wb")
+                    out.writelines(kept or ())
+                    kept = None
+                out.write(chunk)
+            if out is not None:
+                out.close()
+        except BaseException as exc:
+            if out is not None:
+                out.close()
+                os.unlink(tmp_name)
+            if isinstance(exc, httpx.HTTPError):
+                bounds.check()  # the watcher cut the connection: say which bound, do not retry
+                message = f"connection lost reading {url}: {exc}"
+                raise _Retryable(FetchError(FETCH_FAILED, message)) from None
             raise
         content_type = _media_type(response.headers.get("content-type"))
         return FetchResult(
-            path=Path(tmp_name),
+            path=Path(tmp_name) if out is not None else None,
             size=size,
             sha256=digest.hexdigest(),
             content_type=content_type,
@@ -639,6 +664,8 @@ class Fetcher:
             filename=guess_filename(url, response.headers.get("content-disposition"), content_type),
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
+            data=b"".join(kept) if out is None and kept is not None else None,
+            temp_dir=self.config.temp_dir,
         )
 
     def _read_head(self, url: httpx.URL, response: httpx.Response, bounds: _Bounds) -> Any:
@@ -648,7 +675,7 @@ class Fetcher:
         if response.status_code == 416:
             return None
         if response.status_code != 206:
-            return self._read_body(url, response, bounds)
+            return self._read_body(url, response, bounds, keep_bytes=self.config.probe_bytes)
         total = _range_total(response.headers.get("content-range"))
         if total is False:
             return None  # a part we cannot place in the body: not worth guessing
@@ -658,46 +685,41 @@ class Fetcher:
                 f"{url} is {total} bytes, over the limit of {self.config.max_bytes} bytes",
             )
         want = self.config.probe_bytes
-        fd, tmp_name = tempfile.mkstemp(prefix="head-", dir=self.config.temp_dir)
+        chunks: list[bytes] = []
         received = 0
         try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_raw():
-                    chunk = chunk[: want - received]  # a server may send more than asked
-                    out.write(chunk)
-                    received += len(chunk)
-                    if received >= want:
-                        break
-                    bounds.received = received
-                    bounds.check()
+            for chunk in response.iter_raw():
+                chunk = chunk[: want - received]  # a server may send more than asked
+                chunks.append(chunk)
+                received += len(chunk)
+                if received >= want:
+                    break
+                bounds.received = received
+                bounds.check()
         except httpx.HTTPError as exc:
-            os.unlink(tmp_name)
             bounds.check()
             message = f"connection lost reading {url}: {exc}"
             raise _Retryable(FetchError(FETCH_FAILED, message)) from None
-        except BaseException:
-            os.unlink(tmp_name)
-            raise
+        data = b"".join(chunks)
         content_type = _media_type(response.headers.get("content-type"))
         filename = guess_filename(url, response.headers.get("content-disposition"), content_type)
         etag = response.headers.get("etag")
         last_modified = response.headers.get("last-modified")
         if total is not None and received >= total:
             # The range held the whole body: hash it, it is a full result.
-            sha, size = sha256_file(tmp_name)
             return FetchResult(
-                path=Path(tmp_name),
-                size=size,
-                sha256=sha,
+                path=None,
+                size=received,
+                sha256=hashlib.sha256(data).hexdigest(),
                 content_type=content_type,
                 final_url=str(url),
                 filename=filename,
                 etag=etag,
                 last_modified=last_modified,
+                data=data,
+                temp_dir=self.config.temp_dir,
             )
-        return PartialBody(
-            Path(tmp_name), received, total, content_type, str(url), filename, etag, last_modified
-        )
+        return PartialBody(data, total, content_type, str(url), filename, etag, last_modified)
 
     def _read_stream(self, url: httpx.URL, response: httpx.Response, _bounds: _Bounds) -> Any:
         """The response as a file-like the caller reads and closes (`Fetcher.open`)."""

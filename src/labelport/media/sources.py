@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import functools
 import hashlib
+import io
 import mimetypes
 import os
 import re
@@ -54,7 +55,7 @@ from labelport.media.fetch import (
     safe_filename,
 )
 from labelport.media.image import probe_image
-from labelport.media.probe import normalize_media_type, probe_file, sniff
+from labelport.media.probe import normalize_media_type, probe_file, sniff, sniff_bytes
 from labelport.media.probe_types import Probe, ProbeLimits
 
 if TYPE_CHECKING:
@@ -383,6 +384,20 @@ def _s3_spool(fetcher: Fetcher, url: str, body: Any, prefix: str, limit: int) ->
     return Path(tmp_name), size
 
 
+def _s3_read(url: str, body: Any, limit: int) -> bytes:
+    """Up to ``limit`` bytes of an S3 body, in memory."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with body:
+            while size < limit and (chunk := body.read(limit - size)):
+                chunks.append(chunk)
+                size += len(chunk)
+    except _s3_errors() as exc:
+        raise _s3_error(url, exc) from None
+    return b"".join(chunks)
+
+
 def fetch_s3(fetcher: Fetcher, url: str) -> FetchResult:
     """An s3:// object in a temp file (``owned``), hashed."""
     config = fetcher.config
@@ -436,23 +451,24 @@ def _s3_head(fetcher: Fetcher, url: str) -> FetchResult | PartialBody | None:
     if total > fetcher.config.max_bytes:
         response["Body"].close()
         raise FetchError(TOO_LARGE, _too_large(url, total, fetcher.config.max_bytes))
-    path, received = _s3_spool(fetcher, url, response["Body"], "head-", want)
+    data = _s3_read(url, response["Body"], want)
     content_type = _content_type(response.get("ContentType"))
     name = safe_filename(key.rsplit("/", 1)[-1], content_type)
     etag, last_modified = response.get("ETag"), _http_date(response.get("LastModified"))
-    if received >= total:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if len(data) >= total:
         return FetchResult(
-            path=path,
-            size=received,
-            sha256=digest,
+            path=None,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
             content_type=content_type,
             final_url=url,
             filename=name,
             etag=etag,
             last_modified=last_modified,
+            data=data,
+            temp_dir=fetcher.config.temp_dir,
         )
-    return PartialBody(path, received, total, content_type, url, name, etag, last_modified)
+    return PartialBody(data, total, content_type, url, name, etag, last_modified)
 
 
 def _total(content_range: str | None, length: int | None) -> int | None:
@@ -466,13 +482,16 @@ def _total(content_range: str | None, length: int | None) -> int | None:
 # -- probing ---------------------------------------------------------------------------------
 
 
-def _header_probe(path: Path, declared: str | None, limits: ProbeLimits) -> Probe | None:
-    """The image probe from a header alone, or None when a header does not settle it."""
-    sniffed, fmt = sniff(path)
+def _header_probe(head: bytes | Path, declared: str | None, limits: ProbeLimits) -> Probe | None:
+    """The image probe from a header alone (a body's first bytes, or a local file), or None
+    when a header does not settle it."""
+    sniffed, fmt = sniff_bytes(head) if isinstance(head, bytes) else sniff(head)
     if sniffed != "image" or fmt not in _HEADER_FORMATS or declared not in (None, "image"):
         return None
     try:
-        probe = probe_image(path, limits, header_only=True)
+        probe = probe_image(
+            io.BytesIO(head) if isinstance(head, bytes) else head, limits, header_only=True
+        )
     except ProbeError as exc:
         if exc.code == TOO_MANY_PIXELS:
             raise  # the whole file would say the same
@@ -515,10 +534,7 @@ def probe(
                 url, fetcher._read_head, headers=headers, accept=frozenset({416})
             )
     if isinstance(head, PartialBody):
-        try:
-            found = _header_probe(head.path, declared, limits) if head.total is not None else None
-        finally:
-            head.cleanup()
+        found = _header_probe(head.data, declared, limits) if head.total is not None else None
         if found is not None:
             assert head.total is not None
             return SourceProbe(
@@ -534,7 +550,7 @@ def probe(
             )
         head = None
     with head if head is not None else fetcher.fetch(url) as whole:
-        found = probe_file(whole.path, media_type, limits=limits, filename=whole.filename)
+        found = probe_file(whole.local_file(), media_type, limits=limits, filename=whole.filename)
         return SourceProbe(
             url=url,
             final_url=whole.final_url,

@@ -117,4 +117,11 @@ def store_fetched(store: BlobStore, result: FetchResult, *, durable: bool = True
 
     ``durable=False`` leaves it to a later `BlobStore.sync` (one flush per batch chunk).
     """
-    return _store(store, result.path, result.sha256, result.size, result.filename, durable)
+    if result.data is not None:  # kept in memory: stored from there, no file written twice
+        key = content_key(result.sha256, safe_extension(result.filename))
+        if not store.exists(key):
+            store.put_bytes(key, result.data, durable=durable, sha256=result.sha256)
+        return StoredMedia(
+            key=key, sha256=result.sha256, size=result.size, original_filename=result.filename
+        )
+    return _store(store, result.local_file(), result.sha256, result.size, result.filename, durable)
