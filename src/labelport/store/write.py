@@ -29,6 +29,7 @@ from labelport.store.plan import (
 )
 
 _NOTED = ("label_id", "sequence_id", "model_id", "model_run_id")  # what _Refs notes per row
+_NOTED_KEY = itemgetter(*(INSTANCE_COLUMNS.index(c) for c in _NOTED))
 _STAGE = "lp_stage"  # temporary tables of the merge
 _MATCH = "lp_match"
 # Ids that must also be equal for a row to count as unchanged, whatever the content hash covers.
@@ -109,12 +110,14 @@ class _Refs:
         return chain.from_iterable(self._noted_chunks(rows))
 
     def _noted_chunks(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
-        key = itemgetter(*(INSTANCE_COLUMNS.index(c) for c in _NOTED))
-        count = self._per_key.update
         it = iter(rows)
         while chunk := list(islice(it, _NOTE_CHUNK)):
-            count(map(key, chunk))
+            self.note(chunk)
             yield chunk
+
+    def note(self, rows: list[tuple[Any, ...]]) -> None:
+        """Note `rows` (INSTANCE_COLUMNS tuples) that pass by some other way."""
+        self._per_key.update(map(_NOTED_KEY, rows))
 
     def ids(self, column: str) -> set[int]:
         """The distinct non-null ids of `column` (label_id, sequence_id, model_id, model_run_id)."""

@@ -13,9 +13,9 @@ plans one by one to find the one at fault (see ingest/batch.py).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from operator import itemgetter
+from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
@@ -27,7 +27,7 @@ from labelport.store.errors import Conflict, NotFound
 from labelport.store.import_updates import update_unfinished_imports
 from labelport.store.plan import INSTANCE_COLUMNS, Resolved, WritePlan, WriteResult
 from labelport.store.write import (
-    _NOTED,
+    _NOTE_CHUNK,
     _check_references,
     _chunks,
     _models_and_runs,
@@ -83,23 +83,25 @@ def _write_fresh(conn: Connection, plans: list[WritePlan]) -> list[WriteResult]:
     refs = _RefsWithoutSequences()
     counted = [0] * len(plans)
 
-    def all_rows() -> Iterator[tuple[Any, ...]]:
-        for n, plan in enumerate(plans):
-            resolved = Resolved(
-                sequence_ids=per_plan_sequences[n], model_ids=model_ids, model_run_ids=run_ids
-            )
-            head = (plan.file_id, plan.import_id)
-            count = 0
-            for row in plan.rows(resolved):
-                count += 1
-                yield head + row
-            counted[n] = count
+    def rows_of(n: int, plan: WritePlan) -> Iterator[list[tuple[Any, ...]]]:
+        """The plan's rows behind its (file_id, import_id), noted and counted a list at a time:
+        a chunk's rows pass with no Python step of their own (that cost ~0.3 s per 20,000)."""
+        resolved = Resolved(
+            sequence_ids=per_plan_sequences[n], model_ids=model_ids, model_run_ids=run_ids
+        )
+        behind_ids = (plan.file_id, plan.import_id).__add__
+        rows = iter(plan.rows(resolved))
+        while chunk := list(islice(rows, _NOTE_CHUNK)):
+            refs.note(chunk)
+            counted[n] += len(chunk)
+            yield list(map(behind_ids, chunk))
 
+    lists = chain.from_iterable(map(rows_of, range(len(plans)), plans))
     insert_rows(
         conn,
         "instance",
         ("file_id", "import_id", *INSTANCE_COLUMNS),
-        refs.noting(all_rows(), offset=2),
+        chain.from_iterable(lists),
         {"project_id": project_id},
     )
     # Labels, models and runs the rows name must be the project's; the sequences are the ones
@@ -124,17 +126,8 @@ def _write_fresh(conn: Connection, plans: list[WritePlan]) -> list[WriteResult]:
 
 
 class _RefsWithoutSequences(_Refs):
-    """`_Refs` over rows that carry (file_id, import_id) first. Sequence ids are not checked
-    against one file: each plan's were created for its own new file in this transaction."""
-
-    def noting(self, rows: Iterable[tuple[Any, ...]], offset: int = 0) -> Iterator[tuple[Any, ...]]:
-        key = itemgetter(*(offset + INSTANCE_COLUMNS.index(c) for c in _NOTED))
-        per_key = self._per_key
-        get = per_key.get
-        for row in rows:
-            k = key(row)
-            per_key[k] = get(k, 0) + 1
-            yield row
+    """`_Refs` whose sequence ids are not checked against one file: each plan's were created for
+    its own new file in this transaction."""
 
     def ids(self, column: str) -> set[int]:
         return set() if column == "sequence_id" else super().ids(column)
