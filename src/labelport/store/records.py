@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Row
@@ -15,8 +16,16 @@ R = TypeVar("R")
 def from_row(cls: type[R], row: Row[Any] | Any, **extra: Any) -> R:
     """Build `cls` from a result row, taking the columns `cls` has fields for."""
     mapping: Any = row._mapping if hasattr(row, "_mapping") else row
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    return cls(**{n: extra[n] if n in extra else mapping[n] for n in names})
+    names = _field_names(cls)  # type: ignore[arg-type]  # a class hashes
+    if extra:
+        return cls(*[extra[n] if n in extra else mapping[n] for n in names])
+    # Positional, in field order: a claim builds 200 Imports of 31 fields at once.
+    return cls(*map(mapping.__getitem__, names))
+
+
+@cache
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True, slots=True)
