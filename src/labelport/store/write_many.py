@@ -186,13 +186,18 @@ def _insert_files(conn: Connection, columns: list[str], rows: list[dict[str, Any
             for name in columns
         ]
 
-    def bound(row: dict[str, Any]) -> Iterator[Any]:
-        for name, binder in zip(columns, binders, strict=True):
-            value = row.get(name)
-            yield value if binder is None or value is None else binder(value)
+    def bound(name: str, binder: Any) -> list[Any]:
+        # A column at a time: only the columns with a binder take a Python step per value, and
+        # one object in every row (created_at) is bound once.
+        values = [row.get(name) for row in rows]
+        if binder is None:
+            return values
+        if len(set(map(id, values))) == 1:
+            return [None if values[0] is None else binder(values[0])] * len(values)
+        return [None if v is None else binder(v) for v in values]
 
-    values = [(file_id, *bound(row)) for file_id, row in zip(ids, rows, strict=True)]
-    insert_rows(conn, "file", ("id", *columns), values)
+    by_column = map(bound, columns, binders)
+    insert_rows(conn, "file", ("id", *columns), zip(ids, *by_column, strict=True))
     return ids
 
 
