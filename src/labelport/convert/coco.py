@@ -434,7 +434,7 @@ def _items(
     """The items of one file (`source`), or of a merged subset whose annotations were checked
     against their own files when merged."""
     shown = source.name if source is not None else ""
-    categories = {c.id: c for c in coco.categories}
+    categories: dict[Any, Category] = {c.id: c for c in coco.categories}
     conv.labels.extend(c.name for c in coco.categories if c.name not in conv.labels)
     # Annotations grouped by image by reference (8 bytes each); the index of an annotation is
     # only needed for a problem, so the rare bad ones are remembered by identity.
@@ -486,29 +486,40 @@ def _items(
         # where each instance came from, for the problems found later (importer, server)
         item.places = places = []
         in_file = (shown or item.source.partition(":")[0]) + ":"
+        name = image.file_name
+        after_id = f"] (image {name})" if name else "]"  # ann_place's ending, for an int id
         for ann in by_image.pop(image.id, ()):
-            before = len(out)
+            category = categories.get(ann.category_id)
             if (
-                (ann.segmentation is None or ann.segmentation == [])
+                category is not None
+                and ann.bbox is not None
+                and (ann.segmentation is None or ann.segmentation == [])
                 and ann.keypoints is None
                 and ann.attributes is None
                 and ann.score is None
-                and (not ann.iscrowd and ann.labelport_xyxy is None and ann.bbox is not None)
-                and ann.category_id in categories
+                and not ann.iscrowd
+                and ann.labelport_xyxy is None
                 and (not machine or id(ann) not in machine)
             ):
-                # the common case, a plain box, without the general path's per-key work
+                # the common case, a plain box (drawn by a person: it has no score), without
+                # the general path's per-key work
                 x, y, w, h = ann.bbox
                 out.append({
-                    "type": "box", "name": categories[ann.category_id].name,
+                    "type": "box", "name": category.name,
                     "x_min": x, "y_min": y, "x_max": x + w, "y_max": y + h,
-                    "id": f"coco:ann:{ann.id}",
+                    "id": f"coco:ann:{ann.id}", MACHINE_MADE: False,
                 })  # fmt: skip
-            else:
-                index = bad_category.get(id(ann), -1)
-                _convert(ann, index, categories, item, conv, shown, id(ann) in machine)
+                places.append(
+                    f"{in_file}annotations[id={ann.id}{after_id}"
+                    if type(ann.id) is int
+                    else in_file + ann_place(ann.id, name)
+                )
+                continue
+            before = len(out)
+            index = bad_category.get(id(ann), -1)
+            _convert(ann, index, categories, item, conv, shown, id(ann) in machine)
             if len(out) > before:
-                place = in_file + ann_place(ann.id, image.file_name)
+                place = in_file + ann_place(ann.id, name)
                 places.extend([place] * (len(out) - before))
         yield item
 

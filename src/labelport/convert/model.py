@@ -160,7 +160,8 @@ def finite_numbers(values: list[Any]) -> bool:
 
 def find_media(name: str, *dirs: Path | None) -> Path | None:
     """The first existing file for `name` under `dirs` (as given, then by its basename)."""
-    candidates = [name, Path(name).name] if Path(name).name != name else [name]
+    base = Path(name).name
+    candidates = [name, base] if base != name else [name]
     for directory in dirs:
         if directory is None:
             continue
