@@ -17,6 +17,7 @@ creating a second file of the same media.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ import msgspec
 from labelport.convert import FORMATS, detect_format, module
 from labelport.convert.model import (
     ATTRIBUTES,
+    MACHINE_MADE,
     AttributeSpec,
     Conversion,
     Item,
@@ -234,10 +236,19 @@ def _precheck(
 
 def _media(item: Item, options: ImportOptions) -> Path | None:
     if options.media_dir is not None:
+        if item.media_path is not None and _found_as(item.media_path, item.name, options.media_dir):
+            return item.media_path
         found = find_media(item.name, options.media_dir)
         if found is not None:
             return found
     return item.media_path
+
+
+def _found_as(path: Path, name: str, folder: Path) -> bool:
+    """Whether `path` is `folder / name` for a base `name`. Then `find_media(name, folder)` has
+    no other place to look: it answers `path` or None, and `_media` answers `path` either way.
+    Readers look in the media folder first, so this spares most files a second look-up."""
+    return os.path.basename(name) == name and os.fspath(path) == os.path.join(folder, name)
 
 
 def _missing(item: Item) -> Problem:
@@ -615,21 +626,27 @@ class _Importer:
         return earlier["id"] if same else None
 
     def _packet(self, item: Item, media: dict[str, Any]) -> dict[str, Any]:
-        options = self.options
         packet: dict[str, Any] = {"media": media, "original_filename": _stored_name(item.name)}
-        override = options.machine_made
-
-        def resolve(inst: dict[str, Any], item: Item) -> dict[str, Any]:
-            return mark_origin(self.attributes.resolve(inst, item), override)
-
         if item.frames is not None:
             packet["frame_packet_map"] = {
-                str(frame): [resolve(inst, item) for inst in instances]
+                str(frame): self._instances(instances, item)
                 for frame, instances in item.frames.items()
             }
         else:
-            packet["instance_list"] = [resolve(inst, item) for inst in item.instances or ()]
+            packet["instance_list"] = self._instances(item.instances or [], item)
         return packet
+
+    def _instances(self, instances: list[dict[str, Any]], item: Item) -> list[dict[str, Any]]:
+        """The instances as sent: attribute names resolved to the project's groups, and each
+        one's origin set (`mark_origin`), both in place and only where there is something to
+        do (a plain box of most sources has neither attributes nor an origin to change)."""
+        override = self.options.machine_made
+        for inst in instances:
+            if ATTRIBUTES in inst:
+                self.attributes.resolve(inst, item)
+            if override is not None or MACHINE_MADE not in inst:
+                mark_origin(inst, override)
+        return list(instances)
 
     def _flags(self) -> dict[str, Any]:
         """The packet's keys that say how to import it, not what to store."""
@@ -692,9 +709,8 @@ class _Importer:
                 out.files_updated += 1
             out.instances += instances
             if not counted:
-                out.instances_per_label.update(
-                    str(i.get("name")) for i in item.all_instances() if i.get("name")
-                )
+                names = [name for i in item.all_instances() if (name := i.get("name"))]
+                out.instances_per_label.update(map(str, names))
         elif how == "unchanged":
             out.files_unchanged += 1
         elif how == "skipped":
@@ -708,6 +724,8 @@ class _Importer:
 def _stored_name(name: str) -> str:
     """The file's name as stored: relative to the source with its folders (a split such as
     `train/1.jpg` stays apart from `val/1.jpg`, and exports keep it), else its base name."""
+    if "/" not in name and "\\" not in name and name not in ("", ".", ".."):
+        return name  # a base name already: what the path below would give, without building it
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or not path.parts:
         return Path(name).name
