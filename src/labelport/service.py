@@ -777,10 +777,19 @@ class Service:
             raise Invalid(f"media must be one of {', '.join(MEDIA_MODES)}, not {media!r}")
         self.store.get_project(project_id)
         key = f"batches/{uuid.uuid4().hex}.ndjson"
-        with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
-            path = _spooled(packets, Path(tmp) / "body.ndjson")
-            lines = batch_lines(path)
-            self.blobs.put_file(key, path)
+        if isinstance(packets, bytes):
+            lines = _lines_in(packets)
+            self.blobs.put_bytes(key, packets)
+        elif hasattr(packets, "read"):
+            with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
+                path = _spooled(cast(BinaryIO, packets), Path(tmp) / "body.ndjson")
+                lines = batch_lines(path)
+                self.blobs.put_file(key, path)
+        else:
+            # Written once, straight into the blob store, each line placed as it is written.
+            body = _NdjsonBody(packets)
+            self.blobs.put_stream(key, cast(BinaryIO, body))
+            lines = body.lines
         batch = self.store.create_batch(
             project_id, lines, on_error=on_error, media=media, source=source, body_blob_key=key
         )
@@ -1071,31 +1080,43 @@ _key_of_line = msgspec.json.Decoder(_KeyOnly).decode
 def batch_lines(path: Path) -> list[BatchLine]:
     """The lines of an NDJSON file: where each is, and its idempotency key when it has a usable
     one (the line's own checks say what is wrong with the others). Blank lines are skipped."""
-    lines: list[BatchLine] = []
-    size = path.stat().st_size
-    if size == 0:
-        return lines
+    if path.stat().st_size == 0:
+        return []
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        start = 0
-        while start < size:
-            end = data.find(b"\n", start)
-            if end < 0:
-                end = size
-            chunk = data[start:end]
-            stripped = chunk.strip()
-            if stripped:
-                lead = len(chunk) - len(chunk.lstrip())
-                try:
-                    head = _key_of_line(stripped)
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    head = None
-                key = head.idempotency_key if head is not None else None
-                if key is not None and not _storable_key(key):
-                    key = None
-                name, url = _media_named(head, None, None) if head is not None else (None, None)
-                lines.append(BatchLine(start + lead, len(stripped), key, name, url))
-            start = end + 1
+        return _lines_in(data)
+
+
+def _lines_in(data: bytes | mmap.mmap) -> list[BatchLine]:
+    """`batch_lines` of a body in memory (or mapped)."""
+    lines: list[BatchLine] = []
+    size = len(data)
+    start = 0
+    while start < size:
+        end = data.find(b"\n", start)
+        if end < 0:
+            end = size
+        line = _batch_line(data[start:end], start)
+        if line is not None:
+            lines.append(line)
+        start = end + 1
     return lines
+
+
+def _batch_line(chunk: bytes, start: int) -> BatchLine | None:
+    """The line `chunk` of a body, found at `start`; None when it is blank."""
+    stripped = chunk.strip()
+    if not stripped:
+        return None
+    lead = len(chunk) - len(chunk.lstrip())
+    try:
+        head = _key_of_line(stripped)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        head = None
+    key = head.idempotency_key if head is not None else None
+    if key is not None and not _storable_key(key):
+        key = None
+    name, url = _media_named(head, None, None) if head is not None else (None, None)
+    return BatchLine(start + lead, len(stripped), key, name, url)
 
 
 def _storable_key(key: str) -> bool:
@@ -1169,29 +1190,54 @@ def url_file_name(url: str) -> str | None:
     return last or None
 
 
-def _spooled(packets: bytes | BinaryIO | Iterable[bytes | dict[str, Any]], path: Path) -> Path:
+def _spooled(stream: BinaryIO, path: Path) -> Path:
     """The batch as an NDJSON file on local disk (a caller's regular file is used in place)."""
-    if isinstance(packets, bytes):
-        path.write_bytes(packets)
-        return path
-    if hasattr(packets, "read"):
-        stream: Any = packets
-        if stream.seekable():
-            stream.seek(0)  # read from its start, as submit_packet does
-        name = getattr(stream, "name", None)
-        if isinstance(name, str) and Path(name).is_file():
-            return Path(name)
-        with open(path, "wb") as out:
-            while chunk := stream.read(1 << 20):
-                out.write(chunk)
-        return path
-    encode = msgspec.json.encode
+    if stream.seekable():
+        stream.seek(0)  # read from its start, as submit_packet does
+    name = getattr(stream, "name", None)
+    if isinstance(name, str) and Path(name).is_file():
+        return Path(name)
     with open(path, "wb") as out:
-        for packet in packets:
-            data = packet if isinstance(packet, bytes) else encode(packet)
-            out.write(data.replace(b"\n", b" ") if b"\n" in data else data)
-            out.write(b"\n")
+        while chunk := stream.read(1 << 20):
+            out.write(chunk)
     return path
+
+
+_NO_PACKET = object()
+
+
+class _NdjsonBody:
+    """Packets (dicts, or JSON bytes each) read as an NDJSON stream, one line a packet, each
+    line's place noted as it is read (`lines`, as `batch_lines` would find them)."""
+
+    def __init__(self, packets: Iterable[bytes | dict[str, Any]]) -> None:
+        self._packets = iter(packets)
+        self._pending = bytearray()
+        self._size = 0  # of the body so far
+        self.lines: list[BatchLine] = []
+
+    def read(self, size: int = -1) -> bytes:
+        pending = self._pending
+        while size < 0 or len(pending) < size:
+            packet = next(self._packets, _NO_PACKET)
+            if packet is _NO_PACKET:
+                break
+            data = packet if isinstance(packet, bytes) else msgspec.json.encode(packet)
+            if b"\n" in data:
+                data = data.replace(b"\n", b" ")
+            line = _batch_line(data, self._size)
+            if line is not None:
+                self.lines.append(line)
+            pending += data
+            pending += b"\n"
+            self._size += len(data) + 1
+        if 0 <= size < len(pending):
+            chunk = bytes(pending[:size])
+            del pending[:size]
+            return chunk
+        chunk = bytes(pending)
+        pending.clear()
+        return chunk
 
 
 def public_instance(

@@ -268,7 +268,8 @@ class _Prepared:
 
     item: Item
     count: int
-    packet: dict[str, Any]
+    packet: dict[str, Any]  # what is stored: its instances, media and name
+    head: bytes  # the packet's instances as encoded for its digest (see _encoded)
     media: dict[str, Any]
     media_path: Path | None
     digest: str
@@ -283,6 +284,17 @@ class _Sent:
     item: Item
     count: int
     how: str  # "ok" or "updated" once it succeeds
+
+
+@dataclass
+class _Line:
+    """A packet going in a batch: its NDJSON line, and itself as sent alone, should the target
+    not take batches."""
+
+    sent: _Sent
+    encoded: bytes
+    packet: dict[str, Any]
+    media_path: Path | None
 
 
 @dataclass
@@ -319,6 +331,7 @@ class _Importer:
         # imports sent one by one, or sent before and still running: (sent, import)
         self.pending: deque[tuple[_Sent, dict[str, Any]]] = deque()
         self.attributes = _Attributes(target, conv, create=options.create_labels)
+        self.flags = self._flags(options)
         self.started = time.time()
         # The first batches are small, so that the target's workers start while the importer
         # is still converting; they double up to batch_size.
@@ -354,13 +367,14 @@ class _Importer:
         packet = self._packet(item, media)
         # The version covers only what is stored: a run with other flags (--create-labels,
         # --on-error) that would store the same is the same version, so it says unchanged.
-        encoded = _encode(packet)
-        digest = _digest(encoded, media_path)
-        packet.update(self._flags())
+        head, tail = _encoded(packet)
+        digest = _digest(head + tail, media_path)
         stem = f"labelport-import:{item.key or item.name}"
         key = f"{stem}#{digest}"
-        self.window.append(_Prepared(item, count, packet, media, media_path, digest, stem, key))
-        self.window_bytes += len(encoded)
+        self.window.append(
+            _Prepared(item, count, packet, head, media, media_path, digest, stem, key)
+        )
+        self.window_bytes += len(head) + len(tail)
         if len(self.window) >= self.next_batch or self.window_bytes >= options.batch_bytes:
             self.next_batch = min(self.next_batch * 2, options.batch_size)
             self._flush()
@@ -407,48 +421,51 @@ class _Importer:
             undecided = again
             asked = [p.key for p in undecided if p.tries]
             keys = self.target.find_many(asked, [])["keys"] if asked else {}
-        batch: list[tuple[_Sent, dict[str, Any], Path | None]] = []
+        batch: list[_Line] = []
+        alone = self.no_batches or self.options.dry_run
         for p in ready:
-            packet, media_path, how = p.packet, p.media_path, "ok"
+            media_path, how = p.media_path, "ok"
+            # the packet's keys besides its instances
+            fields = {k: v for k, v in p.packet.items() if k in _MEDIA_KEYS}
             file_id = self._earlier_file(p.latest, p.media, media_path)
             if file_id is not None:
                 # The digest stays that of the full packet, so that a run with the same source
                 # finds this import whichever way it was sent.
-                packet = {k: v for k, v in packet.items() if k not in _MEDIA_KEYS}
-                packet.update(file_id=file_id, mode="update_with_existing")
+                fields = {"file_id": file_id, "mode": "update_with_existing"}
                 media_path, how = None, "updated"
-            packet["idempotency_key"] = p.key
+            fields.update(self.flags)
+            fields["idempotency_key"] = p.key
             sent = _Sent(p.item, p.count, how)
-            if (
-                self.no_batches
-                or self.options.dry_run
-                or (media_path is not None and not self.target.can_batch(media_path))
-            ):
+            packet = {k: v for k, v in p.packet.items() if k not in _MEDIA_KEYS} | fields
+            url = None if alone or media_path is None else self.target.batch_url(media_path)
+            if alone or (media_path is not None and url is None):
                 self._submit_one(sent, packet, media_path)
-            else:
-                batch.append((sent, packet, media_path))
+                continue
+            if url is not None:
+                fields["media"] = {**p.media, "url": url}  # the target reads it there
+            # The instances are not encoded again: the line is their encoding and the rest.
+            batch.append(_Line(sent, p.head + b"," + _encode(fields)[1:], packet, media_path))
         if batch:
             self._submit_batch(batch)
 
-    def _submit_batch(self, lines: list[tuple[_Sent, dict[str, Any], Path | None]]) -> None:
+    def _submit_batch(self, lines: list[_Line]) -> None:
         while len(self.batches) >= max(self.options.batches_in_flight, 1):
             self._finish_batch(self.batches.popleft())
         # skip_files never reaches the target: those files were not sent
         on_error = "skip_instances" if self.options.on_error == "skip_instances" else "reject"
         try:
             created = self.target.submit_batch(
-                [packet for _, packet, _ in lines],
-                [path for _, _, path in lines],
-                [sent.item.losses for sent, _, _ in lines],
+                [line.encoded for line in lines],
+                [line.sent.item.losses for line in lines],
                 on_error=on_error,
                 media=self.options.media_mode,
             )
         except NoBatches:
             self.no_batches = True
-            for sent, packet, path in lines:
-                self._submit_one(sent, packet, path)
+            for line in lines:
+                self._submit_one(line.sent, line.packet, line.media_path)
             return
-        self.batches.append(_Batch(created["id"], [sent for sent, _, _ in lines]))
+        self.batches.append(_Batch(created["id"], [line.sent for line in lines]))
 
     def _finish_batch(self, batch: _Batch) -> None:
         """Wait for a batch, telling the progress bar as its files finish, then take every
@@ -648,9 +665,9 @@ class _Importer:
                 mark_origin(inst, override)
         return list(instances)
 
-    def _flags(self) -> dict[str, Any]:
+    @staticmethod
+    def _flags(options: ImportOptions) -> dict[str, Any]:
         """The packet's keys that say how to import it, not what to store."""
-        options = self.options
         flags: dict[str, Any] = {}
         if options.on_error == "skip_instances":
             flags["on_error"] = "skip_instances"
@@ -760,6 +777,17 @@ def _sha256(path: Path) -> str:
         while chunk := stream.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _encoded(packet: dict[str, Any]) -> tuple[bytes, bytes]:
+    """`_encode(packet)` cut after the instances: `{"instance_list":[...]` and
+    `,"media":{...},"original_filename":"..."}`. The encoder writes keys sorted, and the
+    instances' key sorts before the others, so a batch line can be the first part and keys of
+    its own without encoding the instances a second time."""
+    instances = "frame_packet_map" if "frame_packet_map" in packet else "instance_list"
+    head = _encode({instances: packet[instances]})[:-1]
+    rest = _encode({k: v for k, v in packet.items() if k != instances})
+    return head, b"," + rest[1:]
 
 
 def _digest(encoded: bytes, media_path: Path | None) -> str:

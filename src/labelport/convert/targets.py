@@ -1,9 +1,9 @@
 """Where `labelport import` sends packets: the embedded Service, or a server through the SDK.
 
 Both answer the same few calls, so the importer does not know which one it talks to. Packets go
-in batches (`submit_batch`: one request and one job for many files); a local media file goes in a
-batch as a file:// URL only where the target can read that path (`can_batch`), else it is
-uploaded with its own packet (`submit`).
+in batches (`submit_batch`: one request and one job for many files, each packet given as its
+NDJSON line); a local media file goes in a batch as a file:// URL only where the target can read
+that path (`batch_url`), else it is uploaded with its own packet (`submit`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, cast
+from urllib.parse import quote_from_bytes
 
 from labelport.format import Problem
 
@@ -50,11 +51,10 @@ class Target(Protocol):
     ) -> dict[str, Any]: ...
     def get(self, import_id: int) -> dict[str, Any]: ...
     def find_many(self, keys: Sequence[str], stems: Sequence[str]) -> Found: ...
-    def can_batch(self, media: Path) -> bool: ...
+    def batch_url(self, media: Path) -> str | None: ...
     def submit_batch(
         self,
-        packets: Sequence[dict[str, Any]],
-        media_paths: Sequence[Path | None],
+        lines: Sequence[bytes],
         losses: Sequence[Counter[str]],
         *,
         on_error: str = "reject",
@@ -69,35 +69,44 @@ class NoBatches(Exception):
 
 
 def file_url(path: Path) -> str:
-    return real_path(path).as_uri()
+    """`path.resolve().as_uri()`, for a file of many in few folders (see `_in_real_folder`)."""
+    found = _in_real_folder(path)
+    if found is None:
+        return path.resolve().as_uri()
+    folder, name = found
+    return folder.file_url(name)
+
+
+class _RealFolder(NamedTuple):
+    path: Path  # the folder's real path
+    url: str  # its file:// URL, ending in "/"
+
+    def file_url(self, name: str) -> str:
+        """The URL of its file `name`, as `Path.as_uri` writes it."""
+        return self.url + quote_from_bytes(os.fsencode(name))
 
 
 @functools.lru_cache(maxsize=4096)
-def _real_folder(folder: Path) -> Path:
-    return folder.resolve()
+def _real_folder(folder: str) -> _RealFolder:
+    real = Path(folder).resolve()
+    url = real.as_uri()
+    return _RealFolder(real, url if url.endswith("/") else url + "/")
 
 
-def real_path(path: Path) -> Path:
-    """`path.resolve()` for a file of many in few folders: the folder's real path is looked up
-    once, the file's own name needs one lstat (a symlinked file is resolved in full)."""
+def _in_real_folder(path: Path) -> tuple[_RealFolder, str] | None:
+    """The real folder a file is in and its name there: the folder's real path is looked up
+    once, the file's own name needs one lstat. None for a symlinked file (or one that cannot be
+    read), which is resolved in full."""
+    text = os.fspath(path)
     try:
-        if stat.S_ISLNK(os.lstat(path).st_mode):
-            return path.resolve()
+        if stat.S_ISLNK(os.lstat(text).st_mode):
+            return None
     except OSError:
-        return path.resolve()
-    return _real_folder(path.parent.absolute()) / path.name
-
-
-def _with_media_urls(
-    packets: Sequence[dict[str, Any]], media_paths: Sequence[Path | None]
-) -> list[dict[str, Any]]:
-    """The packets, a local media file named by its file:// URL (the target reads it there)."""
-    out = []
-    for packet, path in zip(packets, media_paths, strict=True):
-        if path is not None:
-            packet = {**packet, "media": {**packet.get("media", {}), "url": file_url(path)}}
-        out.append(packet)
-    return out
+        return None
+    folder, name = os.path.split(text)
+    if not os.path.isabs(folder):  # as Path.absolute(): joined to the working folder as it is
+        folder = os.path.join(os.getcwd(), folder)
+    return _real_folder(folder), name
 
 
 def _plain(answer: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,6 +138,7 @@ class EmbeddedTarget:
         self.media_roots = tuple(
             Path(root).resolve() for root in getattr(service.settings, "media_roots", ())
         )
+        self._readable_folders: dict[Path, bool] = {}  # real folder -> under a media root
         # This process's jobs ended as of the last read of a batch (see wait_batch).
         self._jobs_seen = service.dispatcher.jobs_ended
 
@@ -193,14 +203,28 @@ class EmbeddedTarget:
         found = self.service.find_imports(self.project_id, keys=list(keys), stems=list(stems))
         return _found(found)
 
-    def can_batch(self, media: Path) -> bool:
-        resolved = real_path(media)
-        return any(resolved.is_relative_to(root) for root in self.media_roots)
+    def batch_url(self, media: Path) -> str | None:
+        """The file:// URL a batch line names `media` by, when it is under a folder the Service
+        reads (else None: it is uploaded with its own packet)."""
+        found = _in_real_folder(media)
+        if found is None:
+            real = media.resolve()
+            return real.as_uri() if self._readable(real) else None
+        folder, name = found
+        readable = self._readable_folders.get(folder.path)
+        if readable is None:
+            readable = self._readable_folders[folder.path] = self._readable(folder.path)
+        # a file is under a root if its folder is (or if it is the root itself)
+        if not readable and not self._readable(folder.path / name):
+            return None
+        return folder.file_url(name)
+
+    def _readable(self, real: Path) -> bool:
+        return any(real.is_relative_to(root) for root in self.media_roots)
 
     def submit_batch(
         self,
-        packets: Sequence[dict[str, Any]],
-        media_paths: Sequence[Path | None],
+        lines: Sequence[bytes],
         losses: Sequence[Counter[str]],
         *,
         on_error: str = "reject",
@@ -210,7 +234,7 @@ class EmbeddedTarget:
         return _plain(
             self.service.submit_batch(
                 self.project_id,
-                _with_media_urls(packets, media_paths),
+                lines,
                 on_error=on_error,
                 media=media,
                 source="labelport import",
@@ -346,13 +370,12 @@ class ServerTarget:
                 out["latest_success"][stem] = success
         return out
 
-    def can_batch(self, media: Path) -> bool:
-        return self.media_is_shared
+    def batch_url(self, media: Path) -> str | None:
+        return file_url(media) if self.media_is_shared else None
 
     def submit_batch(
         self,
-        packets: Sequence[dict[str, Any]],
-        media_paths: Sequence[Path | None],
+        lines: Sequence[bytes],
         losses: Sequence[Counter[str]],
         *,
         on_error: str = "reject",
@@ -360,7 +383,6 @@ class ServerTarget:
     ) -> dict[str, Any]:
         from labelport.sdk.errors import LabelportHTTPError
 
-        lines = _with_media_urls(packets, media_paths)
         lost = {n: dict(lost) for n, lost in enumerate(losses) if lost}
         try:
             batch = self.sdk.import_batch(
