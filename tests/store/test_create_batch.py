@@ -1,0 +1,76 @@
+"""`create_batch`: one queued import per line in one transaction, a key the project has already
+(or an earlier line has) making its line a duplicate; the batch comes back as it then is."""
+
+from __future__ import annotations
+
+import threading
+
+from labelport.store import Store
+from labelport.store.batches import BatchLine
+
+
+def _lines(*keys: str | None) -> list[BatchLine]:
+    return [
+        BatchLine(offset=n, length=1, idempotency_key=key, media_name=f"{n}.jpg")
+        for n, key in enumerate(keys)
+    ]
+
+
+def _create(store: Store, project: int, lines: list[BatchLine]) -> tuple[int, str]:
+    batch = store.create_batch(
+        project, lines, on_error="reject", media="copy", source="test", body_blob_key="k"
+    )
+    return batch.id, batch.status
+
+
+def test_lines_become_queued_imports_and_repeated_keys_duplicates(store: Store) -> None:
+    project = store.create_project("p").id
+    first, status = _create(store, project, _lines("a", None, "a", "b"))
+    assert status == "queued"
+    imports = store.batch_imports(first, 0, 3)
+    assert [(r.batch_line, r.idempotency_key, r.status) for r in imports] == [
+        (0, "a", "queued"),
+        (1, None, "queued"),
+        (3, "b", "queued"),
+    ]
+    assert imports[0].media_name == "0.jpg" and imports[0].packet_blob_key == "k"
+    assert (imports[2].packet_offset, imports[2].packet_length) == (3, 1)
+    assert store.get_batch(first).duplicates == {"2": imports[0].id}
+
+
+def test_a_batch_of_duplicates_only_is_as_done_as_their_first_imports(store: Store) -> None:
+    project = store.create_project("p").id
+    _create(store, project, _lines("a", "b"))
+    claimed = store.claim_next_imports("w", 2)
+    store.fail_imports([{"id": r.id, "problems": [], "error": "gone"} for r in claimed])
+    again, status = _create(store, project, _lines("b", "a"))
+    assert status == "failed" and store.get_batch(again).status == "failed"
+    assert _create(store, project, _lines("c", "d"))[1] == "queued"
+    # a line queued, another a duplicate of an ended import: under way already
+    assert _create(store, project, _lines("a", "e"))[1] == "running"
+    assert _create(store, project, [])[1] == "success"
+
+
+def test_concurrent_batches_sending_one_key_make_one_import_of_it(store: Store) -> None:
+    project = store.create_project("p").id
+    made: list[int] = []
+    start = threading.Barrier(4)
+
+    def send() -> None:
+        start.wait()
+        made.append(_create(store, project, _lines("same", None))[0])
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(made) == 4
+    owners = [b for b in made if store.batch_imports(b, 0, 0)]
+    assert len(owners) == 1
+    (first,) = store.batch_imports(owners[0], 0, 0)
+    for batch_id in made:
+        assert len(store.batch_imports(batch_id, 1, 1)) == 1  # a keyless line: always its own
+        if batch_id != owners[0]:
+            assert store.get_batch(batch_id).duplicates == {"0": first.id}
+    assert store.count_imports(project) == 5
