@@ -166,3 +166,27 @@ def test_progress_total_covers_every_file_of_a_folder(tmp_path: Path, on_error: 
         assert bar.files == 3 and bar.totals[-1] == 3 and bar.overshoot == 0
         if on_error == "reject":  # the check pass read everything: the total is known at once
             assert bar.totals == [3]
+
+
+def test_annotations_without_ids_are_named_by_their_place(tmp_path: Path) -> None:
+    """COCO asks every annotation for an id, but files without them exist: each is named by
+    its place in `annotations`, so several in one image never share an id (and one that has
+    an id that is also a place keeps its own)."""
+    data = tmp_path / "data"
+    assert cli("project", "create", "Ids", "--data-dir", data).exit_code == 0
+    anns = [
+        {"image_id": 1, "category_id": 1, "bbox": [1, 2, 10, 10]},
+        {"id": 0, "image_id": 1, "category_id": 2, "bbox": [5, 5, 5, 5]},
+        {"image_id": 1, "category_id": 2, "bbox": [20, 20, 5, 5],
+         "segmentation": [[20, 20, 25, 20, 25, 25]]},
+        {"image_id": 1, "category_id": 1, "bbox": [30, 30, 5, 5], "score": 0.5},
+    ]  # fmt: skip
+    source = coco_source(tmp_path / "coco", ("a.png",), anns)
+    args = ("import", source, "-p", "ids", "--create-labels", "--json", "--data-dir", data)
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    assert set(stored(data, "ids")) == {
+        "coco:annotations/0", "coco:ann:0", "coco:annotations/2", "coco:annotations/3",
+    }  # fmt: skip
+    again = cli(*args)
+    assert json.loads(again.output)["files_unchanged"] == 1

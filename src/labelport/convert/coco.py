@@ -439,7 +439,9 @@ def _items(
     # Annotations grouped by image by reference (8 bytes each); the index of an annotation is
     # only needed for a problem, so the rare bad ones are remembered by identity.
     by_image: dict[Any, list[Annotation]] = {image.id: [] for image in coco.images}
-    bad_category: dict[int, int] = {}
+    # The index of the annotations that need theirs: without an id (it names them, as it does
+    # results) or with an unknown category (its problem's place).
+    index_of: dict[int, int] = {}
     for index, ann in enumerate(coco.annotations):
         group = by_image.get(ann.image_id)
         if group is None:
@@ -451,8 +453,8 @@ def _items(
             )
             continue
         group.append(ann)
-        if ann.category_id not in categories:
-            bad_category[id(ann)] = index
+        if ann.id is None or ann.category_id not in categories:
+            index_of[id(ann)] = index
     coco.annotations = []  # the grouped references are all that is kept
     if subset is not None:
         folder = subset.root
@@ -492,6 +494,7 @@ def _items(
             category = categories.get(ann.category_id)
             if (
                 category is not None
+                and ann.id is not None
                 and ann.bbox is not None
                 and (ann.segmentation is None or ann.segmentation == [])
                 and ann.keypoints is None
@@ -516,10 +519,10 @@ def _items(
                 )
                 continue
             before = len(out)
-            index = bad_category.get(id(ann), -1)
+            index = index_of.get(id(ann), -1)
             _convert(ann, index, categories, item, conv, shown, id(ann) in machine)
             if len(out) > before:
-                place = in_file + ann_place(ann.id, name)
+                place = in_file + ann_place(ann.id, name, index)
                 places.extend([place] * (len(out) - before))
         yield item
 
@@ -547,7 +550,7 @@ def _convert(
         )
         return
     name = category.name
-    ext = f"coco:ann:{ann.id if ann.id is not None else index}"
+    ext = f"coco:ann:{ann.id}" if ann.id is not None else f"coco:annotations/{index}"
     common: dict[str, Any] = {}
     if machine:
         # a results file's detections; their ids (if any) are not those of the ground truth
