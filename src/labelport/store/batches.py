@@ -223,6 +223,12 @@ class BatchesMixin(StoreBase):
         line counts as its first import's status, and once more under `duplicate`."""
         b = t.batch
         with self._read() as conn:
+            if self.dialect == "postgresql":
+                # The batch and its lines as of one moment, as SQLite's read has them: read a
+                # statement apart, a claim or a chunk's end committing in between (each sets
+                # the batch's status with its lines') made them disagree, and the reader took
+                # a write transaction to set what was already there.
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             batch = _batch(conn, batch_id, project_id)
             per_status = _line_statuses(conn, batch)
         counts = {**per_status, "duplicate": len(batch.duplicates or {})}
