@@ -32,26 +32,6 @@ def _root(
     """labelport: checked, fast imports of existing annotations."""
 
 
-def _no_placeholder_after_flags() -> None:
-    """Typer's help shows `<bool>` after every flag (after --help too), as if it took a value:
-    a flag's type column stays empty here."""
-    try:
-        from typer.core import TyperOption
-    except ImportError:  # another Typer: its own help, as it is
-        return
-    shown = getattr(TyperOption, "display_type_rich", None)
-    if shown is None or getattr(shown, "flags_blank", False):
-        return
-
-    def display_type_rich(self: object, ctx: object) -> str | None:
-        return None if getattr(self, "is_flag", False) else shown(self, ctx)
-
-    display_type_rich.flags_blank = True  # type: ignore[attr-defined]
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-
-
-_no_placeholder_after_flags()
-
 # The order here is the order of `labelport --help`.
 app.command("check")(check.check)
 app.command("serve")(server.serve)
