@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
-from labelport.media import FetchConfig, Fetcher, FetchError, open_source, probe_source
+from labelport.media import FetchConfig, Fetcher, FetchError, ProbeError, open_source, probe_source
 from media_factory import make_mp4, make_png
 
 FAST = dict(allow_private=True, backoff_base=0.01, backoff_max=0.05, connect_timeout=2.0)
@@ -314,3 +314,31 @@ def test_a_header_probe_writes_no_file(media, monkeypatch) -> None:
     with serve(media, ranges=True) as srv:
         found = probe_source(srv.url("big.jpg"), FetchConfig(**FAST))
     assert found.header_only is True and found.probe.width == 1200
+
+
+def test_a_whole_small_image_is_probed_from_its_bytes(media, monkeypatch) -> None:
+    """An image that fits in the probe window is whole in memory: its header and end marker
+    settle it, as for a copied image, with no temp file and no decoding."""
+    import tempfile
+
+    def no_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a temp file was made")
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_file)
+    png = media["small.png"][0]
+    with serve(media, ranges=True) as srv:
+        found = probe_source(srv.url("small.png"), FetchConfig(**FAST))
+    assert (found.probe.media_type, found.probe.width, found.probe.height) == ("image", 40, 30)
+    assert found.sha256 == hashlib.sha256(png).hexdigest() and found.header_only is False
+
+
+def test_a_cut_small_image_still_gets_the_full_probe() -> None:
+    """Cut short, its end marker is missing: the full probe decodes it and says so."""
+    image = Image.frombytes("RGB", (64, 48), bytes(range(256)) * 36)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    whole = out.getvalue()
+    files = {"cut.jpg": (whole[: len(whole) * 2 // 3], "image/jpeg")}
+    with serve(files, ranges=True) as srv, pytest.raises(ProbeError) as err:
+        probe_source(srv.url("cut.jpg"), FetchConfig(**FAST))
+    assert err.value.code == "media.unreadable"

@@ -54,7 +54,7 @@ from labelport.media.fetch import (
     _scheme,
     safe_filename,
 )
-from labelport.media.image import probe_image
+from labelport.media.image import probe_complete_image, probe_image
 from labelport.media.probe import normalize_media_type, probe_file, sniff, sniff_bytes
 from labelport.media.probe_types import Probe, ProbeLimits
 
@@ -550,7 +550,15 @@ def probe(
             )
         head = None
     with head if head is not None else fetcher.fetch(url) as whole:
-        found = probe_file(whole.local_file(), media_type, limits=limits, filename=whole.filename)
+        found = None
+        if whole.data is not None and declared in (None, "image"):
+            # A whole small image (it fit in the probe window): its header and end marker say
+            # it all, as for a copied one (ingest/intake.py), without decoding its pixels.
+            found = probe_complete_image(whole.data, limits)
+        if found is None:
+            found = probe_file(
+                whole.local_file(), media_type, limits=limits, filename=whole.filename
+            )
         return SourceProbe(
             url=url,
             final_url=whole.final_url,
