@@ -3,6 +3,7 @@ commands live one group a module beside this one; the work lives in the packages
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
@@ -48,4 +49,11 @@ app.command("evaluate")(evaluate.evaluate)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The interpreter's last act is a full collection that walks every object still alive:
+        # after an import of 2,000 images that is the converted source, 0.1-0.15 s of a 2 s run
+        # looking for cycles in memory the process is about to give back whole. Frozen objects
+        # are not walked (the rest of the shutdown, flushing and closing, runs as before).
+        gc.freeze()

@@ -17,6 +17,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
+from labelport.store.tables import add_dialect_options
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -36,10 +38,13 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
     if backend == "sqlite":
         if schema is not None:
             raise ValueError("schema= is a PostgreSQL option; use another SQLite file instead")
-        return _sqlite_engine(parsed)
-    if backend in ("postgresql", "postgres"):
-        return _postgres_engine(parsed, schema)
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///... or postgresql://...")
+        engine = _sqlite_engine(parsed)
+    elif backend in ("postgresql", "postgres"):
+        engine = _postgres_engine(parsed, schema)
+    else:
+        raise ValueError(f"unsupported database URL {url!r}: use sqlite:///... or postgresql://...")
+    add_dialect_options(engine.dialect.name)
+    return engine
 
 
 def _sqlite_engine(url: Any) -> Engine:
