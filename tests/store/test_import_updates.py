@@ -1,6 +1,7 @@
 """`update_unfinished_imports`: each import its own values and every one the same constants, in
-one statement (PostgreSQL: UPDATE ... FROM unnest; SQLite: one executemany on the driver), read
-back as the store's own writes are: JSON as values, times as aware UTC datetimes."""
+one statement (PostgreSQL: UPDATE ... FROM one JSON document of the rows; SQLite: one
+executemany on the driver), read back as the store's own writes are: JSON as values, times as
+aware UTC datetimes."""
 
 from __future__ import annotations
 
@@ -41,3 +42,30 @@ def test_each_import_gets_its_values_and_ended_or_foreign_ones_none(store: Store
     assert got[first].warnings == [] and got[first].percent == 10.0
     assert got[second].heartbeat_at == when and got[second].error is None
     assert got[ended].counts is None and got[foreign].heartbeat_at is None
+
+
+def test_values_that_need_quoting_and_times_of_their_own_arrive_as_given(store: Store) -> None:
+    """Quotes, backslashes, braces, commas, non-ASCII, an escaped NUL and a lone surrogate's
+    escape inside JSON values; a time per import: each read back as written."""
+    project = store.create_project("p").id
+    ids = [store.create_import(project)[0].id for _ in range(2)]
+    texts = ['a"b\\c{d},e', "é ✓ 漢字 \x00 \udc80", "{}", "NULL", ""]
+    times = [datetime(2030, 1, 2, 3, 4, 5, n, tzinfo=UTC) for n in (1, 999999)]
+    rows = [
+        {
+            "id": x,
+            "counts": {"names": texts, "n": n},
+            "problems": [{"code": "c", "path": texts[n], "message": texts[-1 - n]}],
+            "finished_at": times[n],
+            "media_type": None,
+        }
+        for n, x in enumerate(ids)
+    ]
+    with store._write() as conn:
+        assert update_unfinished_imports(conn, rows, {"percent": 50.0}) == 2
+    got = store.get_imports(ids)
+    for n, x in enumerate(ids):
+        assert got[x].counts == {"names": texts, "n": n}
+        assert got[x].problems == [{"code": "c", "path": texts[n], "message": texts[-1 - n]}]
+        assert got[x].finished_at == times[n] and got[x].media_type is None
+        assert got[x].percent == 50.0

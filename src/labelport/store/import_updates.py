@@ -2,14 +2,16 @@
 
 A batch's chunk starts and ends its imports together. On PostgreSQL an executemany is a round
 trip per import, ~1 ms each while the import's workers and the database server share the cores
-(a third of a chunk's time went there); one UPDATE ... FROM unnest(one array per column) is a
+(a third of a chunk's time went there); one UPDATE ... FROM the rows as one JSON document is a
 single round trip. SQLite runs in the process: one executemany on the driver, whose cost is the
 binding (see `_update_on_sqlite`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from itertools import repeat
 from typing import Any
 
@@ -41,28 +43,41 @@ def update_unfinished_imports(
     if conn.dialect.name != "postgresql":
         return _update_on_sqlite(conn, rows, names, constants, project_id)
     compile_type = conn.dialect.type_compiler_instance.process
-    arrays: dict[str, list[Any]] = {}
-    unnested = []
-    for n, name in enumerate(["id", *names]):
-        column_type = i.c[name].type
-        bind = column_type.bind_processor(conn.dialect)
-        values = [row[name] for row in rows]
-        arrays[f"a{n}"] = values if bind is None else [bind(v) for v in values]
-        unnested.append(f"CAST(:a{n} AS {compile_type(column_type)}[])")
-    sets = [f'"{name}" = v."{name}"' for name in names]
+    columns = ["id", *names]
+    binds = [i.c[name].type.bind_processor(conn.dialect) for name in columns]
+    values = [
+        [row[name] if bind is None or row[name] is None else bind(row[name]) for row in rows]
+        for name, bind in zip(columns, binds, strict=True)
+    ]
+    # The rows as one JSON array of arrays, each value taken out as text and cast to its
+    # column's type. One array parameter per column was dumped by psycopg in Python, value by
+    # value (a JSON text column's every value escaped with a regex): ~2/3 of the statement.
+    document = json.dumps(list(zip(*values, strict=True)), default=_json_value, allow_nan=False)
+    fields = ", ".join(
+        f"CAST(e->>{n} AS {compile_type(i.c[name].type)}) AS {quote(name)}"
+        for n, name in enumerate(columns)
+    )
+    sets = [f"{quote(name)} = v.{quote(name)}" for name in names]
     sets += [f'"{name}" = :c_{name}' for name in constants]
     where = ["i.id = v.id", "i.status <> ALL(CAST(:ended AS text[]))"]
     if project_id is not None:
         where.append(f"i.project_id = {int(project_id)}")
-    columns = ", ".join(f'"{name}"' for name in ["id", *names])
     updated = text(
         f'UPDATE "import" AS i SET {", ".join(sets)}'
-        f" FROM unnest({', '.join(unnested)}) AS v({columns})"
+        f" FROM (SELECT {fields} FROM json_array_elements(CAST(:rows AS json)) AS e) AS v"
         f" WHERE {' AND '.join(where)}"
     ).bindparams(
         *(bindparam(f"c_{name}", value, type_=i.c[name].type) for name, value in constants.items())
     )
-    return int(conn.execute(updated, {**arrays, "ended": list(t.TERMINAL_STATUSES)}).rowcount)
+    ended = list(t.TERMINAL_STATUSES)
+    return int(conn.execute(updated, {"rows": document, "ended": ended}).rowcount)
+
+
+def _json_value(value: Any) -> str:
+    """A value json cannot write: the aware datetimes of time columns, as PostgreSQL reads them."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} to PostgreSQL as JSON")
 
 
 def _update_on_sqlite(
