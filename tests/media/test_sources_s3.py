@@ -79,6 +79,32 @@ def test_fetch_to_an_owned_temp_file(s3: S3, tmp_path) -> None:
     assert not path.exists()
 
 
+def test_a_body_within_keep_bytes_stays_in_memory_and_a_longer_one_goes_to_a_file(
+    s3: S3, tmp_path
+) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    small = make_png(tmp_path / "s.png", 30, 20).read_bytes()
+    large = _big_png_bytes()
+    with Fetcher(s3.config(temp_dir=str(temp))) as fetcher:
+        with fetcher.fetch(s3.put("imgs/s.png", small, "image/png"), keep_bytes=len(small)) as kept:
+            assert kept.path is None and kept.data == small and list(temp.iterdir()) == []
+            assert kept.sha256 == hashlib.sha256(small).hexdigest() and kept.size == len(small)
+            assert kept.filename == "s.png" and kept.content_type == "image/png"
+            assert kept.read_bytes() == small
+            written = kept.local_file()  # for a reader that needs a file: written now
+            assert written.parent == temp and written.read_bytes() == small
+        assert list(temp.iterdir()) == []
+        url = s3.put("imgs/big.png", large, "image/png")
+        with fetcher.fetch(url, keep_bytes=len(large) - 1) as spooled:
+            assert spooled.data is None and spooled.owned and spooled.path is not None
+            assert spooled.path.parent == temp and spooled.read_bytes() == large
+            assert spooled.sha256 == hashlib.sha256(large).hexdigest()
+        assert list(temp.iterdir()) == []
+        with fetcher.fetch(s3.put("imgs/empty.bin", b""), keep_bytes=10) as empty:
+            assert empty.data == b"" and empty.size == 0 and empty.path is None
+
+
 def test_refused_unless_allowed_and_bucket_listed(s3: S3) -> None:
     url = s3.put("imgs/b.bin", b"b")
     with pytest.raises(FetchError) as off:

@@ -431,7 +431,7 @@ class Fetcher:
 
             if scheme == "file":
                 return sources.fetch_file(self.config, url, keep_bytes=keep_bytes)
-            return sources.fetch_s3(self, url)
+            return sources.fetch_s3(self, url, keep_bytes=keep_bytes)
         handler = functools.partial(self._read_body, keep_bytes=keep_bytes)
         result, redirects = self._http(url, handler)
         result.redirects = redirects

@@ -367,21 +367,43 @@ def _s3_get(fetcher: Fetcher, url: str, **extra: str) -> tuple[dict[str, Any], s
         raise _s3_error(url, exc) from None
 
 
-def _s3_spool(fetcher: Fetcher, url: str, body: Any, prefix: str, limit: int) -> tuple[Path, int]:
-    """Copy up to ``limit`` bytes of an S3 body to a temp file: (path, bytes written)."""
-    fd, tmp_name = tempfile.mkstemp(prefix=prefix, dir=fetcher.config.temp_dir)
+def _s3_body(
+    fetcher: Fetcher, url: str, body: Any, limit: int, keep_bytes: int
+) -> tuple[Path | None, bytes | None, int, str]:
+    """Up to ``limit`` bytes of an S3 body, hashed as they come: (temp file, None, size,
+    sha256), or (None, the bytes, size, sha256) while the body is at most ``keep_bytes`` long
+    (one that grows past it is moved to the file)."""
+    kept: list[bytes] | None = []
+    out: BinaryIO | None = None
+    tmp_name = ""
+    digest = hashlib.sha256()
     size = 0
     try:
-        with os.fdopen(fd, "wb") as out, body:
+        with body:
             while size < limit and (chunk := body.read(min(_CHUNK, limit - size))):
-                out.write(chunk)
                 size += len(chunk)
+                digest.update(chunk)
+                if kept is not None and size <= keep_bytes:
+                    kept.append(chunk)
+                    continue
+                if out is None:
+                    fd, tmp_name = tempfile.mkstemp(prefix="fetch-", dir=fetcher.config.temp_dir)
+                    out = os.fdopen(fd, "wb")
+                    out.writelines(kept or ())
+                    kept = None
+                out.write(chunk)
+        if out is not None:
+            out.close()
     except BaseException as exc:
-        os.unlink(tmp_name)
+        if out is not None:
+            out.close()
+            os.unlink(tmp_name)
         if isinstance(exc, _s3_errors()):
             raise _s3_error(url, exc) from None
         raise
-    return Path(tmp_name), size
+    if out is None:
+        return None, b"".join(kept or ()), size, digest.hexdigest()
+    return Path(tmp_name), None, size, digest.hexdigest()
 
 
 def _s3_read(url: str, body: Any, limit: int) -> bytes:
@@ -398,8 +420,9 @@ def _s3_read(url: str, body: Any, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def fetch_s3(fetcher: Fetcher, url: str) -> FetchResult:
-    """An s3:// object in a temp file (``owned``), hashed."""
+def fetch_s3(fetcher: Fetcher, url: str, *, keep_bytes: int = 0) -> FetchResult:
+    """An s3:// object, hashed: in memory (``data``) when it is at most ``keep_bytes`` long,
+    else in a temp file (``owned``)."""
     config = fetcher.config
     response, key = _s3_get(fetcher, url)
     declared = int(response.get("ContentLength") or 0)
@@ -407,24 +430,24 @@ def fetch_s3(fetcher: Fetcher, url: str) -> FetchResult:
         response["Body"].close()
         raise FetchError(TOO_LARGE, _too_large(url, declared, config.max_bytes))
     # One byte over the limit is enough to tell it is too large.
-    path, size = _s3_spool(fetcher, url, response["Body"], "fetch-", config.max_bytes + 1)
+    keep = keep_bytes if declared <= keep_bytes else 0
+    path, data, size, sha256 = _s3_body(fetcher, url, response["Body"], config.max_bytes + 1, keep)
     if size > config.max_bytes:
-        path.unlink()
+        if path is not None:
+            path.unlink()
         raise FetchError(TOO_LARGE, f"{url} is larger than the limit of {config.max_bytes} bytes")
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
     content_type = _content_type(response.get("ContentType"))
     return FetchResult(
         path=path,
         size=size,
-        sha256=digest.hexdigest(),
+        sha256=sha256,
         content_type=content_type,
         final_url=url,
         filename=safe_filename(key.rsplit("/", 1)[-1], content_type),
         etag=response.get("ETag"),
         last_modified=_http_date(response.get("LastModified")),
+        data=data,
+        temp_dir=config.temp_dir,
     )
 
 
