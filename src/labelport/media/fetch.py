@@ -208,6 +208,46 @@ class FetchResult:
         self.cleanup()
 
 
+class ReceivedBody:
+    """A body as its chunks arrive: hashed and counted, kept in memory while it is at most
+    ``keep_bytes`` long, moved to a temp file in ``temp_dir`` once it grows past that."""
+
+    def __init__(self, keep_bytes: int, temp_dir: str | None) -> None:
+        self.size = 0
+        self.digest = hashlib.sha256()
+        self._keep_bytes = keep_bytes
+        self._temp_dir = temp_dir
+        self._kept: list[bytes] | None = []
+        self._out: BinaryIO | None = None
+        self._name = ""
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self.digest.update(chunk)
+        if self._kept is not None and self.size <= self._keep_bytes:
+            self._kept.append(chunk)
+            return
+        if self._out is None:
+            fd, self._name = tempfile.mkstemp(prefix="fetch-", dir=self._temp_dir)
+            self._out = os.fdopen(fd, "wb")
+            self._out.writelines(self._kept or ())
+            self._kept = None
+        self._out.write(chunk)
+
+    def finish(self) -> tuple[Path | None, bytes | None]:
+        """(the temp file, None), or (None, the bytes) of a body kept in memory."""
+        if self._out is None:
+            return None, b"".join(self._kept or ())
+        self._out.close()
+        return Path(self._name), None
+
+    def discard(self) -> None:
+        """Remove the temp file of a body given up on, if it has one."""
+        if self._out is not None:
+            self._out.close()
+            os.unlink(self._name)
+
+
 @dataclass
 class PartialBody:
     """The first bytes of a body (a Range answer), in memory."""
@@ -620,35 +660,20 @@ class Fetcher:
         length = int(declared) if declared and declared.isdigit() else None
         if length is not None and length > limit:
             raise FetchError(TOO_LARGE, f"{url} is {length} bytes, over the limit of {limit} bytes")
-        kept: list[bytes] | None = [] if length is None or length <= keep_bytes else None
-        out: BinaryIO | None = None
-        tmp_name = ""
-        digest = hashlib.sha256()
-        size = 0
+        # A body that says it is longer than keep_bytes goes to the temp file from its first chunk.
+        keep = keep_bytes if length is None or length <= keep_bytes else 0
+        body = ReceivedBody(keep, self.config.temp_dir)
         try:
             # Chunks as they come (no chunk size): a slow body is checked as it trickles in.
             for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > limit:
+                if body.size + len(chunk) > limit:
                     raise FetchError(TOO_LARGE, f"{url} is larger than the limit of {limit} bytes")
-                bounds.received = size
+                body.add(chunk)
+                bounds.received = body.size
                 bounds.check()
-                digest.update(chunk)
-                if kept is not None and size <= keep_bytes:
-                    kept.append(chunk)
-                    continue
-                if out is None:
-                    fd, tmp_name = tempfile.mkstemp(prefix="fetch-", dir=self.config.temp_dir)
-                    out = os.fdopen(fd, "wb")
-                    out.writelines(kept or ())
-                    kept = None
-                out.write(chunk)
-            if out is not None:
-                out.close()
+            path, data = body.finish()
         except BaseException as exc:
-            if out is not None:
-                out.close()
-                os.unlink(tmp_name)
+            body.discard()
             if isinstance(exc, httpx.HTTPError):
                 bounds.check()  # the watcher cut the connection: say which bound, do not retry
                 message = f"connection lost reading {url}: {exc}"
@@ -656,15 +681,15 @@ class Fetcher:
             raise
         content_type = _media_type(response.headers.get("content-type"))
         return FetchResult(
-            path=Path(tmp_name) if out is not None else None,
-            size=size,
-            sha256=digest.hexdigest(),
+            path=path,
+            size=body.size,
+            sha256=body.digest.hexdigest(),
             content_type=content_type,
             final_url=str(url),
             filename=guess_filename(url, response.headers.get("content-disposition"), content_type),
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
-            data=b"".join(kept) if out is None and kept is not None else None,
+            data=data,
             temp_dir=self.config.temp_dir,
         )
 

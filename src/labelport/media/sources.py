@@ -27,7 +27,6 @@ import mimetypes
 import os
 import re
 import stat
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
@@ -51,6 +50,7 @@ from labelport.media.fetch import (
     Fetcher,
     FetchResult,
     PartialBody,
+    ReceivedBody,
     _scheme,
     safe_filename,
 )
@@ -367,43 +367,20 @@ def _s3_get(fetcher: Fetcher, url: str, **extra: str) -> tuple[dict[str, Any], s
         raise _s3_error(url, exc) from None
 
 
-def _s3_body(
-    fetcher: Fetcher, url: str, body: Any, limit: int, keep_bytes: int
-) -> tuple[Path | None, bytes | None, int, str]:
-    """Up to ``limit`` bytes of an S3 body, hashed as they come: (temp file, None, size,
-    sha256), or (None, the bytes, size, sha256) while the body is at most ``keep_bytes`` long
-    (one that grows past it is moved to the file)."""
-    kept: list[bytes] | None = []
-    out: BinaryIO | None = None
-    tmp_name = ""
-    digest = hashlib.sha256()
-    size = 0
+def _s3_body(fetcher: Fetcher, url: str, stream: Any, limit: int, keep_bytes: int) -> ReceivedBody:
+    """Up to ``limit`` bytes of an S3 body, hashed as they come, in memory while at most
+    ``keep_bytes`` long (see `ReceivedBody`)."""
+    body = ReceivedBody(keep_bytes, fetcher.config.temp_dir)
     try:
-        with body:
-            while size < limit and (chunk := body.read(min(_CHUNK, limit - size))):
-                size += len(chunk)
-                digest.update(chunk)
-                if kept is not None and size <= keep_bytes:
-                    kept.append(chunk)
-                    continue
-                if out is None:
-                    fd, tmp_name = tempfile.mkstemp(prefix="fetch-", dir=fetcher.config.temp_dir)
-                    out = os.fdopen(fd, "wb")
-                    out.writelines(kept or ())
-                    kept = None
-                out.write(chunk)
-        if out is not None:
-            out.close()
+        with stream:
+            while body.size < limit and (chunk := stream.read(min(_CHUNK, limit - body.size))):
+                body.add(chunk)
     except BaseException as exc:
-        if out is not None:
-            out.close()
-            os.unlink(tmp_name)
+        body.discard()
         if isinstance(exc, _s3_errors()):
             raise _s3_error(url, exc) from None
         raise
-    if out is None:
-        return None, b"".join(kept or ()), size, digest.hexdigest()
-    return Path(tmp_name), None, size, digest.hexdigest()
+    return body
 
 
 def _s3_read(url: str, body: Any, limit: int) -> bytes:
@@ -431,16 +408,16 @@ def fetch_s3(fetcher: Fetcher, url: str, *, keep_bytes: int = 0) -> FetchResult:
         raise FetchError(TOO_LARGE, _too_large(url, declared, config.max_bytes))
     # One byte over the limit is enough to tell it is too large.
     keep = keep_bytes if declared <= keep_bytes else 0
-    path, data, size, sha256 = _s3_body(fetcher, url, response["Body"], config.max_bytes + 1, keep)
-    if size > config.max_bytes:
-        if path is not None:
-            path.unlink()
+    body = _s3_body(fetcher, url, response["Body"], config.max_bytes + 1, keep)
+    if body.size > config.max_bytes:
+        body.discard()
         raise FetchError(TOO_LARGE, f"{url} is larger than the limit of {config.max_bytes} bytes")
+    path, data = body.finish()
     content_type = _content_type(response.get("ContentType"))
     return FetchResult(
         path=path,
-        size=size,
-        sha256=sha256,
+        size=body.size,
+        sha256=body.digest.hexdigest(),
         content_type=content_type,
         final_url=url,
         filename=safe_filename(key.rsplit("/", 1)[-1], content_type),
