@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
+from labelport.ingest.intake import Settings
 from labelport.service import Service
 from labelport.store import tables as t
 from labelport.store.database import transaction
@@ -287,9 +288,9 @@ def test_two_servers_three_workers_survive_a_killed_worker(database, s3_env, tmp
 @pytest.mark.slow
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_a_batch_spreads_over_workers_and_survives_a_killed_one(database, s3_env, tmp_path) -> None:
-    """One batch of 600 lines (3 chunks of 200) through a server and procrastinate workers; one
-    worker is killed -9 while the batch runs. Every line ends exactly once, the chunks ran on
-    more than one worker, and each file's media is in the bucket."""
+    """One batch of 600 lines (3 chunks of `batch_chunk`) through a server and procrastinate
+    workers; one worker is killed -9 while the batch runs. Every line ends exactly once, the
+    chunks ran on more than one worker, and each file's media is in the bucket."""
     lines, bad = 600, {17, 333}
     media_dir = tmp_path / "media"
     media_dir.mkdir()
@@ -404,7 +405,8 @@ def test_a_batch_spreads_over_workers_and_survives_a_killed_one(database, s3_env
             ).scalars()
         )
     assert instances == 3 * len(files)
-    assert jobs == lines // 200  # one job per chunk of 200 lines, not one per line
+    chunk = Settings().batch_chunk
+    assert jobs == -(-lines // chunk) == 3  # one job per chunk of lines, not one per line
     assert len(chunk_runners) >= 2, chunk_runners  # the chunks ran on more than one worker
     s3 = s3_env.client()
     for file_id in files[:50]:
