@@ -210,12 +210,13 @@ class FetchResult:
 
 class ReceivedBody:
     """A body as its chunks arrive: hashed and counted, kept in memory while it is at most
-    ``keep_bytes`` long, moved to a temp file in ``temp_dir`` once it grows past that."""
+    ``keep_bytes`` long, moved to a temp file in ``temp_dir`` once it grows past that. One that
+    says (``declared``) it is longer goes to the temp file from its first chunk."""
 
-    def __init__(self, keep_bytes: int, temp_dir: str | None) -> None:
+    def __init__(self, keep_bytes: int, temp_dir: str | None, declared: int | None) -> None:
         self.size = 0
         self.digest = hashlib.sha256()
-        self._keep_bytes = keep_bytes
+        self._keep_bytes = keep_bytes if declared is None or declared <= keep_bytes else 0
         self._temp_dir = temp_dir
         self._kept: list[bytes] | None = []
         self._out: BinaryIO | None = None
@@ -660,9 +661,7 @@ class Fetcher:
         length = int(declared) if declared and declared.isdigit() else None
         if length is not None and length > limit:
             raise FetchError(TOO_LARGE, f"{url} is {length} bytes, over the limit of {limit} bytes")
-        # A body that says it is longer than keep_bytes goes to the temp file from its first chunk.
-        keep = keep_bytes if length is None or length <= keep_bytes else 0
-        body = ReceivedBody(keep, self.config.temp_dir)
+        body = ReceivedBody(keep_bytes, self.config.temp_dir, length)
         try:
             # Chunks as they come (no chunk size): a slow body is checked as it trickles in.
             for chunk in response.iter_bytes():

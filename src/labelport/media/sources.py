@@ -367,10 +367,12 @@ def _s3_get(fetcher: Fetcher, url: str, **extra: str) -> tuple[dict[str, Any], s
         raise _s3_error(url, exc) from None
 
 
-def _s3_body(fetcher: Fetcher, url: str, stream: Any, limit: int, keep_bytes: int) -> ReceivedBody:
+def _s3_body(
+    fetcher: Fetcher, url: str, stream: Any, limit: int, keep_bytes: int, declared: int
+) -> ReceivedBody:
     """Up to ``limit`` bytes of an S3 body, hashed as they come, in memory while at most
     ``keep_bytes`` long (see `ReceivedBody`)."""
-    body = ReceivedBody(keep_bytes, fetcher.config.temp_dir)
+    body = ReceivedBody(keep_bytes, fetcher.config.temp_dir, declared)
     try:
         with stream:
             while body.size < limit and (chunk := stream.read(min(_CHUNK, limit - body.size))):
@@ -407,8 +409,7 @@ def fetch_s3(fetcher: Fetcher, url: str, *, keep_bytes: int = 0) -> FetchResult:
         response["Body"].close()
         raise FetchError(TOO_LARGE, _too_large(url, declared, config.max_bytes))
     # One byte over the limit is enough to tell it is too large.
-    keep = keep_bytes if declared <= keep_bytes else 0
-    body = _s3_body(fetcher, url, response["Body"], config.max_bytes + 1, keep)
+    body = _s3_body(fetcher, url, response["Body"], config.max_bytes + 1, keep_bytes, declared)
     if body.size > config.max_bytes:
         body.discard()
         raise FetchError(TOO_LARGE, f"{url} is larger than the limit of {config.max_bytes} bytes")
