@@ -33,7 +33,9 @@ def test_indexes_have_the_options_tables_py_gives_them_on_this_database(store: S
         if dialect == "sqlite":
             found = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'index'")
         else:
-            found = conn.exec_driver_sql("SELECT indexdef FROM pg_indexes")
+            found = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            )
         definitions = [" ".join(str(d).split()) for (d,) in found if d]
     checked = 0
     for index, options in tables.dialect_options():
