@@ -74,3 +74,22 @@ def test_concurrent_batches_sending_one_key_make_one_import_of_it(store: Store) 
         if batch_id != owners[0]:
             assert store.get_batch(batch_id).duplicates == {"0": first.id}
     assert store.count_imports(project) == 5
+
+
+def test_line_values_that_need_escaping_are_stored_as_sent(store: Store) -> None:
+    project = store.create_project("p").id
+    name = 'a "quoted" \\ name, {braced} \u00e9\u4e2d \U0001f600.jpg'
+    url = "https://example.com/x?q='1'&r=\"2\""
+    line = BatchLine(
+        offset=2**40,
+        length=2**33,
+        idempotency_key="k\u00e9y 'one'",
+        media_name=name,
+        media_url=url,
+    )
+    batch_id, _ = _create(store, project, [line])
+    (got,) = store.batch_imports(batch_id, 0, 1)
+    assert (got.idempotency_key, got.media_name, got.media_url) == ("k\u00e9y 'one'", name, url)
+    assert (got.packet_offset, got.packet_length, got.batch_line) == (2**40, 2**33, 0)
+    assert (got.status, got.mode, got.percent, got.attempts) == ("queued", "create", 0.0, 0)
+    assert got.created_at is not None and got.created_at.tzinfo is not None
