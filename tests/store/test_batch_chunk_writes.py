@@ -1,7 +1,8 @@
 """A batch's chunk in few write transactions: SQLite has one write lock for every worker and the
-importer, and each transaction that finds it taken waits, so a chunk takes it three times
-(claim, start, end). Each of those keeps its guarantees: the claim is one transaction, the end
-is all or nothing, and the chunk that ends a batch's last lines ends the batch."""
+importer, and each transaction that finds it taken waits, so a chunk takes it two or three times
+(claim, start unless the end does it, end). Each of those keeps its guarantees: the claim is one
+transaction, the end is all or nothing, and the chunk that ends a batch's last lines ends the
+batch."""
 
 from __future__ import annotations
 

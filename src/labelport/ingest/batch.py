@@ -7,9 +7,10 @@ per-file fsync and made durable once before the write, and every good file of th
 in one transaction with one bulk insert.
 
 Few write transactions: on SQLite the workers and the importer share one write lock, and each
-transaction that finds it taken waits. A chunk of local files takes it three times: its claim,
-its start (the lines that go on, and those refused before any fetch) and its end (files written,
-failures recorded and the batch's status brought up to date, all in one transaction).
+transaction that finds it taken waits. A chunk of local files takes it twice: its claim, and its
+end (its lines started, those refused before any fetch ended, files written, failures recorded and
+the batch's status brought up to date, all in one transaction). A chunk that fetches takes it once
+more, to start its lines before the fetches, so that they show as under way meanwhile.
 
 All or nothing stays per file: a line that fails its checks or its media fails alone. If the
 chunk's transaction fails (e.g. a file's external ids clash), the good files are written one by
@@ -81,6 +82,15 @@ class _Line:
         }
 
 
+@dataclass
+class _Start:
+    """A chunk's lines that go on to their media, and those that ended before, not yet written
+    (`start_and_fail_imports`)."""
+
+    started: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+
+
 def _is_local(packet: Any) -> bool:
     """Media read from this machine's disk: a file:// URL, uploaded or inline text."""
     url = packet.media.url if packet.media is not None else None
@@ -141,7 +151,7 @@ class BatchJob:
             if line.failure is not None:
                 line.failure["rejected"] = True
         directory = self.store.default_directory(batch.project_id).id
-        self.store.start_and_fail_imports(
+        start = _Start(
             [
                 {
                     "id": line.row.id,
@@ -154,6 +164,12 @@ class BatchJob:
             ],
             [line.failure for line in lines if line.failure is not None],
         )
+        if not all(_is_local(line.packet) for line in lines if line.failure is None):
+            # Fetches can take a while: their lines say they are under way meanwhile. A chunk
+            # of local files is read in a moment: its lines start in the transaction that ends
+            # them, one write (on SQLite, one turn of the write lock) fewer a chunk.
+            self.store.start_and_fail_imports(start.started, start.failures)
+            start = _Start([], [])
         settled = False
         with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
             for group in self._resolve_media(batch, lines, Path(tmp)):
@@ -162,7 +178,10 @@ class BatchJob:
                 for line in group:
                     if line.failure is None:
                         self._plan(line, started)
-                settled = self._end(batch, group)
+                settled = self._end(batch, group, start)
+                start = _Start([], [])
+        if start.started or start.failures:  # no line went on to its media
+            self.store.start_and_fail_imports(start.started, start.failures)
         return settled
 
     def _decode(self, batch: Batch, lines: list[_Line]) -> None:
@@ -319,20 +338,23 @@ class BatchJob:
             started=started,
         )
 
-    def _end(self, batch: Batch, group: list[_Line]) -> bool:
-        """End the group's lines: its files written and its failures recorded in one
-        transaction, which also brings the batch's status up to date (True); when that
-        transaction is refused, the failures alone and the files one by one (False)."""
+    def _end(self, batch: Batch, group: list[_Line], start: _Start) -> bool:
+        """End the group's lines (and first, `start` the chunk's): its files written and its
+        failures recorded in one transaction, which also brings the batch's status up to date
+        (True); when that transaction is refused, the failures alone and the files one by one
+        (False)."""
         writing = [line for line in group if line.plan is not None]
         plans = [line.plan for line in writing if line.plan is not None]
         failures = [line.failure for line in group if line.failure is not None]
         try:
-            self.store.end_batch_imports(batch.id, plans, failures)
+            self.store.end_batch_imports(
+                batch.id, plans, failures, started=start.started, failed=start.failures
+            )
             return True
         except Exception as exc:
             if not plans:
                 raise
-            self.store.fail_imports(failures)
+            self.store.start_and_fail_imports(start.started, [*start.failures, *failures])
             if len(plans) == 1:
                 self._write_failed(writing[0], exc)
                 return False

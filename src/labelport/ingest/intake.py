@@ -56,7 +56,7 @@ class Settings:
     # Lines of a batch one worker claims and writes in one transaction. 256: the importer's
     # batches grow 64, 128, 256, then 500 lines, so each of its chunks is whole (500 is 256 + 244,
     # where 200 made 200 + 200 + 100); fewer, fuller chunks took ~10% off a 2,000-image import
-    # (three write transactions and two `syncfs` a chunk) against 200, as 500 did.
+    # (its write transactions and two `syncfs` a chunk) against 200, as 500 did.
     batch_chunk: int = 256
     # How long a chunk's ready files wait for slower fetches before they are written anyway.
     straggler_seconds: float = 5.0

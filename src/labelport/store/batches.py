@@ -317,15 +317,23 @@ class BatchesMixin(StoreBase):
             _end_failed(conn, failures)
 
     def end_batch_imports(
-        self, batch_id: int, plans: Sequence[WritePlan], failures: Sequence[dict[str, Any]]
+        self,
+        batch_id: int,
+        plans: Sequence[WritePlan],
+        failures: Sequence[dict[str, Any]],
+        *,
+        started: Sequence[dict[str, Any]] = (),
+        failed: Sequence[dict[str, Any]] = (),
     ) -> Batch:
-        """End imports of batch `batch_id` in one transaction: write `plans` (each import
-        `success`, see write_many.py), end `failures` as `fail_imports` does, and bring the
-        batch's status up to date (`finish_batch_if_done`). All or none of it: a plan that
-        cannot be written (or whose import has ended) stores nothing."""
+        """End imports of batch `batch_id` in one transaction: first
+        `start_and_fail_imports(started, failed)`, then write `plans` (each import `success`,
+        see write_many.py), end `failures` as `fail_imports` does, and bring the batch's status
+        up to date (`finish_batch_if_done`). All or none of it: a plan that cannot be written
+        (or whose import has ended) stores nothing."""
         with self._write() as conn:
+            _start(conn, started)
+            _end_failed(conn, [*failed, *failures])
             write_many(conn, plans)
-            _end_failed(conn, failures)
             return _settle_batch(conn, batch_id)
 
     def set_batch_import_counts(self, batch_id: int, counts: dict[int, dict[str, Any]]) -> None:
