@@ -282,6 +282,31 @@ def test_a_chunk_of_local_files_takes_the_write_lock_twice(
     }
 
 
+def test_a_local_file_s_real_path_is_looked_up_once(
+    service: Service, project: Project, media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before any fetch finds a file:// URL's real path; the fetch reuses it."""
+    from labelport.media import sources
+
+    _configure(service, media_roots=(media_root.resolve(),))
+    url = (media_root / "image.png").resolve().as_uri()
+    packets = [
+        {"media": {"url": url, "type": "image"}, "instance_list": [box("cat", 1, 2, 3, 4)]}
+        for _ in range(3)
+    ]
+    looked_up: list[str] = []
+    real = sources.resolve_local
+
+    def counted(url: str, config: Any) -> Path:
+        looked_up.append(url)
+        return real(url, config)
+
+    monkeypatch.setattr(sources, "resolve_local", counted)
+    done = _run(service, project, packets)
+    assert [f["status"] for f in done["files"]] == ["success"] * 3
+    assert looked_up == [url] * 3
+
+
 def test_a_batch_is_one_job_per_chunk_of_lines(
     service: Service, project: Project, media: Media
 ) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labelport.media import FetchConfig, Fetcher, FetchError, open_source, probe_source
-from labelport.media.sources import resolve_local
+from labelport.media.sources import fetch_file, resolve_local
 from media_factory import make_jpeg, make_mp4, make_png
 
 
@@ -184,3 +184,18 @@ def test_resolve_local_returns_the_real_path(roots) -> None:
     inside, _ = roots
     url = "file://" + str(inside) + "/sub/./../cat.png"
     assert resolve_local(url, _config(inside)) == inside / "cat.png"
+
+
+def test_a_real_path_found_before_is_checked_again_when_the_file_is_opened(roots) -> None:
+    """`fetch_file(real=)` skips the look-up `url_refused` made a moment before, not the check:
+    the file it opens must still lie under a root (a folder on the way swapped for a symlink
+    out of the roots in between, say)."""
+    inside, outside = roots
+    config = _config(inside)
+    url = (inside / "cat.png").as_uri()
+    real = resolve_local(url, config)
+    with fetch_file(config, url, real=real) as fetched:
+        assert fetched.path == real and fetched.size == (inside / "cat.png").stat().st_size
+    with pytest.raises(FetchError) as err:
+        fetch_file(config, url, real=outside / "secret.txt")
+    assert err.value.code == "media.url_refused"

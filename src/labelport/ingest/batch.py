@@ -146,7 +146,8 @@ class BatchJob:
         started = time.monotonic()
         lines = [_Line(row) for row in rows]
         self._decode(batch, lines)
-        self._check(batch, lines)
+        local_paths: dict[str, Path] = {}  # file:// URL -> its real path, found by the check
+        self._check(batch, lines, local_paths)
         for line in lines:  # refused before any fetch: as a packet's 422 (docs/imports.md)
             if line.failure is not None:
                 line.failure["rejected"] = True
@@ -172,7 +173,7 @@ class BatchJob:
             start = _Start([], [])
         settled = False
         with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
-            for group in self._resolve_media(batch, lines, Path(tmp)):
+            for group in self._resolve_media(batch, lines, Path(tmp), local_paths):
                 # One durable point for the blobs of the group, before any import says success.
                 self.blobs.sync()
                 for line in group:
@@ -240,14 +241,14 @@ class BatchJob:
                 out_by_offset[offset] = data
         return [out_by_offset[offset] for offset, _ in spans]
 
-    def _check(self, batch: Batch, lines: list[_Line]) -> None:
+    def _check(self, batch: Batch, lines: list[_Line], local_paths: dict[str, Path]) -> None:
         project_id = batch.project_id
         live = [line for line in lines if line.failure is None]
         # A URL the fetch would refuse unfetched fails its line alone, before any fetch is tried
         # and before a label is made for it.
         fetch_config = self.media.fetch_config
         for line in live:
-            if url_refused(line.packet, fetch_config, line.report):
+            if url_refused(line.packet, fetch_config, line.report, local_paths=local_paths):
                 line.fail()
         live = [line for line in live if line.failure is None]
         if not live:
@@ -274,7 +275,9 @@ class BatchJob:
             if report.problem_count and packet.on_error != "skip_instances":
                 line.fail()
 
-    def _resolve_media(self, batch: Batch, lines: list[_Line], tmp: Path) -> Iterator[list[_Line]]:
+    def _resolve_media(
+        self, batch: Batch, lines: list[_Line], tmp: Path, local_paths: dict[str, Path]
+    ) -> Iterator[list[_Line]]:
         """Fetch and probe the media of the good lines, at most `fetch_concurrency` at once, and
         yield them in groups as they are ready: the lines ready by the time the first fetches
         are done plus a grace period go on to be written while slow sources are still coming,
@@ -285,6 +288,7 @@ class BatchJob:
 
         def resolve(line: _Line) -> None:
             try:
+                url = line.packet.media.url if line.packet.media is not None else None
                 line.media = self.media.resolve(
                     batch.project_id,
                     line.packet,
@@ -292,6 +296,7 @@ class BatchJob:
                     tmp,
                     media_mode=batch.media,
                     durable=False,
+                    local_path=local_paths.get(url) if url else None,
                 )
             except MediaError as exc:
                 line.report.problem(exc.code, "media", exc.message)

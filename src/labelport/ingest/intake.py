@@ -200,21 +200,31 @@ def _loopback_names_only(host: str, _port: int) -> list[str]:
     return []
 
 
-def url_refused(packet: Any, config: FetchConfig, report: fmt.Report) -> bool:
+def url_refused(
+    packet: Any,
+    config: FetchConfig,
+    report: fmt.Report,
+    *,
+    local_paths: dict[str, Path] | None = None,
+) -> bool:
     """Refuse now, with the job's own guards, a media URL the job would refuse without a fetch:
     a file:// URL outside the local media roots, an s3:// one not allowed, another scheme, or
     an http(s) URL whose host is a private or loopback address literal (or `localhost`) while
     private URLs are not allowed. Adds ``media.url_refused`` at ``media/url``; True if refused.
 
     Anything this cannot decide without the network (a name's addresses, where a redirect
-    leads) or that is not a refusal (a missing file, a malformed URL) is left to the job."""
+    leads) or that is not a refusal (a missing file, a malformed URL) is left to the job.
+    The real path of a file:// URL, found on the way, is kept in `local_paths` if given, for
+    the fetch (`MediaResolver.resolve`)."""
     url = packet.media.url if packet.media is not None else None
     if not isinstance(url, str):
         return False
     try:
         scheme = fetch_scheme(url)
         if scheme == "file":
-            sources.resolve_local(url, config)
+            real = sources.resolve_local(url, config)
+            if local_paths is not None:
+                local_paths[url] = real
         elif scheme == "s3":
             sources._s3_allowed(config, url)
         else:
@@ -307,9 +317,11 @@ class MediaResolver:
         *,
         media_mode: str = "copy",
         durable: bool = True,
+        local_path: Path | None = None,
     ) -> Media:
         """The probed media of `packet`. `durable=False` leaves the blob written but not synced:
-        the caller makes a whole chunk durable at once (`BlobStore.sync`) before its write."""
+        the caller makes a whole chunk durable at once (`BlobStore.sync`) before its write.
+        `local_path`: the real path of a file:// media URL, if `url_refused` found it."""
         if packet.file_id is not None:
             file_row = shallow(self.store.get_file(packet.file_id, project_id))
             return Media(
@@ -352,7 +364,9 @@ class MediaResolver:
             )
         if fetch_scheme(url) == "file":
             # Read in place once: a small file's bytes are hashed, probed and copied from memory.
-            fetched = sources.fetch_file(self.fetch_config, url, keep_bytes=_KEEP_BYTES)
+            fetched = sources.fetch_file(
+                self.fetch_config, url, keep_bytes=_KEEP_BYTES, real=local_path
+            )
         else:  # a small body stays in memory: no temp file made, written and removed per file
             fetched = self.fetcher.fetch(url, keep_bytes=_KEEP_FETCHED)
         with fetched:  # removes a fetched body's temp file after

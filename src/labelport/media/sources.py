@@ -249,11 +249,15 @@ def _file_version(info: os.stat_result) -> tuple[str, str]:
     return etag, modified
 
 
-def fetch_file(config: FetchConfig, url: str, *, keep_bytes: int = 0) -> FetchResult:
+def fetch_file(
+    config: FetchConfig, url: str, *, keep_bytes: int = 0, real: Path | None = None
+) -> FetchResult:
     """A file:// source as a `FetchResult` pointing at the file itself (``owned=False``),
     hashed in one read. A file of at most `keep_bytes` also comes with its bytes (``data``),
-    so that its copy and probe need not read it again."""
-    real = resolve_local(url, config)
+    so that its copy and probe need not read it again. `real`: what `resolve_local` found for
+    `url` a moment ago, if anything (the file opened is checked against the roots anyway)."""
+    if real is None:
+        real = resolve_local(url, config)
     fd = _open_local(real, url, _roots(config))
     digest = hashlib.sha256()
     size = 0
