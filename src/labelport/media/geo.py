@@ -14,12 +14,13 @@ import math
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-from PIL import TiffImagePlugin
+from typing import TYPE_CHECKING, Any
 
 from labelport.media.errors import TOO_LARGE, UNREADABLE, ProbeError
 from labelport.media.probe_types import Probe, ProbeLimits
+
+if TYPE_CHECKING:
+    from PIL import TiffImagePlugin
 
 _GEOJSON_TYPES = frozenset(
     {
@@ -108,6 +109,8 @@ def _read_first_ifd(path: Path) -> TiffImagePlugin.ImageFileDirectory_v2:
     Georeferenced rasters are often far beyond Pillow's decompression-bomb limit, and only
     their tags are needed, so the pixels (and that limit) are never involved.
     """
+    from PIL import TiffImagePlugin  # here: Pillow is not loaded where no TIFF is looked at
+
     try:
         with open(path, "rb") as f:
             header = f.read(16)

@@ -7,8 +7,6 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image, UnidentifiedImageError
-
 from labelport.media.errors import TOO_MANY_PIXELS, UNREADABLE, ProbeError
 from labelport.media.probe_types import Probe, ProbeLimits
 
@@ -32,6 +30,10 @@ def probe_image(path: Path | BinaryIO, limits: ProbeLimits, *, header_only: bool
     may hold just the first bytes of the image (reference media, `labelport.media.sources`);
     the probe then says ``extra["header_only"] = True``.
     """
+    # Imported here: a process that never probes an image (the CLI's own, which hands the
+    # files to its workers) does not pay for Pillow at its start.
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as im:
             width, height = im.size
