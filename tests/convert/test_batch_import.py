@@ -173,6 +173,38 @@ def test_small_windows_and_the_progress_bar(tmp_path: Path) -> None:
         assert len(set(batch_ids(service, project["id"]))) == 3  # windows of 2, 2 and 1
 
 
+def test_lines_in_flight_are_bounded(tmp_path: Path) -> None:
+    """A batch is sent only while the lines sent and not yet ended, with its own, stay within
+    `lines_in_flight`: the importer's memory stays bounded however long the source."""
+    images = tmp_path / "coco" / "images"
+    with Service.open(data_dir=tmp_path / "data", workers=2, media_roots=[images]) as service:
+        project = service.create_project("Bounded")
+        target = EmbeddedTarget(service, project["string_id"])
+        sent: list[tuple[int, int]] = []  # (batch id, lines)
+        in_flight_at_send: list[int] = []
+        real = target.submit_batch
+
+        def submit_batch(lines: list[bytes], *args: Any, **kwargs: Any) -> dict[str, Any]:
+            running = sum(
+                n
+                for batch_id, n in sent
+                if service.get_batch(project["id"], batch_id, per_page=0)["status"]
+                not in ("success", "partial", "failed")
+            )
+            in_flight_at_send.append(running + len(lines))
+            created = real(lines, *args, **kwargs)
+            sent.append((created["id"], len(lines)))
+            return created
+
+        target.submit_batch = submit_batch  # type: ignore[method-assign]
+        source = coco(tmp_path / "coco", annotations())
+        options = ImportOptions(format="coco", create_labels=True, batch_size=2, lines_in_flight=3)
+        outcome = run(source, target, options)
+        assert (outcome.files_ok, outcome.files_failed) == (4, 1)
+        assert [n for _, n in sent] == [2, 2, 1]
+        assert max(in_flight_at_send) <= 3, in_flight_at_send
+
+
 def test_a_batch_of_good_files_is_counted_without_reading_its_pages(
     database: Any, tmp_path: Path
 ) -> None:

@@ -64,7 +64,10 @@ class ImportOptions:
     window: int = 32  # imports sent one by one in flight before waiting for the oldest
     batch_size: int = 500  # items per batch (one look-up and one request each)
     batch_bytes: int = 64 << 20  # ... or fewer, once their packets add up to this
-    batches_in_flight: int = 2
+    # Lines sent and not yet ended, at most (the next batch waits for the oldest ones to end).
+    # In lines, not batches: the first batches are small, and two of them in flight left the
+    # workers idle between them while the third waited.
+    lines_in_flight: int = 1000
     wait_timeout: float = 600.0  # an import, or a batch that stopped moving
     # --machine-made / --human: every instance's `machine_made`; None: what each reader says
     machine_made: bool | None = None
@@ -308,7 +311,7 @@ class _Batch:
 class _Importer:
     """Gathers items in windows: one look-up decides every item of a window (unchanged, changed,
     new, retried, still running), and the window's packets go as one batch. At most
-    `batches_in_flight` batches run while the next window is converted. Packets a batch cannot
+    `lines_in_flight` lines run while the next window is converted. Packets a batch cannot
     carry (dry runs, local media the target cannot read by path) go one by one, as before."""
 
     def __init__(
@@ -449,7 +452,8 @@ class _Importer:
             self._submit_batch(batch)
 
     def _submit_batch(self, lines: list[_Line]) -> None:
-        while len(self.batches) >= max(self.options.batches_in_flight, 1):
+        limit = self.options.lines_in_flight
+        while self.batches and sum(len(b.sent) for b in self.batches) + len(lines) > limit:
             self._finish_batch(self.batches.popleft())
         # skip_files never reaches the target: those files were not sent
         on_error = "skip_instances" if self.options.on_error == "skip_instances" else "reject"
