@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from labelport.cli.common import fail, key_parts
 
@@ -113,6 +111,8 @@ def check(
         out["checked_against"] = against.describe or None
         typer.echo(msgspec.json.encode(out).decode())
     else:
+        from rich.console import Console  # drawn output only: --json never loads Rich
+
         _print_report(report, packet)
         if against.context is None:
             Console(highlight=False).print(
@@ -152,6 +152,9 @@ def _project_side(
 
 
 def _print_report(report: Any, source: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     from labelport.format.problem_groups import group_problems
 
     console = Console(highlight=False)

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 EXIT_ERROR = 2  # as `labelport check`: 1 means "problems found", 2 "could not do it"
 EXIT_NOT_FOUND = 3
@@ -50,6 +48,9 @@ FetchMinRateOpt = Annotated[
 def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     """Print `error: message` on stderr and return the exit to raise (`raise fail(...)`).
     The message is printed as it is: no markup read in it, no line breaks added."""
+    from rich.console import Console
+    from rich.text import Text
+
     Console(stderr=True, highlight=False, soft_wrap=True).print(
         Text.assemble(("error:", "red"), " ", message)
     )

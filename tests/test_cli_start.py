@@ -1,0 +1,49 @@
+"""What every `labelport` start pays for, and what it need not: Rich draws output and is loaded
+by the commands that draw it, never by one run with --json (a script's); the collector is left
+as the command found it once the command's modules are frozen."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RUN = """
+import gc, sys
+enabled_before = gc.isenabled()
+from labelport.cli import main
+enabled_after = gc.isenabled()
+sys.argv = ["labelport", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(enabled_before, enabled_after, "rich" in sys.modules, file=sys.stderr)
+"""
+
+
+def _run(*args: str) -> tuple[str, list[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, *args], capture_output=True, text=True, timeout=120
+    )
+    return done.stdout, done.stderr.split()[-3:]
+
+
+def _packet(tmp_path: Path) -> str:
+    box = {"type": "box", "name": "cat", "x_min": 1, "y_min": 2, "x_max": 30, "y_max": 40}
+    path = tmp_path / "packet.json"
+    path.write_text(json.dumps({"media": {"url": "u", "type": "image"}, "instance_list": [box]}))
+    return str(path)
+
+
+def test_a_command_run_with_json_loads_no_rich(tmp_path: Path) -> None:
+    out, (before, after, rich) = _run("check", _packet(tmp_path), "--json")
+    assert json.loads(out)["problems"] == []
+    assert (before, after, rich) == ("True", "True", "False")
+
+
+def test_a_command_that_draws_its_output_loads_rich(tmp_path: Path) -> None:
+    out, (_, _, rich) = _run("check", _packet(tmp_path))
+    assert "checked" in out or "labels not checked" in out
+    assert rich == "True"
