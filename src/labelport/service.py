@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import tempfile
+import threading
 import time
 import uuid
 import zlib
@@ -113,6 +114,9 @@ class Service:
         self.job = ImportJob(store, blobs, self.settings)
         self.batch_job = BatchJob(store, blobs, self.settings, self.job.media)
         self.dispatcher: Dispatcher = dispatcher or NoDispatch()
+        # worker id -> the work its last chunk claimed for it (BatchJob.run(then_claim=))
+        self._claimed_ahead: dict[str, list[Import]] = {}
+        self._claimed_ahead_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -204,7 +208,12 @@ class Service:
         return service
 
     def _claim(self, worker_id: str) -> list[Import] | None:
-        """The next work: one import, or a run of a batch's lines (see store/batches.py)."""
+        """The next work: one import, or a run of a batch's lines (see store/batches.py); the
+        work the worker's last chunk claimed for it, if any."""
+        with self._claimed_ahead_lock:
+            ahead = self._claimed_ahead.pop(worker_id, None)
+        if ahead:
+            return ahead
         return self.store.claim_next_imports(worker_id, self.settings.batch_chunk) or None
 
     def _run_claimed(self, claimed: list[Import]) -> Callable[[], None] | None:
@@ -212,7 +221,11 @@ class Service:
         runner's fetch threads (ingest/dispatch.py)."""
         if len(claimed) == 1 and claimed[0].batch_id is None:
             return self.job.start(claimed[0].id)
-        self.batch_job.run(claimed)
+        worker_id = claimed[0].claimed_by
+        ahead = self.batch_job.run(claimed, then_claim=worker_id)
+        if ahead and worker_id is not None:
+            with self._claimed_ahead_lock:
+                self._claimed_ahead[worker_id] = ahead
         return None
 
     def run_import_job(self, import_id: int) -> None:
@@ -229,6 +242,12 @@ class Service:
 
     def close(self) -> None:
         self.dispatcher.stop()
+        # Work claimed ahead by a worker thread that stopped before running it: queued again
+        # now, rather than when the next runner finds it orphaned.
+        with self._claimed_ahead_lock:
+            left, self._claimed_ahead = list(self._claimed_ahead), {}
+        for worker_id in left:
+            self.store.requeue_worker_imports(worker_id)
         self.batch_job.close()
         self.job.close()
         self.store.close()

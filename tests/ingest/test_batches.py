@@ -251,13 +251,13 @@ def test_a_refused_chunk_write_is_retried_file_by_file(
     assert row_counts(service)["file"] == 2 and row_counts(service)["instance"] == 2
 
 
-def test_a_chunk_of_local_files_takes_the_write_lock_twice(
+def test_a_chunk_of_local_files_takes_the_write_lock_once_or_twice(
     service: Service, project: Project, media_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SQLite has one write lock for the workers and the importer: a chunk of local files takes
-    it to claim its lines and to end them (started, files written, failures and the batch's
-    status at once). Nobody else writes for the batch: a reader finds its status already up to
-    date."""
+    it to end its lines (started, files written, failures and the batch's status at once), which
+    also claims its worker's next lines; and to claim its own lines, unless an end did. Nobody
+    else writes for the batch: a reader finds its status already up to date."""
     _configure(service, media_roots=(media_root.resolve(),), batch_chunk=2)
     url = (media_root / "image.png").resolve().as_uri()
     packets = [
@@ -275,11 +275,37 @@ def test_a_chunk_of_local_files_takes_the_write_lock_twice(
     done = _run(service, project, packets)
     assert [f["status"] for f in done["files"]] == ["success"] * 4
     claims = opened.count("claim_next_imports")  # and on PostgreSQL, claims that found nothing
-    assert claims >= 2 and Counter(opened) == {
+    assert claims >= 1 and Counter(opened) == {
         "create_batch": 1,
         "claim_next_imports": claims,
-        "end_batch_imports": 2,
+        "end_batch_imports_and_claim": 2,
     }
+    assert service._claimed_ahead == {}  # what an end claimed was run
+
+
+def test_work_claimed_ahead_and_never_run_is_queued_again_at_close(
+    service: Service, project: Project
+) -> None:
+    """A worker thread that stops after its chunk's end claimed its next lines leaves them
+    claimed; closing the Service puts them back in the queue (not only the next runner)."""
+    from labelport.store.batches import BatchLine
+
+    service.dispatcher.stop()  # its worker thread must not run these lines
+    other = Service(service.store, service.blobs)  # no runner of its own
+    batch = service.store.create_batch(
+        project.id,
+        [BatchLine(offset=n, length=1, idempotency_key=f"ahead-{n}") for n in range(2)],
+        on_error="reject",
+        media="copy",
+        source="test",
+        body_blob_key="none",
+    )
+    claimed = service.store.claim_next_imports("stopped-worker", 2)
+    assert [r.batch_id for r in claimed] == [batch.id, batch.id]
+    other._claimed_ahead["stopped-worker"] = claimed
+    other.close()
+    rows = service.store.batch_imports(batch.id, 0, 1)
+    assert [(r.status, r.claimed_by) for r in rows] == [("queued", None), ("queued", None)]
 
 
 def test_a_local_file_s_real_path_is_looked_up_once(

@@ -1,8 +1,9 @@
 """A batch's chunk in few write transactions: SQLite has one write lock for every worker and the
-importer, and each transaction that finds it taken waits, so a chunk takes it two or three times
-(claim, start unless the end does it, end). Each of those keeps its guarantees: the claim is one
-transaction, the end is all or nothing, and the chunk that ends a batch's last lines ends the
-batch."""
+importer, and each transaction that finds it taken waits, so a chunk of local files takes it
+once or twice (its end, which starts its lines and claims the worker's next ones; its own claim
+when no end claimed it), one that fetches once more (its start). Each of those keeps its
+guarantees: the claim is one transaction, the end is all or nothing, and the chunk that ends a
+batch's last lines ends the batch."""
 
 from __future__ import annotations
 
@@ -123,6 +124,56 @@ def test_ending_a_chunk_is_all_or_nothing(store: Store, monkeypatch: pytest.Monk
     assert store.get_batch(batch_id).status == "running"
     assert store.end_batch_imports(batch_id, [], [_failure(failing.id)]).status == "failed"
     assert store.get_batch(batch_id).status == "failed"
+
+
+def test_a_chunk_s_end_claims_the_worker_s_next_lines_in_the_same_write(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, batch_id = _batch(store, 5)
+    first = store.claim_next_imports("w", 2)
+    with _writes(store, monkeypatch) as opened:
+        after = store.end_batch_imports_and_claim(
+            batch_id, [], [_failure(r.id) for r in first], worker_id="w", limit=2
+        )
+    assert opened == ["end_batch_imports_and_claim"]
+    assert [(r.batch_line, r.status, r.claimed_by) for r in after] == [
+        (2, "fetching", "w"),
+        (3, "fetching", "w"),
+    ]
+    assert [store.get_import(r.id).status for r in first] == ["failed", "failed"]
+    last = store.end_batch_imports_and_claim(
+        batch_id, [], [_failure(r.id) for r in after], worker_id="w", limit=2
+    )
+    assert [r.batch_line for r in last] == [4]
+    assert (
+        store.end_batch_imports_and_claim(
+            batch_id, [], [_failure(last[0].id)], worker_id="w", limit=2
+        )
+        == []
+    )
+    assert store.get_batch(batch_id).status == "failed"
+
+
+def test_a_refused_end_claims_nothing(store: Store) -> None:
+    project, batch_id = _batch(store, 3)
+    (written,) = store.claim_next_imports("w", 1)
+    store.fail_imports([_failure(written.id)])  # ended by an earlier run of the chunk
+    plan = WritePlan(
+        project_id=project,
+        import_id=written.id,
+        file_id=None,
+        mode="create",
+        sequences=[],
+        model_refs=[],
+        model_run_refs=[],
+        rows=lambda resolved: [],
+        instance_count=0,
+        new_file={"media_type": "image", "width": 4, "height": 4},
+    )
+    with pytest.raises(Conflict):
+        store.end_batch_imports_and_claim(batch_id, [plan], [], worker_id="w", limit=2)
+    rows = store.batch_imports(batch_id, 1, 2)
+    assert [(r.status, r.claimed_by) for r in rows] == [("queued", None), ("queued", None)]
 
 
 def test_two_chunks_ending_at_once_end_their_batch(store: Store) -> None:

@@ -124,14 +124,20 @@ class BatchJob:
                 self._pool_of.shutdown(wait=True)
                 self._pool_of = None
 
-    def run(self, rows: list[Import]) -> None:
-        """Run these lines (claimed, unfinished, of one batch) to their end."""
+    def run(self, rows: list[Import], *, then_claim: str | None = None) -> list[Import]:
+        """Run these lines (claimed, unfinished, of one batch) to their end.
+
+        With `then_claim`, a worker id: a chunk of local files also claims that worker's next
+        work (`claim_next_imports`) in the transaction that ends it, and returns it (on SQLite
+        one turn of the write lock for both, where a claim of its own waited for the other
+        writers again). Claimed, it is the caller's to run. Otherwise nothing is claimed."""
         if not rows:
-            return
+            return []
         batch = self.store.get_batch(rows[0].batch_id or 0)
         settled = False
+        claimed: list[Import] = []
         try:
-            settled = self._run(batch, rows)
+            settled, claimed = self._run(batch, rows, then_claim)
         except Exception as exc:  # a bug or an outage: recorded, never shown as a traceback
             log.exception("batch %s: a chunk of %d lines failed unexpectedly", batch.id, len(rows))
             self.store.fail_imports(
@@ -140,9 +146,13 @@ class BatchJob:
         finally:
             if not settled:  # the chunk's last write did not bring the batch's status up to date
                 self.store.finish_batch_if_done(batch.id)
+        return claimed
 
-    def _run(self, batch: Batch, rows: list[Import]) -> bool:
-        """Whether the chunk's last write brought the batch's status up to date."""
+    def _run(
+        self, batch: Batch, rows: list[Import], then_claim: str | None
+    ) -> tuple[bool, list[Import]]:
+        """Whether the chunk's last write brought the batch's status up to date, and the work
+        it claimed for `then_claim`."""
         started = time.monotonic()
         lines = [_Line(row) for row in rows]
         self._decode(batch, lines)
@@ -168,10 +178,13 @@ class BatchJob:
         if not all(_is_local(line.packet) for line in lines if line.failure is None):
             # Fetches can take a while: their lines say they are under way meanwhile. A chunk
             # of local files is read in a moment: its lines start in the transaction that ends
-            # them, one write (on SQLite, one turn of the write lock) fewer a chunk.
+            # them, one write (on SQLite, one turn of the write lock) fewer a chunk. It ends in
+            # one group, so that transaction is its last, and may claim the next work too.
             self.store.start_and_fail_imports(start.started, start.failures)
             start = _Start([], [])
+            then_claim = None
         settled = False
+        claimed: list[Import] = []
         with tempfile.TemporaryDirectory(prefix="labelport-batch-") as tmp:
             for group in self._resolve_media(batch, lines, Path(tmp), local_paths):
                 # One durable point for the blobs of the group, before any import says success.
@@ -179,11 +192,11 @@ class BatchJob:
                 for line in group:
                     if line.failure is None:
                         self._plan(line, started)
-                settled = self._end(batch, group, start)
+                settled, claimed = self._end(batch, group, start, then_claim)
                 start = _Start([], [])
         if start.started or start.failures:  # no line went on to its media
             self.store.start_and_fail_imports(start.started, start.failures)
-        return settled
+        return settled, claimed
 
     def _decode(self, batch: Batch, lines: list[_Line]) -> None:
         for line, data in zip(lines, self._read_lines(batch, lines), strict=True):
@@ -343,26 +356,39 @@ class BatchJob:
             started=started,
         )
 
-    def _end(self, batch: Batch, group: list[_Line], start: _Start) -> bool:
+    def _end(
+        self, batch: Batch, group: list[_Line], start: _Start, then_claim: str | None
+    ) -> tuple[bool, list[Import]]:
         """End the group's lines (and first, `start` the chunk's): its files written and its
         failures recorded in one transaction, which also brings the batch's status up to date
-        (True); when that transaction is refused, the failures alone and the files one by one
-        (False)."""
+        (True) and claims `then_claim`'s next work; when that transaction is refused, the
+        failures alone and the files one by one (False, nothing claimed)."""
         writing = [line for line in group if line.plan is not None]
         plans = [line.plan for line in writing if line.plan is not None]
         failures = [line.failure for line in group if line.failure is not None]
         try:
-            self.store.end_batch_imports(
-                batch.id, plans, failures, started=start.started, failed=start.failures
+            if then_claim is None:
+                self.store.end_batch_imports(
+                    batch.id, plans, failures, started=start.started, failed=start.failures
+                )
+                return True, []
+            claimed = self.store.end_batch_imports_and_claim(
+                batch.id,
+                plans,
+                failures,
+                started=start.started,
+                failed=start.failures,
+                worker_id=then_claim,
+                limit=self.settings.batch_chunk,
             )
-            return True
+            return True, claimed
         except Exception as exc:
             if not plans:
                 raise
             self.store.start_and_fail_imports(start.started, [*start.failures, *failures])
             if len(plans) == 1:
                 self._write_failed(writing[0], exc)
-                return False
+                return False, []
             log.info("a chunk of %d files did not write as one (%s); one by one", len(plans), exc)
         for line in writing:
             assert line.plan is not None
@@ -370,7 +396,7 @@ class BatchJob:
                 self.store.write_import(line.plan)
             except Exception as exc:
                 self._write_failed(line, exc)
-        return False
+        return False, []
 
     def _write_failed(self, line: _Line, exc: Exception) -> None:
         if self.store.get_import(line.row.id).status in ("success", "failed"):

@@ -254,7 +254,7 @@ class BatchesMixin(StoreBase):
         line, up to `limit` - 1 more queued lines of the same batch (in line order): all
         `fetching`, claimed by `worker_id`, in one transaction, which also marks a queued batch
         `running`."""
-        i, b = t.import_, t.batch
+        i = t.import_
         if self.dialect == "sqlite":
             # SQLite has one write lock for every writer: a worker that finds nothing to do
             # must not wait for it (and make the writers wait) to learn that.
@@ -263,35 +263,7 @@ class BatchesMixin(StoreBase):
                 if conn.execute(queued).first() is None:
                     return []
         with self._write() as conn:
-            first = claim_next(conn, worker_id)
-            if first is None:
-                return []
-            rows = [first]
-            if first.batch_id is not None:
-                more = (
-                    select(i.c.id)
-                    .where(i.c.batch_id == first.batch_id, i.c.status == "queued")
-                    .order_by(i.c.batch_line)
-                    .limit(limit - 1)
-                    .with_for_update(skip_locked=True)
-                )
-                ids = list(conn.execute(more).scalars()) if limit > 1 else []
-                if ids:
-                    rows += conn.execute(
-                        update(i)
-                        .where(i.c.id.in_(ids), i.c.status == "queued")
-                        .values(**claimed_by(worker_id, utcnow()))
-                        .returning(*i.c)
-                    ).all()
-                # What `batch_state` would find (a line has left the queue), so that a reader
-                # of the batch need not take the write lock to say it.
-                conn.execute(
-                    update(b)
-                    .where(b.c.id == first.batch_id, b.c.status == "queued")
-                    .values(status="running")
-                )
-        claimed = [from_row(Import, r) for r in rows]
-        return sorted(claimed, key=lambda r: r.batch_line or 0)
+            return _claim_lines(conn, worker_id, limit)
 
     def start_imports(self, started: Sequence[dict[str, Any]]) -> None:
         """Many running imports to `processing`, with what their packets say of them. Each dict:
@@ -331,10 +303,25 @@ class BatchesMixin(StoreBase):
         up to date (`finish_batch_if_done`). All or none of it: a plan that cannot be written
         (or whose import has ended) stores nothing."""
         with self._write() as conn:
-            _start(conn, started)
-            _end_failed(conn, [*failed, *failures])
-            write_many(conn, plans)
-            return _settle_batch(conn, batch_id)
+            return _end_chunk(conn, batch_id, plans, [*failed, *failures], started)
+
+    def end_batch_imports_and_claim(
+        self,
+        batch_id: int,
+        plans: Sequence[WritePlan],
+        failures: Sequence[dict[str, Any]],
+        *,
+        started: Sequence[dict[str, Any]] = (),
+        failed: Sequence[dict[str, Any]] = (),
+        worker_id: str,
+        limit: int,
+    ) -> list[Import]:
+        """`end_batch_imports`, then in the same transaction `claim_next_imports(worker_id,
+        limit)`: the worker's next work, which it runs next (on SQLite one turn of the write
+        lock for both). All or none of it, the claim too."""
+        with self._write() as conn:
+            _end_chunk(conn, batch_id, plans, [*failed, *failures], started)
+            return _claim_lines(conn, worker_id, limit)
 
     def set_batch_import_counts(self, batch_id: int, counts: dict[int, dict[str, Any]]) -> None:
         """Counts known before the job runs (a converter's losses), by line; the job's write
@@ -408,6 +395,50 @@ def _insert_lines(conn: Connection, common: dict[str, Any], rows: list[tuple[Any
         cur.executemany(sql, map(fixed.__add__, rows))
     finally:
         cur.close()
+
+
+def _end_chunk(
+    conn: Connection,
+    batch_id: int,
+    plans: Sequence[WritePlan],
+    failures: Sequence[dict[str, Any]],
+    started: Sequence[dict[str, Any]],
+) -> Batch:
+    _start(conn, started)
+    _end_failed(conn, failures)
+    write_many(conn, plans)
+    return _settle_batch(conn, batch_id)
+
+
+def _claim_lines(conn: Connection, worker_id: str, limit: int) -> list[Import]:
+    """`claim_next_imports` on `conn`, inside a write transaction."""
+    i, b = t.import_, t.batch
+    first = claim_next(conn, worker_id)
+    if first is None:
+        return []
+    rows = [first]
+    if first.batch_id is not None:
+        more = (
+            select(i.c.id)
+            .where(i.c.batch_id == first.batch_id, i.c.status == "queued")
+            .order_by(i.c.batch_line)
+            .limit(limit - 1)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list(conn.execute(more).scalars()) if limit > 1 else []
+        if ids:
+            rows += conn.execute(
+                update(i)
+                .where(i.c.id.in_(ids), i.c.status == "queued")
+                .values(**claimed_by(worker_id, utcnow()))
+                .returning(*i.c)
+            ).all()
+        # What `batch_state` would find (a line has left the queue), so that a reader of the
+        # batch need not take the write lock to say it.
+        queued = (b.c.id == first.batch_id, b.c.status == "queued")
+        conn.execute(update(b).where(*queued).values(status="running"))
+    claimed = [from_row(Import, r) for r in rows]
+    return sorted(claimed, key=lambda r: r.batch_line or 0)
 
 
 def _start(conn: Connection, started: Sequence[dict[str, Any]]) -> None:
