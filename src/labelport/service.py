@@ -49,6 +49,7 @@ from labelport.ingest.job import TERMINAL, ImportJob
 from labelport.ingest.process_runner import ProcessRunner, can_fork
 from labelport.media import MediaError, served
 from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
+from labelport.media.image import load_image_decoders
 from labelport.media.served import ServedMedia
 from labelport.shapes import problem_dicts, problems_out, record_keys
 from labelport.store import Store
@@ -183,7 +184,9 @@ class Service:
         elif workers > 0 and queue == "processes" and can_fork():
 
             def open_worker() -> Service:  # in a forked child: its own connections
-                return cls(Store.open(url), _blob_store(storage_url, root), settings=settings)
+                worker = cls(Store.open(url), _blob_store(storage_url, root), settings=settings)
+                load_image_decoders()  # while the parent sends the first lines
+                return worker
 
             service.dispatcher = ProcessRunner(
                 open_worker=open_worker,
