@@ -99,6 +99,42 @@ def test_a_chunk_starts_and_fails_its_lines_in_one_write(
     assert rows[first.id].media_type == "image" and rows[second.id].error == "no media"
 
 
+def _new_file_plan(project: int, import_id: int) -> WritePlan:
+    return WritePlan(
+        project_id=project,
+        import_id=import_id,
+        file_id=None,
+        mode="create",
+        sequences=[],
+        model_refs=[],
+        model_run_refs=[],
+        rows=lambda resolved: [],
+        instance_count=0,
+        new_file={"media_type": "image", "width": 4, "height": 4},
+    )
+
+
+def test_an_end_starts_its_lines_too(store: Store) -> None:
+    """Started in the transaction that ends them: a new file's import by the statement that
+    ends it, one whose media failed by a start of its own, before its failure."""
+    project, batch_id = _batch(store, 2)
+    written, failing = store.claim_next_imports("w", 2)
+    directory = store.default_directory(project).id
+    started = [
+        {"id": r.id, "mode": "create", "media_type": "image", "directory_id": directory}
+        for r in (written, failing)
+    ]
+    store.end_batch_imports(
+        batch_id, [_new_file_plan(project, written.id)], [_failure(failing.id)], started=started
+    )
+    rows = store.get_imports([written.id, failing.id])
+    assert [
+        (r.status, r.mode, r.media_type, r.directory_id)
+        for r in (rows[written.id], rows[failing.id])
+    ] == [("success", "create", "image", directory), ("failed", "create", "image", directory)]
+    assert rows[written.id].file_id is not None and rows[written.id].finished_at is not None
+
+
 def test_ending_a_chunk_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A plan whose import has ended already refuses the whole end: its failures are not
     recorded and the batch is not touched, for the caller to end the lines one by one."""

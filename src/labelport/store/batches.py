@@ -32,7 +32,7 @@ from labelport.store.imports import (
 )
 from labelport.store.plan import WritePlan
 from labelport.store.records import Batch, Import, from_row
-from labelport.store.write_many import write_many
+from labelport.store.write_many import is_fresh, write_many
 
 _CHUNK = 500  # ids per IN (...) list
 _INSERT_CHUNK = 5000  # imports per insert statement of a batch
@@ -404,9 +404,15 @@ def _end_chunk(
     failures: Sequence[dict[str, Any]],
     started: Sequence[dict[str, Any]],
 ) -> Batch:
-    _start(conn, started)
+    # The start of a new file's import is set by the statement that ends it (one UPDATE of
+    # the chunk's imports fewer, inside the write lock); the others' by a start of their own.
+    fresh = {plan.import_id for plan in plans if is_fresh(plan)}
+    folded = {s["id"]: s for s in started if s["id"] in fresh}
+    if len(folded) != len(fresh):  # all of them or none (`write_many`)
+        folded = {}
+    _start(conn, [s for s in started if s["id"] not in folded])
     _end_failed(conn, failures)
-    write_many(conn, plans)
+    write_many(conn, plans, started=folded)
     return _settle_batch(conn, batch_id)
 
 

@@ -13,7 +13,7 @@ plans one by one to find the one at fault (see ingest/batch.py).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import chain, islice
 from typing import Any
@@ -38,18 +38,27 @@ from labelport.store.write import (
 )
 
 
-def write_many(conn: Connection, plans: Sequence[WritePlan]) -> list[WriteResult]:
-    """Write `plans` (all of one project) on `conn`, inside the caller's write transaction."""
+def write_many(
+    conn: Connection,
+    plans: Sequence[WritePlan],
+    *,
+    started: Mapping[int, Mapping[str, Any]] | None = None,
+) -> list[WriteResult]:
+    """Write `plans` (all of one project) on `conn`, inside the caller's write transaction.
+
+    `started`: by import id, the values a start sets on the import (`is_fresh` plans only, all
+    of them or none), set by the statement that ends them instead of one of their own."""
     if not plans:
         return []
     projects = {p.project_id for p in plans}
     if len(projects) != 1:
         raise ValueError("write_many writes the plans of one project at a time")
-    fresh = [p for p in plans if p.new_file is not None and p.mode == "create"]
+    fresh = [p for p in plans if is_fresh(p)]
     results: dict[int, WriteResult] = {}
     try:
         if fresh:
-            results.update(zip(map(id, fresh), _write_fresh(conn, fresh), strict=True))
+            written = _write_fresh(conn, fresh, started or {})
+            results.update(zip(map(id, fresh), written, strict=True))
     except BaseException:
         for plan in fresh:
             plan.file_id = None  # the file rows are rolled back with everything else
@@ -60,7 +69,15 @@ def write_many(conn: Connection, plans: Sequence[WritePlan]) -> list[WriteResult
     return [results[id(p)] for p in plans]
 
 
-def _write_fresh(conn: Connection, plans: list[WritePlan]) -> list[WriteResult]:
+def is_fresh(plan: WritePlan) -> bool:
+    """A plan of a new file: written with the others in bulk, its import ended by one statement
+    for all of them."""
+    return plan.new_file is not None and plan.mode == "create"
+
+
+def _write_fresh(
+    conn: Connection, plans: list[WritePlan], started: Mapping[int, Mapping[str, Any]]
+) -> list[WriteResult]:
     now = utcnow()
     project_id = plans[0].project_id
     _create_files(conn, plans, now)
@@ -121,7 +138,7 @@ def _write_fresh(conn: Connection, plans: list[WritePlan]) -> list[WriteResult]:
                 sequences_extended=len(per_plan_sequences[n]) - created_sequences[n],
             )
         )
-    _finish_all(conn, plans, results)
+    _finish_all(conn, plans, results, started)
     return results
 
 
@@ -201,10 +218,16 @@ def _insert_files(conn: Connection, columns: list[str], rows: list[dict[str, Any
     return ids
 
 
-def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteResult]) -> None:
-    """Every import `success` with its new file and counts, in one statement (a step to
-    `writing` inside this same transaction was seen by nobody and cost a statement per chunk).
-    One already finished, by another run of the chunk, aborts them all: each is written once."""
+def _finish_all(
+    conn: Connection,
+    plans: list[WritePlan],
+    results: list[WriteResult],
+    started: Mapping[int, Mapping[str, Any]],
+) -> None:
+    """Every import `success` with its new file and counts (and what `started` says of it), in
+    one statement (a step to `writing` inside this same transaction was seen by nobody and cost
+    a statement per chunk). One already finished, by another run of the chunk, aborts them all:
+    each is written once."""
     imp = t.import_
     current: dict[int, dict[str, Any]] = {}
     for chunk in _chunks([p.import_id for p in plans]):
@@ -223,6 +246,7 @@ def _finish_all(conn: Connection, plans: list[WritePlan], results: list[WriteRes
             "warnings": list(plan.warnings),
             "problems": list(plan.problems),
             "problem_count": plan.problem_count,
+            **{k: v for k, v in started.get(plan.import_id, {}).items() if k != "id"},
         }
         for plan, result in zip(plans, results, strict=True)
     ]
