@@ -7,10 +7,11 @@ per-file fsync and made durable once before the write, and every good file of th
 in one transaction with one bulk insert.
 
 Few write transactions: on SQLite the workers and the importer share one write lock, and each
-transaction that finds it taken waits. A chunk of local files takes it twice: its claim, and its
-end (its lines started, those refused before any fetch ended, files written, failures recorded and
-the batch's status brought up to date, all in one transaction). A chunk that fetches takes it once
-more, to start its lines before the fetches, so that they show as under way meanwhile.
+transaction that finds it taken waits. A chunk of local files takes it once, at its end: its lines
+started, those refused before any fetch ended, files written, failures recorded, the batch's
+status brought up to date and its worker's next chunk claimed (`run(then_claim=)`), all in one
+transaction; a worker's first chunk takes it once more, for its own claim. A chunk that fetches
+takes it to start its lines before the fetches, so that they show as under way meanwhile.
 
 All or nothing stays per file: a line that fails its checks or its media fails alone. If the
 chunk's transaction fails (e.g. a file's external ids clash), the good files are written one by
