@@ -288,14 +288,14 @@ import_ = Table(
     # A rejected packet's idempotency key, shown but not reserved (idempotency_key stays NULL):
     # the same key may still succeed.
     Column("rejected_key", String(255)),
-    # NULL keys never collide: imports without a key are never deduplicated.
-    UniqueConstraint("project_id", "idempotency_key"),
-    # Keys by prefix (find_latest_import_by_key_stem) in any collation: PostgreSQL's pattern
-    # operators need an index of their own. On SQLite it repeats the unique index's order.
+    # One key, one import (NULL keys never collide: imports without a key are never
+    # deduplicated). The same index finds keys by prefix (find_latest_import_by_key_stem) in
+    # any collation: on PostgreSQL with the pattern operators, whose equality is the same.
     _index(
         None,
         "project_id",
         "idempotency_key",
+        unique=True,
         postgresql_ops={"idempotency_key": "varchar_pattern_ops"},
     ),
     Index(None, "project_id", "created_at"),
