@@ -53,6 +53,21 @@ def _failure(import_id: int) -> dict[str, Any]:
     return {"id": import_id, "problems": [], "error": "no media"}
 
 
+def _new_file_plan(project: int, import_id: int) -> WritePlan:
+    return WritePlan(
+        project_id=project,
+        import_id=import_id,
+        file_id=None,
+        mode="create",
+        sequences=[],
+        model_refs=[],
+        model_run_refs=[],
+        rows=lambda resolved: [],
+        instance_count=0,
+        new_file={"media_type": "image", "width": 4, "height": 4},
+    )
+
+
 def test_a_claim_is_one_write_and_marks_its_batch_running(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,21 +114,6 @@ def test_a_chunk_starts_and_fails_its_lines_in_one_write(
     assert rows[first.id].media_type == "image" and rows[second.id].error == "no media"
 
 
-def _new_file_plan(project: int, import_id: int) -> WritePlan:
-    return WritePlan(
-        project_id=project,
-        import_id=import_id,
-        file_id=None,
-        mode="create",
-        sequences=[],
-        model_refs=[],
-        model_run_refs=[],
-        rows=lambda resolved: [],
-        instance_count=0,
-        new_file={"media_type": "image", "width": 4, "height": 4},
-    )
-
-
 def test_an_end_starts_its_lines_too(store: Store) -> None:
     """Started in the transaction that ends them: a new file's import by the statement that
     ends it, one whose media failed by a start of its own, before its failure."""
@@ -141,18 +141,7 @@ def test_ending_a_chunk_is_all_or_nothing(store: Store, monkeypatch: pytest.Monk
     project, batch_id = _batch(store, 2)
     written, failing = store.claim_next_imports("w", 2)
     store.fail_imports([_failure(written.id)])  # ended by an earlier run of the chunk
-    plan = WritePlan(
-        project_id=project,
-        import_id=written.id,
-        file_id=None,
-        mode="create",
-        sequences=[],
-        model_refs=[],
-        model_run_refs=[],
-        rows=lambda resolved: [],
-        instance_count=0,
-        new_file={"media_type": "image", "width": 4, "height": 4},
-    )
+    plan = _new_file_plan(project, written.id)
     with pytest.raises(Conflict):
         store.end_batch_imports(batch_id, [plan], [_failure(failing.id)])
     assert plan.file_id is None and store.count_files(project) == 0
@@ -194,18 +183,7 @@ def test_a_refused_end_claims_nothing(store: Store) -> None:
     project, batch_id = _batch(store, 3)
     (written,) = store.claim_next_imports("w", 1)
     store.fail_imports([_failure(written.id)])  # ended by an earlier run of the chunk
-    plan = WritePlan(
-        project_id=project,
-        import_id=written.id,
-        file_id=None,
-        mode="create",
-        sequences=[],
-        model_refs=[],
-        model_run_refs=[],
-        rows=lambda resolved: [],
-        instance_count=0,
-        new_file={"media_type": "image", "width": 4, "height": 4},
-    )
+    plan = _new_file_plan(project, written.id)
     with pytest.raises(Conflict):
         store.end_batch_imports_and_claim(batch_id, [plan], [], worker_id="w", limit=2)
     rows = store.batch_imports(batch_id, 1, 2)
