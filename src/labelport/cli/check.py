@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 import typer
 
-from labelport.cli.common import fail, key_parts
+from labelport.cli.common import fail, key_parts, output_console
 
 if TYPE_CHECKING:
     from labelport.cli import check_against
@@ -111,16 +111,14 @@ def check(
         out["checked_against"] = against.describe or None
         typer.echo(msgspec.json.encode(out).decode())
     else:
-        from rich.console import Console  # drawn output only: --json never loads Rich
-
         _print_report(report, packet)
         if against.context is None:
-            Console(highlight=False).print(
+            output_console().print(
                 "[yellow]labels not checked[/yellow]: label names and attributes are checked"
                 " only with --labels FILE or --project P"
             )
         else:
-            Console(highlight=False).print(f"checked against the {against.describe}")
+            output_console().print(f"checked against the {against.describe}")
     raise typer.Exit(1 if report.problem_count else 0)
 
 
@@ -152,12 +150,11 @@ def _project_side(
 
 
 def _print_report(report: Any, source: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from labelport.format.problem_groups import group_problems
 
-    console = Console(highlight=False)
+    console = output_console()
     for title, items, total, style in (
         ("problems", report.problems, report.problem_count, "red"),
         ("warnings", report.warnings, report.warning_count, "yellow"),

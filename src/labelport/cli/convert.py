@@ -18,6 +18,7 @@ from labelport.cli.common import (
     fail,
     key_parts,
     open_service,
+    output_console,
 )
 from labelport.convert import FORMATS, LOSS_KINDS, WRITABLE
 from labelport.convert.importer import MEDIA_MODES, ON_ERROR, ImportOptions, Outcome, run
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from labelport.sdk.errors import LabelportHTTPError
-
-# Rich is imported where output is drawn: a command run with --json (a script's) never loads it
-# (~25 ms of each start).
 
 
 class _Bar(ImportProgress):
@@ -140,7 +138,7 @@ def import_command(
     ] = False,
 ) -> None:
     # Its help is set below the function: it names the formats of the table.
-    console = None if as_json else _console()
+    console = None if as_json else output_console()
     if format != "auto" and format not in FORMATS:
         raise fail(f"--format must be auto or one of {', '.join(FORMATS)}")
     if on_error not in ON_ERROR:
@@ -232,12 +230,6 @@ def _beside_a_server(
         f" create --project {project}; if the server was started with --media-root over the"
         " media folder, add --media-is-shared)"
     )
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    return Console(highlight=False)
 
 
 def _where_to_verify(
@@ -380,7 +372,7 @@ def export_command(
     from labelport.convert import media_folder, module
     from labelport.convert.export import Export
 
-    console = _console()
+    console = output_console()
     if format not in WRITABLE:
         raise fail(f"--format must be one of {', '.join(WRITABLE)}")
     mod = module(format)

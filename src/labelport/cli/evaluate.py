@@ -17,6 +17,7 @@ from labelport.cli.common import (
     fail,
     key_parts,
     open_service,
+    output_console,
 )
 
 
@@ -98,10 +99,9 @@ def _remote(
 
 
 def _print(result: dict[str, Any], queue: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = output_console()
     p = result["parameters"]
     ref = "people's instances" if result["reference"] == "human" else (
         f"run {result['reference_run_id']}")  # fmt: skip

@@ -22,6 +22,7 @@ from labelport.cli.common import (
     fail,
     key_parts,
     open_service,
+    output_console,
     print_json,
     utc_text,
 )
@@ -136,11 +137,10 @@ def imports(
     if as_json:
         print_json({"items": items, "total": total, "page": page, "per_page": per_page})
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False)
+    console = output_console()
     shown = f"{status} " if status else ""
     if not items:
         past = f" on page {page}" if page > 1 else ""
@@ -203,11 +203,9 @@ def import_status(
 
 
 def print_import(imp: Mapping[str, Any], *, every_problem: bool = False) -> None:
-    from rich.console import Console
-
     from labelport.format.problem_groups import from_dicts, group_problems
 
-    console = Console(highlight=False)
+    console = output_console()
     out = console.print
     status = str(imp.get("status") or "")
     head = f"import {imp['id']}: {_status(status)}"
