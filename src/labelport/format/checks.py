@@ -15,7 +15,7 @@ from itertools import chain
 from operator import attrgetter, lt
 from typing import Any, cast
 
-from labelport.format._gc import paused
+from labelport._gc import paused
 from labelport.format.attributes import AttributeSchema, value_problem
 from labelport.format.instances import (
     LABELLESS,

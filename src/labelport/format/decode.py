@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from labelport.format._gc import paused
+from labelport._gc import paused
 from labelport.format.instances import INSTANCE_CLASSES, TEXT_MAX, Instance
 from labelport.format.packet import FrameNumber, Packet
 from labelport.format.problems import (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelport.format._gc import paused
+from labelport._gc import paused
 from labelport.format.instances import TYPE_OF_CLASS, Box
 from labelport.format.media_info import MediaInfo
 from labelport.format.packet import Packet, instance_path, located_lists

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from labelport import format as fmt
+from labelport._gc import paused
 from labelport.ingest.context import ImportContext, load_context
 from labelport.ingest.intake import (
     Media,
@@ -138,7 +139,8 @@ class BatchJob:
         settled = False
         claimed: list[Import] = []
         try:
-            settled, claimed = self._run(batch, rows, then_claim)
+            with paused():
+                settled, claimed = self._run(batch, rows, then_claim)
         except Exception as exc:  # a bug or an outage: recorded, never shown as a traceback
             log.exception("batch %s: a chunk of %d lines failed unexpectedly", batch.id, len(rows))
             self.store.fail_imports(
