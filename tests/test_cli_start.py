@@ -9,6 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from labelport.cli.app import COMMANDS, app, app_for
+
 RUN = """
 import gc, sys
 enabled_before = gc.isenabled()
@@ -47,3 +53,20 @@ def test_a_command_that_draws_its_output_loads_rich(tmp_path: Path) -> None:
     out, (_, _, rich) = _run("check", _packet(tmp_path))
     assert "checked" in out or "labels not checked" in out
     assert rich == "True"
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_a_run_of_one_command_builds_only_that_command(name: str) -> None:
+    one = typer.main.get_command(app_for([name, "--help"]))
+    assert list(one.commands) == [name]  # type: ignore[attr-defined]
+    # what the user sees of the command is what the whole app shows
+    runner = CliRunner()
+    alone = runner.invoke(app_for([name]), [name, "--help"], terminal_width=100)
+    whole = runner.invoke(app, [name, "--help"], terminal_width=100)
+    assert alone.exit_code == whole.exit_code == 0
+    assert alone.output == whole.output
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["imprt"]])
+def test_anything_but_a_command_gets_the_whole_app(args: list[str]) -> None:
+    assert app_for(args) is app
