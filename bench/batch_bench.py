@@ -26,7 +26,10 @@ No step's files are deleted before the run ends (2,000 images: ~100 MB a step; 2
 on this machine's ext4 (no journal), creating a file or a folder within about a minute of
 deleting many scans past every inode deleted in that time (`recently_deleted` in the kernel's
 inode allocator, 20-40% of the import's CPU in `perf`), so a step run after the previous step's
-deletion paid ~1.5 s for it, whichever side it was.
+deletion paid ~1.5 s for it, whichever side it was. Deletes before the bench (another run's,
+anyone's) do the same to the whole round: each repeat first prints what creating a file costs
+(`create_cost`), and a round whose figure is far above ~40 us says more about the disk than
+about labelport.
 
     .venv/bin/python bench/batch_bench.py --images 200                  # check the script
     .venv/bin/python bench/batch_bench.py                               # 2,000 images, all
@@ -323,6 +326,21 @@ def settle() -> None:
     time.sleep(0.5)
 
 
+def create_cost(run_dir: Path) -> float:
+    """Microseconds to create an empty file here now, over 500 (outside the clock; they stay
+    until the run ends). Both sides create a file an image, and this cost moves with the
+    disk's state: ~20-40 us on a settled disk, 250+ us within a minute or so of deleting many
+    files (ext4 skips recently freed inodes one by one), when the baseline, which creates its
+    files one after another, slows more than (a), whose two workers create theirs side by side.
+    A round's ratios are read with it."""
+    folder = run_dir / f"probe-{time.monotonic_ns()}"
+    folder.mkdir()
+    started = time.perf_counter()
+    for n in range(500):
+        os.close(os.open(folder / str(n), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return (time.perf_counter() - started) / 500 * 1e6
+
+
 def baseline(
     source: str, dialect: str, run_dir: Path, coco: Path, media: str, images: int
 ) -> Result:
@@ -567,6 +585,8 @@ def main() -> None:
             print(f"  (warm-up: baseline a {dialects[0]} {warm.seconds:.2f} s, not counted)")
             for dialect in dialects:
                 for _ in range(args.repeat):
+                    settle()
+                    print(f"  disk: creating a file takes {create_cost(run_dir):.0f} us")
                     steps: list[tuple[str, Any]] = [
                         ("baseline", lambda d=dialect: baseline(
                             "a", d, run_dir, coco, str(media), args.images)),
