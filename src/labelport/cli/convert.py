@@ -21,7 +21,14 @@ from labelport.cli.common import (
     output_console,
 )
 from labelport.convert import FORMATS, LOSS_KINDS, WRITABLE
-from labelport.convert.importer import MEDIA_MODES, ON_ERROR, ImportOptions, Outcome, run
+from labelport.convert.importer import (
+    MEDIA_MODES,
+    ON_ERROR,
+    ImportOptions,
+    Outcome,
+    media_roots,
+    run,
+)
 from labelport.convert.importer import Progress as ImportProgress
 
 if TYPE_CHECKING:
@@ -183,7 +190,7 @@ def import_command(
     else:
         from labelport.convert.targets import EmbeddedTarget
 
-        roots = _media_roots(source, media)
+        roots = media_roots(source, media)
         with open_service(data_dir, database_url, max(workers, 1), roots) as service:
             outcome = _run(source, EmbeddedTarget(service, project), options, console)
     if console is None:
@@ -258,15 +265,6 @@ def _where_to_verify(
             f"in a browser: {serve}, open the sign-in link it prints, then Imports",
             soft_wrap=True,
         )
-
-
-def _media_roots(source: Path, media: Path | None) -> list[Path]:
-    """Folders whose files the embedded Service reads in place (file:// in batches): --media,
-    and where the converters look for media beside the annotations (the source's folder and the
-    one above it). Media found anywhere else is uploaded with its own packet."""
-    folder = (source if source.is_dir() else source.parent).resolve()
-    roots = [media.resolve()] if media is not None else []
-    return [*roots, folder, folder.parent]
 
 
 def _run(source: Path, target: Any, options: ImportOptions, console: Console | None) -> Outcome:

@@ -180,7 +180,7 @@ def run(
     else:
         items = ((item, None) for item in convert(path, outcome.format, conv))
     del kept
-    importer = _Importer(target, options, outcome, conv, progress)
+    importer = _Importer(target, options, outcome, conv, progress, _MediaArea(path, options, conv))
     for seen, (item, media_path) in enumerate(items, start=1):
         # Readers add each source file's items to total_files as they open it: the total grows
         # with a folder of several files, and never falls behind what was read.
@@ -203,13 +203,14 @@ def _precheck(
     and, when they are few (`KEEP_INSTANCES`), the items themselves with their conversion, so
     that the import sends them without reading the source a second time."""
     conv = Conversion(media_dir=options.media_dir)
+    area = _MediaArea(path, options, conv)
     known = set(target.labels())
     items = 0
     kept: list[tuple[Item, Path | None]] | None = []
     instances = 0
     for item in convert(path, outcome.format, conv):
         items += 1
-        media = _media(item, options) if options.media_url is None else None
+        media, refused = _media(item, options, area) if options.media_url is None else (None, None)
         if kept is not None:
             instances += item.instance_count()
             kept.append((item, media))  # its media file found once, for the import too
@@ -218,7 +219,7 @@ def _precheck(
         for problem in item.problems:
             outcome.problem(problem)
         if options.media_url is None and media is None and not item.media_url:
-            outcome.problem(_missing(item))
+            outcome.problem(refused or _missing(item))
         if not options.create_labels:
             for index, inst in enumerate(item.all_instances()):
                 name = inst.get("name")
@@ -237,14 +238,61 @@ def _precheck(
     return outcome.problem_count > 0, items, kept, conv
 
 
-def _media(item: Item, options: ImportOptions) -> Path | None:
-    if options.media_dir is not None:
-        if item.media_path is not None and _found_as(item.media_path, item.name, options.media_dir):
-            return item.media_path
-        found = find_media(item.name, options.media_dir)
-        if found is not None:
-            return found
-    return item.media_path
+def media_roots(source: Path, media_dir: Path | None) -> list[Path]:
+    """The folders an import reads media from: --media, and where the converters look for media
+    beside the annotations (the source's folder and the one above it)."""
+    folder = (source if source.is_dir() else source.parent).resolve()
+    roots = [media_dir.resolve()] if media_dir is not None else []
+    return [*roots, folder, folder.parent]
+
+
+class _MediaArea:
+    """Where an import may read media: `media_roots`, and the folders the reader wrote media
+    into itself (LabelMe's embedded images). A file name in a source is data from elsewhere:
+    `../../../home/me/.ssh/id_rsa` or `/etc/passwd` must not make the import read, store and
+    show a file the user never pointed it at. Checked on the path as written (symlinks are the
+    user's own: an embedded import's workers check real paths against the same roots)."""
+
+    def __init__(self, source: Path, options: ImportOptions, conv: Conversion) -> None:
+        roots = media_roots(source, options.media_dir)
+        given = [options.media_dir] if options.media_dir is not None else []
+        folder = source if source.is_dir() else source.parent
+        written = [*given, folder, folder.parent]  # as named, when a folder is a symlink
+        self.prefixes = tuple({_prefix(r) for r in [*roots, *written]})
+        self.conv = conv
+        self.media_dir = options.media_dir
+
+    def admits(self, item: Item, path: Path) -> bool:
+        if self.media_dir is not None and _found_as(path, item.name, self.media_dir):
+            return True  # the common case: a base name in the media folder
+        text = os.path.abspath(path)
+        made = tuple(_prefix(folder) for folder in self.conv.made_media)
+        return text.startswith(self.prefixes) or text.startswith(made)
+
+
+def _prefix(folder: Path) -> str:
+    return os.path.abspath(folder).rstrip("/") + "/"
+
+
+def _media(
+    item: Item, options: ImportOptions, area: _MediaArea
+) -> tuple[Path | None, Problem | None]:
+    """The item's media file, or None; and the problem, when the file it names lies outside
+    the folders the import reads media from."""
+    found = item.media_path
+    if options.media_dir is not None and not (
+        found is not None and _found_as(found, item.name, options.media_dir)
+    ):
+        found = find_media(item.name, options.media_dir) or found
+    if found is None or area.admits(item, found):
+        return found, None
+    return None, Problem(
+        "convert.media_outside",
+        item.source,
+        f"media file {item.name!r} is {os.path.normpath(found)!r}, outside the media folder "
+        "(--media) and the annotations' folder and the one above it: not read (give its folder "
+        "with --media)",
+    )
 
 
 def _found_as(path: Path, name: str, folder: Path) -> bool:
@@ -321,12 +369,14 @@ class _Importer:
         outcome: Outcome,
         conv: Conversion,
         progress: Progress,
+        media_area: _MediaArea,
     ) -> None:
         self.target = target
         self.options = options
         self.outcome = outcome
         self.conv = conv
         self.progress = progress
+        self.media_area = media_area
         self.window: list[_Prepared] = []
         self.window_bytes = 0
         self.batches: deque[_Batch] = deque()
@@ -359,10 +409,14 @@ class _Importer:
         if options.media_url is not None:
             media["url"] = options.media_url + item.name
         else:
-            media_path = found if found is not None else _media(item, options)
+            refused = None
+            if found is not None:
+                media_path = found
+            else:
+                media_path, refused = _media(item, options, self.media_area)
             if media_path is None:
                 if item.media_url is None:
-                    out.problem(_missing(item))
+                    out.problem(refused or _missing(item))
                     skipped = options.on_error != "reject"
                     self._done(item, "skipped" if skipped else "failed", count)
                     return

@@ -84,6 +84,7 @@ class _Scratch:
             self.folder = Path(tempfile.mkdtemp(prefix="labelport-labelme-"))
             conv = self.conv()
             if conv is not None:
+                conv.made_media.append(self.folder)
                 weakref.finalize(conv, shutil.rmtree, self.folder, True)
             else:  # pragma: no cover - the caller holds its Conversion while reading
                 weakref.finalize(self, shutil.rmtree, self.folder, True)

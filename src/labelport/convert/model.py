@@ -103,6 +103,9 @@ class Conversion:
     # Source files passed over whole, each with why ("panoptic segmentation is not supported"):
     # said once per file, and not a problem (the rest of the source imports).
     skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    # Folders the reader wrote media into itself (LabelMe's embedded images): the import may
+    # read their files, which are the source's own, though they lie outside its folders.
+    made_media: list[Path] = field(default_factory=list)
 
     def problem(self, code: str, path: str, message: str) -> None:
         self.problems.append(Problem(code, path, message))

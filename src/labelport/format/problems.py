@@ -139,6 +139,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "convert.image_unknown": (PROBLEM, "an annotation refers to an image the source does not list"),
     "convert.class_unknown": (PROBLEM, "a class id, category or label the source does not declare"),
     "convert.media_missing": (PROBLEM, "the media file of an annotated item is not found"),
+    "convert.media_outside": (
+        PROBLEM,
+        "a media file the source names lies outside the folders an import reads media from",
+    ),
     "convert.format_unknown": (PROBLEM, "the source's format cannot be told; pass --format"),
     # evaluations of model runs (labelport evaluate, POST /evaluations): answers, not packets
     "evaluate.bad_parameter": (PROBLEM, "an evaluation parameter is out of range (iou, score...)"),
