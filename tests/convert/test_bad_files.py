@@ -165,3 +165,31 @@ def test_unknown_format_and_unknown_project(data: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and result.codes == {"convert.format_unknown"}
     result = cli("import", odd, "--project", "nope", "--data-dir", data)
     assert result.exit_code == 3 and "Traceback" not in result.output
+
+
+BOM = "\ufeff"  # what Notepad and PowerShell put before UTF-8 text
+
+
+def test_a_json_source_with_a_byte_order_mark_imports(data: Path, tmp_path: Path) -> None:
+    source = coco(tmp_path, [{"id": 1, "image_id": 0, "category_id": 0, "bbox": [1, 2, 3, 4]}])
+    source.write_text(BOM + source.read_text(), encoding="utf-8")
+    result = run_import(data, source)
+    assert result.exit_code == 0, result.output
+    assert (result.summary["files_ok"], result.summary["instances"]) == (2, 1)
+
+
+def test_yolo_text_files_with_a_byte_order_mark_import(data: Path, tmp_path: Path) -> None:
+    root = yolo(tmp_path, {"a": BOM + "0 0.5 0.5 0.2 0.2\n", "b": "1 0.5 0.5 0.1 0.1\n"})
+    (root / "data.yaml").write_text(BOM + "names:\n  0: cat\n  1: dog\n", encoding="utf-8")
+    result = run_import(data, root)
+    assert result.exit_code == 0, result.output
+    assert result.summary["instances_per_label"] == {"cat": 1, "dog": 1}
+
+
+def test_check_reads_a_packet_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    box = {"type": "box", "name": "cat", "x_min": 1, "y_min": 2, "x_max": 30, "y_max": 40}
+    packet = tmp_path / "packet.json"
+    packet.write_text(BOM + json.dumps({"instance_list": [box]}), encoding="utf-8")
+    result = cli("check", packet, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["problems"] == []

@@ -11,6 +11,7 @@ import msgspec
 import typer
 
 from labelport.cli.common import fail, key_parts, output_console
+from labelport.convert.sources import without_bom
 
 if TYPE_CHECKING:
     from labelport.cli import check_against
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 def _read_json(path: Path, what: str) -> object:
     try:
-        return json.loads(path.read_bytes())
+        return json.loads(without_bom(path.read_bytes()))
     except OSError as error:
         raise fail(f"cannot read {what} {path}: {error.strerror or error}") from None
     except ValueError as error:
@@ -82,11 +83,11 @@ def check(
     if media_info is not None:
         _read_json(media_info, "media info file")
         try:
-            info = msgspec.json.decode(media_info.read_bytes(), type=MediaInfo)
+            info = msgspec.json.decode(without_bom(media_info.read_bytes()), type=MediaInfo)
         except msgspec.ValidationError as error:
             raise fail(f"media info file {media_info}: {error}") from None
     try:
-        data = packet.read_bytes()
+        data = without_bom(packet.read_bytes())
     except OSError as error:
         raise fail(f"cannot read packet {packet}: {error.strerror or error}") from None
     if project is not None:

@@ -78,7 +78,9 @@ def _read_one(source: Path, root: Path, conv: Conversion) -> Item:
     names = _class_names(source, seq_dir, item)
     rows: list[tuple[str, list[Any]]] = []  # values: numbers, checked not None
     spaced: list[int] = []
-    for line_number, line in enumerate(source.read_text().splitlines(), start=1):
+    for line_number, line in enumerate(
+        source.read_text(encoding="utf-8-sig").splitlines(), start=1
+    ):
         if not line.strip():
             continue
         where = f"{shown}:{line_number}"
@@ -137,7 +139,7 @@ def _class_names(source: Path, seq_dir: Path, item: Item) -> tuple[str, ...]:
     ):
         if candidate.is_file():
             # Line n is class n: blank lines inside keep their place, trailing ones are dropped.
-            lines = [x.strip() for x in candidate.read_text().splitlines()]
+            lines = [x.strip() for x in candidate.read_text(encoding="utf-8-sig").splitlines()]
             while lines and not lines[-1]:
                 lines.pop()
             if not lines:

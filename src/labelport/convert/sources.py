@@ -19,9 +19,18 @@ def line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+# Windows tools (Notepad, PowerShell's Out-File, some exporters) start UTF-8 text with a byte
+# order mark; JSON parsers may ignore it (RFC 8259, 8.1), and msgspec would not.
+BOM = b"\xef\xbb\xbf"
+
+
+def without_bom(data: bytes) -> bytes:
+    return data[len(BOM) :] if data.startswith(BOM) else data
+
+
 def read_bytes(path: Path, conv: Conversion, shown: str) -> bytes | None:
     try:
-        return path.read_bytes()
+        return without_bom(path.read_bytes())
     except OSError as exc:
         conv.problem("convert.unreadable", shown, f"cannot read {path}: {exc.strerror or exc}")
         return None

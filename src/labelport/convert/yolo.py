@@ -69,7 +69,7 @@ def _yaml(path: Path, conv: Conversion | None = None) -> dict[str, Any] | None:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         if conv is not None:
             conv.problem("convert.unreadable", path.name, f"not valid YAML: {exc}")
@@ -136,7 +136,9 @@ def class_names(root: Path, conv: Conversion, yaml_file: Path | None = None) -> 
 
 
 def _lines_of(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [
+        line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()
+    ]
 
 
 def _darknet_data(root: Path) -> dict[str, str]:
@@ -145,7 +147,7 @@ def _darknet_data(root: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     out = {}
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
         key, sep, value = line.partition("=")
         if sep:
             out[key.strip()] = value.strip()
@@ -355,7 +357,7 @@ def _image_for(entry: _Entry, conv: Conversion) -> Path | None:
 def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dict[str, Any]]:
     width, height = item.width, item.height
     assert width is not None and height is not None  # read from the image before the labels
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
