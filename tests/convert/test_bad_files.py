@@ -193,3 +193,55 @@ def test_check_reads_a_packet_file_with_a_byte_order_mark(tmp_path: Path) -> Non
     result = cli("check", packet, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["problems"] == []
+
+
+def test_coco_image_id_given_to_two_images(data: Path, tmp_path: Path) -> None:
+    source = coco(
+        tmp_path,
+        [{"id": 1, "image_id": 0, "category_id": 0, "bbox": [1, 2, 3, 4]},
+         {"id": 2, "image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4]}],
+        names=("a.png", "b.png", "c.png"),
+    )  # fmt: skip
+    doc = json.loads(source.read_text())
+    doc["images"][1]["id"] = 0  # a.png and b.png share id 0: whose is annotation 1?
+    source.write_text(json.dumps(doc))
+    result = run_import(data, source)
+    assert result.exit_code == 1 and result.summary["files_ok"] == 0
+    assert result.codes == {"convert.invalid"}
+    assert result.paths == [
+        "instances.json:images[id=0] (a.png)/id",
+        "instances.json:images[id=0] (b.png)/id",
+    ]
+    assert "a.png, b.png" in result.summary["problems"][0]["message"]
+    result = run_import(data, source, "--on-error", "skip_files")
+    assert (result.summary["files_ok"], result.summary["files_skipped"]) == (1, 2)
+    assert result.summary["instances_per_label"] == {"dog": 1}
+
+
+def test_coco_image_id_shared_in_a_folder_of_subsets(data: Path, tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    images(root / "images" / "train", "a.png", "b.png")
+    doc = {
+        "images": [{"id": 7, "file_name": "a.png", "width": 64, "height": 48},
+                   {"id": 7, "file_name": "b.png", "width": 64, "height": 48}],
+        "categories": [{"id": 0, "name": "cat"}],
+        "annotations": [{"id": 1, "image_id": 7, "category_id": 0, "bbox": [1, 2, 3, 4]}],
+    }  # fmt: skip
+    (root / "annotations").mkdir()
+    (root / "annotations" / "instances_train.json").write_text(json.dumps(doc))
+    doc["images"] = [{"id": 7, "file_name": "c.png", "width": 64, "height": 48}]
+    images(root / "images" / "val", "c.png")
+    (root / "annotations" / "instances_val.json").write_text(json.dumps(doc))
+    result = run_import(data, root, "--format", "coco")  # the export's root: its annotations/
+    assert result.exit_code == 1 and result.summary["files_ok"] == 0
+    assert result.codes == {"convert.invalid"}
+    assert result.paths == ["instances_train.json:images[id=7]/id"]
+    assert result.summary["problems"][0]["message"].startswith("image id 7 is given to 2 images")
+
+
+def test_coco_folder_without_annotation_files_says_so(data: Path, tmp_path: Path) -> None:
+    images(tmp_path / "nothing" / "images", "a.png")
+    result = run_import(data, tmp_path / "nothing", "--format", "coco")
+    assert result.exit_code == 1
+    assert result.codes == {"convert.invalid"}
+    assert "no COCO annotation file" in result.summary["problems"][0]["message"]

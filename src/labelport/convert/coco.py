@@ -117,6 +117,24 @@ def image_place(image: Image) -> str:
     return f"images[id={_id_text(image.id)}] ({image.file_name})"
 
 
+def _shared_ids(images: list[Image]) -> dict[Any, list[str]]:
+    """Image ids given to more than one image of a file -> those images' names. Annotations name
+    their image by id only: under a shared id they cannot be told apart."""
+    if len({image.id for image in images}) == len(images):
+        return {}  # the usual case, told without building the lists
+    names: dict[Any, list[str]] = {}
+    for image in images:
+        names.setdefault(image.id, []).append(image.file_name)
+    return {key: found for key, found in names.items() if len(found) > 1}
+
+
+def _shared_id_message(image_id: Any, names: list[str]) -> str:
+    return (
+        f"image id {_id_text(image_id)} is given to {len(names)} images ({', '.join(names)}): "
+        "the annotations of that id cannot be told apart"
+    )
+
+
 def _raw_place(key: str, raw: msgspec.Raw, index: int, image_names: dict[Any, str]) -> str:
     """The place of a record that did not decode, by its id where it has one."""
     try:
@@ -155,9 +173,12 @@ def _is_results(head: bytes) -> bool:
 
 
 def _sources(path: Path) -> list[Path]:
-    if path.is_dir():
-        return [p for p in sorted(path.glob("*.json")) if detect(p)]
-    return [path]
+    if not path.is_dir():
+        return [path]
+    found = [p for p in sorted(path.glob("*.json")) if detect(p)]
+    if not found and (path / "annotations").is_dir():  # an export's root: its files are there
+        found = [p for p in sorted((path / "annotations").glob("*.json")) if detect(p)]
+    return found
 
 
 # COCO's own task prefixes (and datumaro's `labels_`): the rest of the name is the subset.
@@ -177,6 +198,14 @@ def _task(source: Path) -> tuple[str, str]:
 
 def read(path: Path, conv: Conversion) -> Iterator[Item]:
     sources = _sources(path)
+    if not sources:
+        conv.problem(
+            "convert.invalid",
+            str(path),
+            "no COCO annotation file here (looked for .json files with `images` or "
+            "`annotations` in this folder and in its annotations/)",
+        )
+        return
     if len(sources) == 1 and not _is_results(peek(sources[0], 1 << 16)):
         if _is_panoptic(sources[0], conv):
             return
@@ -260,6 +289,9 @@ class _Subset:
         self.root = root
 
     def add(self, coco: CocoFile, shown: str, conv: Conversion) -> None:
+        for image_id, names in _shared_ids(coco.images).items():
+            place = f"{shown}:images[id={_id_text(image_id)}]/id"
+            conv.problem("convert.invalid", place, _shared_id_message(image_id, names))
         image_ids: dict[Any, Any] = {}
         for image in coco.images:
             merged = self.by_name.get(image.file_name)
@@ -439,6 +471,7 @@ def _items(
     # Annotations grouped by image by reference (8 bytes each); the index of an annotation is
     # only needed for a problem, so the rare bad ones are remembered by identity.
     by_image: dict[Any, list[Annotation]] = {image.id: [] for image in coco.images}
+    shared_ids = _shared_ids(coco.images) if subset is None else {}
     # The index of the annotations that need theirs: without an id (it names them, as it does
     # results) or with an unknown category (its problem's place).
     index_of: dict[int, int] = {}
@@ -490,6 +523,11 @@ def _items(
         in_file = (shown or item.source.partition(":")[0]) + ":"
         name = image.file_name
         after_id = f"] (image {name})" if name else "]"  # ann_place's ending, for an int id
+        if shared_ids and image.id in shared_ids:
+            message = _shared_id_message(image.id, shared_ids[image.id])
+            item.problems.append(_problem("convert.invalid", f"{item.source}/id", message))
+            yield item  # none of the id's annotations: which image each is of is not known
+            continue
         for ann in by_image.pop(image.id, ()):
             category = categories.get(ann.category_id)
             if (
