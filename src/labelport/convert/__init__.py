@@ -61,7 +61,8 @@ FORMATS: dict[str, Format] = {
             "COCO",
             media_folder="images",
             reads=(
-                "JSON file or folder of them: COCO's / datumaro's "
+                "JSON file or folder of them (an export's root: its `annotations/`): COCO's / "
+                "datumaro's "
                 "`annotations/<task>_<subset>.json` (`instances`, `person_keypoints`, `stuff`, "
                 "`captions`, `image_info`, `labels`, `panoptic`), media in `images/<subset>/`, "
                 "`<subset>/` or beside; results files (a JSON list of detections with `score`)"
@@ -71,9 +72,12 @@ FORMATS: dict[str, Format] = {
                 "bbox -> box, polygons -> polygon (one per part), keypoints -> keypoints (v=1 "
                 "occluded, v=0 counted), RLE -> counted (its bbox kept), `iscrowd` counted, "
                 "`score`, `attributes` (CVAT's COCO) -> attributes. Category ids are looked up (0 "
-                "is an id like any). A folder is read as a whole: the files of one subset are "
-                "merged image by image (one item per image; a `person_keypoints` annotation with "
-                "the id of an `instances` one on the same image is the same object and adds its "
+                "is an id like any). An image id given to two images of a file is "
+                "`convert.invalid` at each (`images[id=1] (a.jpg)/id`): whose its annotations "
+                "are cannot be told, so none is imported. A folder is read as a whole: the "
+                "files of one subset are merged image by image (one item per image; a "
+                "`person_keypoints` annotation with the id of an `instances` one on the same "
+                "image is the same object and adds its "
                 "keypoints; category ids are per file); captions are counted (`caption`, with or "
                 "without datumaro's category 0); stuff masks are RLE (counted, bbox kept); a "
                 "panoptic file (PNG segment maps) is skipped whole and counted (`panoptic_file`), "
