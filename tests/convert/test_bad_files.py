@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from convert_helpers import cli
 
+from labelport.convert import detect_format
 from media_factory import make_png
 
 CVAT_META = """<meta><task><labels>
@@ -232,7 +233,8 @@ def test_coco_image_id_shared_in_a_folder_of_subsets(data: Path, tmp_path: Path)
     doc["images"] = [{"id": 7, "file_name": "c.png", "width": 64, "height": 48}]
     images(root / "images" / "val", "c.png")
     (root / "annotations" / "instances_val.json").write_text(json.dumps(doc))
-    result = run_import(data, root, "--format", "coco")  # the export's root: its annotations/
+    assert detect_format(root) == "coco"  # the export's root: its annotations/
+    result = run_import(data, root)
     assert result.exit_code == 1 and result.summary["files_ok"] == 0
     assert result.codes == {"convert.invalid"}
     assert result.paths == ["instances_train.json:images[id=7]/id"]

@@ -150,7 +150,8 @@ def _raw_place(key: str, raw: msgspec.Raw, index: int, image_names: dict[Any, st
 
 def detect(path: Path) -> bool:
     if path.is_dir():
-        return any(detect(p) for p in sorted(path.glob("*.json"))[:5])
+        files = sorted(path.glob("*.json"))[:5] or sorted(path.glob("annotations/*.json"))[:5]
+        return any(detect(p) for p in files)
     head = peek(path, 1 << 16)
     # "images" with COCO's image keys, or beside "annotations" / "categories"
     return path.suffix == ".json" and (
