@@ -247,3 +247,20 @@ def test_coco_folder_without_annotation_files_says_so(data: Path, tmp_path: Path
     assert result.exit_code == 1
     assert result.codes == {"convert.invalid"}
     assert "no COCO annotation file" in result.summary["problems"][0]["message"]
+
+
+def test_coco_polygons_that_are_not_areas(data: Path, tmp_path: Path) -> None:
+    source = coco(
+        tmp_path,
+        [{"id": 1, "image_id": 0, "category_id": 0, "bbox": [1, 2, 3, 4],
+          "segmentation": [[1, 2, 3, 4]]},  # two points: a line, counted, its box kept
+         {"id": 2, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4],
+          "segmentation": [[1, 2, 9, 2, 9, 9, 1]]}],  # seven numbers: not x, y pairs
+    )  # fmt: skip
+    result = run_import(data, source)
+    assert result.exit_code == 1 and result.summary["files_ok"] == 0
+    assert result.paths == ["instances.json:annotations[id=2] (image b.png)/segmentation/0"]
+    result = run_import(data, source, "--on-error", "skip_files")
+    assert (result.summary["files_ok"], result.summary["files_skipped"]) == (1, 1)
+    assert result.summary["losses"] == {"polygon_too_few_points": 1}
+    assert result.summary["instances_per_label"] == {"cat": 1}

@@ -69,7 +69,9 @@ FORMATS: dict[str, Format] = {
             ),
             writes="`annotations.json`",
             notes=(
-                "bbox -> box, polygons -> polygon (one per part), keypoints -> keypoints (v=1 "
+                "bbox -> box, polygons -> polygon (one per part; a part of an odd count of numbers "
+                "is `convert.invalid`, one of fewer than 3 points is counted, "
+                "`polygon_too_few_points`), keypoints -> keypoints (v=1 "
                 "occluded, v=0 counted), RLE -> counted (its bbox kept), `iscrowd` counted, "
                 "`score`, `attributes` (CVAT's COCO) -> attributes. Category ids are looked up (0 "
                 "is an id like any). An image id given to two images of a file is "

@@ -604,8 +604,16 @@ def _convert(
     out = item.instances
     assert out is not None  # _items gives every item a list first
     segmentation = ann.segmentation
-    polygons = segmentation if isinstance(segmentation, list) else []
-    polygons = [p for p in polygons if len(p) >= 6]
+    polygons = []
+    for part, flat in enumerate(segmentation if isinstance(segmentation, list) else []):
+        if len(flat) % 2:
+            where = f"{shown}:{ann_place(ann.id, item.name, index)}/segmentation/{part}"
+            message = f"a polygon is x, y pairs: this part has {len(flat)} numbers"
+            item.problems.append(_problem("convert.invalid", where, message))
+        elif len(flat) < 6:
+            conv.lose(item, "polygon_too_few_points")  # a line or a point: not an area
+        else:
+            polygons.append(flat)
     if isinstance(segmentation, Rle):
         conv.lose(item, "rle_mask")
     if polygons:

@@ -44,6 +44,7 @@ LOSS_KINDS: dict[str, str] = {
     "rotation": "rotations of boxes (kept as polygons)",
     "prediction_details": "scores and model references (the target format has no place for them)",
     "panoptic_file": "COCO panoptic files (PNG segment maps are not supported; skipped whole)",
+    "polygon_too_few_points": "polygon parts of fewer than 3 points (COCO: the box is kept)",
 }
 
 
