@@ -31,6 +31,8 @@ from labelport import auth, palette, shapes
 from labelport import format as fmt
 from labelport.errors import Invalid, NotFound, Rejected
 from labelport.format import problem_groups
+from labelport.format.instances import TEXT_MAX
+from labelport.format.problems import is_text
 from labelport.ingest import envelope
 from labelport.ingest.batch import BatchJob
 from labelport.ingest.context import load_context
@@ -266,6 +268,10 @@ class Service:
     def create_project(self, name: str, string_id: str | None = None) -> shapes.ProjectOut:
         if not name.strip():
             raise Invalid("a project needs a name")
+        if not is_text(name):
+            raise Invalid("a project name cannot hold a NUL character or a lone UTF-16 surrogate")
+        if len(name) > TEXT_MAX:
+            raise Invalid(f"a project name is at most {TEXT_MAX} characters, not {len(name)}")
         created = self.store.create_project(string_id or string_id_for(name), name)
         return _public(created, shapes.ProjectOut)
 

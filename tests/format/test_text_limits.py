@@ -18,9 +18,10 @@ from labelport.format.instances import TEXT_MAX
 
 from .helpers import run
 
-# Text without surrogates: hypothesis' text() may draw a high and a low one side by side, which
-# JSON writes as a valid pair.
-plain = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
+# Text without surrogates (hypothesis' text() may draw a high and a low one side by side, which
+# JSON writes as a valid pair) and without NUL, which is not storable text either.
+storable = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+plain = st.text(alphabet=storable, max_size=20)
 surrogate = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 
 
@@ -151,7 +152,7 @@ LIMITED: dict[str, tuple[Callable[[str], dict[str, Any]], str]] = {
 @settings(max_examples=200, deadline=None)
 @given(
     length=st.integers(TEXT_MAX - 3, TEXT_MAX + 300),
-    char=st.characters(blacklist_categories=("Cs",)),
+    char=storable,
     slot=st.sampled_from(sorted(LIMITED)),
 )
 def test_a_string_is_refused_past_255_characters_and_only_then(
@@ -215,3 +216,48 @@ def test_label_names_within_the_limits_pass(name: str) -> None:
     report = Report()
     check_label_names([name], report)
     assert report.ok
+
+
+NUL = "a\x00b"  # JSON "a\u0000b": msgspec reads it, PostgreSQL cannot store it
+
+
+@pytest.mark.parametrize("slot", sorted(s for s, (_, suffix) in INSTANCE_SLOTS.items() if suffix))
+def test_a_nul_character_in_an_instance_is_a_problem_at_its_path(slot: str) -> None:
+    make, suffix = INSTANCE_SLOTS[slot]
+    packet, report = decode_packet(encode({"instance_list": [box(), make(NUL), box("dog")]}))
+    assert_sendable(report)
+    assert packet is not None and packet.instance_list is not None
+    assert packet.instance_list[1] is None
+    assert [i.name for i in packet.instance_list if i is not None] == ["cat", "dog"]
+    path = "instance_list/1/" + suffix.replace("{s}", NUL)
+    found = {(p.code, p.path) for p in report.problems}
+    assert ("value.invalid_text", path) in found, found
+
+
+@pytest.mark.parametrize("slot", ["idempotency_key", "original_filename", "media url", "text_data"])
+def test_a_nul_character_in_a_packet_key_is_a_problem_at_its_path(slot: str) -> None:
+    make, path = PACKET_SLOTS[slot]
+    packet, report = decode_packet(encode({**make(NUL), "instance_list": [box()]}))
+    assert ("value.invalid_text", path) in {(p.code, p.path) for p in report.problems}
+    assert "\x00" not in msgspec.json.encode(msgspec.structs.asdict(packet)).decode()
+
+
+def test_the_text_backslash_u0000_is_text() -> None:
+    # six characters, not a NUL: the fast check sees its escape and looks closer
+    packet, report = decode_packet(encode({"instance_list": [box("\\u0000", id="x\\u0000")]}))
+    assert report.problems == []
+    assert packet is not None and packet.instance_list is not None
+    assert packet.instance_list[0].name == "\\u0000"
+
+
+def test_label_names_made_elsewhere_may_not_hold_a_nul() -> None:
+    report = Report()
+    check_label_names(["ok", NUL], report)
+    assert [(p.code, p.path) for p in report.problems] == [("value.invalid_text", "names/1")]
+
+
+@pytest.mark.parametrize("name", ["", "  ", "\t"])
+def test_label_names_made_elsewhere_may_not_be_blank(name: str) -> None:
+    report = Report()
+    check_label_names(["ok", name], report)
+    assert [(p.code, p.path) for p in report.problems] == [("label.missing", "names/1")]

@@ -16,6 +16,7 @@ from labelport.service import Service
 
 LONG = "x" * 256
 BAD = "bad\ud800"
+NUL = "bad\x00text"  # PostgreSQL cannot store it in text
 
 
 def blobs(service: Service) -> list[Path]:
@@ -63,6 +64,16 @@ CASES = {
         "value.invalid_text",
         "0/attribute_groups/1",
     ),
+    "nul key": ({"idempotency_key": NUL}, "value.invalid_text", "idempotency_key"),
+    "nul filename": ({"original_filename": NUL}, "value.invalid_text", "original_filename"),
+    "nul label": ({"instances": [box(NUL, 1, 1, 5, 5)]}, "value.invalid_text", "0/name"),
+    "nul id": ({"instances": [box("cat", 1, 1, 5, 5, id=NUL)]}, "value.invalid_text", "0/id"),
+    "nul attribute": (
+        {"instances": [box("cat", 1, 1, 5, 5, attribute_groups={"1": NUL})]},
+        "value.invalid_text",
+        "0/attribute_groups/1",
+    ),
+    "blank label": ({"instances": [box("  ", 1, 1, 5, 5)]}, "label.missing", "0/name"),
 }
 
 
@@ -105,7 +116,8 @@ def test_refused_at_submit_with_its_path_and_nothing_stored(
         )
         assert done["status"] == "success", done
         assert (code, path) in codes(done["problems"])
-        assert project.service.get_file(project.id, done["file_id"])["original_filename"] != BAD
+        stored_name = project.service.get_file(project.id, done["file_id"])["original_filename"]
+        assert stored_name != keys["original_filename"]
         return
     with pytest.raises(Rejected) as refused:
         project.service.submit_packet(project.id, as_bytes(packet))
@@ -186,3 +198,11 @@ def test_a_batch_line_with_an_unusable_key_fails_with_its_problem(
     assert ("value.invalid_text", "idempotency_key") in problems[1]
     assert ("value.too_long", "instance_list/0/name") in problems[2]
     assert LONG not in {label["name"] for label in service.list_labels(project.id)}
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "x" * 256, "   ", ""])
+def test_a_project_name_that_cannot_be_stored_is_refused(project: Project, name: str) -> None:
+    from labelport.errors import Invalid
+
+    with pytest.raises(Invalid):
+        project.service.create_project(name)

@@ -293,9 +293,11 @@ def _check_labels(
 ) -> None:
     unknown = set(name_counts) - labels.names.keys()
     unknown.discard(None)
-    if unknown and packet.auto_create_labels:
-        counts["labels_to_create"] = sorted(unknown)
-        unknown = set()
+    # "" or spaces name nothing a person could pick: never made a label, and said so
+    blank = {name for name in unknown if isinstance(name, str) and not name.strip()}
+    if packet.auto_create_labels and unknown - blank:
+        counts["labels_to_create"] = sorted(unknown - blank)
+        unknown = blank
     unknown_ids = label_ids - labels.ids
     if not unknown and not unknown_ids:
         return
@@ -312,6 +314,15 @@ def _check_labels(
                     f"label_file_id {instance.label_file_id} is not a label of this project",
                     (frame, index),
                 )
+        elif instance.name in blank and not report.lists_problems:
+            report.count_problem("label.missing", (frame, index))
+        elif instance.name in blank:
+            report.problem(
+                "label.missing",
+                instance_path(frame, index) + "/name",
+                f"name {show(instance.name)} is blank: a label needs a visible name",
+                (frame, index),
+            )
         elif instance.name in unknown and not report.lists_problems:
             report.count_problem("label.unknown", (frame, index))
         elif instance.name in unknown:

@@ -177,6 +177,8 @@ def _decode_packet(
     report = Report(limit=limit)
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
+    if _maybe_nul(data):  # rare: read leniently, where every string is looked at
+        return _lenient(data, ValueError("a NUL character"), report)
     try:
         outer = msgspec.json.decode(data, type=_Outer)
     except msgspec.ValidationError:
@@ -237,9 +239,10 @@ def _lenient(
         return None, report
     top = obj[0]
     # Only here can a string hold a lone surrogate: msgspec refuses "\ud800" without its pair
-    # (the fast path never sees one), Python's json reads it. Its escape is in the text, so
-    # input without one (most of what comes here: NaN, Infinity) skips the walk.
-    suspect = isinstance(top, dict) and _maybe_surrogate(data)
+    # (the fast path never sees one), Python's json reads it; and a NUL comes here (see
+    # _maybe_nul). Their escapes are in the text, so input without one (most of what comes
+    # here: NaN, Infinity) skips the walk.
+    suspect = isinstance(top, dict) and (_maybe_surrogate(data) or _maybe_nul(data))
     if suspect:
         bad_keys = _packet_text(top, report)
     packet = _slow(_ObjJson, top, report)
@@ -248,6 +251,15 @@ def _lenient(
             setattr(packet, name, None)
         _instances_text(top, packet, report)
     return packet, report
+
+
+def _maybe_nul(data: Any) -> bool:
+    """Whether the JSON may hold a NUL character ("\\u0000"; raw control characters are not
+    JSON): msgspec reads one into a string like any other, and PostgreSQL cannot store it, so
+    such input goes the lenient way, whose text checks name each string that holds one. One
+    scan in C of the bytes (~10 ms for 100 MB)."""
+    find = getattr(data, "find", None)
+    return find is not None and find(b"\\u0000") >= 0
 
 
 def _maybe_surrogate(data: Any) -> bool:
@@ -273,15 +285,27 @@ def _bad_text(value: Any, path: str) -> Iterator[str]:
 
 
 def _is_text(value: Any) -> bool:
-    """True if no string in `value` (keys too) holds a lone surrogate: msgspec's encoder, in C,
-    refuses one. False also for what it cannot encode (nesting, a huge integer): then walk it."""
+    """True if no string in `value` (keys too) holds a lone surrogate or a NUL: msgspec's
+    encoder, in C, refuses the one and writes the other as \\u0000 (which a string holding
+    that text itself would also show, escaped: then its strings are looked at). False also for
+    what it cannot encode (nesting, a huge integer): then walk it."""
     try:
-        _ENCODE(value)
+        encoded = _ENCODE(value)
     except UnicodeEncodeError:
         return False
     except (TypeError, ValueError, OverflowError, RecursionError):
         return False
-    return True
+    return b"\\u0000" not in encoded or not _holds_nul(value)
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 _ENCODE = msgspec.json.Encoder().encode

@@ -9,7 +9,13 @@ from typing import Any
 import msgspec
 
 from labelport.format.instances import TEXT_MAX
-from labelport.format.problems import Report, invalid_text_message, is_text, too_long_message
+from labelport.format.problems import (
+    Report,
+    invalid_text_message,
+    is_text,
+    show,
+    too_long_message,
+)
 
 
 class LabelIndex(msgspec.Struct, frozen=True):
@@ -52,5 +58,7 @@ def check_label_names(names: Iterable[str], report: Report, prefix: str = "names
         path = f"{prefix}/{index}"
         if not is_text(name):
             report.problem("value.invalid_text", path, invalid_text_message(path))
+        elif not name.strip():
+            report.problem("label.missing", path, f"{show(name)} is blank: a label needs a name")
         elif len(name) > TEXT_MAX:
             report.problem("value.too_long", path, too_long_message(path, name, TEXT_MAX))

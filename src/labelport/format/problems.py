@@ -43,7 +43,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "value.invalid": (PROBLEM, "a value is not acceptable for another reason"),
     "value.invalid_text": (
         PROBLEM,
-        "a string holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair)",
+        "a string holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair) or "
+        "a NUL character (\\u0000)",
     ),
     "value.too_long": (
         PROBLEM,
@@ -54,7 +55,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "score.out_of_range": (PROBLEM, "`score` is not a number in [0, 1]"),
     "model.run_without_model": (PROBLEM, "`model_run_ref` without `model_ref` or `model_id`"),
     # labels and sequences
-    "label.missing": (PROBLEM, "the instance has neither `name` nor `label_file_id`"),
+    "label.missing": (
+        PROBLEM,
+        "the instance has neither `name` nor `label_file_id`, or its `name` is blank",
+    ),
     "label.unknown": (PROBLEM, "`name` is not a label of the project"),
     "label.id_unknown": (PROBLEM, "`label_file_id` is not a label of the project"),
     "label.name_list": (WARNING, "`name` was a list of one string; the string is used"),
@@ -385,8 +389,11 @@ class Report(msgspec.Struct, kw_only=True):
 
 def is_text(value: str) -> bool:
     """False for a string with a lone UTF-16 surrogate: Python's json reads "\\ud800" into one,
-    and no database, JSON encoder or HTTP answer can write it. ASCII is tested first, in C, so
-    the usual string costs no encode."""
+    and no database, JSON encoder or HTTP answer can write it; false too for one with a NUL
+    character ("\\u0000"), which PostgreSQL cannot store in text. ASCII is tested first, in C,
+    so the usual string costs no encode."""
+    if "\x00" in value:
+        return False
     if value.isascii():
         return True
     try:
@@ -404,8 +411,8 @@ def printable(text: str) -> str:
 
 def invalid_text_message(path: str) -> str:
     return (
-        f"the text at {path} holds a lone UTF-16 surrogate (\\ud800-\\udfff without its pair): "
-        "it is not Unicode text and cannot be stored"
+        f"the text at {path} holds a lone UTF-16 surrogate (\\ud800-\\udfff without its pair) "
+        "or a NUL character (\\u0000): it cannot be stored"
     )
 
 

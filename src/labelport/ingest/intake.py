@@ -90,7 +90,8 @@ def missing_label_names(packet: Any, known: dict[str, int]) -> list[str]:
         for _f, _i, inst in fmt.iter_instances(packet)
         if inst.label_file_id is None
     }
-    return sorted(n for n in names if n is not None and n not in known)
+    # a blank name is the checks' label.missing, never a label
+    return sorted(n for n in names if n is not None and n.strip() and n not in known)
 
 
 # The checks' count names -> the import's (plan_import's), so that a failed or dry-run import
