@@ -268,10 +268,7 @@ class Service:
     def create_project(self, name: str, string_id: str | None = None) -> shapes.ProjectOut:
         if not name.strip():
             raise Invalid("a project needs a name")
-        if not is_text(name):
-            raise Invalid("a project name cannot hold a NUL character or a lone UTF-16 surrogate")
-        if len(name) > TEXT_MAX:
-            raise Invalid(f"a project name is at most {TEXT_MAX} characters, not {len(name)}")
+        _storable("a project name", name)
         created = self.store.create_project(string_id or string_id_for(name), name)
         return _public(created, shapes.ProjectOut)
 
@@ -375,6 +372,12 @@ class Service:
         max_value: float | None = None,
         is_root: bool = True,
     ) -> shapes.AttributeGroupOut:
+        _storable("an attribute group's name", name)
+        _storable("an attribute group's prompt", prompt, limit=None)
+        for option in options:  # a name, or {"name", "display_name"}
+            for text in [option] if isinstance(option, str) else option.values():
+                if isinstance(text, str):
+                    _storable("an option's name", text)
         try:
             group = self.store.create_attribute_group(
                 project_id,
@@ -402,6 +405,9 @@ class Service:
     def add_attribute_option(
         self, project_id: int, group_id: int, name: str, display_name: str | None = None
     ) -> shapes.OptionOut:
+        _storable("an option's name", name)
+        if display_name is not None:
+            _storable("an option's display name", display_name)
         option = self.store.add_attribute_option(project_id, group_id, name, display_name)
         return _public(option, shapes.OptionOut)
 
@@ -411,6 +417,7 @@ class Service:
     def create_directory(self, project_id: int, nickname: str) -> shapes.DirectoryOut:
         if not nickname.strip():
             raise Invalid("a directory needs a name")
+        _storable("a directory's name", nickname)
         return _public(self.store.create_directory(project_id, nickname), shapes.DirectoryOut)
 
     def list_directories(self, project_id: int) -> list[shapes.DirectoryOut]:
@@ -1103,6 +1110,15 @@ class _KeyOnly(msgspec.Struct):
 
 
 _key_of_line = msgspec.json.Decoder(_KeyOnly).decode
+
+
+def _storable(what: str, value: str, limit: int | None = TEXT_MAX) -> None:
+    """Refuse, as Invalid, a name no database can store: one with a NUL or a lone surrogate,
+    or longer than its column (PostgreSQL answered both with an internal DataError)."""
+    if not is_text(value):
+        raise Invalid(f"{what} cannot hold a NUL character or a lone UTF-16 surrogate")
+    if limit is not None and len(value) > limit:
+        raise Invalid(f"{what} is at most {limit} characters, not {len(value)}")
 
 
 def batch_lines(path: Path) -> list[BatchLine]:

@@ -206,3 +206,27 @@ def test_a_project_name_that_cannot_be_stored_is_refused(project: Project, name:
 
     with pytest.raises(Invalid):
         project.service.create_project(name)
+
+
+NAMED = {
+    "directory": lambda s, p: s.create_directory(p, NUL),
+    "attribute group": lambda s, p: s.create_attribute_group(p, name=NUL, kind="select"),
+    "attribute group, long": lambda s, p: s.create_attribute_group(p, name=LONG, kind="text"),
+    "option": lambda s, p: s.create_attribute_group(p, name="g", kind="select", options=[NUL]),
+    "option dict": lambda s, p: s.create_attribute_group(
+        p, name="g", kind="select", options=[{"name": "a", "display_name": NUL}]
+    ),
+    "added option": lambda s, p: s.add_attribute_option(
+        p, s.create_attribute_group(p, name="h", kind="select")["id"], NUL
+    ),
+}
+
+
+@pytest.mark.parametrize("what", sorted(NAMED))
+def test_names_that_cannot_be_stored_are_refused_before_the_database(
+    project: Project, what: str
+) -> None:
+    from labelport.errors import Invalid
+
+    with pytest.raises(Invalid):
+        NAMED[what](project.service, project.id)
