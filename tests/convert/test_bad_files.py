@@ -264,3 +264,21 @@ def test_coco_polygons_that_are_not_areas(data: Path, tmp_path: Path) -> None:
     assert (result.summary["files_ok"], result.summary["files_skipped"]) == (1, 1)
     assert result.summary["losses"] == {"polygon_too_few_points": 1}
     assert result.summary["instances_per_label"] == {"cat": 1}
+
+
+def test_yolo_pixel_coordinates_are_named_as_such(data: Path, tmp_path: Path) -> None:
+    root = yolo(tmp_path, {"a": "0 0.5 0.5 0.2 0.2\n1 32 24 10 10\n", "b": "1 0.5 0.5 0.1 0.1\n"})
+    result = run_import(data, root)
+    assert result.exit_code == 1
+    assert (result.codes, result.paths) == ({"convert.invalid"}, ["labels/a.txt:2"])
+    assert "looks like pixels" in result.summary["problems"][0]["message"]
+
+
+def test_yolo_problems_found_after_reading_name_their_line(data: Path, tmp_path: Path) -> None:
+    # 0.9 + 0.6/2 is past the right edge by 0.2 of the width: the media check finds it
+    lines = {"a": "0 0.5 0.5 0.2 0.2\n1 0.9 0.5 0.6 0.1\n", "b": "1 0.5 0.5 0.1 0.1\n"}
+    root = yolo(tmp_path, lines)
+    result = run_import(data, root, "--on-error", "skip_instances")
+    assert result.codes == {"shape.outside_media"}
+    assert result.paths == ["labels/a.txt:2 > x_max"]
+    assert (result.summary["files_ok"], result.summary["instances"]) == (2, 2)

@@ -213,6 +213,9 @@ FORMATS: dict[str, Format] = {
             writes="`labels/<split>/`, `data.yaml`, `classes.txt`",
             notes=(
                 "`class cx cy w h [score]` and segmentation polygons; sizes from the image header. "
+                "Coordinates are fractions of the image (0 to 1): a line with one past 2 is "
+                "`convert.invalid` (it holds pixels). Problems name the file and line "
+                "(`labels/a.txt:2 > x_max`). "
                 "The split stays the file's directory: `images/train/1.jpg`, `train/images/1.jpg` "
                 "and `obj_train_data/1.jpg` are all `train/1.jpg`. Label files are ground truth "
                 "(`machine_made: false`); a 6th column is a confidence: a prediction with that "

@@ -354,9 +354,15 @@ def _image_for(entry: _Entry, conv: Conversion) -> Path | None:
     return None
 
 
+# A coordinate this far past the image's edge (1) is not a rounding: the file holds pixels.
+_MAX_FRACTION = 2
+
+
 def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dict[str, Any]]:
     width, height = item.width, item.height
     assert width is not None and height is not None  # read from the image before the labels
+    # each instance's line, for the problems found later (importer, server)
+    item.places = places = []
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -385,6 +391,18 @@ def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dic
         name = names[class_id]
         # The class id rides in the external id so that an export keeps the source's numbering.
         ext = f"yolo:{item.key[5:]}:{number}:c{class_id}"
+        coordinates = values[:4] if len(values) in (4, 5) else values
+        if coordinates and max(coordinates) > _MAX_FRACTION:
+            item.problems.append(
+                Problem(
+                    "convert.invalid",
+                    where,
+                    "YOLO coordinates are fractions of the image's width and height (0 to 1): "
+                    f"{max(coordinates)} looks like pixels",
+                )
+            )
+            continue
+        places.append(where)
         if len(values) in (4, 5):
             cx, cy, bw, bh = values[:4]
             x_min, y_min, x_max, y_max = numbers.box_from_yolo(cx, cy, bw, bh, width, height)
@@ -410,6 +428,7 @@ def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dic
                 MACHINE_MADE: False,
             }
         else:
+            places.pop()
             item.problems.append(
                 Problem(
                     "convert.invalid",
