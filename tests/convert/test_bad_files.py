@@ -282,3 +282,22 @@ def test_yolo_problems_found_after_reading_name_their_line(data: Path, tmp_path:
     assert result.codes == {"shape.outside_media"}
     assert result.paths == ["labels/a.txt:2 > x_max"]
     assert (result.summary["files_ok"], result.summary["instances"]) == (2, 2)
+
+
+def test_labelme_problems_name_their_shape(data: Path, tmp_path: Path) -> None:
+    folder = images(tmp_path / "lm", "a.png")
+    shapes = [
+        {"label": "cat", "points": [[1, 2], [10, 12]], "shape_type": "rectangle"},
+        "not a shape",
+        {"label": "cat", "points": [[5, 5], [5, 5]], "shape_type": "circle"},  # radius 0
+    ]
+    doc = {"version": "5.0.1", "flags": {}, "imagePath": "a.png", "imageData": None,
+           "imageHeight": 48, "imageWidth": 64, "shapes": shapes}  # fmt: skip
+    (folder / "a.json").write_text(json.dumps(doc))
+    result = run_import(data, folder, "--format", "labelme", "--on-error", "skip_instances")
+    assert result.paths == [
+        "a.json:shapes/1",
+        "a.json:shapes/2 > width",
+        "a.json:shapes/2 > height",
+    ]
+    assert (result.summary["files_ok"], result.summary["instances"]) == (1, 1)

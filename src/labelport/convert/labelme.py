@@ -151,9 +151,16 @@ def _item(data: dict[str, Any], source: Path, conv: Conversion, scratch: _Scratc
         item.name = found.name if found is not None else source.with_suffix(".jpg").name
         item.media_path = find_media(item.name, conv.media_dir, source.parent)
     item.instances = []
+    # where each instance came from, for the problems found later (importer, server)
+    item.places = places = []
     for index, shape in enumerate(data["shapes"]):
         where = f"{source.name}:shapes/{index}"
-        inst = _shape(shape, where, item, conv) if isinstance(shape, dict) else None
+        if not isinstance(shape, dict):
+            item.problems.append(
+                Problem("convert.invalid", where, "a shape is an object with `label` and `points`")
+            )
+            continue
+        inst = _shape(shape, where, item, conv)
         if inst is None:
             continue
         inst["id"] = f"labelme:{source.stem}:{index}"
@@ -166,11 +173,13 @@ def _item(data: dict[str, Any], source: Path, conv: Conversion, scratch: _Scratc
         if attributes:
             inst[ATTRIBUTES] = attributes
         item.instances.append(inst)
+        places.append(where)
     for flag, on in (data.get("flags") or {}).items():
         if on is True:
             tag = {"type": "tag", "name": flag, "id": f"labelme:{source.stem}:{flag}",
                    MACHINE_MADE: False}  # fmt: skip
             item.instances.append(tag)
+            places.append(f"{source.name}:flags/{flag}")
     return item
 
 
