@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from convert_helpers import cli
@@ -300,4 +301,42 @@ def test_labelme_problems_name_their_shape(data: Path, tmp_path: Path) -> None:
         "a.json:shapes/2 > width",
         "a.json:shapes/2 > height",
     ]
+    assert (result.summary["files_ok"], result.summary["instances"]) == (1, 1)
+
+
+def _cvat_far_box(folder: Path) -> Path:
+    path = folder / "annotations.xml"
+    path.write_text(f"""<?xml version="1.0"?><annotations><version>1.1</version>{CVAT_META}
+<image id="0" name="a.png" width="64" height="48">
+  <box label="car" xtl="1" ytl="1" xbr="5" ybr="5" source="manual"/>
+  <box label="car" xtl="1" ytl="1" xbr="90" ybr="5" source="manual"/></image></annotations>""")
+    return path
+
+
+def _voc_far_box(folder: Path) -> Path:
+    images(folder / "JPEGImages", "a.png")
+    (folder / "Annotations").mkdir()
+    path = folder / "Annotations" / "a.xml"
+    path.write_text("""<annotation><filename>a.png</filename>
+<size><width>64</width><height>48</height></size>
+<object><name>car</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox>
+</object><object><name>car</name>
+<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>90</xmax><ymax>5</ymax></bndbox></object>
+</annotation>""")
+    return folder / "Annotations"
+
+
+@pytest.mark.parametrize(
+    ("make", "place"),
+    [
+        (_cvat_far_box, "annotations.xml:image/0/box/1"),
+        (_voc_far_box, "Annotations/a.xml:object/1"),
+    ],
+)
+def test_problems_found_after_reading_name_their_place_in_the_source(
+    data: Path, tmp_path: Path, make: Any, place: str
+) -> None:
+    images(tmp_path, "a.png")
+    result = run_import(data, make(tmp_path), "--on-error", "skip_instances")
+    assert result.paths == [f"{place} > x_max"], result.summary["problems"]
     assert (result.summary["files_ok"], result.summary["instances"]) == (1, 1)

@@ -75,11 +75,14 @@ def _read_one(source: Path, conv: Conversion) -> Iterator[Item]:
             item.media_path = find_media(name, conv.media_dir, source.parent / "images",
                                          source.parent)  # fmt: skip
         item.instances = []
+        # where each instance came from, for the problems found later (importer, server)
+        item.places = []
         for n, shape in enumerate(s for s in image if s.tag in _SHAPES):
             where = f"{item.source}/{shape.tag}/{n}"
             for k, inst in enumerate(_shape(shape, shape.get("label"), labels, where, item, conv)):
                 inst["id"] = f"cvat:{image.get('id', index)}:{n}" + (f":{k}" if k else "")
                 item.instances.append(inst)
+                item.places.append(where)
         yield item
     if tracks:
         yield _video(root, tracks, labels, shown, media_dirs, conv)

@@ -55,6 +55,8 @@ def read(path: Path, conv: Conversion) -> Iterator[Item]:
             filename, conv.media_dir, root_dir / "JPEGImages", root_dir / "images", folder
         )
         item.instances = []
+        # where each instance came from, for the problems found later (importer, server)
+        item.places = []
         for index, obj in enumerate(root.iter("object")):
             where = f"{shown}:object/{index}"
             inst = _object(obj, where, item)
@@ -62,7 +64,10 @@ def read(path: Path, conv: Conversion) -> Iterator[Item]:
                 inst["id"] = f"voc:{shown}:{index}"
                 inst[MACHINE_MADE] = False
                 item.instances.append(inst)
-                item.instances.extend(_parts(obj, inst["id"], where, item))
+                item.places.append(where)
+                for part_where, part in _parts(obj, inst["id"], where, item):
+                    item.instances.append(part)
+                    item.places.append(part_where)
         yield item
 
 
@@ -125,8 +130,11 @@ def _object(obj: ET.Element, where: str, item: Item) -> dict[str, Any] | None:
     return inst
 
 
-def _parts(obj: ET.Element, parent: str, where: str, item: Item) -> Iterator[dict[str, Any]]:
-    """A part's box, then the relation that ties it to its object (part -> whole)."""
+def _parts(
+    obj: ET.Element, parent: str, where: str, item: Item
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A part's box, then the relation that ties it to its object (part -> whole), each with
+    its place."""
     for k, part in enumerate(obj.findall("part")):
         name = (part.findtext("name") or "").strip()
         coords: list[Any] = [
@@ -142,9 +150,10 @@ def _parts(obj: ET.Element, parent: str, where: str, item: Item) -> Iterator[dic
             )
             continue
         part_id = f"{parent}:part/{k}"
-        yield box(name, *coords, id=part_id, **{MACHINE_MADE: False})
-        yield {"type": "relation", "from": part_id, "to": parent, "id": f"{part_id}:of",
-               MACHINE_MADE: False}  # fmt: skip
+        place = f"{where}/part/{k}"
+        yield place, box(name, *coords, id=part_id, **{MACHINE_MADE: False})
+        yield place, {"type": "relation", "from": part_id, "to": parent, "id": f"{part_id}:of",
+                      MACHINE_MADE: False}  # fmt: skip
 
 
 def _polygon(element: ET.Element, name: str, where: str, item: Item) -> dict[str, Any] | None:
