@@ -340,3 +340,23 @@ def test_problems_found_after_reading_name_their_place_in_the_source(
     result = run_import(data, make(tmp_path), "--on-error", "skip_instances")
     assert result.paths == [f"{place} > x_max"], result.summary["problems"]
     assert (result.summary["files_ok"], result.summary["instances"]) == (1, 1)
+
+
+def test_label_studio_problems_found_after_reading_name_their_result(
+    data: Path, tmp_path: Path
+) -> None:
+    images(tmp_path, "a.png")
+
+    def rect(x: float, width: float) -> dict[str, Any]:
+        return {"type": "rectanglelabels", "from_name": "label", "to_name": "image",
+                "original_width": 64, "original_height": 48,
+                "value": {"x": x, "y": 10, "width": width, "height": 10,
+                          "rectanglelabels": ["cat"]}}  # fmt: skip
+
+    tasks = [{"id": 7, "data": {"image": "/data/upload/1/a.png"},
+              "annotations": [{"result": [rect(10, 10), rect(90, 50)]}]}]  # fmt: skip
+    source = tmp_path / "tasks.json"
+    source.write_text(json.dumps(tasks))
+    result = run_import(data, source, "--format", "labelstudio", "--on-error", "skip_instances")
+    assert result.paths == ["tasks.json:0/annotations/0/result/1 > x_max"], result.summary
+    assert (result.summary["files_ok"], result.summary["instances"]) == (1, 1)

@@ -92,6 +92,7 @@ def _task(task: dict[str, Any], where: str, root: Path, conv: Conversion) -> Ite
     size = _size(task, item)
     frames: dict[int, list[dict[str, Any]]] = {}
     instances: list[dict[str, Any]] = []
+    places: list[str] = []  # each image instance's result, for the problems found later
     for kind in ("annotations", "predictions"):
         for n, block in enumerate(task.get(kind) or []):
             if not isinstance(block, dict) or block.get("was_cancelled"):
@@ -105,11 +106,11 @@ def _task(task: dict[str, Any], where: str, root: Path, conv: Conversion) -> Ite
             prefix = f"labelstudio:{task.get('id')}:{kind[:4]}:{block.get('id', n)}"
             results = block.get("result") or []
             _results(results, f"{where}/{kind}/{n}/result", prefix, common, size, item, conv,
-                     instances, frames)  # fmt: skip
+                     instances, frames, places)  # fmt: skip
     if media_type == "video":
         item.frames = dict(sorted(frames.items()))
     else:
-        item.instances = instances
+        item.instances, item.places = instances, places
     return item
 
 
@@ -139,6 +140,7 @@ def _results(
     conv: Conversion,
     instances: list[dict[str, Any]],
     frames: dict[int, list[dict[str, Any]]],
+    places: list[str],
 ) -> None:
     regions: dict[str, list[dict[str, Any]]] = {}
     extras: list[tuple[int, dict[str, Any]]] = []
@@ -163,7 +165,11 @@ def _results(
                     inst["score"] = min(max(float(score), 0.0), 1.0)
                 inst["id"] = f"{prefix}:{result.get('id', index)}" + (f":{k}" if k else "")
                 regions.setdefault(str(result.get("id", index)), []).append(inst)
-                (frames.setdefault(frame, []) if frame is not None else instances).append(inst)
+                if frame is not None:
+                    frames.setdefault(frame, []).append(inst)
+                else:
+                    instances.append(inst)
+                    places.append(f"{where}/{index}")
         else:
             extras.append((index, result))
     for index, result in extras:
@@ -179,6 +185,7 @@ def _results(
             for choice in value.get("choices") or []:
                 tag_id = f"{prefix}:{result.get('id', index)}:{choice}"
                 instances.append({"type": "tag", "name": choice, **common, "id": tag_id})
+                places.append(f"{where}/{index}")
         else:
             conv.lose(item, "caption")
 
