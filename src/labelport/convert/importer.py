@@ -260,11 +260,8 @@ class _MediaArea:
         written = [*given, folder, folder.parent]  # as named, when a folder is a symlink
         self.prefixes = tuple({_prefix(r) for r in [*roots, *written]})
         self.conv = conv
-        self.media_dir = options.media_dir
 
-    def admits(self, item: Item, path: Path) -> bool:
-        if self.media_dir is not None and _found_as(path, item.name, self.media_dir):
-            return True  # the common case: a base name in the media folder
+    def admits(self, path: Path) -> bool:
         text = os.path.abspath(path)
         made = tuple(_prefix(folder) for folder in self.conv.made_media)
         return text.startswith(self.prefixes) or text.startswith(made)
@@ -280,11 +277,11 @@ def _media(
     """The item's media file, or None; and the problem, when the file it names lies outside
     the folders the import reads media from."""
     found = item.media_path
-    if options.media_dir is not None and not (
-        found is not None and _found_as(found, item.name, options.media_dir)
-    ):
+    if options.media_dir is not None:
+        if found is not None and _found_as(found, item.name, options.media_dir):
+            return found, None  # the common case: a base name in the media folder
         found = find_media(item.name, options.media_dir) or found
-    if found is None or area.admits(item, found):
+    if found is None or area.admits(found):
         return found, None
     return None, Problem(
         "convert.media_outside",
