@@ -13,7 +13,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from labelport.cli.app import COMMANDS, app, app_for
+from labelport.cli.commands import COMMANDS, app_for, whole_app
 
 RUN = """
 import gc, sys
@@ -62,11 +62,11 @@ def test_a_run_of_one_command_builds_only_that_command(name: str) -> None:
     # what the user sees of the command is what the whole app shows
     runner = CliRunner()
     alone = runner.invoke(app_for([name]), [name, "--help"], terminal_width=100)
-    whole = runner.invoke(app, [name, "--help"], terminal_width=100)
+    whole = runner.invoke(whole_app(), [name, "--help"], terminal_width=100)
     assert alone.exit_code == whole.exit_code == 0
     assert alone.output == whole.output
 
 
 @pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["imprt"]])
 def test_anything_but_a_command_gets_the_whole_app(args: list[str]) -> None:
-    assert app_for(args) is app
+    assert app_for(args) is whole_app()

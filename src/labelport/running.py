@@ -18,6 +18,8 @@ from pathlib import Path
 
 SERVER_FILE = "server.json"
 LOCK_FILE = "jobs.lock"
+# Here, not in service.py: a command asks where the data is before it loads the Service.
+DEFAULT_DATA_DIR = Path("labelport-data")
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,7 @@ class Running:
 
 
 def data_root(data_dir: Path | None) -> Path:
-    from labelport.service import DEFAULT_DATA_DIR
-
-    return Path(data_dir) if data_dir is not None else Path(DEFAULT_DATA_DIR)
+    return Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
 
 
 def imports_runner(data_dir: Path | None) -> Running | None:

@@ -53,6 +53,7 @@ from labelport.media import MediaError, served
 from labelport.media.blobs import BlobStore, LocalBlobStore, put_content_addressed
 from labelport.media.image import load_image_decoders
 from labelport.media.served import ServedMedia
+from labelport.running import DEFAULT_DATA_DIR
 from labelport.shapes import problem_dicts, problems_out, record_keys
 from labelport.store import Store
 from labelport.store.batches import BatchLine
@@ -62,7 +63,6 @@ from labelport.store.tables import BATCH_TERMINAL_STATUSES, ON_ERROR, TERMINAL_S
 log = logging.getLogger(__name__)
 _Shape = TypeVar("_Shape")
 
-DEFAULT_DATA_DIR = Path("labelport-data")
 MEDIA_ROOTS_ENV = "LABELPORT_MEDIA_ROOTS"
 MEDIA_BUCKETS_ENV = "LABELPORT_MEDIA_BUCKETS"
 _STRING_ID = re.compile(r"[^a-z0-9]+")

@@ -59,7 +59,7 @@ def test_importing_the_command_loads_no_database_dialect() -> None:
     """Each dialect's SQLAlchemy package comes in with an engine of it: PostgreSQL's took
     ~50 ms of every CLI start, on SQLite too."""
     code = (
-        "import sys, labelport.cli.app; "
+        "import sys, labelport.cli, labelport.service; "
         "print(' '.join(m for m in sys.modules if m.startswith('sqlalchemy.dialects.')))"
     )
     done = subprocess.run(

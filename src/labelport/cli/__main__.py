@@ -1,5 +1,5 @@
 """`python -m labelport.cli`: the `labelport` command."""
 
-from labelport.cli.app import main
+from labelport.cli.commands import main
 
 main()

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+    from labelport.convert.read_ahead import ReadAhead
     from labelport.sdk.errors import LabelportHTTPError
 
 
@@ -188,11 +189,19 @@ def import_command(
         )
         outcome = _run(source, target, options, console)
     else:
+        from labelport.convert.read_ahead import ReadAhead
         from labelport.convert.targets import EmbeddedTarget
 
-        roots = media_roots(source, media)
-        with open_service(data_dir, database_url, max(workers, 1), roots) as service:
-            outcome = _run(source, EmbeddedTarget(service, project), options, console)
+        # Before the Service (and the store's libraries) loads: the source is read meanwhile.
+        ahead = ReadAhead.start(source, options)
+        try:
+            roots = media_roots(source, media)
+            with open_service(data_dir, database_url, max(workers, 1), roots) as service:
+                embedded = EmbeddedTarget(service, project)
+                outcome = _run(source, embedded, options, console, ahead)
+        finally:
+            if ahead is not None:
+                ahead.close()
     if console is None:
         typer.echo(json.dumps(outcome.to_dict(), indent=1))
     else:
@@ -267,13 +276,19 @@ def _where_to_verify(
         )
 
 
-def _run(source: Path, target: Any, options: ImportOptions, console: Console | None) -> Outcome:
+def _run(
+    source: Path,
+    target: Any,
+    options: ImportOptions,
+    console: Console | None,
+    ahead: ReadAhead | None = None,
+) -> Outcome:
     """The import, with a progress bar on `console` (none: no bar)."""
     try:
         if console is None:
-            return run(source, target, options, ImportProgress())
+            return run(source, target, options, ImportProgress(), ahead)
         with _progress(console) as progress:
-            return run(source, target, options, _Bar(progress))
+            return run(source, target, options, _Bar(progress), ahead)
     except _sdk_http_error() as exc:  # evaluated only when something is raised
         raise fail(f"server: {exc.message}") from None
 

@@ -16,6 +16,7 @@ creating a second file of the same media.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -23,7 +24,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
@@ -39,6 +40,9 @@ from labelport.convert.model import (
 )
 from labelport.convert.targets import NoBatches, Refused, Target, file_url
 from labelport.format import Problem
+
+if TYPE_CHECKING:
+    from labelport.convert.read_ahead import ReadAhead
 
 ON_ERROR = ("reject", "skip_instances", "skip_files")
 PROBLEMS_KEPT = 1000
@@ -153,41 +157,52 @@ def run(
     target: Target,
     options: ImportOptions,
     progress: Progress | None = None,
+    ahead: ReadAhead | None = None,
 ) -> Outcome:
+    """Import the source at `path` into `target`. `ahead`: the source being read by another
+    process meanwhile (`read_ahead.start`); its records are used when it read them all."""
     progress = progress or Progress()
     outcome = Outcome(format=options.format)
     if options.format == "auto":
         outcome.format = detect_format(path) or "auto"
     told = 0  # the total the progress bar was given: every item, once known
     conv: Conversion | None = None
-    kept: list[tuple[Item, Path | None]] | None = None
+    kept: list[Record] | None = None
     if options.on_error == "reject" and not options.dry_run:
-        stop, told, kept, checked = _precheck(path, target, options, outcome)
+        read = ahead.result() if ahead is not None else None
+        if read is None:
+            conv = Conversion(media_dir=options.media_dir)
+            records: Iterator[Record] = read_records(path, options, conv, outcome.format)
+        else:
+            conv, records = read.conv, iter(read.records)
+        stop, told, kept = _precheck(records, conv, target, options, outcome)
         if stop:
             outcome.stopped = True
             return outcome
         if kept is None:
-            outcome.losses.clear()  # the source is read again, and its losses counted again
-        else:
-            conv = checked  # its items are sent as read: no second read of the source
+            conv = None  # a large source: read again, and its losses counted again
+            outcome.losses.clear()
         progress.total(told)
     if conv is None:
         conv = Conversion(media_dir=options.media_dir)
     problems_before = len(conv.problems)
-    items: Iterator[tuple[Item, Path | None]]
+    items: Iterator[Record]
     if kept is not None:
         items = iter(kept)
     else:
-        items = ((item, None) for item in convert(path, outcome.format, conv))
+        items = (Unprepared(item, None, None) for item in convert(path, outcome.format, conv))
     del kept
     importer = _Importer(target, options, outcome, conv, progress, _MediaArea(path, options, conv))
-    for seen, (item, media_path) in enumerate(items, start=1):
+    for seen, record in enumerate(items, start=1):
         # Readers add each source file's items to total_files as they open it: the total grows
         # with a folder of several files, and never falls behind what was read.
         if max(conv.total_files or 0, seen) > told:
             told = max(conv.total_files or 0, seen)
             progress.total(told)
-        importer.send(item, media_path)
+        if isinstance(record, Prepared):
+            importer.enqueue(record)
+        else:
+            importer.send(record.item, record.media_path)
     importer.drain()
     for problem in conv.problems[problems_before:]:
         outcome.problem(problem)
@@ -196,33 +211,59 @@ def run(
     return outcome
 
 
-def _precheck(
-    path: Path, target: Target, options: ImportOptions, outcome: Outcome
-) -> tuple[bool, int, list[tuple[Item, Path | None]] | None, Conversion]:
-    """Whether the source has problems that stop a `reject` import, how many items it has,
-    and, when they are few (`KEEP_INSTANCES`), the items themselves with their conversion, so
-    that the import sends them without reading the source a second time."""
-    conv = Conversion(media_dir=options.media_dir)
+def read_records(
+    path: Path, options: ImportOptions, conv: Conversion, fmt: str
+) -> Iterator[Record]:
+    """The source's items as the importer takes them, made without the target: each one that
+    can be sent as it is (no problem, its media found, no attributes to look up) `Prepared`,
+    each other one with its media file, if found. A read-ahead process runs this too."""
     area = _MediaArea(path, options, conv)
+    for item in convert(path, fmt, conv):
+        media_path: Path | None = None
+        refused: Problem | None = None
+        if options.media_url is None:
+            media_path, refused = _media(item, options, area)
+        prepared = None
+        if not item.problems and refused is None:
+            media = _media_field(item, options, media_path)
+            if media is not None:
+                prepared = prepare(item, media, media_path, options, None)
+        yield prepared if prepared is not None else Unprepared(item, media_path, refused)
+
+
+def _precheck(
+    records: Iterator[Record],
+    conv: Conversion,
+    target: Target,
+    options: ImportOptions,
+    outcome: Outcome,
+) -> tuple[bool, int, list[Record] | None]:
+    """Whether the source has problems that stop a `reject` import, how many items it has,
+    and, when they are few (`KEEP_INSTANCES`), their records, so that the import sends them
+    without reading the source a second time."""
     known = set(target.labels())
     items = 0
-    kept: list[tuple[Item, Path | None]] | None = []
+    kept: list[Record] | None = []
     instances = 0
-    for item in convert(path, outcome.format, conv):
+    for record in records:
         items += 1
-        media, refused = _media(item, options, area) if options.media_url is None else (None, None)
+        if isinstance(record, Prepared):
+            item, labels, count = record.item, record.labels, record.count
+        else:
+            item = record.item
+            labels = [inst.get("name") for inst in item.all_instances()]
+            count = len(labels)
+            for problem in item.problems:
+                outcome.problem(problem)
+            if options.media_url is None and record.media_path is None and not item.media_url:
+                outcome.problem(record.refused or _missing(item))
         if kept is not None:
-            instances += item.instance_count()
-            kept.append((item, media))  # its media file found once, for the import too
+            instances += count
+            kept.append(record)
             if instances > KEEP_INSTANCES or items > KEEP_INSTANCES:
                 kept = None  # a large source: read again rather than held
-        for problem in item.problems:
-            outcome.problem(problem)
-        if options.media_url is None and media is None and not item.media_url:
-            outcome.problem(refused or _missing(item))
         if not options.create_labels:
-            for index, inst in enumerate(item.all_instances()):
-                name = inst.get("name")
+            for index, name in enumerate(labels):
                 if name is not None and name not in known:
                     outcome.problem(
                         Problem(
@@ -235,7 +276,7 @@ def _precheck(
         outcome.problem(problem)
     outcome.losses = conv.losses
     outcome.skipped_files = conv.skipped_files
-    return outcome.problem_count > 0, items, kept, conv
+    return outcome.problem_count > 0, items, kept
 
 
 def media_roots(source: Path, media_dir: Path | None) -> list[Path]:
@@ -311,14 +352,17 @@ FIRST_BATCH = 64  # items in the first batch (see _Importer.next_batch)
 
 
 @dataclass
-class _Prepared:
-    """An item converted into its packet, waiting for its window's look-up."""
+class Prepared:
+    """An item converted into its packet, waiting for its window's look-up. Made without the
+    target (`prepare`), so that a read-ahead process makes them too, and what follows needs of
+    the item only its names and places: a read-ahead sends it `stripped`, without the instance
+    dicts, which cost more to pass between processes than to convert again."""
 
     item: Item
     count: int
-    packet: dict[str, Any]  # what is stored: its instances, media and name
-    head: bytes  # the packet's instances as encoded for its digest (see _encoded)
-    media: dict[str, Any]
+    labels: list[Any]  # each instance's label name (or None), in `all_instances()` order
+    head: bytes  # the packet's instances as encoded (see _encoded)
+    fields: dict[str, Any]  # the packet's other keys: media and original_filename
     media_path: Path | None
     digest: str
     stem: str
@@ -326,22 +370,116 @@ class _Prepared:
     latest: dict[str, Any] | None = None  # the newest successful import of the same stem
     tries: int = 0  # look-ups of retried keys left (`KEY~id`)
 
+    def stripped(self) -> Prepared:
+        return dataclasses.replace(
+            self, item=dataclasses.replace(self.item, instances=None, frames=None)
+        )
+
+
+class Unprepared(NamedTuple):
+    """An item the importer decides on itself (a problem, media not found, attributes to look
+    up in the project): with its media file, if found, or why a file found was refused."""
+
+    item: Item
+    media_path: Path | None
+    refused: Problem | None
+
+
+Record = Prepared | Unprepared
+
+
+def prepare(
+    item: Item,
+    media: dict[str, Any],
+    media_path: Path | None,
+    options: ImportOptions,
+    attributes: _Attributes | None,
+) -> Prepared | None:
+    """`item`'s packet, encoded, and its key; None when an instance has attributes and no
+    `attributes` was given to resolve them with."""
+    if item.frames is not None:
+        frames = {
+            str(frame): _instances(instances, item, options, attributes)
+            for frame, instances in item.frames.items()
+        }
+        if any(instances is None for instances in frames.values()):
+            return None
+        body: tuple[str, Any] = ("frame_packet_map", frames)
+    else:
+        instances = _instances(item.instances or [], item, options, attributes)
+        if instances is None:
+            return None
+        body = ("instance_list", instances)
+    fields = {"media": media, "original_filename": _stored_name(item.name)}
+    head, tail = _encoded({body[0]: body[1], **fields})
+    # The version covers only what is stored: a run with other flags (--create-labels,
+    # --on-error) that would store the same is the same version, so it says unchanged.
+    digest = _digest(head + tail, media_path)
+    stem = f"labelport-import:{item.key or item.name}"
+    labels = [inst.get("name") for inst in item.all_instances()]
+    return Prepared(
+        item, len(labels), labels, head, fields, media_path, digest, stem, f"{stem}#{digest}"
+    )
+
+
+def _instances(
+    instances: list[dict[str, Any]],
+    item: Item,
+    options: ImportOptions,
+    attributes: _Attributes | None,
+) -> list[dict[str, Any]] | None:
+    """The instances as sent: attribute names resolved to the project's groups, and each
+    one's origin set (`mark_origin`), both in place and only where there is something to
+    do (a plain box of most sources has neither attributes nor an origin to change)."""
+    override = options.machine_made
+    for inst in instances:
+        if ATTRIBUTES in inst:
+            if attributes is None:
+                return None
+            attributes.resolve(inst, item)
+        if override is not None or MACHINE_MADE not in inst:
+            mark_origin(inst, override)
+    return list(instances)
+
+
+def _media_field(
+    item: Item, options: ImportOptions, media_path: Path | None
+) -> dict[str, Any] | None:
+    """The packet's `media`: its type, and its URL unless it is read from `media_path`; None
+    when there is neither."""
+    media: dict[str, Any] = {"type": item.media_type}
+    if options.media_url is not None:
+        media["url"] = options.media_url + item.name
+    elif media_path is None:
+        if item.media_url is None:
+            return None
+        media["url"] = item.media_url
+    return media
+
+
+def _packet_of(head: bytes, fields: dict[str, Any]) -> dict[str, Any]:
+    """A packet, to send alone, from its encoded instances and its other keys."""
+    packet: dict[str, Any] = msgspec.json.decode(head + b"}")
+    return packet | fields
+
 
 @dataclass
 class _Sent:
     item: Item
     count: int
     how: str  # "ok" or "updated" once it succeeds
+    labels: list[Any] | None = None  # each instance's label name, when known (`Prepared`)
 
 
 @dataclass
 class _Line:
-    """A packet going in a batch: its NDJSON line, and itself as sent alone, should the target
-    not take batches."""
+    """A packet going in a batch: its NDJSON line, and what it takes to send it alone, should
+    the target not take batches."""
 
     sent: _Sent
     encoded: bytes
-    packet: dict[str, Any]
+    head: bytes
+    fields: dict[str, Any]
     media_path: Path | None
 
 
@@ -374,7 +512,7 @@ class _Importer:
         self.conv = conv
         self.progress = progress
         self.media_area = media_area
-        self.window: list[_Prepared] = []
+        self.window: list[Prepared] = []
         self.window_bytes = 0
         self.batches: deque[_Batch] = deque()
         self.no_batches = False
@@ -401,34 +539,24 @@ class _Importer:
         for problem in item.problems:
             out.problem(problem)
         out.instances_skipped += len(item.problems)
-        media_path = None
-        media: dict[str, Any] = {"type": item.media_type}
-        if options.media_url is not None:
-            media["url"] = options.media_url + item.name
-        else:
-            refused = None
-            if found is not None:
-                media_path = found
-            else:
-                media_path, refused = _media(item, options, self.media_area)
-            if media_path is None:
-                if item.media_url is None:
-                    out.problem(refused or _missing(item))
-                    skipped = options.on_error != "reject"
-                    self._done(item, "skipped" if skipped else "failed", count)
-                    return
-                media["url"] = item.media_url
-        packet = self._packet(item, media)
-        # The version covers only what is stored: a run with other flags (--create-labels,
-        # --on-error) that would store the same is the same version, so it says unchanged.
-        head, tail = _encoded(packet)
-        digest = _digest(head + tail, media_path)
-        stem = f"labelport-import:{item.key or item.name}"
-        key = f"{stem}#{digest}"
-        self.window.append(
-            _Prepared(item, count, packet, head, media, media_path, digest, stem, key)
-        )
-        self.window_bytes += len(head) + len(tail)
+        media_path, refused = found, None
+        if found is None and options.media_url is None:
+            media_path, refused = _media(item, options, self.media_area)
+        media = _media_field(item, options, media_path)
+        if media is None or refused is not None:
+            out.problem(refused or _missing(item))
+            skipped = options.on_error != "reject"
+            self._done(item, "skipped" if skipped else "failed", count)
+            return
+        prepared = prepare(item, media, media_path, options, self.attributes)
+        assert prepared is not None  # attributes are resolved here
+        self.enqueue(prepared)
+
+    def enqueue(self, prepared: Prepared) -> None:
+        """Add an item ready to send to the window; send the window once it is full."""
+        self.window.append(prepared)
+        self.window_bytes += len(prepared.head)
+        options = self.options
         if len(self.window) >= self.next_batch or self.window_bytes >= options.batch_bytes:
             self.next_batch = min(self.next_batch * 2, options.batch_size)
             self._flush()
@@ -439,7 +567,7 @@ class _Importer:
         if not window:
             return
         found = self.target.find_many([p.key for p in window], list({p.stem: 0 for p in window}))
-        undecided: list[_Prepared] = []
+        undecided: list[Prepared] = []
         for p in window:
             newest = found["latest"].get(p.stem)
             latest = newest
@@ -451,9 +579,9 @@ class _Importer:
             p.latest, p.tries = latest, 20 if newest is not None else 0
             undecided.append(p)
         keys = found["keys"]
-        ready: list[_Prepared] = []
+        ready: list[Prepared] = []
         while undecided:
-            again: list[_Prepared] = []
+            again: list[Prepared] = []
             for p in undecided:
                 first = keys.get(p.key) if p.tries else None
                 if first is None:
@@ -479,9 +607,8 @@ class _Importer:
         alone = self.no_batches or self.options.dry_run
         for p in ready:
             media_path, how = p.media_path, "ok"
-            # the packet's keys besides its instances
-            fields = {k: v for k, v in p.packet.items() if k in _MEDIA_KEYS}
-            file_id = self._earlier_file(p.latest, p.media, media_path)
+            fields = dict(p.fields)
+            file_id = self._earlier_file(p.latest, p.fields["media"], media_path)
             if file_id is not None:
                 # The digest stays that of the full packet, so that a run with the same source
                 # finds this import whichever way it was sent.
@@ -489,16 +616,17 @@ class _Importer:
                 media_path, how = None, "updated"
             fields.update(self.flags)
             fields["idempotency_key"] = p.key
-            sent = _Sent(p.item, p.count, how)
-            packet = {k: v for k, v in p.packet.items() if k not in _MEDIA_KEYS} | fields
+            sent = _Sent(p.item, p.count, how, p.labels)
             url = None if alone or media_path is None else self.target.batch_url(media_path)
             if alone or (media_path is not None and url is None):
-                self._submit_one(sent, packet, media_path)
+                self._submit_one(sent, _packet_of(p.head, fields), media_path)
                 continue
+            line = _Line(sent, b"", p.head, dict(fields), media_path)
             if url is not None:
-                fields["media"] = {**p.media, "url": url}  # the target reads it there
+                fields["media"] = {**p.fields["media"], "url": url}  # the target reads it there
             # The instances are not encoded again: the line is their encoding and the rest.
-            batch.append(_Line(sent, p.head + b"," + _encode(fields)[1:], packet, media_path))
+            line.encoded = p.head + b"," + _encode(fields)[1:]
+            batch.append(line)
         if batch:
             self._submit_batch(batch)
 
@@ -518,7 +646,7 @@ class _Importer:
         except NoBatches:
             self.no_batches = True
             for line in lines:
-                self._submit_one(line.sent, line.packet, line.media_path)
+                self._submit_one(line.sent, _packet_of(line.head, line.fields), line.media_path)
             return
         self.batches.append(_Batch(created["id"], [line.sent for line in lines]))
 
@@ -585,7 +713,7 @@ class _Importer:
         ):
             return False
         for sent in batch.sent:
-            self._done(sent.item, sent.how, sent.count, advance=False)
+            self._done(sent.item, sent.how, sent.count, advance=False, labels=sent.labels)
         self.progress.advance(
             max(len(batch.sent) - batch.files_shown, 0),
             max(sum(s.count for s in batch.sent) - batch.instances_shown, 0),
@@ -665,7 +793,8 @@ class _Importer:
         if created.get("status") == "dry_run":
             for problem in created.get("problems") or []:
                 out.problem(_placed(item, Problem(**problem)))
-            self._done(item, "failed" if created.get("problem_count") else sent.how, sent.count)
+            how = "failed" if created.get("problem_count") else sent.how
+            self._done(item, how, sent.count, labels=sent.labels)
             return
         self._wait_for(sent, created)
 
@@ -696,29 +825,6 @@ class _Importer:
         else:
             same = earlier.get("source_url") == media.get("url")
         return earlier["id"] if same else None
-
-    def _packet(self, item: Item, media: dict[str, Any]) -> dict[str, Any]:
-        packet: dict[str, Any] = {"media": media, "original_filename": _stored_name(item.name)}
-        if item.frames is not None:
-            packet["frame_packet_map"] = {
-                str(frame): self._instances(instances, item)
-                for frame, instances in item.frames.items()
-            }
-        else:
-            packet["instance_list"] = self._instances(item.instances or [], item)
-        return packet
-
-    def _instances(self, instances: list[dict[str, Any]], item: Item) -> list[dict[str, Any]]:
-        """The instances as sent: attribute names resolved to the project's groups, and each
-        one's origin set (`mark_origin`), both in place and only where there is something to
-        do (a plain box of most sources has neither attributes nor an origin to change)."""
-        override = self.options.machine_made
-        for inst in instances:
-            if ATTRIBUTES in inst:
-                self.attributes.resolve(inst, item)
-            if override is not None or MACHINE_MADE not in inst:
-                mark_origin(inst, override)
-        return list(instances)
 
     @staticmethod
     def _flags(options: ImportOptions) -> dict[str, Any]:
@@ -770,8 +876,16 @@ class _Importer:
             self._wait_oldest()
 
     def _done(
-        self, item: Item, how: str, instances: int, counted: bool = False, advance: bool = True
+        self,
+        item: Item,
+        how: str,
+        instances: int,
+        counted: bool = False,
+        advance: bool = True,
+        labels: list[Any] | None = None,
     ) -> None:
+        """Count an item's outcome. A file sent and not `counted` by the target counts its
+        instances' `labels` (each one's label name; read from the item when not given)."""
         out = self.outcome
         sent = how in ("ok", "updated")
         if sent:
@@ -781,8 +895,9 @@ class _Importer:
                 out.files_updated += 1
             out.instances += instances
             if not counted:
-                names = [name for i in item.all_instances() if (name := i.get("name"))]
-                out.instances_per_label.update(map(str, names))
+                if labels is None:
+                    labels = [inst.get("name") for inst in item.all_instances()]
+                out.instances_per_label.update(str(name) for name in labels if name)
         elif how == "unchanged":
             out.files_unchanged += 1
         elif how == "skipped":

@@ -1,0 +1,159 @@
+"""Read an import's source in a forked process while the command loads the store.
+
+`labelport import` spends its first ~0.3 s loading the store's libraries (SQLAlchemy), on one
+core, and only then read its source (a COCO file of 2,000 images: ~0.2 s more, converted and
+encoded), while the workers it had forked waited for their first lines. Read ahead, the source
+is read on the other core during that load: the command forks before it loads the store, the
+child reads the source into `Record`s (`importer.read_records`) and writes them to a spool
+file, and the command takes them from there once its Service is open.
+
+Only what costs little to pass is passed: a prepared item goes without its instance dicts
+(`Prepared.stripped`), as its encoded packet, names and places. Anything that goes wrong in the
+child (a reader's error, a source too large to hold, a signal) makes `result()` None, and the
+command reads the source itself, as it does where it cannot fork: the answer is the same.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import signal
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from labelport.convert.importer import (
+    KEEP_INSTANCES,
+    ImportOptions,
+    Prepared,
+    Record,
+    read_records,
+)
+from labelport.convert.model import Conversion
+from labelport.ingest.process_runner import can_fork
+
+_TOO_LARGE = 3  # the child's exit code for a source over KEEP_INSTANCES
+
+
+@dataclass
+class Read:
+    """A source read whole: its conversion (problems, losses, ...) and its records in order."""
+
+    conv: Conversion
+    records: list[Record]
+
+
+class ReadAhead:
+    """A child process reading a source; `result()` waits for it."""
+
+    def __init__(self, pid: int, spool: IO[bytes]) -> None:
+        self._pid: int | None = pid
+        self._spool = spool
+
+    @classmethod
+    def start(cls, path: Path, options: ImportOptions) -> ReadAhead | None:
+        """Start reading `path` for an import in a child, where it helps and is safe: a
+        `reject` import (the others read as they send), in a process with no thread yet."""
+        if options.on_error != "reject" or options.dry_run or not can_fork():
+            return None
+        return cls.fork(path, options)
+
+    @classmethod
+    def fork(cls, path: Path, options: ImportOptions) -> ReadAhead:
+        spool = tempfile.TemporaryFile(prefix="labelport-read-")  # noqa: SIM115 (result() closes)
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            _child(path, options, spool)
+        return cls(pid, spool)
+
+    def result(self) -> Read | None:
+        """The records, once the child has read them all; None if it did not."""
+        if self._pid is None:
+            return None
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        try:
+            if os.waitstatus_to_exitcode(status) != 0:
+                return None
+            self._spool.seek(0)
+            read: Read = pickle.loads(self._spool.read())
+        finally:
+            self._spool.close()
+        # Folders the child's reader wrote media into (LabelMe's embedded images) outlived it
+        # (it left without cleaning up): they go when this conversion does, as in one process.
+        for folder in read.conv.made_media:
+            weakref.finalize(read.conv, _remove, folder)
+        return read
+
+    def close(self) -> None:
+        """Stop the child if it still runs (the command ended before it asked)."""
+        if self._pid is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+            except ChildProcessError:
+                pass
+            self._pid = None
+        self._spool.close()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _child(path: Path, options: ImportOptions, spool: IO[bytes]) -> None:
+    """Read, write the records to the spool, and leave without running anything inherited
+    (`os._exit`: no buffers flushed twice, no exit handlers of the command)."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to handle
+        gc.disable()  # a short life making many objects, none in cycles: nothing to collect
+        read = _read(path, options)
+        if read is None:
+            code = _TOO_LARGE
+        else:
+            pickle.dump(read, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            spool.flush()
+            code = 0
+    except BaseException:  # the command reads the source itself, and meets the error there
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _read(path: Path, options: ImportOptions) -> Read | None:
+    conv = Conversion(media_dir=options.media_dir)
+    try:
+        return _read_into(conv, path, options)
+    except BaseException:
+        for folder in conv.made_media:
+            _remove(folder)
+        raise
+
+
+def _read_into(conv: Conversion, path: Path, options: ImportOptions) -> Read | None:
+    records: list[Record] = []
+    instances = 0
+    for items, record in enumerate(read_records(path, options, conv, options.format), start=1):
+        if isinstance(record, Prepared):
+            instances += record.count
+            record = record.stripped()
+        else:
+            instances += record.item.instance_count()
+        if instances > KEEP_INSTANCES or items > KEEP_INSTANCES:
+            for folder in conv.made_media:
+                _remove(folder)
+            return None
+        records.append(record)
+    return Read(conv, records)
+
+
+def _remove(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
