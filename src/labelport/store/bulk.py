@@ -109,16 +109,37 @@ def _postgres_copy(
 ) -> int:
     names = [*constants, *columns]
     prefix = tuple(constants.values())
-    sql = f"COPY {quote(table)} ({', '.join(map(quote, names))}) FROM STDIN"
+    # Binary: each value goes as its bytes (a float as 8), where the text format made the
+    # client print and the server parse every number (client CPU ~3x, for 40,000 instance
+    # rows 90-180 ms against 25-40). Binary needs each column's type: the catalogue's.
+    sql = f"COPY {quote(table)} ({', '.join(map(quote, names))}) FROM STDIN (FORMAT BINARY)"
     count = 0
-    with raw.cursor() as cur, cur.copy(sql) as copy:
-        write = copy.write_row
-        if prefix:
-            for row in rows:
-                write(prefix + tuple(row))
-                count += 1
-        else:
-            for row in rows:
-                write(row)
-                count += 1
+    with raw.cursor() as cur:
+        types = _column_types(cur, table, names)
+        with cur.copy(sql) as copy:
+            copy.set_types(types)
+            write = copy.write_row
+            if prefix:
+                for row in rows:
+                    write(prefix + tuple(row))
+                    count += 1
+            else:
+                for row in rows:
+                    write(row)
+                    count += 1
     return count
+
+
+def _column_types(cur: Any, table: str, names: Sequence[str]) -> list[int]:
+    """The type (oid) of each of `table`'s columns `names`, as the server has them."""
+    found = dict(
+        cur.execute(
+            "SELECT attname, atttypid FROM pg_attribute"
+            " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (quote(table),),
+        ).fetchall()
+    )
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ValueError(f"{table} has no column {', '.join(missing)}")
+    return [int(found[n]) for n in names]
