@@ -539,11 +539,14 @@ class _Importer:
         for problem in item.problems:
             out.problem(problem)
         out.instances_skipped += len(item.problems)
-        media_path, refused = found, None
-        if found is None and options.media_url is None:
-            media_path, refused = _media(item, options, self.media_area)
+        media_path: Path | None = None
+        refused: Problem | None = None  # a file found outside the media folders: not read
+        if options.media_url is None:
+            media_path = found
+            if found is None:
+                media_path, refused = _media(item, options, self.media_area)
         media = _media_field(item, options, media_path)
-        if media is None or refused is not None:
+        if media is None:  # no file, and no URL of its own either
             out.problem(refused or _missing(item))
             skipped = options.on_error != "reject"
             self._done(item, "skipped" if skipped else "failed", count)
