@@ -187,3 +187,21 @@ def test_the_command_forks_before_it_loads_the_store(tmp_path: Path) -> None:
     assert "read ahead: True" in done.stderr
     assert done.returncode == 1, done.stderr  # c.png's box is outside its image
     assert "files imported" in done.stdout
+
+
+def test_a_source_that_may_be_too_large_to_hold_is_read_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command would wait for a child that gives up, then read it all again."""
+    source = coco(tmp_path / "coco", annotations())
+    folder = source.parent
+    assert read_ahead._small_enough(source) and read_ahead._small_enough(folder)
+    monkeypatch.setattr(read_ahead, "READ_AHEAD_BYTES", source.stat().st_size - 1)
+    assert not read_ahead._small_enough(source)
+    assert not read_ahead._small_enough(folder)
+    monkeypatch.undo()
+    # a folder's media does not count, its other files do, however small
+    (folder / "images" / "big.png").write_bytes(b"\0" * (read_ahead.READ_AHEAD_BYTES + 1))
+    assert read_ahead._small_enough(folder)
+    monkeypatch.setattr(read_ahead, "READ_AHEAD_FILES", 0)  # annotations.json is one
+    assert not read_ahead._small_enough(folder)

@@ -36,6 +36,15 @@ from labelport.convert.model import Conversion
 from labelport.ingest.process_runner import can_fork
 
 _TOO_LARGE = 3  # the child's exit code for a source over KEEP_INSTANCES
+# A source over this size may well hold more than KEEP_INSTANCES instances (a COCO file holds
+# ~100,000 in 15 MB): the command would wait for a child that gives up, then read it all again.
+# Media files in a source folder do not count; a folder of more files than this is large too.
+READ_AHEAD_BYTES = 32 << 20
+READ_AHEAD_FILES = 10_000
+_MEDIA_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".mp4", ".mov",
+     ".avi", ".mkv", ".webm", ".wav", ".mp3", ".flac", ".ogg", ".pcd", ".ply"}
+)  # fmt: skip
 
 
 @dataclass
@@ -56,8 +65,11 @@ class ReadAhead:
     @classmethod
     def start(cls, path: Path, options: ImportOptions) -> ReadAhead | None:
         """Start reading `path` for an import in a child, where it helps and is safe: a
-        `reject` import (the others read as they send), in a process with no thread yet."""
+        `reject` import (the others read as they send) of a source small enough to be held
+        (`_small_enough`), in a process with no thread yet."""
         if options.on_error != "reject" or options.dry_run or not can_fork():
+            return None
+        if not _small_enough(path):
             return None
         return cls.fork(path, options)
 
@@ -94,16 +106,10 @@ class ReadAhead:
             try:
                 os.kill(self._pid, signal.SIGKILL)
                 os.waitpid(self._pid, 0)
-            except ChildProcessError:
+            except (ProcessLookupError, ChildProcessError):  # ended, and reaped elsewhere
                 pass
             self._pid = None
         self._spool.close()
-
-    def __enter__(self) -> ReadAhead:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _child(path: Path, options: ImportOptions, spool: IO[bytes]) -> None:
@@ -151,6 +157,26 @@ def _read_into(conv: Conversion, path: Path, options: ImportOptions) -> Read | N
             return None
         records.append(record)
     return Read(conv, records)
+
+
+def _small_enough(path: Path) -> bool:
+    """Whether the annotations at `path` (a file, or a folder's files but its media) are at
+    most READ_AHEAD_BYTES, in at most READ_AHEAD_FILES files (the walk stops as soon as not)."""
+    try:
+        if not path.is_dir():
+            return path.stat().st_size <= READ_AHEAD_BYTES
+        size = files = 0
+        for folder, _dirs, names in os.walk(path):
+            for name in names:
+                if os.path.splitext(name)[1].lower() in _MEDIA_SUFFIXES:
+                    continue
+                files += 1
+                size += os.lstat(os.path.join(folder, name)).st_size
+                if size > READ_AHEAD_BYTES or files > READ_AHEAD_FILES:
+                    return False
+    except OSError:
+        return False  # read here, where the reader says what is wrong with it
+    return True
 
 
 def _remove(folder: Path) -> None:
