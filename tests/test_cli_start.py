@@ -67,6 +67,16 @@ def test_a_run_of_one_command_builds_only_that_command(name: str) -> None:
     assert alone.output == whole.output
 
 
-@pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["imprt"]])
+@pytest.mark.parametrize("args", [[], ["--help"], ["imprt"], ["--version", "--help"]])
 def test_anything_but_a_command_gets_the_whole_app(args: list[str]) -> None:
     assert app_for(args) is whole_app()
+
+
+def test_the_version_alone_builds_no_command() -> None:
+    from labelport import __version__
+
+    alone = app_for(["--version"])
+    assert alone is not whole_app()
+    assert not typer.main.get_command(alone).commands  # type: ignore[attr-defined]
+    result = CliRunner().invoke(alone, ["--version"])
+    assert result.exit_code == 0 and result.output == f"labelport {__version__}\n"

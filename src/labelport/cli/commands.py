@@ -85,9 +85,12 @@ def app_for(args: list[str]) -> typer.Typer:
     holding only that command. Typer reads the signature of every command a root holds when
     it starts (~35 ms for all of them, on every run), and each lives in a module of its own
     with its own imports; the command's usage, options, help and errors are the same either
-    way. Anything else (no command, `--help`, a misspelled command) gets the whole app."""
+    way. `--version` alone gets the root alone; anything else (no command, `--help`, a
+    misspelled command) gets the whole app."""
     if args and args[0] in COMMANDS:
         return _app([args[0]])
+    if args == ["--version"]:  # the root's own option: no command to build
+        return _app([])
     return whole_app()
 
 
