@@ -205,3 +205,6 @@ def test_a_source_that_may_be_too_large_to_hold_is_read_here(
     assert read_ahead._small_enough(folder)
     monkeypatch.setattr(read_ahead, "READ_AHEAD_FILES", 0)  # annotations.json is one
     assert not read_ahead._small_enough(folder)
+    # a pipe is read once: should the child give up, the command could not read it again
+    os.mkfifo(tmp_path / "pipe")
+    assert not read_ahead._small_enough(tmp_path / "pipe")

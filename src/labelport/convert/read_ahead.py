@@ -163,8 +163,10 @@ def _small_enough(path: Path) -> bool:
     """Whether the annotations at `path` (a file, or a folder's files but its media) are at
     most READ_AHEAD_BYTES, in at most READ_AHEAD_FILES files (the walk stops as soon as not)."""
     try:
-        if not path.is_dir():
+        if path.is_file():
             return path.stat().st_size <= READ_AHEAD_BYTES
+        if not path.is_dir():
+            return False  # a pipe, say: what the child read could not be read again here
         size = files = 0
         for folder, _dirs, names in os.walk(path):
             for name in names:
