@@ -28,11 +28,8 @@ def kept_for_good() -> Iterator[None]:
     made with the collector off, then frozen. They make ~90,000 objects; collected while they
     are made, they were walked again and again (~30 ms of a start), and frozen, no later
     collection walks them, nor makes a forked worker copy their pages by doing so."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    with paused():
+        try:
+            yield
+        finally:
+            gc.freeze()  # before the collector is back on

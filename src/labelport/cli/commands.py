@@ -4,6 +4,7 @@ commands live one group a module beside this one; the work lives in the packages
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import sys
 from collections.abc import Callable
@@ -102,6 +103,4 @@ def main() -> None:
         # after an import of 2,000 images that is the converted source, 0.1-0.15 s of a 2 s run
         # looking for cycles in memory the process is about to give back whole. Frozen objects
         # are not walked (the rest of the shutdown, flushing and closing, runs as before).
-        import gc
-
         gc.freeze()

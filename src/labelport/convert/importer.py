@@ -52,7 +52,6 @@ KEEP_INSTANCES = 100_000
 BATCH_TERMINAL = frozenset({"success", "partial", "failed"})
 BATCH_PAGE = 500
 MEDIA_MODES = ("copy", "reference")
-_MEDIA_KEYS = ("media", "original_filename")
 _encode = msgspec.json.Encoder(order="deterministic").encode
 
 
@@ -251,11 +250,11 @@ def _precheck(
             item, labels, count = record.item, record.labels, record.count
         else:
             item = record.item
-            labels = [inst.get("name") for inst in item.all_instances()]
+            labels = _label_names(item)
             count = len(labels)
             for problem in item.problems:
                 outcome.problem(problem)
-            if options.media_url is None and record.media_path is None and not item.media_url:
+            if _media_field(item, options, record.media_path) is None:
                 outcome.problem(record.refused or _missing(item))
         if kept is not None:
             instances += count
@@ -416,10 +415,15 @@ def prepare(
     # --on-error) that would store the same is the same version, so it says unchanged.
     digest = _digest(head + tail, media_path)
     stem = f"labelport-import:{item.key or item.name}"
-    labels = [inst.get("name") for inst in item.all_instances()]
+    labels = _label_names(item)
     return Prepared(
         item, len(labels), labels, head, fields, media_path, digest, stem, f"{stem}#{digest}"
     )
+
+
+def _label_names(item: Item) -> list[Any]:
+    """Each instance's label name (None where it has none), in `all_instances()` order."""
+    return [inst.get("name") for inst in item.all_instances()]
 
 
 def _instances(
@@ -624,12 +628,12 @@ class _Importer:
             if alone or (media_path is not None and url is None):
                 self._submit_one(sent, _packet_of(p.head, fields), media_path)
                 continue
-            line = _Line(sent, b"", p.head, dict(fields), media_path)
+            alone_fields = dict(fields)  # should the target not take the batch
             if url is not None:
                 fields["media"] = {**p.fields["media"], "url": url}  # the target reads it there
             # The instances are not encoded again: the line is their encoding and the rest.
-            line.encoded = p.head + b"," + _encode(fields)[1:]
-            batch.append(line)
+            encoded = p.head + b"," + _encode(fields)[1:]
+            batch.append(_Line(sent, encoded, p.head, alone_fields, media_path))
         if batch:
             self._submit_batch(batch)
 
@@ -899,7 +903,7 @@ class _Importer:
             out.instances += instances
             if not counted:
                 if labels is None:
-                    labels = [inst.get("name") for inst in item.all_instances()]
+                    labels = _label_names(item)
                 out.instances_per_label.update(str(name) for name in labels if name)
         elif how == "unchanged":
             out.files_unchanged += 1

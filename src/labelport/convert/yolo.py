@@ -402,7 +402,6 @@ def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dic
                 )
             )
             continue
-        places.append(where)
         if len(values) in (4, 5):
             cx, cy, bw, bh = values[:4]
             x_min, y_min, x_max, y_max = numbers.box_from_yolo(cx, cy, bw, bh, width, height)
@@ -411,6 +410,7 @@ def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dic
                 extra = {"score": float(values[4]), MACHINE_MADE: True}
             else:
                 extra = {MACHINE_MADE: False}
+            places.append(where)
             yield box(name, x_min, y_min, x_max, y_max, id=ext, **extra)
         elif len(values) >= 6 and len(values) % 2 == 0:
             points = [
@@ -420,6 +420,7 @@ def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dic
                 }
                 for i in range(0, len(values), 2)
             ]
+            places.append(where)
             yield {
                 "type": "polygon",
                 "name": name,
@@ -428,7 +429,6 @@ def _lines(path: Path, shown: str, names: list[str], item: Item) -> Iterator[dic
                 MACHINE_MADE: False,
             }
         else:
-            places.pop()
             item.problems.append(
                 Problem(
                     "convert.invalid",

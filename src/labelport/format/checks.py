@@ -314,13 +314,11 @@ def _check_labels(
                     f"label_file_id {instance.label_file_id} is not a label of this project",
                     (frame, index),
                 )
-        elif instance.name in blank and not report.lists_problems:
-            report.count_problem("label.missing", (frame, index))
         elif instance.name in blank:
-            report.problem(
+            report.problem_of(
                 "label.missing",
-                instance_path(frame, index) + "/name",
-                f"name {show(instance.name)} is blank: a label needs a visible name",
+                lambda: instance_path(frame, index) + "/name",  # noqa: B023 (called at once)
+                lambda: f"name {show(instance.name)} is blank: a label needs a visible name",  # noqa: B023
                 (frame, index),
             )
         elif instance.name in unknown and not report.lists_problems:
