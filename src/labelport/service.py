@@ -31,6 +31,7 @@ from labelport import auth, palette, shapes
 from labelport import format as fmt
 from labelport.errors import Invalid, NotFound, Rejected
 from labelport.format import problem_groups
+from labelport.format.decode import BOM
 from labelport.format.instances import TEXT_MAX
 from labelport.format.problems import is_text
 from labelport.ingest import envelope
@@ -1134,7 +1135,9 @@ def _lines_in(data: bytes | mmap.mmap) -> list[BatchLine]:
     """`batch_lines` of a body in memory (or mapped)."""
     lines: list[BatchLine] = []
     size = len(data)
-    start = 0
+    # A byte order mark (Notepad, PowerShell) is not part of the first line: its key and
+    # media are read, and its packet decoded, from after it.
+    start = len(BOM) if data[: len(BOM)] == BOM else 0
     while start < size:
         end = data.find(b"\n", start)
         if end < 0:

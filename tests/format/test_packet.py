@@ -32,6 +32,19 @@ def test_not_json_not_utf8_not_object_never_raise():
     assert packet is None and codes(report) == [("packet.not_object", "")]
 
 
+def test_a_utf8_byte_order_mark_is_read_past():
+    """Notepad and PowerShell start a UTF-8 file with a byte order mark (RFC 8259 lets a reader
+    ignore it): the packet reads as without it, whatever form the body comes in."""
+    text = json.dumps(image(BOX))
+    plain, plain_report = decode_packet(text.encode())
+    for data in (b"\xef\xbb\xbf" + text.encode(), "\ufeff" + text):
+        packet, report = decode_packet(data)
+        assert packet == plain and codes(report) == codes(plain_report) == []
+    # only at the start: a second one is not JSON
+    packet, report = decode_packet(b"\xef\xbb\xbf\xef\xbb\xbf" + text.encode())
+    assert packet is None and [p.code for p in report.problems] == ["packet.not_json"]
+
+
 def test_nan_from_pythons_json_dumps_is_a_problem_with_path():
     text = json.dumps(image({**BOX, "x_min": float("nan")}, score=None))
     assert "NaN" in text

@@ -164,6 +164,10 @@ def test_batch_lines_finds_lines_and_usable_keys(tmp_path: Path) -> None:
         b'{"a": 1}',
     ]
     assert [x.idempotency_key for x in lines] == ["x", None, None, None]
+    # a byte order mark before the first line is not part of it: its key is found
+    body.write_bytes(b'\xef\xbb\xbf{"idempotency_key": "x"}\n')
+    (line,) = batch_lines(body)
+    assert (line.offset, line.length, line.idempotency_key) == (3, 24, "x")
 
 
 def test_one_slow_source_does_not_hold_the_rest_of_its_chunk(

@@ -199,3 +199,19 @@ def test_a_real_path_found_before_is_checked_again_when_the_file_is_opened(roots
     with pytest.raises(FetchError) as err:
         fetch_file(config, url, real=outside / "secret.txt")
     assert err.value.code == "media.url_refused"
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 4097, (3 << 20) + 5])
+def test_a_file_is_hashed_whole_and_kept_only_when_small(tmp_path: Path, size: int) -> None:
+    """A small file comes with its bytes (one read of the size it says); a larger one, read in
+    chunks, is hashed whole and not kept. Either way size and digest are the file's."""
+    data = os.urandom(size)
+    (tmp_path / "f.bin").write_bytes(data)
+    url = (tmp_path / "f.bin").as_uri()
+    with fetch_file(_config(tmp_path), url, keep_bytes=4096) as fetched:
+        assert (fetched.size, fetched.sha256) == (size, hashlib.sha256(data).hexdigest())
+        assert fetched.data == (data if size <= 4096 else None)
+    if size:
+        with pytest.raises(FetchError) as err:
+            fetch_file(FetchConfig(local_roots=(tmp_path,), max_bytes=size - 1), url)
+        assert err.value.code == "media.too_large"

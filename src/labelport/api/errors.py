@@ -11,7 +11,7 @@ the compatibility routes bad input is a 400 whose `log.error` already reads well
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -57,8 +57,8 @@ class PayloadTooLarge(LabelportError):
 
 
 class UnsupportedMediaType(LabelportError):
-    """A packet body that is not JSON by its headers: a form or text (what a page of another
-    site can post without asking), or compressed (request bodies are never decompressed: a
+    """A packet (or batch) body that is not JSON (NDJSON) by its headers: a form or text (what a
+    page of another site can post without asking), or compressed (request bodies are never decompressed: a
     gzip bomb stays a few kB)."""
 
     code = "request.unsupported_media_type"
@@ -72,19 +72,48 @@ _STATUS[UnsupportedMediaType] = 415
 def require_json_body(request: Request) -> None:
     """Refuse a packet body whose Content-Type is not JSON (none is read as JSON) or whose
     Content-Encoding is not identity: 415 request.unsupported_media_type."""
+    _require_body(request, "a packet", "application/json", _is_json)
+
+
+# NDJSON goes by several names; a batch of one packet may come as plain JSON.
+_LINES_TYPES = frozenset(
+    {
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/jsonlines",
+        "application/x-jsonlines",
+    }
+)
+
+
+def require_ndjson_body(request: Request) -> None:
+    """`require_json_body` for a batch: NDJSON (or JSON), uncompressed."""
+    _require_body(
+        request, "a batch", "application/x-ndjson", lambda t: t in _LINES_TYPES or _is_json(t)
+    )
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _require_body(
+    request: Request, what: str, expected: str, accepted: Callable[[str], bool]
+) -> None:
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise UnsupportedMediaType(
-            f"Content-Encoding {encoding!r} is not accepted: send the packet uncompressed"
+            f"Content-Encoding {encoding!r} is not accepted: send {what} uncompressed"
         )
     content_type = request.headers.get("content-type")
     if content_type is None:
         return
     media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
+    if not accepted(media_type):
         raise UnsupportedMediaType(
-            f"Content-Type {media_type or content_type!r} is not accepted: a packet is sent as "
-            "application/json"
+            f"Content-Type {media_type or content_type!r} is not accepted: {what} is sent as "
+            f"{expected}"
         )
 
 

@@ -21,7 +21,7 @@ from starlette.background import BackgroundTask
 from labelport import shapes
 from labelport.api import models as m
 from labelport.api.auth import Principal, admin, editor, viewer
-from labelport.api.errors import PayloadTooLarge, require_json_body
+from labelport.api.errors import PayloadTooLarge, require_json_body, require_ndjson_body
 from labelport.errors import Invalid
 from labelport.service import Service
 
@@ -522,6 +522,7 @@ async def post_batch(
     """With `envelope=true` each line is `{"packet": {...}, "counts": {"losses": {...}}}`: the
     packet is the line of the batch, and `counts` (what a converter left out, by kind) is stored
     on that line's import beside what the import counts itself."""
+    require_ndjson_body(request)  # 415 for a form, text or a compressed body
     with await spool_body(request) as body:
         counts: dict[int, dict[str, Any]] | None = None
         if envelope:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from labelport.convert.model import Conversion
+from labelport.format.decode import BOM
 
 T = TypeVar("T")
 _BYTE = re.compile(r"\(byte (\d+)\)")
@@ -17,11 +18,6 @@ _BYTE = re.compile(r"\(byte (\d+)\)")
 
 def line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
-
-
-# Windows tools (Notepad, PowerShell's Out-File, some exporters) start UTF-8 text with a byte
-# order mark; JSON parsers may ignore it (RFC 8259, 8.1), and msgspec would not.
-BOM = b"\xef\xbb\xbf"
 
 
 def without_bom(data: bytes) -> bytes:

@@ -159,6 +159,11 @@ class _ObjJson:
         return node if isinstance(node, dict) else None
 
 
+# Windows tools (Notepad, PowerShell's Out-File, some exporters) start UTF-8 text with a byte
+# order mark; JSON readers may ignore it (RFC 8259, 8.1), and msgspec would not.
+BOM = b"\xef\xbb\xbf"
+
+
 def decode_packet(
     data: bytes | str | msgspec.Raw | mmap.mmap, *, limit: int = DEFAULT_LIMIT
 ) -> tuple[Packet | None, Report]:
@@ -177,6 +182,8 @@ def _decode_packet(
     report = Report(limit=limit)
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
+    if bytes(memoryview(data)[: len(BOM)]) == BOM:  # rare: copied past
+        data = bytes(memoryview(data)[len(BOM) :])
     if _maybe_nul(data):  # rare: read leniently, where every string is looked at
         return _lenient(data, ValueError("a NUL character"), report)
     try:

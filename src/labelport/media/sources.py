@@ -259,36 +259,53 @@ def fetch_file(
     if real is None:
         real = resolve_local(url, config)
     fd = _open_local(real, url, _roots(config))
-    digest = hashlib.sha256()
-    size = 0
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
+    try:
+        info = os.fstat(fd)
         if info.st_size > config.max_bytes:
             raise FetchError(TOO_LARGE, _too_large(url, info.st_size, config.max_bytes))
-        kept: list[bytes] | None = [] if info.st_size <= keep_bytes else None
-        while chunk := f.read(_CHUNK):
-            size += len(chunk)
-            if size > config.max_bytes:
-                raise FetchError(TOO_LARGE, _too_large(url, size, config.max_bytes))
-            digest.update(chunk)
-            if kept is not None and size <= keep_bytes:
-                kept.append(chunk)
-            else:
-                kept = None  # larger than it said (still being written): not kept
+        size, digest, kept = _read_hashed(fd, info.st_size, keep_bytes, config.max_bytes, url)
+    finally:
+        os.close(fd)
     etag, last_modified = _file_version(info)
     name = safe_filename(os.path.basename(_file_path(url)), None)
     return FetchResult(
         path=real,
         size=size,
-        sha256=digest.hexdigest(),
+        sha256=digest,
         content_type=mimetypes.guess_type(name)[0],
         final_url=real.as_uri(),
         filename=name,
         owned=False,
         etag=etag,
         last_modified=last_modified,
-        data=None if kept is None else b"".join(kept),
+        data=kept,
     )
+
+
+def _read_hashed(
+    fd: int, expected: int, keep_bytes: int, max_bytes: int, url: str
+) -> tuple[int, str, bytes | None]:
+    """(size, sha256, the bytes if at most `keep_bytes`) of the open file `fd`, read to its end.
+
+    A file that says it is small is read with one `os.read` of its size: a buffered read of a
+    1 MiB chunk allocated that much for each small file, and the pieces were then joined into
+    a copy. A file larger than it said (still being written) is not kept."""
+    digest = hashlib.sha256()
+    keep = expected <= keep_bytes
+    pieces: list[bytes] = []
+    size = 0
+    want = expected if keep and expected else _CHUNK
+    while chunk := os.read(fd, want):
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(TOO_LARGE, _too_large(url, size, max_bytes))
+        digest.update(chunk)
+        keep = keep and size <= keep_bytes
+        if keep:
+            pieces.append(chunk)
+        want = _CHUNK
+    kept = (pieces[0] if len(pieces) == 1 else b"".join(pieces)) if keep else None
+    return size, digest.hexdigest(), kept
 
 
 def _too_large(url: str, size: int, limit: int) -> str:
