@@ -58,8 +58,8 @@ class PayloadTooLarge(LabelportError):
 
 class UnsupportedMediaType(LabelportError):
     """A packet (or batch) body that is not JSON (NDJSON) by its headers: a form or text (what a
-    page of another site can post without asking), or compressed (request bodies are never decompressed: a
-    gzip bomb stays a few kB)."""
+    page of another site can post without asking), or compressed (request bodies are never
+    decompressed: a gzip bomb stays a few kB)."""
 
     code = "request.unsupported_media_type"
     path = ""
