@@ -17,6 +17,8 @@ import pytest
 from ingest_helpers import Media, Project, box, codes, row_counts
 
 from labelport.errors import Invalid
+from labelport.ingest import batch as batch_module
+from labelport.ingest.batch import BatchJob
 from labelport.service import Service, batch_lines
 
 
@@ -143,6 +145,33 @@ def test_lines_of_many_chunks_and_updates_of_existing_files(
     assert shown["directory_id"] == service.get_directory(project.id)["id"]
 
 
+def test_big_lines_run_a_few_at_a_time_not_a_whole_chunk_at_once(
+    service: Service, project: Project, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk's packets are held in memory together while they run: its lines run in groups of
+    at most `_GROUP_BYTES` of JSON, a bigger line alone, so a chunk of video tracks (tens of MB
+    a line) is never held whole. Each group ends in its own transaction."""
+    packets = [_image(media, idempotency_key=f"k{n}") for n in range(5)]
+    size = max(len(msgspec.json.encode(p)) for p in packets)
+    monkeypatch.setattr(batch_module, "_GROUP_BYTES", 2 * size)
+    runs: list[int] = []
+    run = BatchJob._run
+
+    def counted(job: BatchJob, batch: Any, rows: list[Any], then_claim: Any) -> Any:
+        runs.append(len(rows))
+        return run(job, batch, rows, then_claim)
+
+    monkeypatch.setattr(BatchJob, "_run", counted)
+    done = _run(service, project, _ndjson(packets))
+    assert done["counts"]["success"] == 5 and row_counts(service)["instance"] == 5
+    assert runs == [2, 2, 1]
+    monkeypatch.setattr(batch_module, "_GROUP_BYTES", 1)  # every line larger: each alone
+    runs.clear()
+    more = [_image(media, idempotency_key=f"k{n}") for n in (5, 6)]
+    done = _run(service, project, _ndjson(more))
+    assert runs == [1, 1] and done["counts"]["success"] == 2
+
+
 def test_options_are_checked(service: Service, project: Project) -> None:
     with pytest.raises(Invalid):
         service.submit_batch(project.id, b"", on_error="ignore")
@@ -168,6 +197,12 @@ def test_batch_lines_finds_lines_and_usable_keys(tmp_path: Path) -> None:
     body.write_bytes(b'\xef\xbb\xbf{"idempotency_key": "x"}\n')
     (line,) = batch_lines(body)
     assert (line.offset, line.length, line.idempotency_key) == (3, 24, "x")
+    # a body larger than the pages kept while it is scanned (they are handed back as it goes)
+    line = b'{"idempotency_key": "%d", "instance_list": [' + b"1," * 50_000 + b"1]}\n"
+    body.write_bytes(b"".join(line % n for n in range(200)))
+    lines = batch_lines(body)
+    assert [x.idempotency_key for x in lines] == [str(n) for n in range(200)]
+    assert [x.offset for x in lines] == [sum(len(line % k) for k in range(n)) for n in range(200)]
 
 
 def test_one_slow_source_does_not_hold_the_rest_of_its_chunk(
