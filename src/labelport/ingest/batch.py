@@ -101,7 +101,8 @@ _GROUP_BYTES = 32 << 20
 
 
 def _by_size(rows: list[Import], budget: int) -> list[list[Import]]:
-    """`rows` in runs of consecutive lines of at most `budget` packet bytes (a larger line alone)."""
+    """`rows` in runs of consecutive lines of at most `budget` bytes of packet (a larger line
+    alone)."""
     groups: list[list[Import]] = []
     size = budget
     for row in rows:
