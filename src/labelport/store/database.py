@@ -47,6 +47,20 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
     return engine
 
 
+def load_driver(url: str) -> None:
+    """Import now what an engine for `url` imports on creation: for PostgreSQL, psycopg and
+    SQLAlchemy's dialect for it (~70-100 ms), so that a caller loading its modules with the
+    collector paused (`labelport._gc.kept_for_good`) loads these too. A URL that cannot be
+    read is left for `make_engine` to refuse."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except exc.ArgumentError:
+        return
+    if backend in ("postgresql", "postgres"):
+        import psycopg  # noqa: F401
+        import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
+
+
 def _sqlite_engine(url: Any) -> Engine:
     memory = url.database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {}
