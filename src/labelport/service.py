@@ -845,15 +845,27 @@ class Service:
             self.dispatcher.enqueue(import_id)
 
     def get_batch(
-        self, project_id: int, batch_id: int, *, page: int = 1, per_page: int = 100
+        self,
+        project_id: int,
+        batch_id: int,
+        *,
+        page: int = 1,
+        per_page: int = 100,
+        warned: bool = False,
     ) -> shapes.BatchOut:
-        """The batch, its lines per status, and one page of per-line outcomes (by line)."""
+        """The batch, its lines per status, and one page of per-line outcomes (by line). With
+        `warned`, the page is of the lines whose import has warnings (a shape clamped to the
+        media, say) and no others: what a client that saw every line succeed reads to tell
+        them; a page shorter than `per_page` is the last."""
         batch, counts = self.store.batch_state(batch_id, project_id)
         page, per_page = max(page, 1), min(max(per_page, 0), 1000)
         first = (page - 1) * per_page
         last = min(first + per_page, batch.file_count) - 1
         files: list[shapes.BatchLineOut] = []
-        if last >= first:
+        if warned:
+            rows = self.store.warned_batch_imports(batch.id, per_page, first) if per_page else []
+            files = [_line_outcome(r.batch_line or 0, r, duplicate=False) for r in rows]
+        elif last >= first:
             own = {r.batch_line: r for r in self.store.batch_imports(batch.id, first, last)}
             dups = {
                 int(line): import_id
@@ -1095,6 +1107,7 @@ def _line_outcome(line: int, row: Import, *, duplicate: bool) -> shapes.BatchLin
         "problem_count": row.problem_count or len(problems),
         "problems": problems_out(problems[:20]),
         "warning_count": counts.get("warning_count", len(row.warnings or [])),
+        "warnings": problems_out((row.warnings or [])[:20]),
         "error": row.error,
     }
 

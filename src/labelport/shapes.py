@@ -274,6 +274,7 @@ class BatchLineOut(TypedDict):
     problem_count: int
     problems: list[ProblemOut]  # the first 20
     warning_count: int
+    warnings: list[ProblemOut]  # the first 20
     error: str | None
 
 

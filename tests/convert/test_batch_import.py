@@ -217,12 +217,17 @@ def test_a_batch_of_good_files_is_counted_without_reading_its_pages(
         project = service.create_project("Good")
         target = EmbeddedTarget(service, project["string_id"])
         pages: list[int] = []
+        asked_for_warnings: list[int] = []
         real = target.get_batch
 
-        def get_batch(batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
-            if per_page:
+        def get_batch(
+            batch_id: int, *, page: int = 1, per_page: int = 100, warned: bool = False
+        ) -> dict[str, Any]:
+            if per_page and not warned:
                 pages.append(page)
-            return real(batch_id, page=page, per_page=per_page)
+            if warned:
+                asked_for_warnings.append(page)
+            return real(batch_id, page=page, per_page=per_page, warned=warned)
 
         target.get_batch = get_batch  # type: ignore[method-assign]
         source = coco(tmp_path / "coco", annotations(bad=False))
@@ -232,6 +237,7 @@ def test_a_batch_of_good_files_is_counted_without_reading_its_pages(
         assert dict(outcome.instances_per_label) == {"cat": 5, "dog": 5}
         assert (bar.files, bar.instances) == (5, 10)
         assert pages == []
+        assert asked_for_warnings == [1]  # only the lines with warnings: none here
         stored = service.list_imports(project["id"], per_page=100)[0]
         per_label: dict[str, int] = {}
         for imp in stored:
@@ -243,6 +249,60 @@ def test_a_batch_of_good_files_is_counted_without_reading_its_pages(
         source = coco(tmp_path / "coco", annotations(bad=True, moved=True))
         outcome = run(source, target, ImportOptions(format="coco", create_labels=True))
         assert outcome.files_failed == 1 and pages
+
+
+def clamped() -> list[dict[str, Any]]:
+    out = annotations(bad=False)
+    out[0] = ann(10, 1, [60, 2, 4.5, 10])  # 0.5 px past a.png's right edge: clamped
+    return out
+
+
+CLAMPED = ("shape.clamped", "annotations.json:annotations[id=10] (image a.png) > x_max")
+
+
+def test_a_clamped_box_is_imported_and_said_in_the_summary(database: Any, tmp_path: Path) -> None:
+    """A warning (a box less than a pixel past its image, clamped to it) does not fail the file,
+    but what was stored is not what the source said: the summary says so, with the box's place
+    in the source, on every path a file's outcome comes back by."""
+    data = tmp_path / "data"
+    where = ("--data-dir", data, "--database-url", database.url)
+    source = coco(tmp_path / "coco", clamped())
+    for name in ("Json", "Text"):
+        assert cli("project", "create", name, *where).exit_code == 0
+    args = ("import", source, "--create-labels", *where)
+    as_json = cli(*args, "--project", "json", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    s = summary(as_json)
+    assert counts(s) == (5, 0, 0, 0) and s["problem_count"] == 0
+    assert s["warning_count"] == 1
+    assert [(w["code"], w["path"]) for w in s["warnings"]] == [CLAMPED]
+    as_text = cli(*args, "--project", "text")
+    assert as_text.exit_code == 0, as_text.output
+    assert "1 warning in 1 group" in as_text.output and "shape.clamped" in as_text.output
+    # a batch that is not all good is read page by page: its warnings come with its lines
+    (tmp_path / "coco" / "annotations.json").unlink()
+    mixed = clamped()
+    mixed[4] = ann(30, 3, [60, 2, 20, 10])  # c.png's box far outside: that file fails
+    source = coco(tmp_path / "coco", mixed)
+    assert cli("project", "create", "Mixed", *where).exit_code == 0
+    s = summary(cli(*args, "--project", "mixed", "--json"))
+    assert counts(s) == (4, 0, 0, 1) and s["warning_count"] == 1
+    assert [(w["code"], w["path"]) for w in s["warnings"]] == [CLAMPED]
+
+
+def test_warnings_come_back_from_a_server_too(tmp_path: Path) -> None:
+    source = coco(tmp_path / "coco", clamped())
+    images = source.parent / "images"
+    with Service.open(data_dir=tmp_path / "data", workers=2, media_roots=[images]) as service:
+        keys = make_project(service, "Served warnings")
+        client_id, secret = keys.auth("editor")
+        with threaded_server(_app(service)) as url:
+            target = ServerTarget(
+                url, f"{client_id}:{secret}", keys.string_id, media_is_shared=True
+            )
+            outcome = run_through(target, source, media_dir=images)
+        assert (outcome.files_ok, outcome.warning_count) == (5, 1), outcome.problems
+        assert [(w.code, w.path) for w in outcome.warnings] == [CLAMPED]
 
 
 @pytest.fixture

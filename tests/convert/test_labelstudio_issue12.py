@@ -143,3 +143,7 @@ def test_width_past_100_percent_imports_clamped(service, tmp_path: Path) -> None
     [imp] = service.list_imports(target.project_id)[0]
     warnings = service.get_import(target.project_id, imp["id"])["warnings"]
     assert any(w["code"] == "shape.clamped" for w in warnings), warnings
+    # and the import's summary says so, placed in the source
+    assert outcome.warning_count == len(warnings)
+    assert {w.code for w in outcome.warnings} == {"shape.clamped"}
+    assert all(w.path.startswith(path.name) for w in outcome.warnings), outcome.warnings

@@ -172,6 +172,26 @@ def test_big_lines_run_a_few_at_a_time_not_a_whole_chunk_at_once(
     assert runs == [1, 1] and done["counts"]["success"] == 2
 
 
+def test_the_lines_with_warnings_are_paged_alone(
+    service: Service, project: Project, media: Media
+) -> None:
+    """`warned=True`: a page of the lines whose import has warnings (a box less than a pixel
+    past its 640 px image, clamped), each with its first warnings; the others are not read."""
+    past = media.packet("image.png", "image", instance_list=[box("cat", 600, 2, 640.5, 40)])
+    packets = [_image(media), past, _image(media, "other.png"), past]
+    done = _run(service, project, _ndjson(packets))
+    assert done["status"] == "success"
+    assert [f["warning_count"] for f in done["files"]] == [0, 1, 0, 1]
+    warned = service.get_batch(project.id, done["id"], warned=True)["files"]
+    assert [f["line"] for f in warned] == [1, 3]
+    assert [(w["code"], w["path"]) for w in warned[0]["warnings"]] == [
+        ("shape.clamped", "instance_list/0/x_max")
+    ]
+    second = service.get_batch(project.id, done["id"], warned=True, per_page=1, page=2)
+    assert [f["line"] for f in second["files"]] == [3]
+    assert service.get_batch(project.id, done["id"], warned=True, page=2)["files"] == []
+
+
 def test_options_are_checked(service: Service, project: Project) -> None:
     with pytest.raises(Invalid):
         service.submit_batch(project.id, b"", on_error="ignore")

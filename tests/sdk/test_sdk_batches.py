@@ -108,3 +108,22 @@ def test_batch_options_are_checked(project: labelport.Project) -> None:
     with pytest.raises(LabelportHTTPError) as caught:
         project.import_batch([{"text_data": "x", "original_filename": "x.txt"}], media="linked")
     assert caught.value.status in (400, 422)
+
+
+def test_the_files_with_warnings_are_read_alone(project: labelport.Project, media: Any) -> None:
+    """`batch.warned()` pages through the lines whose import has warnings, and no others: a
+    box 0.5 px past its 128 px image is clamped to it, imported, and said."""
+    project.label_new("cat")
+    past = {**box(x=100), "x_max": 128.5}
+    packets = [packet(media, n, f"w{n}", box()) for n in range(4)]
+    packets[1]["instance_list"] = [past]
+    packets[3]["instance_list"] = [box(), past]
+    batch = project.import_batch(packets).wait(timeout=60)
+    assert batch.status == "success"
+    warned = list(batch.warned(per_page=1))  # one a page: the last page is empty
+    assert [f.line for f in warned] == [1, 3]
+    assert [(w.code, w.path) for w in warned[1].warnings] == [
+        ("shape.clamped", "instance_list/1/x_max")
+    ]
+    assert all(f.warning_count == 1 and f.ok for f in warned)
+    assert all(f.warnings == [] for f in batch.files() if f.line in (0, 2))

@@ -609,8 +609,10 @@ def get_batch(
     svc: Svc,
     page: Page = 1,
     per_page: Annotated[int, Query(ge=0, le=1000)] = 100,
+    warned: Annotated[bool, Query()] = False,
 ) -> shapes.BatchOut:
-    return svc.get_batch(who.project_id, batch_id, page=page, per_page=per_page)
+    """With `warned=true`, `files` pages through the lines whose import has warnings only."""
+    return svc.get_batch(who.project_id, batch_id, page=page, per_page=per_page, warned=warned)
 
 
 Key = Annotated[str, Field(min_length=1, max_length=255)]

@@ -326,6 +326,8 @@ def _summary(outcome: Outcome, console: Console) -> None:
     _losses(outcome.losses, console)
     if outcome.problem_count:
         _problem_groups(outcome, console)
+    if outcome.warning_count:
+        _warning_groups(outcome, console)
     if outcome.stopped:
         console.print(
             "[red]nothing was imported[/red]: fix the problems, or pass --on-error skip_files"
@@ -346,6 +348,25 @@ def _problem_groups(outcome: Outcome, console: Console, limit: int = 50) -> None
         console.print(f"  {line}", markup=False)
     if outcome.problem_count > listed:
         console.print(f"  … and {outcome.problem_count - listed:,} more problems not listed")
+
+
+def _warning_groups(outcome: Outcome, console: Console, limit: int = 50) -> None:
+    """What was imported changed, as the problems are shown: a box clamped to its image is
+    imported, and said here rather than only on its file's import."""
+    from labelport.format.problem_groups import group_lines, group_problems
+
+    groups = group_problems(outcome.warnings)
+    listed = sum(g.count for g in groups)
+    plural = "s" if len(groups) != 1 else ""
+    count = outcome.warning_count
+    console.print(
+        f"[yellow]{count:,} warning{'s' if count != 1 else ''} in {len(groups):,} group{plural}"
+        ": imported, changed as each says[/yellow]"
+    )
+    for line in group_lines(outcome.warnings, limit=limit):
+        console.print(f"  {line}", markup=False)
+    if count > listed:
+        console.print(f"  … and {count - listed:,} more warnings not listed")
 
 
 def _losses(losses: Any, console: Console) -> None:

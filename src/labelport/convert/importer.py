@@ -93,6 +93,10 @@ class Outcome:
     skipped_files: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
+    # what the imports stored with a change the caller should know of (a box clamped to its
+    # media, ...): the files were imported; placed as problems are
+    warnings: list[Problem] = field(default_factory=list)
+    warning_count: int = 0
     stopped: bool = False  # reject: problems found before anything was stored
 
     @property
@@ -119,6 +123,8 @@ class Outcome:
             "source_files_skipped": [{"path": p, "why": w} for p, w in self.skipped_files],
             "problem_count": self.problem_count,
             "problems": [msgspec.structs.asdict(p) for p in self.problems],
+            "warning_count": self.warning_count,
+            "warnings": [msgspec.structs.asdict(p) for p in self.warnings],
             "stopped": self.stopped,
         }
 
@@ -126,6 +132,12 @@ class Outcome:
         self.problem_count += 1
         if len(self.problems) < PROBLEMS_KEPT:
             self.problems.append(problem)
+
+    def warned(self, item: Item, warnings: list[dict[str, Any]], count: int) -> None:
+        """An imported file's warnings: `count` in all, of which `warnings` are listed."""
+        self.warning_count += max(count, len(warnings))
+        for warning in warnings[: max(PROBLEMS_KEPT - len(self.warnings), 0)]:
+            self.warnings.append(_placed(item, Problem(**warning)))
 
 
 class Progress:
@@ -679,6 +691,7 @@ class _Importer:
             data = self.target.wait_batch(batch.id, delay)
             delay = min(delay * 1.5, 0.25)
         if self._all_landed(batch, data):
+            self._warnings_of(batch)
             return
         seen: set[int] = set()
         files, instances = 0, 0
@@ -705,6 +718,22 @@ class _Importer:
         self.progress.advance(
             max(files - batch.files_shown, 0), max(instances - batch.instances_shown, 0)
         )
+
+    def _warnings_of(self, batch: _Batch) -> None:
+        """The warnings of a batch whose every file landed: only the lines that have any are
+        read (most have none), page by page."""
+        page = 1
+        while True:
+            data = self.target.get_batch(batch.id, page=page, per_page=BATCH_PAGE, warned=True)
+            rows = data.get("files") or []
+            for row in rows:
+                line = int(row["line"])
+                if 0 <= line < len(batch.sent) and row.get("status") == "success":
+                    count = int(row.get("warning_count") or 0)
+                    self.outcome.warned(batch.sent[line].item, row.get("warnings") or [], count)
+            if len(rows) < BATCH_PAGE:
+                return
+            page += 1
 
     def _all_landed(self, batch: _Batch, data: dict[str, Any]) -> bool:
         """Count a batch whose every line succeeded without reading its pages: a file imports
@@ -748,6 +777,9 @@ class _Importer:
                     problems = self.target.get(row["import_id"]).get("problems") or problems
                 self._skipped(sent.item, counts, problems)
             instances = counts.get("instances", sent.count)
+            self.outcome.warned(
+                sent.item, row.get("warnings") or [], int(row.get("warning_count") or 0)
+            )
             self._done(sent.item, sent.how, instances, counted=True, advance=False)
             return 1, instances
         if status in ("failed", "rejected"):  # rejected: refused before any fetch
@@ -873,6 +905,8 @@ class _Importer:
         self.outcome.instances_per_label.update(counts.get("instances_per_label") or {})
         if counts.get("instances_skipped"):
             self._skipped(item, counts, imp.get("problems") or [])
+        warnings = imp.get("warnings") or []
+        self.outcome.warned(item, warnings, int(imp.get("warning_count") or len(warnings)))
         self._done(item, how, counts.get("instances", count), counted=True)
 
     def drain(self) -> None:

@@ -60,7 +60,9 @@ class Target(Protocol):
         on_error: str = "reject",
         media: str = "copy",
     ) -> dict[str, Any]: ...
-    def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]: ...
+    def get_batch(
+        self, batch_id: int, *, page: int = 1, per_page: int = 100, warned: bool = False
+    ) -> dict[str, Any]: ...
     def wait_batch(self, batch_id: int, timeout: float) -> dict[str, Any]: ...
 
 
@@ -242,10 +244,14 @@ class EmbeddedTarget:
             )
         )
 
-    def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
+    def get_batch(
+        self, batch_id: int, *, page: int = 1, per_page: int = 100, warned: bool = False
+    ) -> dict[str, Any]:
         self._jobs_seen = self.service.dispatcher.jobs_ended  # first: an end after it is news
         return _plain(
-            self.service.get_batch(self.project_id, batch_id, page=page, per_page=per_page)
+            self.service.get_batch(
+                self.project_id, batch_id, page=page, per_page=per_page, warned=warned
+            )
         )
 
     def wait_batch(self, batch_id: int, timeout: float) -> dict[str, Any]:
@@ -398,8 +404,10 @@ class ServerTarget:
             raise
         return batch.data
 
-    def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
-        return self.sdk.get_batch(batch_id, page=page, per_page=per_page).data
+    def get_batch(
+        self, batch_id: int, *, page: int = 1, per_page: int = 100, warned: bool = False
+    ) -> dict[str, Any]:
+        return self.sdk.get_batch(batch_id, page=page, per_page=per_page, warned=warned).data
 
     def wait_batch(self, batch_id: int, timeout: float) -> dict[str, Any]:
         time.sleep(timeout)

@@ -179,6 +179,9 @@ class BatchFile:
         self.counts: dict[str, Any] = data.get("counts") or {}
         self.problems = [Problem.from_dict(p) for p in data.get("problems") or []]
         self.problem_count: int = int(data.get("problem_count") or len(self.problems))
+        # what the import changed of what was sent (a box clamped to its image), first 20
+        self.warnings = [Problem.from_dict(p) for p in data.get("warnings") or []]
+        self.warning_count: int = int(data.get("warning_count") or len(self.warnings))
         self.error: str | None = data.get("error")
 
     @property
@@ -257,6 +260,19 @@ class BatchImport:
     def failed(self) -> list[BatchFile]:
         """The files that failed, in the job or refused before it (`rejected`)."""
         return [f for f in self.files() if f.status in ("failed", "rejected")]
+
+    def warned(self, per_page: int = 500) -> Iterator[BatchFile]:
+        """The files whose import has warnings (imported, with a change each warning says), in
+        line order; only those are fetched."""
+        page = 1
+        while True:
+            params = {"page": page, "per_page": per_page, "warned": "true"}
+            rows = self._project._get(f"/batches/{self.id}", params=params).get("files") or []
+            for row in rows:
+                yield BatchFile(row)
+            if len(rows) < per_page:
+                return
+            page += 1
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in self.counts.items() if v)
@@ -810,9 +826,14 @@ class Project:
         )
         return BatchImport(self, data)
 
-    def get_batch(self, batch_id: int, *, page: int = 1, per_page: int = 1) -> BatchImport:
-        """A batch as it is now; `.data["files"]` holds page `page` of its files."""
-        params = {"page": page, "per_page": per_page}
+    def get_batch(
+        self, batch_id: int, *, page: int = 1, per_page: int = 1, warned: bool = False
+    ) -> BatchImport:
+        """A batch as it is now; `.data["files"]` holds page `page` of its files (with
+        `warned`, of those whose import has warnings)."""
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if warned:
+            params["warned"] = "true"
         return BatchImport(self, self._get(f"/batches/{batch_id}", params=params))
 
     def batches(self, page: int = 1, per_page: int = 50) -> list[BatchImport]:

@@ -193,6 +193,19 @@ class BatchesMixin(StoreBase):
         with self._read() as conn:
             return [from_row(Import, r) for r in conn.execute(q)]
 
+    def warned_batch_imports(self, batch_id: int, limit: int, offset: int = 0) -> list[Import]:
+        """The batch's imports that have warnings, by line: `limit` of them from `offset`."""
+        i = t.import_
+        q = (
+            select(i)
+            .where(i.c.batch_id == batch_id, i.c.warnings.is_not(None), i.c.warnings != [])
+            .order_by(i.c.batch_line)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._read() as conn:
+            return [from_row(Import, r) for r in conn.execute(q)]
+
     def batch_chunk_heads(self, batch_id: int, chunk: int) -> list[int]:
         """The import of the first line of each chunk of `chunk` lines that has any import."""
         i = t.import_
