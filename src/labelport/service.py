@@ -59,7 +59,12 @@ from labelport.shapes import problem_dicts, problems_out, record_keys
 from labelport.store import Store
 from labelport.store.batches import BatchLine
 from labelport.store.records import AttributeGroup, Batch, File, Import, Instance, Label
-from labelport.store.tables import BATCH_TERMINAL_STATUSES, ON_ERROR, TERMINAL_STATUSES
+from labelport.store.tables import (
+    BATCH_TERMINAL_STATUSES,
+    ON_ERROR,
+    SOURCE_CHARS,
+    TERMINAL_STATUSES,
+)
 
 log = logging.getLogger(__name__)
 _Shape = TypeVar("_Shape")
@@ -811,6 +816,7 @@ class Service:
             raise Invalid(f"on_error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
         if media not in MEDIA_MODES:
             raise Invalid(f"media must be one of {', '.join(MEDIA_MODES)}, not {media!r}")
+        _storable("a batch's source", source, limit=SOURCE_CHARS)
         self.store.get_project(project_id)
         key = f"batches/{uuid.uuid4().hex}.ndjson"
         if isinstance(packets, bytes):
@@ -826,9 +832,13 @@ class Service:
             body = _NdjsonBody(packets)
             self.blobs.put_stream(key, cast(BinaryIO, body))
             lines = body.lines
-        batch = self.store.create_batch(
-            project_id, lines, on_error=on_error, media=media, source=source, body_blob_key=key
-        )
+        try:
+            batch = self.store.create_batch(
+                project_id, lines, on_error=on_error, media=media, source=source, body_blob_key=key
+            )
+        except BaseException:  # no batch holds the body: it is not kept either
+            self.blobs.delete(key)
+            raise
         if import_counts:
             self.store.set_batch_import_counts(batch.id, dict(import_counts))
         self._enqueue_batch(batch)

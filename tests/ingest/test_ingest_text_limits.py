@@ -219,6 +219,8 @@ NAMED = {
     "added option": lambda s, p: s.add_attribute_option(
         p, s.create_attribute_group(p, name="h", kind="select")["id"], NUL
     ),
+    "batch source": lambda s, p: s.submit_batch(p, b"{}\n", source=NUL),
+    "batch source, long": lambda s, p: s.submit_batch(p, b"{}\n", source="s" * 33),
 }
 
 
@@ -230,3 +232,18 @@ def test_names_that_cannot_be_stored_are_refused_before_the_database(
 
     with pytest.raises(Invalid):
         NAMED[what](project.service, project.id)
+    assert blobs(project.service) == []  # a batch refused keeps no body
+
+
+@pytest.mark.parametrize("value", [NUL, BAD])
+def test_no_text_the_database_cannot_take_reaches_it(project: Project, value: str) -> None:
+    """Whatever a caller's text is used for (here a filter of the imports listed), one with a
+    NUL or a lone surrogate is refused as invalid (HTTP 400) before the database sees it: on
+    PostgreSQL the driver's DataError was an internal error (500)."""
+    from labelport.errors import Invalid
+
+    with pytest.raises(Invalid, match="NUL character"):
+        project.service.list_imports(project.id, status=value)
+    with pytest.raises(Invalid):
+        project.service.find_imports(project.id, keys=[value], stems=[])
+    assert project.service.list_imports(project.id) == ([], 0)  # the store still answers

@@ -24,6 +24,7 @@ from labelport.api.auth import Principal, admin, editor, viewer
 from labelport.api.errors import PayloadTooLarge, require_json_body, require_ndjson_body
 from labelport.errors import Invalid
 from labelport.service import Service
+from labelport.store.tables import SOURCE_CHARS
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": m.ErrorOut, "description": text}
@@ -516,7 +517,7 @@ async def post_batch(
     svc: Svc,
     on_error: Annotated[Literal["reject", "skip_instances"], Query()] = "reject",
     media: Annotated[Literal["copy", "reference"], Query()] = "copy",
-    source: Annotated[str, Query(min_length=1, max_length=32)] = "api",
+    source: Annotated[str, Query(min_length=1, max_length=SOURCE_CHARS)] = "api",
     envelope: Annotated[bool, Query()] = False,
 ) -> Any:
     """With `envelope=true` each line is `{"packet": {...}, "counts": {"losses": {...}}}`: the

@@ -17,6 +17,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
+from labelport.format.problems import is_text
+from labelport.store.errors import Invalid
 from labelport.store.tables import add_dialect_options
 
 if TYPE_CHECKING:
@@ -44,7 +46,31 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
     else:
         raise ValueError(f"unsupported database URL {url!r}: use sqlite:///... or postgresql://...")
     add_dialect_options(engine.dialect.name)
+    event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
     return engine
+
+
+def _refuse_unstorable_text(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """No text that PostgreSQL cannot store (a NUL) or no driver can send (a lone surrogate)
+    reaches the database: its caller is told the value is invalid (an HTTP 400), where the
+    driver's error was an internal one (500). The API checks its fields where they come in; this
+    holds for any it does not, on both databases alike (a few us a statement)."""
+    for row in parameters if executemany else (parameters,):
+        if isinstance(row, dict):
+            row = row.values()
+        elif not isinstance(row, (list, tuple)):
+            row = (row,)
+        for value in row:
+            # an array parameter (PostgreSQL's unnest of keys, say) is looked into too
+            if (type(value) is str and not is_text(value)) or (
+                type(value) is list and not all(is_text(v) for v in value if type(v) is str)
+            ):
+                raise Invalid(
+                    "a text value cannot hold a NUL character (\\u0000) or a lone UTF-16 "
+                    "surrogate (\\ud800-\\udfff without its pair)"
+                )
 
 
 def load_driver(url: str) -> None:

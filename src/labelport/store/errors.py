@@ -25,3 +25,10 @@ class Conflict(StoreError, errors.Conflict):
 
     def __init__(self, message: str) -> None:
         errors.Conflict.__init__(self, message)
+
+
+class Invalid(StoreError, errors.Invalid):
+    """A value no database can store (a text with a NUL character, say)."""
+
+    def __init__(self, message: str) -> None:
+        errors.Invalid.__init__(self, message)

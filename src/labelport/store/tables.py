@@ -88,6 +88,9 @@ def _fk(target: str, ondelete: str = "CASCADE") -> ForeignKey:
     return ForeignKey(target, ondelete=ondelete)
 
 
+# What sent an import or a batch ("api", "labelport import", a caller's own word).
+SOURCE_CHARS = 32
+
 project = Table(
     "project",
     metadata,
@@ -236,7 +239,7 @@ batch = Table(
     Column("status", String(16), nullable=False),
     Column("on_error", String(32), nullable=False),
     Column("media", String(16), nullable=False),
-    Column("source", String(32)),
+    Column("source", String(SOURCE_CHARS)),
     Column("file_count", Integer, nullable=False),
     Column("body_blob_key", Text),
     # {line: import id} of lines whose idempotency key an earlier import already had
@@ -257,7 +260,7 @@ import_ = Table(
     Column("project_id", ID, _fk("project.id"), nullable=False),
     Column("file_id", ID, _fk("file.id", "SET NULL"), index=True),
     Column("directory_id", ID, _fk("directory.id", "SET NULL")),
-    Column("source", String(32)),
+    Column("source", String(SOURCE_CHARS)),
     Column("media_type", String(32)),
     Column("mode", String(32), nullable=False, default="create"),
     Column("status", String(16), nullable=False, default="queued"),
