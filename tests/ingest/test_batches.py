@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -143,6 +144,24 @@ def test_lines_of_many_chunks_and_updates_of_existing_files(
         file_id,
     )
     assert shown["directory_id"] == service.get_directory(project.id)["id"]
+
+
+@pytest.mark.parametrize(
+    ("lengths", "groups"),
+    [
+        ([], []),
+        ([0], [[0]]),
+        ([None, 5], [[None, 5]]),
+        ([4, 4, 4], [[4, 4], [4]]),
+        ([20, 1, 1], [[20], [1, 1]]),  # a line larger than the budget runs alone
+        ([1, 20, 1], [[1], [20], [1]]),
+        ([8, 0, 0, 1], [[8, 0, 0], [1]]),
+    ],
+)
+def test_lines_are_grouped_by_bytes(lengths: list[Any], groups: list[list[Any]]) -> None:
+    rows = [SimpleNamespace(packet_length=n) for n in lengths]
+    got = batch_module._by_size(rows, 8)  # type: ignore[arg-type]
+    assert [[r.packet_length for r in g] for g in got] == groups
 
 
 def test_big_lines_run_a_few_at_a_time_not_a_whole_chunk_at_once(

@@ -104,10 +104,10 @@ def _by_size(rows: list[Import], budget: int) -> list[list[Import]]:
     """`rows` in runs of consecutive lines of at most `budget` bytes of packet (a larger line
     alone)."""
     groups: list[list[Import]] = []
-    size = budget
+    size = 0
     for row in rows:
         length = row.packet_length or 0
-        if size + length > budget:
+        if not groups or size + length > budget:
             groups.append([])
             size = 0
         groups[-1].append(row)
