@@ -290,21 +290,6 @@ def test_a_clamped_box_is_imported_and_said_in_the_summary(database: Any, tmp_pa
     assert [(w["code"], w["path"]) for w in s["warnings"]] == [CLAMPED]
 
 
-def test_warnings_come_back_from_a_server_too(tmp_path: Path) -> None:
-    source = coco(tmp_path / "coco", clamped())
-    images = source.parent / "images"
-    with Service.open(data_dir=tmp_path / "data", workers=2, media_roots=[images]) as service:
-        keys = make_project(service, "Served warnings")
-        client_id, secret = keys.auth("editor")
-        with threaded_server(_app(service)) as url:
-            target = ServerTarget(
-                url, f"{client_id}:{secret}", keys.string_id, media_is_shared=True
-            )
-            outcome = run_through(target, source, media_dir=images)
-        assert (outcome.files_ok, outcome.warning_count) == (5, 1), outcome.problems
-        assert [(w.code, w.path) for w in outcome.warnings] == [CLAMPED]
-
-
 @pytest.fixture
 def media_server(tmp_path: Path) -> Iterator[Any]:
     source = coco(tmp_path / "coco", annotations())
@@ -341,7 +326,7 @@ def test_server_mode_with_media_urls_sends_batches(tmp_path: Path, media_server:
 
 
 def test_server_mode_with_shared_local_media(tmp_path: Path) -> None:
-    source = coco(tmp_path / "coco", annotations(bad=False))
+    source = coco(tmp_path / "coco", clamped())  # a.png's first box clamped: a warning
     images = source.parent / "images"
     with Service.open(data_dir=tmp_path / "data", workers=2, media_roots=[images]) as service:
         keys = make_project(service, "Shared media")
@@ -352,6 +337,8 @@ def test_server_mode_with_shared_local_media(tmp_path: Path) -> None:
             )
             outcome = run_through(target, source, media_dir=images)
             assert (outcome.files_ok, outcome.files_failed) == (5, 0), outcome.problems
+        # the warning comes back from the server too, placed in the source
+        assert [(w.code, w.path) for w in outcome.warnings] == [CLAMPED]
         ids = batch_ids(service, keys.id)
         assert len(ids) == 5 and None not in ids and len(set(ids)) == 1
         files, _ = service.list_files(keys.id)
