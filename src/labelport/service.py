@@ -1200,13 +1200,9 @@ def _batch_line(chunk: bytes, start: int) -> BatchLine | None:
 
 
 def _storable_key(key: str) -> bool:
-    if len(key) > 255:
-        return False
-    try:
-        key.encode()
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
+    """A line's key the import table can hold (its own checks say what is wrong with another:
+    too long, a lone surrogate, a NUL, which PostgreSQL refused for the whole batch)."""
+    return len(key) <= 255 and is_text(key)
 
 
 class _Envelope(msgspec.Struct):

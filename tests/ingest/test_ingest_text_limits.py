@@ -185,6 +185,7 @@ def test_a_batch_line_with_an_unusable_key_fails_with_its_problem(
         as_bytes({**good, "idempotency_key": BAD}),
         as_bytes({**good, "instance_list": [box(LONG, 1, 1, 5, 5)]}),
         as_bytes({**good, "idempotency_key": "fine"}),
+        as_bytes({**good, "idempotency_key": NUL}),  # PostgreSQL refused the whole batch
     ]
     batch = service.submit_batch(project.id, b"\n".join(lines) + b"\n", on_error=on_error)
     service.wait_batch(project.id, batch["id"], timeout=60)
@@ -197,6 +198,7 @@ def test_a_batch_line_with_an_unusable_key_fails_with_its_problem(
     assert ("value.too_long", "idempotency_key") in problems[0]
     assert ("value.invalid_text", "idempotency_key") in problems[1]
     assert ("value.too_long", "instance_list/0/name") in problems[2]
+    assert status[4] == "rejected" and ("value.invalid_text", "idempotency_key") in problems[4]
     assert LONG not in {label["name"] for label in service.list_labels(project.id)}
 
 
