@@ -70,7 +70,9 @@ def json_rows(
     Each value is bound as its column binds it, then taken out as text and cast to the column's
     type by the server. An executemany is a round trip a row; one array parameter per column is
     dumped by psycopg in Python, value by value (a JSON text column's every value escaped with a
-    regex): ~2/3 of an UPDATE of a chunk's imports went there."""
+    regex): ~2/3 of an UPDATE of a chunk's imports went there. The document is read as jsonb,
+    parsed once: as json, each `->>` parsed its row again (2,560 imports ended in 10 UPDATEs of
+    11 columns: 99 ms of the server's time as json, 49 ms as jsonb)."""
     compile_type = conn.dialect.type_compiler_instance.process
     binds = [table.c[name].type.bind_processor(conn.dialect) for name in columns]
     bound = [
@@ -84,7 +86,7 @@ def json_rows(
     )
     return (
         f"SELECT {fields}, e_n AS row_order"
-        " FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS e_rows(e, e_n)",
+        " FROM jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS e_rows(e, e_n)",
         document,
     )
 
