@@ -33,6 +33,7 @@ from labelport.errors import Invalid, NotFound, Rejected
 from labelport.format import problem_groups
 from labelport.format.decode import BOM
 from labelport.format.instances import TEXT_MAX
+from labelport.format.media_info import guess_media_type
 from labelport.format.problems import is_text
 from labelport.ingest import envelope
 from labelport.ingest.batch import BatchJob
@@ -1340,21 +1341,3 @@ def public_instance(
     return cast(
         shapes.InstanceOut, {**out, **geometry, "attribute_groups": shown["attribute_groups"]}
     )
-
-
-_MEDIA_BY_EXTENSION = {
-    "image": {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"},
-    "video": {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"},
-    "audio": {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac"},
-    "text": {".txt", ".md"},
-    "point_cloud": {".pcd", ".ply"},
-    "geo": {".geojson", ".geotiff"},
-}
-
-
-def guess_media_type(filename: str) -> str | None:
-    suffix = Path(filename).suffix.lower()
-    for media_type, suffixes in _MEDIA_BY_EXTENSION.items():
-        if suffix in suffixes:
-            return media_type
-    return None

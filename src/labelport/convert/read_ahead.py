@@ -33,6 +33,7 @@ from labelport.convert.importer import (
     read_records,
 )
 from labelport.convert.model import Conversion
+from labelport.format.media_info import MEDIA_SUFFIXES
 from labelport.ingest.process_runner import can_fork
 
 _TOO_LARGE = 3  # the child's exit code for a source over KEEP_INSTANCES
@@ -41,10 +42,10 @@ _TOO_LARGE = 3  # the child's exit code for a source over KEEP_INSTANCES
 # Media files in a source folder do not count; a folder of more files than this is large too.
 READ_AHEAD_BYTES = 32 << 20
 READ_AHEAD_FILES = 10_000
-_MEDIA_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".mp4", ".mov",
-     ".avi", ".mkv", ".webm", ".wav", ".mp3", ".flac", ".ogg", ".pcd", ".ply"}
-)  # fmt: skip
+# Not text or geo: their suffixes (.txt, .geojson) are annotations' too (YOLO's labels).
+_MEDIA_SUFFIXES = frozenset().union(
+    *(MEDIA_SUFFIXES[kind] for kind in ("image", "video", "audio", "point_cloud"))
+)
 
 
 @dataclass
@@ -133,13 +134,17 @@ def _child(path: Path, options: ImportOptions, spool: IO[bytes]) -> None:
 
 
 def _read(path: Path, options: ImportOptions) -> Read | None:
+    """The source read whole; None when it is too large to hold. Media its reader wrote goes
+    unless the records that name it are handed over."""
     conv = Conversion(media_dir=options.media_dir)
+    read = None
     try:
-        return _read_into(conv, path, options)
-    except BaseException:
-        for folder in conv.made_media:
-            _remove(folder)
-        raise
+        read = _read_into(conv, path, options)
+    finally:
+        if read is None:
+            for folder in conv.made_media:
+                _remove(folder)
+    return read
 
 
 def _read_into(conv: Conversion, path: Path, options: ImportOptions) -> Read | None:
@@ -152,8 +157,6 @@ def _read_into(conv: Conversion, path: Path, options: ImportOptions) -> Read | N
         else:
             instances += record.item.instance_count()
         if instances > KEEP_INSTANCES or items > KEEP_INSTANCES:
-            for folder in conv.made_media:
-                _remove(folder)
             return None
         records.append(record)
     return Read(conv, records)

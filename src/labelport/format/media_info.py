@@ -5,7 +5,27 @@ Filled by `labelport.media` probing.
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 import msgspec
+
+# A media type's usual file suffixes: what an upload's name says it is when nothing else does.
+MEDIA_SUFFIXES: dict[str, frozenset[str]] = {
+    "image": frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}),
+    "video": frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}),
+    "audio": frozenset({".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac"}),
+    "text": frozenset({".txt", ".md"}),
+    "point_cloud": frozenset({".pcd", ".ply"}),
+    "geo": frozenset({".geojson", ".geotiff"}),
+}
+
+
+def guess_media_type(filename: str) -> str | None:
+    suffix = PurePath(filename).suffix.lower()
+    for media_type, suffixes in MEDIA_SUFFIXES.items():
+        if suffix in suffixes:
+            return media_type
+    return None
 
 
 class MediaInfo(msgspec.Struct, kw_only=True):
