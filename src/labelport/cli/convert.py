@@ -335,38 +335,43 @@ def _summary(outcome: Outcome, console: Console) -> None:
         )
 
 
-def _problem_groups(outcome: Outcome, console: Console, limit: int = 50) -> None:
+def _problem_groups(outcome: Outcome, console: Console) -> None:
     """The problems grouped by code and message, one line each with its count and a few places
     (162 rows of one missing label are one line); `--json` lists every one."""
-    from labelport.format.problem_groups import group_lines, group_problems
-
-    groups = group_problems(outcome.problems)
-    listed = sum(g.count for g in groups)
-    plural = "s" if len(groups) != 1 else ""
-    console.print(f"[red]{outcome.problem_count:,} problems in {len(groups):,} group{plural}[/red]")
-    for line in group_lines(outcome.problems, limit=limit):
-        console.print(f"  {line}", markup=False)
-    if outcome.problem_count > listed:
-        console.print(f"  … and {outcome.problem_count - listed:,} more problems not listed")
+    heading = f"{outcome.problem_count:,} problems"
+    _grouped(outcome.problems, outcome.problem_count, heading, "problems", "red", console)
 
 
-def _warning_groups(outcome: Outcome, console: Console, limit: int = 50) -> None:
-    """What was imported changed, as the problems are shown: a box clamped to its image is
+def _warning_groups(outcome: Outcome, console: Console) -> None:
+    """What was imported changed, shown as the problems are: a box clamped to its image is
     imported, and said here rather than only on its file's import."""
+    count = outcome.warning_count
+    heading = f"{count:,} warning{'s' if count != 1 else ''}"
+    note = ": imported, changed as each says"
+    _grouped(outcome.warnings, count, heading, "warnings", "yellow", console, note)
+
+
+def _grouped(
+    listed: list[Any],
+    count: int,
+    heading: str,
+    noun: str,
+    style: str,
+    console: Console,
+    note: str = "",
+    limit: int = 50,
+) -> None:
+    """`listed` (of `count` in all) grouped by code and message, a line a group."""
     from labelport.format.problem_groups import group_lines, group_problems
 
-    groups = group_problems(outcome.warnings)
-    listed = sum(g.count for g in groups)
+    groups = group_problems(listed)
+    shown = sum(g.count for g in groups)
     plural = "s" if len(groups) != 1 else ""
-    count = outcome.warning_count
-    console.print(
-        f"[yellow]{count:,} warning{'s' if count != 1 else ''} in {len(groups):,} group{plural}"
-        ": imported, changed as each says[/yellow]"
-    )
-    for line in group_lines(outcome.warnings, limit=limit):
+    console.print(f"[{style}]{heading} in {len(groups):,} group{plural}{note}[/{style}]")
+    for line in group_lines(listed, limit=limit):
         console.print(f"  {line}", markup=False)
-    if count > listed:
-        console.print(f"  … and {count - listed:,} more warnings not listed")
+    if count > shown:
+        console.print(f"  … and {count - shown:,} more {noun} not listed")
 
 
 def _losses(losses: Any, console: Console) -> None:

@@ -133,9 +133,11 @@ class Outcome:
         if len(self.problems) < PROBLEMS_KEPT:
             self.problems.append(problem)
 
-    def warned(self, item: Item, warnings: list[dict[str, Any]], count: int) -> None:
-        """An imported file's warnings: `count` in all, of which `warnings` are listed."""
-        self.warning_count += max(count, len(warnings))
+    def warned(self, item: Item, imported: dict[str, Any]) -> None:
+        """The warnings of `item`'s import (an import, or a batch line's outcome: each says
+        `warning_count` and lists the first `warnings`), placed in the source."""
+        warnings = imported.get("warnings") or []
+        self.warning_count += max(int(imported.get("warning_count") or 0), len(warnings))
         for warning in warnings[: max(PROBLEMS_KEPT - len(self.warnings), 0)]:
             self.warnings.append(_placed(item, Problem(**warning)))
 
@@ -729,8 +731,7 @@ class _Importer:
             for row in rows:
                 line = int(row["line"])
                 if 0 <= line < len(batch.sent) and row.get("status") == "success":
-                    count = int(row.get("warning_count") or 0)
-                    self.outcome.warned(batch.sent[line].item, row.get("warnings") or [], count)
+                    self.outcome.warned(batch.sent[line].item, row)
             if len(rows) < BATCH_PAGE:
                 return
             page += 1
@@ -777,9 +778,7 @@ class _Importer:
                     problems = self.target.get(row["import_id"]).get("problems") or problems
                 self._skipped(sent.item, counts, problems)
             instances = counts.get("instances", sent.count)
-            self.outcome.warned(
-                sent.item, row.get("warnings") or [], int(row.get("warning_count") or 0)
-            )
+            self.outcome.warned(sent.item, row)
             self._done(sent.item, sent.how, instances, counted=True, advance=False)
             return 1, instances
         if status in ("failed", "rejected"):  # rejected: refused before any fetch
@@ -905,8 +904,7 @@ class _Importer:
         self.outcome.instances_per_label.update(counts.get("instances_per_label") or {})
         if counts.get("instances_skipped"):
             self._skipped(item, counts, imp.get("problems") or [])
-        warnings = imp.get("warnings") or []
-        self.outcome.warned(item, warnings, int(imp.get("warning_count") or len(warnings)))
+        self.outcome.warned(item, imp)
         self._done(item, how, counts.get("instances", count), counted=True)
 
     def drain(self) -> None:
