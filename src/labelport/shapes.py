@@ -292,7 +292,7 @@ class BatchRow(TypedDict):
 
 
 class BatchOut(BatchRow):
-    counts: dict[str, int]  # lines per import status, and `duplicate`
+    counts: dict[str, int]  # lines per import status, `duplicate` and `warned`
     percent: float
     files: list[BatchLineOut]  # one page of per-line outcomes ([] in a list of batches)
     files_total: int

@@ -18,6 +18,7 @@ from test_batch_import import annotations, coco
 
 from labelport.convert import read_ahead
 from labelport.convert.importer import (
+    FIRST_BATCH,
     ImportOptions,
     Prepared,
     Unprepared,
@@ -28,12 +29,13 @@ from labelport.convert.model import Conversion
 from labelport.convert.read_ahead import ReadAhead
 from labelport.convert.targets import EmbeddedTarget
 from labelport.service import Service
+from media_factory import make_png
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def options(**kw: Any) -> ImportOptions:
-    return ImportOptions(format="coco", create_labels=True, **kw)
+    return ImportOptions(**{"format": "coco", "create_labels": True, **kw})
 
 
 def test_the_child_reads_what_this_process_reads(tmp_path: Path) -> None:
@@ -42,8 +44,10 @@ def test_the_child_reads_what_this_process_reads(tmp_path: Path) -> None:
     read = ahead.result()
     assert read is not None
     here = list(read_records(source, options(), Conversion(), "coco"))
-    assert len(read.records) == len(here) == 5
-    for got, want in zip(read.records, here, strict=True):
+    records = list(read.records)
+    assert read.count == len(records) == len(here) == 5
+    assert read.all_prepared and read.label_names == {"cat", "dog"}
+    for got, want in zip(records, here, strict=True):
         assert isinstance(got, Prepared) and isinstance(want, Prepared)
         # the same packet under the same key: a later run finds it unchanged either way
         assert (got.head, got.fields, got.digest, got.key) == (
@@ -68,6 +72,7 @@ def test_items_the_importer_decides_itself_come_whole(tmp_path: Path) -> None:
     (source.parent / "images" / "b.png").unlink()
     read = ReadAhead.fork(source, options()).result()
     assert read is not None
+    assert not read.all_prepared  # the command goes through every record first
     whole = [r for r in read.records if isinstance(r, Unprepared)]
     assert [r.item.name for r in whole] == ["a.png", "b.png"]
     assert [len(r.item.instances or ()) for r in whole] == [2, 2]
@@ -98,6 +103,55 @@ def test_an_import_read_ahead_is_the_import_read_here(tmp_path: Path) -> None:
     alone = _import(tmp_path, "here", None)
     assert with_child == alone
     assert with_child[0]["files_ok"] == 4 and with_child[0]["files_failed"] == 1
+
+
+def test_records_come_in_pieces_in_their_order(tmp_path: Path) -> None:
+    """The spool holds a first piece of FIRST_BATCH records, then pieces of _PIECE: taken one
+    piece at a time, they are every record, in the source's order."""
+    images = FIRST_BATCH + read_ahead._PIECE + 3
+    root = tmp_path / "many"
+    (root / "images").mkdir(parents=True)
+    make_png(root / "images" / "0.png", 8, 8)
+    doc = {
+        "images": [
+            {"id": n, "file_name": f"{n}.png", "width": 8, "height": 8} for n in range(images)
+        ],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [
+            {"id": n, "image_id": n, "category_id": 1, "bbox": [1, 1, 2, 2]} for n in range(images)
+        ],
+    }
+    source = root / "annotations.json"
+    source.write_text(json.dumps(doc))
+    for n in range(1, images):
+        os.link(root / "images" / "0.png", root / "images" / f"{n}.png")
+    read = ReadAhead.fork(source, options()).result()
+    assert read is not None and read.count == images
+    names = [r.item.name for r in read.records]
+    assert names == [f"{n}.png" for n in range(images)]
+    assert images - FIRST_BATCH > read_ahead._PIECE  # three pieces, the last a short one
+
+
+def test_unknown_labels_are_found_as_without_the_child(tmp_path: Path) -> None:
+    """Without --create-labels, a label the project lacks stops the import before anything
+    is stored, each instance named, whether the source was read ahead or here."""
+    source = coco(tmp_path / "coco", annotations())
+    images = source.parent / "images"
+    outcomes = []
+    for name, ahead in (
+        ("ahead", ReadAhead.fork(source, options(create_labels=False))),
+        ("here", None),
+    ):
+        with Service.open(data_dir=tmp_path / name, workers=1, media_roots=[images]) as service:
+            project = service.create_project("Labels")
+            service.create_labels(project["id"], ["cat"])
+            target = EmbeddedTarget(service, project["string_id"])
+            outcome = run(source, target, options(create_labels=False), None, ahead)
+            assert service.list_imports(project["id"])[0] == []
+        outcomes.append(outcome.to_dict())
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0]["stopped"] and outcomes[0]["problems"]
+    assert {p["code"] for p in outcomes[0]["problems"]} == {"label.unknown"}
 
 
 @pytest.mark.parametrize("how", ["reader fails", "too large"])

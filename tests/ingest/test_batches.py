@@ -201,6 +201,8 @@ def test_the_lines_with_warnings_are_paged_alone(
     done = _run(service, project, _ndjson(packets))
     assert done["status"] == "success"
     assert [f["warning_count"] for f in done["files"]] == [0, 1, 0, 1]
+    # counted with the lines, so that a client sees whether there are any to read
+    assert done["counts"] == {"success": 4, "duplicate": 0, "warned": 2}
     warned = service.get_batch(project.id, done["id"], warned=True)["files"]
     assert [f["line"] for f in warned] == [1, 3]
     assert [(w["code"], w["path"]) for w in warned[0]["warnings"]] == [

@@ -216,21 +216,22 @@ def test_two_chunks_ending_at_once_end_their_batch(store: Store) -> None:
 def test_a_reader_sees_a_batch_and_its_lines_as_of_one_moment(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A claim committing between the reader's look at the batch and its look at the lines must
-    not make the two disagree: the reader would take the write lock to set the status that the
-    claim had just set."""
+    """A claim committing while the reader reads must not make the batch and its lines
+    disagree: the reader would take the write lock to set the status that the claim had just
+    set. (Both are one statement; the claim commits right after it, before the reader's
+    transaction ends.)"""
     from labelport.store import batches
 
     _, batch_id = _batch(store, 2)
-    real = batches._line_statuses
+    real = batches._duplicate_statuses
 
     def claimed_in_between(conn: Any, batch: Any) -> Any:
         store.claim_next_imports("w", 2)
         return real(conn, batch)
 
-    monkeypatch.setattr(batches, "_line_statuses", claimed_in_between)
+    monkeypatch.setattr(batches, "_duplicate_statuses", claimed_in_between)
     with _writes(store, monkeypatch) as opened:
         batch, counts = store.batch_state(batch_id)
-    assert (batch.status, counts) == ("queued", {"queued": 2, "duplicate": 0})
+    assert (batch.status, counts) == ("queued", {"queued": 2, "duplicate": 0, "warned": 0})
     assert opened == ["claim_next_imports"]
     assert store.get_batch(batch_id).status == "running"

@@ -93,3 +93,30 @@ def test_line_values_that_need_escaping_are_stored_as_sent(store: Store) -> None
     assert (got.packet_offset, got.packet_length, got.batch_line) == (2**40, 2**33, 0)
     assert (got.status, got.mode, got.percent, got.attempts) == ("queued", "create", 0.0, 0)
     assert got.created_at is not None and got.created_at.tzinfo is not None
+
+
+def test_the_import_table_is_analyzed_as_it_doubles(store: Store) -> None:
+    """PostgreSQL plans the claim and the key look-ups by the import table's statistics: a
+    batch that leaves the table with twice the rows they last saw has it analyzed, one that
+    does not leaves them be."""
+    if store.dialect != "postgresql":
+        return  # SQLite's planner needs no statistics for these (a CROSS JOIN orders them)
+    from sqlalchemy import text
+
+    def seen() -> float:
+        with store.engine.connect() as conn:
+            return float(
+                conn.execute(
+                    text("SELECT reltuples FROM pg_class WHERE oid = CAST('import' AS regclass)")
+                ).scalar_one()
+            )
+
+    project = store.create_project("p").id
+    _create(store, project, _lines(*(f"a{n}" for n in range(10))))
+    assert seen() <= 0  # too few rows to bother: never analyzed (-1) or empty
+    _create(store, project, _lines(*(f"b{n}" for n in range(70))))
+    assert seen() == 80
+    _create(store, project, _lines(*(f"c{n}" for n in range(70))))
+    assert seen() == 80  # 150 rows: not yet twice 80
+    _create(store, project, _lines(*(f"d{n}" for n in range(20))))
+    assert seen() == 170

@@ -42,7 +42,7 @@ from labelport.convert.targets import NoBatches, Refused, Target, file_url
 from labelport.format import Problem
 
 if TYPE_CHECKING:
-    from labelport.convert.read_ahead import ReadAhead
+    from labelport.convert.read_ahead import Read, ReadAhead
 
 ON_ERROR = ("reject", "skip_instances", "skip_files")
 PROBLEMS_KEPT = 1000
@@ -180,28 +180,35 @@ def run(
         outcome.format = detect_format(path) or "auto"
     told = 0  # the total the progress bar was given: every item, once known
     conv: Conversion | None = None
-    kept: list[Record] | None = None
+    kept: Iterator[Record] | None = None
     if options.on_error == "reject" and not options.dry_run:
         read = ahead.result() if ahead is not None else None
-        if read is None:
-            conv = Conversion(media_dir=options.media_dir)
-            records: Iterator[Record] = read_records(path, options, conv, outcome.format)
+        if read is not None and _nothing_to_check(read, target, options):
+            conv, told, kept = read.conv, read.count, read.records
+            outcome.losses = conv.losses
+            outcome.skipped_files = conv.skipped_files
         else:
-            conv, records = read.conv, iter(read.records)
-        stop, told, kept = _precheck(records, conv, target, options, outcome)
-        if stop:
-            outcome.stopped = True
-            return outcome
-        if kept is None:
-            conv = None  # a large source: read again, and its losses counted again
-            outcome.losses.clear()
+            if read is None:
+                conv = Conversion(media_dir=options.media_dir)
+                records: Iterator[Record] = read_records(path, options, conv, outcome.format)
+            else:
+                conv, records = read.conv, read.records
+            stop, told, held = _precheck(records, conv, target, options, outcome)
+            if stop:
+                outcome.stopped = True
+                return outcome
+            if held is None:
+                conv = None  # a large source: read again, and its losses counted again
+                outcome.losses.clear()
+            else:
+                kept = iter(held)
         progress.total(told)
     if conv is None:
         conv = Conversion(media_dir=options.media_dir)
     problems_before = len(conv.problems)
     items: Iterator[Record]
     if kept is not None:
-        items = iter(kept)
+        items = kept
     else:
         items = (Unprepared(item, None, None) for item in convert(path, outcome.format, conv))
     del kept
@@ -242,6 +249,15 @@ def read_records(
             if media is not None:
                 prepared = prepare(item, media, media_path, options, None)
         yield prepared if prepared is not None else Unprepared(item, media_path, refused)
+
+
+def _nothing_to_check(read: Read, target: Target, options: ImportOptions) -> bool:
+    """Whether what a read-ahead found leaves `_precheck` nothing to find: no problem while
+    reading, every item prepared (its media found, nothing to look up), and every label known
+    or to be created. Then its records are sent as they are taken, without a first pass."""
+    if read.conv.problems or not read.all_prepared:
+        return False
+    return options.create_labels or read.label_names <= set(target.labels())
 
 
 def _precheck(
@@ -693,7 +709,9 @@ class _Importer:
             data = self.target.wait_batch(batch.id, delay)
             delay = min(delay * 1.5, 0.25)
         if self._all_landed(batch, data):
-            self._warnings_of(batch)
+            # A target that counts its warned lines says when there are none to read
+            if (data.get("counts") or {}).get("warned", 1):
+                self._warnings_of(batch)
             return
         seen: set[int] = set()
         files, instances = 0, 0
@@ -741,7 +759,7 @@ class _Importer:
         all or nothing (unless skip_instances), so each one's outcome is what was sent. Reading
         2,000 files' outcomes back cost ~10% of an import of small images."""
         counts = data.get("counts") or {}
-        every = sum(int(n or 0) for n in counts.values())
+        every = sum(int(n or 0) for key, n in counts.items() if key != "warned")
         if (
             self.options.on_error == "skip_instances"
             or data.get("status") != "success"

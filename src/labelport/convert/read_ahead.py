@@ -11,6 +11,11 @@ Only what costs little to pass is passed: a prepared item goes without its insta
 (`Prepared.stripped`), as its encoded packet, names and places. Anything that goes wrong in the
 child (a reader's error, a source too large to hold, a signal) makes `result()` None, and the
 command reads the source itself, as it does where it cannot fork: the answer is the same.
+
+The spool holds a summary (`Read` without its records) and then the records in pieces, the
+first one small: when the summary says there is nothing to check, the command sends its first
+batch once it has taken the first piece, and takes the rest while the workers run (taking all
+2,000 records of the W2 COCO file took it 40-90 ms, with the workers waiting).
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import pickle
 import signal
 import tempfile
 import weakref
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from labelport.convert.importer import (
+    FIRST_BATCH,
     KEEP_INSTANCES,
     ImportOptions,
     Prepared,
@@ -48,12 +55,19 @@ _MEDIA_SUFFIXES = frozenset().union(
 )
 
 
+_PIECE = 256  # records a piece of the spool, after the first (FIRST_BATCH)
+
+
 @dataclass
 class Read:
-    """A source read whole: its conversion (problems, losses, ...) and its records in order."""
+    """A source read whole: its conversion (problems, losses, ...), what its records hold, and
+    the records in order (taken from the spool as they are iterated)."""
 
     conv: Conversion
-    records: list[Record]
+    count: int  # records
+    label_names: frozenset[str]  # the names of every record's labels
+    all_prepared: bool  # every record is `Prepared`: none left for the command to decide
+    records: Iterator[Record] = field(default_factory=lambda: iter(()))
 
 
 class ReadAhead:
@@ -92,14 +106,25 @@ class ReadAhead:
             if os.waitstatus_to_exitcode(status) != 0:
                 return None
             self._spool.seek(0)
-            read: Read = pickle.loads(self._spool.read())
-        finally:
+            read: Read = pickle.load(self._spool)
+        except BaseException:
             self._spool.close()
+            raise
+        read.records = self._pieces(read.count)
         # Folders the child's reader wrote media into (LabelMe's embedded images) outlived it
         # (it left without cleaning up): they go when this conversion does, as in one process.
         for folder in read.conv.made_media:
             weakref.finalize(read.conv, _remove, folder)
         return read
+
+    def _pieces(self, count: int) -> Iterator[Record]:
+        try:
+            while count > 0:
+                piece: list[Record] = pickle.load(self._spool)
+                count -= len(piece)
+                yield from piece
+        finally:
+            self._spool.close()
 
     def close(self) -> None:
         """Stop the child if it still runs (the command ended before it asked)."""
@@ -120,11 +145,17 @@ def _child(path: Path, options: ImportOptions, spool: IO[bytes]) -> None:
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to handle
         gc.disable()  # a short life making many objects, none in cycles: nothing to collect
-        read = _read(path, options)
-        if read is None:
+        got = _read(path, options)
+        if got is None:
             code = _TOO_LARGE
         else:
+            read, records = got
             pickle.dump(read, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            start, size = 0, FIRST_BATCH
+            while start < len(records):
+                piece = records[start : start + size]
+                pickle.dump(piece, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                start, size = start + size, _PIECE
             spool.flush()
             code = 0
     except BaseException:  # the command reads the source itself, and meets the error there
@@ -133,9 +164,9 @@ def _child(path: Path, options: ImportOptions, spool: IO[bytes]) -> None:
         os._exit(code)
 
 
-def _read(path: Path, options: ImportOptions) -> Read | None:
-    """The source read whole; None when it is too large to hold. Media its reader wrote goes
-    unless the records that name it are handed over."""
+def _read(path: Path, options: ImportOptions) -> tuple[Read, list[Record]] | None:
+    """The source read whole, and its records; None when it is too large to hold. Media its
+    reader wrote goes unless the records that name it are handed over."""
     conv = Conversion(media_dir=options.media_dir)
     read = None
     try:
@@ -147,19 +178,25 @@ def _read(path: Path, options: ImportOptions) -> Read | None:
     return read
 
 
-def _read_into(conv: Conversion, path: Path, options: ImportOptions) -> Read | None:
+def _read_into(
+    conv: Conversion, path: Path, options: ImportOptions
+) -> tuple[Read, list[Record]] | None:
     records: list[Record] = []
+    names: set[str] = set()
     instances = 0
+    all_prepared = True
     for items, record in enumerate(read_records(path, options, conv, options.format), start=1):
         if isinstance(record, Prepared):
             instances += record.count
+            names.update(name for name in record.labels if name is not None)
             record = record.stripped()
         else:
             instances += record.item.instance_count()
+            all_prepared = False
         if instances > KEEP_INSTANCES or items > KEEP_INSTANCES:
             return None
         records.append(record)
-    return Read(conv, records)
+    return Read(conv, len(records), frozenset(names), all_prepared), records
 
 
 def _small_enough(path: Path) -> bool:

@@ -12,9 +12,23 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    true,
+    update,
+)
 
 from labelport.store import tables as t
 from labelport.store.base import StoreBase
@@ -77,7 +91,7 @@ class BatchesMixin(StoreBase):
         now = utcnow()
         b, i = t.batch, t.import_
         with self._write() as conn:
-            batch_id = conn.execute(
+            inserted = conn.execute(
                 insert(b)
                 .values(
                     project_id=project_id,
@@ -89,8 +103,9 @@ class BatchesMixin(StoreBase):
                     body_blob_key=body_blob_key,
                     created_at=now,
                 )
-                .returning(b.c.id)
-            ).scalar_one()
+                .returning(*b.c)
+            ).one()
+            batch_id = inserted.id
             first_line: dict[str, int] = {}
             for n, line in enumerate(lines):
                 if line.idempotency_key is not None:
@@ -107,6 +122,7 @@ class BatchesMixin(StoreBase):
                 "packet_blob_key": body_blob_key,
                 "batch_id": batch_id,
             }
+            created: set[int] = set()
             for start in range(0, len(lines), _INSERT_CHUNK):  # bounded memory for big batches
                 rows = [
                     (
@@ -120,11 +136,7 @@ class BatchesMixin(StoreBase):
                     for n, line in enumerate(lines[start : start + _INSERT_CHUNK], start)
                     if line.idempotency_key is None or first_line[line.idempotency_key] == n
                 ]
-                _insert_lines(conn, common, rows)
-            created = {
-                line
-                for (line,) in conn.execute(select(i.c.batch_line).where(i.c.batch_id == batch_id))
-            }
+                created.update(_insert_lines(conn, common, rows))
             duplicates = _first_imports(conn, project_id, lines, created)
             if duplicates:
                 conn.execute(
@@ -133,32 +145,15 @@ class BatchesMixin(StoreBase):
                     .values(duplicates={str(k): v for k, v in duplicates.items()})
                 )
             if lines and len(created) == len(lines):  # queued, as inserted
-                batch = _batch(conn, batch_id, None)
+                batch = from_row(Batch, inserted)
             else:  # as far on as its duplicates' first imports are (`finish_batch_if_done`)
                 batch = _settle_batch(conn, batch_id)
-        self._keep_statistics(i)
+            stale = conn.dialect.name == "postgresql" and _statistics_stale(conn, i)
+        if stale:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql(f'ANALYZE "{i.name}"')
+                conn.commit()
         return batch
-
-    def _keep_statistics(self, table: Table) -> None:
-        """PostgreSQL: ANALYZE `table` once it holds twice the rows its statistics last saw.
-
-        A first import fills the import table in minutes, faster than autovacuum analyzes it
-        (when it runs at all: it can be off). Planned with no statistics, a table of 20,000
-        imports looks like one page: the claim, the batch's state and the key look-ups then
-        read every import of the project where they meant to probe an index. Doubling keeps
-        this to a few ANALYZEs an import (20-130 ms each at 20,000 rows; it samples at most
-        30,000), and none once the table is large and settled."""
-        if self.dialect != "postgresql":
-            return
-        with self.engine.connect() as conn:
-            seen = conn.execute(
-                text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)"),
-                {"name": f'"{table.name}"'},
-            ).scalar()
-            rows = conn.execute(select(func.max(table.c.id))).scalar() or 0  # ids only grow
-            if rows >= _ANALYZE_FROM and (seen is None or rows > 2 * max(seen, 0)):
-                conn.exec_driver_sql(f'ANALYZE "{table.name}"')
-            conn.commit()
 
     def get_batch(self, batch_id: int, project_id: int | None = None) -> Batch:
         with self._read() as conn:
@@ -235,18 +230,18 @@ class BatchesMixin(StoreBase):
     ) -> tuple[Batch, dict[str, int]]:
         """The batch, its status brought up to date with its lines (queued, running, or once
         none is pending, success / partial / failed), and its lines per status: a duplicate
-        line counts as its first import's status, and once more under `duplicate`."""
+        line counts as its first import's status, and once more under `duplicate`; a line
+        whose import has warnings counts once more under `warned`."""
         b = t.batch
         with self._read() as conn:
-            if self.dialect == "postgresql":
-                # The batch and its lines as of one moment, as SQLite's read has them: read a
-                # statement apart, a claim or a chunk's end committing in between (each sets
-                # the batch's status with its lines') made them disagree, and the reader took
-                # a write transaction to set what was already there.
-                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            batch = _batch(conn, batch_id, project_id)
-            per_status = _line_statuses(conn, batch)
-        counts = {**per_status, "duplicate": len(batch.duplicates or {})}
+            # The batch and its lines in one statement, as of one moment: read a statement
+            # apart on PostgreSQL, a claim or a chunk's end committing in between (each sets
+            # the batch's status with its lines') made them disagree, and the reader took a
+            # write transaction to set what was already there. One statement is also one round
+            # trip where a REPEATABLE READ transaction of two was four (a polling client's).
+            batch, per_status, warned = _batch_and_lines(conn, batch_id, project_id)
+            per_status.update(_duplicate_statuses(conn, batch))
+        counts = {**per_status, "duplicate": len(batch.duplicates or {}), "warned": warned}
         if batch.status in t.BATCH_TERMINAL_STATUSES:
             return batch, counts
         status, finished = _status_of(per_status)
@@ -364,16 +359,40 @@ _LINE_COLUMNS = (
 )
 
 
-def _insert_lines(conn: Connection, common: dict[str, Any], rows: list[tuple[Any, ...]]) -> None:
+def _statistics_stale(conn: Connection, table: Table) -> bool:
+    """PostgreSQL: whether `table` holds twice the rows its statistics last saw, and should be
+    analyzed (after the transaction: ANALYZE takes 20-130 ms at 20,000 rows).
+
+    A first import fills the import table in minutes, faster than autovacuum analyzes it
+    (when it runs at all: it can be off). Planned with no statistics, a table of 20,000
+    imports looks like one page: the claim, the batch's state and the key look-ups then
+    read every import of the project where they meant to probe an index. Doubling keeps
+    this to a few ANALYZEs an import (it samples at most 30,000 rows), and none once the
+    table is large and settled. Asked inside the batch's own transaction: one statement, where
+    a transaction of its own was a connection's checkout and three round trips a batch."""
+    seen, rows = conn.execute(
+        text(
+            f"SELECT c.reltuples, (SELECT max(id) FROM {quote(table.name)})"  # ids only grow
+            " FROM pg_class AS c WHERE c.oid = CAST(:name AS regclass)"
+        ),
+        {"name": quote(table.name)},
+    ).one()
+    rows = rows or 0
+    return bool(rows >= _ANALYZE_FROM and (seen is None or rows > 2 * max(seen, 0)))
+
+
+def _insert_lines(
+    conn: Connection, common: dict[str, Any], rows: list[tuple[Any, ...]]
+) -> Iterable[int]:
     """Imports of a batch's lines: `common` the same in each, `rows` in _LINE_COLUMNS order. A
     line whose key the project has already (or that a concurrent batch is inserting, which this
-    waits for) gets no import: DO NOTHING.
+    waits for) gets no import: DO NOTHING. Returns the lines that got one.
 
     SQLite: one executemany on the driver, `common` bound once. Through Core each line's dict
     was built and processed (~1/3 of create_batch, all of it under the write lock the import
     workers wait on)."""
     if not rows:
-        return
+        return ()
     i = t.import_
     if conn.dialect.name == "postgresql":
         # One statement over the lines as one JSON document, `common` bound once: an
@@ -385,11 +404,11 @@ def _insert_lines(conn: Connection, common: dict[str, Any], rows: list[tuple[Any
         inserted = text(
             f"INSERT INTO {quote(i.name)} ({names}) SELECT {values} FROM ({rows_sql}) AS v"
             " ORDER BY v.row_order ON CONFLICT (project_id, idempotency_key) DO NOTHING"
+            " RETURNING batch_line"
         ).bindparams(
             *(bindparam(f"c_{name}", value, type_=i.c[name].type) for name, value in common.items())
         )
-        conn.execute(inserted, {"rows": document})
-        return
+        return conn.execute(inserted, {"rows": document}).scalars().all()
     dialect = conn.dialect
     bound = []
     for name, value in common.items():
@@ -406,8 +425,16 @@ def _insert_lines(conn: Connection, common: dict[str, Any], rows: list[tuple[Any
     cur = raw.cursor()
     try:
         cur.executemany(sql, map(fixed.__add__, rows))
+        inserted = cur.rowcount  # executemany's: summed over the rows
     finally:
         cur.close()
+    lines = [row[-1] for row in rows]  # batch_line: the last of _LINE_COLUMNS
+    if inserted == len(rows):
+        return lines
+    q = select(i.c.batch_line).where(
+        i.c.batch_id == common["batch_id"], i.c.batch_line.between(lines[0], lines[-1])
+    )
+    return conn.execute(q).scalars().all()
 
 
 def _end_chunk(
@@ -599,20 +626,26 @@ def _by_keys(
     if conn.dialect.name == "postgresql":
         if not wanted:
             return []
-        found = per_value(
-            wanted,
-            lambda key: (
-                select(*columns)
-                .where(i.c.project_id == project_id, i.c.idempotency_key == key)
-                .offset(0)
-            ),
-        )
-        return list(conn.execute(select(found)))
+        found = _imports_of_keys(columns)
+        return list(conn.execute(found, {"values": wanted, "project_id": project_id}))
     rows: list[Row[Any]] = []
     for chunk in _chunks(wanted):
         q = select(*columns).where(i.c.project_id == project_id, i.c.idempotency_key.in_(chunk))
         rows.extend(conn.execute(q))
     return rows
+
+
+@cache
+def _imports_of_keys(columns: tuple[Any, ...]) -> Select[Any]:
+    """PostgreSQL: `columns` of the project's imports whose key is one of `values`."""
+    i = t.import_
+    return per_value(
+        lambda key: (
+            select(*columns)
+            .where(i.c.project_id == bindparam("project_id"), i.c.idempotency_key == key)
+            .offset(0)
+        )
+    )
 
 
 def _batch(conn: Connection, batch_id: int, project_id: int | None) -> Batch:
@@ -631,10 +664,44 @@ def _line_statuses(conn: Connection, batch: Any) -> Counter[str]:
     i = t.import_
     q = select(i.c.status, func.count()).where(i.c.batch_id == batch.id).group_by(i.c.status)
     per_status: Counter[str] = Counter({status: n for status, n in conn.execute(q)})
+    per_status.update(_duplicate_statuses(conn, batch))
+    return per_status
+
+
+def _duplicate_statuses(conn: Connection, batch: Batch) -> list[str]:
+    """The status of each duplicate line's first import."""
+    i = t.import_
     firsts = list((batch.duplicates or {}).values())
     status_of: dict[int, str] = {}
     for chunk in _chunks(sorted(set(firsts))):
         q = select(i.c.id, i.c.status).where(i.c.id.in_(chunk))
         status_of.update((x, status) for x, status in conn.execute(q))
-    per_status.update(status_of.get(x, "failed") for x in firsts)
-    return per_status
+    return [status_of.get(x, "failed") for x in firsts]
+
+
+def _batch_and_lines(
+    conn: Connection, batch_id: int, project_id: int | None
+) -> tuple[Batch, Counter[str], int]:
+    """The batch, its own lines per status, and how many of them have warnings."""
+    b, i = t.batch, t.import_
+    warned = and_(i.c.warnings.is_not(None), i.c.warnings != [])
+    lines = (
+        select(
+            i.c.status.label("line_status"),
+            func.count().label("lines"),
+            func.count().filter(warned).label("warned"),
+        )
+        .where(i.c.batch_id == batch_id)
+        .group_by(i.c.status)
+        .subquery("lines")
+    )
+    q = select(b, lines).select_from(b.outerjoin(lines, true())).where(b.c.id == batch_id)
+    if project_id is not None:
+        q = q.where(b.c.project_id == project_id)
+    rows = conn.execute(q).all()
+    if not rows:
+        raise NotFound(f"batch {batch_id} not found")
+    per_status: Counter[str] = Counter(
+        {r.line_status: r.lines for r in rows if r.line_status is not None}
+    )
+    return from_row(Batch, rows[0]), per_status, sum(r.warned or 0 for r in rows)

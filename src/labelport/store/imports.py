@@ -13,14 +13,13 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
-    Subquery,
     Text,
     and_,
+    bindparam,
     column,
     delete,
     func,
     insert,
-    literal,
     select,
     text,
     true,
@@ -74,22 +73,47 @@ MEDIA_NAME_CHARS = 255
 MEDIA_URL_CHARS = 2048
 
 
-def per_value(values: list[str], rows_of: Callable[[Any], Select[Any]]) -> Subquery:
-    """PostgreSQL: `rows_of(value)` for each of `values`, as one subquery: the values unnested,
-    each joined LATERAL to its own rows. OFFSET in `rows_of` (an optimisation fence) keeps the
-    planner from merging the two into one join. Merged, on a table it had no statistics for,
-    it took 20,000 imports for one page and compared each value with every row (2.3 s for 500
-    values); apart, each value is a scan of its own, which probes the key index (2 ms).
-    Statistics (`BatchesMixin._keep_statistics`) make that choice certain."""
+def per_value(rows_of: Callable[[Any], Select[Any]]) -> Select[Any]:
+    """PostgreSQL: `rows_of(value)` for each value of the parameter `values` (a list of
+    strings), as one statement: the values unnested, each joined LATERAL to its own rows.
+    OFFSET in `rows_of` (an optimisation fence) keeps the planner from merging the two into one
+    join. Merged, on a table it had no statistics for, it took 20,000 imports for one page and
+    compared each value with every row (2.3 s for 500 values); apart, each value is a scan of
+    its own, which probes the key index (2 ms). Statistics (`BatchesMixin._keep_statistics`)
+    make that choice certain.
+
+    Built once by its callers (`functools.cache`), values and all as parameters: built anew,
+    each execution also built the nested selects' columns again to read its rows by (~2 ms of
+    the command's CPU per look-up)."""
     from sqlalchemy.dialects.postgresql import ARRAY  # PostgreSQL only: loaded when used
 
     value = (
-        func.unnest(literal(values, ARRAY(Text)))
+        func.unnest(bindparam("values", type_=ARRAY(Text)))
         .table_valued(column("value", Text))
         .render_derived(name="wanted")
     )
     rows = rows_of(value.c.value).lateral("found")
-    return select(rows).select_from(value.join(rows, true())).subquery("per_value")
+    return select(select(rows).select_from(value.join(rows, true())).subquery("per_value"))
+
+
+@cache
+def _imports_of_stems() -> Select[Any]:
+    """PostgreSQL: the project's imports whose key is in the range of a stem of `values`."""
+    i = t.import_
+    project = i.c.project_id == bindparam("project_id")
+    return per_value(lambda stem: select(i).where(project, _stem_range_pg(stem)).offset(0))
+
+
+def _stem_range_pg(stem: Any) -> Any:
+    """Keys STEM#... on PostgreSQL (see `ImportsMixin._stem_range`)."""
+    key = t.import_.c.idempotency_key
+    lo, hi = stem + "#", stem + "$"
+    # Pattern operators compare bytes whatever the database's collation (under en_US "a#x"
+    # sorts after "a$"); the index with varchar_pattern_ops serves them. They bind as tightly
+    # as ||: a concatenation needs its parentheses.
+    if not isinstance(stem, str):
+        lo, hi = lo.self_group(), hi.self_group()
+    return and_(key.op("~>=~", is_comparison=True)(lo), key.op("~<~", is_comparison=True)(hi))
 
 
 class ImportsMixin(StoreBase):
@@ -295,14 +319,9 @@ class ImportsMixin(StoreBase):
         # walk the stems outside. PostgreSQL's does the same without statistics (a table filled
         # by this very import, autovacuum off or behind): it read every import of the project
         # once per stem, 2.3 s for 500 stems among 20,000 imports; see `per_value`.
+        params: dict[str, Any] = {"values": wanted, "project_id": project_id}
         if self.dialect == "postgresql":
-            found = per_value(
-                wanted,
-                lambda stem: (
-                    select(i).where(i.c.project_id == project_id, self._stem_range(stem)).offset(0)
-                ),
-            )
-            q: Executable = select(found)
+            q: Executable = _imports_of_stems()
         else:
             q = (
                 text(
@@ -314,9 +333,10 @@ class ImportsMixin(StoreBase):
                 .bindparams(stems=json.dumps(wanted), project_id=project_id)
                 .columns(*i.c)
             )
+            params = {}
         asked = set(wanted)
         with self._read() as conn:
-            for row in conn.execute(q):
+            for row in conn.execute(q, params):
                 key_stem = row.idempotency_key.rpartition("#")[0]
                 if key_stem not in asked:  # "a#b#1" is in the range of "a" but of stem "a#b"
                     continue
@@ -332,18 +352,10 @@ class ImportsMixin(StoreBase):
     def _stem_range(self, stem: Any) -> Any:
         """Keys STEM#...: those in [STEM#, STEM$), "$" following "#", as one index range scan.
         `stem`: a string or a column of them."""
-        key = t.import_.c.idempotency_key
-        lo, hi = stem + "#", stem + "$"
         if self.dialect == "postgresql":
-            # Pattern operators compare bytes whatever the database's collation (under en_US
-            # "a#x" sorts after "a$"); the index with varchar_pattern_ops serves them. They bind
-            # as tightly as ||: a concatenation needs its parentheses.
-            if not isinstance(stem, str):
-                lo, hi = lo.self_group(), hi.self_group()
-            return and_(
-                key.op("~>=~", is_comparison=True)(lo), key.op("~<~", is_comparison=True)(hi)
-            )
-        return and_(key >= lo, key < hi)  # SQLite's BINARY collation already compares bytes
+            return _stem_range_pg(stem)
+        key = t.import_.c.idempotency_key
+        return and_(key >= stem + "#", key < stem + "$")  # SQLite's BINARY collation: bytes
 
     def requeue_running_imports(self) -> int:
         """Every claimed, unfinished import goes back to `queued`: for a runner that knows (by its
