@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Row,
-    Select,
     Table,
     and_,
     bindparam,
@@ -29,6 +28,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.sql.selectable import TextualSelect
 
 from labelport.store import tables as t
 from labelport.store.base import StoreBase
@@ -636,16 +636,9 @@ def _by_keys(
 
 
 @cache
-def _imports_of_keys(columns: tuple[Any, ...]) -> Select[Any]:
+def _imports_of_keys(columns: tuple[Any, ...]) -> TextualSelect:
     """PostgreSQL: `columns` of the project's imports whose key is one of `values`."""
-    i = t.import_
-    return per_value(
-        lambda key: (
-            select(*columns)
-            .where(i.c.project_id == bindparam("project_id"), i.c.idempotency_key == key)
-            .offset(0)
-        )
-    )
+    return per_value(columns, "idempotency_key = wanted.value")
 
 
 def _batch(conn: Connection, batch_id: int, project_id: int | None) -> Batch:
