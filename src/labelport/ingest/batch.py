@@ -50,7 +50,7 @@ from labelport.ingest.intake import (
 from labelport.media import MediaError
 from labelport.media.blobs import BlobStore
 from labelport.store import Store, WritePlan
-from labelport.store.errors import StoreError
+from labelport.store.errors import NotFound, StoreError
 from labelport.store.records import Batch, Import
 
 log = logging.getLogger(__name__)
@@ -185,11 +185,10 @@ class BatchJob:
         lines = [_Line(row) for row in rows]
         self._decode(batch, lines)
         local_paths: dict[str, Path] = {}  # file:// URL -> its real path, found by the check
-        self._check(batch, lines, local_paths)
+        directory = self._check(batch, lines, local_paths)
         for line in lines:  # refused before any fetch: as a packet's 422 (docs/imports.md)
             if line.failure is not None:
                 line.failure["rejected"] = True
-        directory = self.store.default_directory(batch.project_id).id
         start = _Start(
             [
                 {
@@ -282,7 +281,9 @@ class BatchJob:
                 out_by_offset[offset] = data
         return [out_by_offset[offset] for offset, _ in spans]
 
-    def _check(self, batch: Batch, lines: list[_Line], local_paths: dict[str, Path]) -> None:
+    def _check(self, batch: Batch, lines: list[_Line], local_paths: dict[str, Path]) -> int:
+        """Check the lines against the project (failing those with problems); the id of the
+        project's default directory."""
         project_id = batch.project_id
         live = [line for line in lines if line.failure is None]
         # A URL the fetch would refuse unfetched fails its line alone, before any fetch is tried
@@ -292,11 +293,15 @@ class BatchJob:
             if url_refused(line.packet, fetch_config, line.report, local_paths=local_paths):
                 line.fail()
         live = [line for line in live if line.failure is None]
+        with self.store.reading():  # what the chunk needs of its project, read at once
+            shared = load_context(self.store, project_id, None)
+            found = self.store.list_directories(project_id)  # the default one first
+        if not found or not found[0].is_default:
+            raise NotFound(f"default directory of project {project_id} not found")
         if not live:
-            return
-        shared = load_context(self.store, project_id, None)
+            return found[0].id
         add_missing_labels(self.store, project_id, [line.packet for line in live], shared)
-        directories = {d.id for d in self.store.list_directories(project_id)}
+        directories = {d.id for d in found}
         for line in live:
             packet, report = line.packet, line.report
             existing = target_problems(self.store, project_id, packet, report, directories)
@@ -315,6 +320,7 @@ class BatchJob:
             )
             if report.problem_count and packet.on_error != "skip_instances":
                 line.fail()
+        return found[0].id
 
     def _resolve_media(
         self, batch: Batch, lines: list[_Line], tmp: Path, local_paths: dict[str, Path]

@@ -6,6 +6,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine
@@ -37,14 +38,39 @@ def _translate(exc: BaseException) -> StoreError | None:
     return None
 
 
+# The read transaction `StoreBase.reading` opened in this thread (contexts are per thread), and
+# the engine it is on.
+_SHARED_READ: ContextVar[tuple[Engine, Connection] | None] = ContextVar("shared_read", default=None)
+
+
 class StoreBase:
     engine: Engine
     dialect: Literal["sqlite", "postgresql"]
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        shared = _SHARED_READ.get()
+        if shared is not None and shared[0] is self.engine:
+            yield shared[1]
+            return
         with transaction(self.engine, write=False) as conn:
             yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """The reads of this block in one read transaction: a run of small reads (what a batch
+        chunk loads of its project) is one BEGIN and COMMIT, not one each (on PostgreSQL, two
+        round trips a read). Only for reads: on SQLite the block sees the database as of its
+        first read, so a write made meanwhile (on its own connection) is not seen in it."""
+        if _SHARED_READ.get() is not None:
+            yield
+            return
+        with transaction(self.engine, write=False) as conn:
+            token = _SHARED_READ.set((self.engine, conn))
+            try:
+                yield
+            finally:
+                _SHARED_READ.reset(token)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
