@@ -460,3 +460,36 @@ def test_a_batch_state_never_pairs_a_status_with_counts_of_another_moment(
     monkeypatch.setattr(batches, "_line_statuses", stale_then_real)
     batch, counts = service.store.batch_state(batch_id)
     assert (batch.status, counts.get("success")) == ("success", 1)
+
+
+def test_no_import_says_success_before_its_blobs_are_durable(
+    service: Service, project: Project, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk's blobs are made durable (`BlobStore.sync`) while its rows are sent (PostgreSQL)
+    or before (SQLite), and its transaction commits only after: while the flush runs, none of
+    its imports has ended."""
+    real_sync = service.blobs.sync
+    seen: list[list[str]] = []
+
+    def slow_sync() -> None:
+        time.sleep(0.2)  # the rows of the chunk are being written meanwhile
+        seen.append([i["status"] for i in service.list_imports(project.id)[0]])
+        real_sync()
+
+    monkeypatch.setattr(service.blobs, "sync", slow_sync)
+    done = _run(service, project, _ndjson([_image(media), _image(media, "other.png")]))
+    assert done["counts"]["success"] == 2
+    assert seen and all("success" not in statuses for statuses in seen), seen
+
+
+def test_blobs_that_cannot_be_made_durable_fail_their_chunk(
+    service: Service, project: Project, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_sync() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(service.blobs, "sync", failing_sync)
+    done = _run(service, project, _ndjson([_image(media), _image(media, "other.png")]))
+    assert [f["status"] for f in done["files"]] == ["failed", "failed"]
+    assert all(f["error"] == "internal error: OSError" for f in done["files"]), done["files"]
+    assert row_counts(service)["file"] == 0 and row_counts(service)["instance"] == 0

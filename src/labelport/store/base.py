@@ -56,6 +56,12 @@ class StoreBase:
         with transaction(self.engine, write=False) as conn:
             yield conn
 
+    @property
+    def writers_overlap(self) -> bool:
+        """Whether write transactions run side by side (PostgreSQL), so that one may wait on
+        something else without holding up the others; SQLite's writers take turns."""
+        return self.dialect == "postgresql"
+
     @contextmanager
     def reading(self) -> Iterator[None]:
         """The reads of this block in one read transaction: a run of small reads (what a batch

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -304,14 +304,17 @@ class BatchesMixin(StoreBase):
         *,
         started: Sequence[dict[str, Any]] = (),
         failed: Sequence[dict[str, Any]] = (),
+        ready: Callable[[], object] | None = None,
     ) -> Batch:
         """End imports of batch `batch_id` in one transaction: first
         `start_and_fail_imports(started, failed)`, then write `plans` (each import `success`,
         see write_many.py), end `failures` as `fail_imports` does, and bring the batch's status
         up to date (`finish_batch_if_done`). All or none of it: a plan that cannot be written
-        (or whose import has ended) stores nothing."""
+        (or whose import has ended) stores nothing. `ready`: called once the rows are written
+        and before anything commits (the plans' blobs made durable meanwhile); what it raises
+        aborts the transaction."""
         with self._write() as conn:
-            return _end_chunk(conn, batch_id, plans, [*failed, *failures], started)
+            return _end_chunk(conn, batch_id, plans, [*failed, *failures], started, ready)
 
     def end_batch_imports_and_claim(
         self,
@@ -321,6 +324,7 @@ class BatchesMixin(StoreBase):
         *,
         started: Sequence[dict[str, Any]] = (),
         failed: Sequence[dict[str, Any]] = (),
+        ready: Callable[[], object] | None = None,
         worker_id: str,
         limit: int,
     ) -> list[Import]:
@@ -328,7 +332,7 @@ class BatchesMixin(StoreBase):
         limit)`: the worker's next work, which it runs next (on SQLite one turn of the write
         lock for both). All or none of it, the claim too."""
         with self._write() as conn:
-            _end_chunk(conn, batch_id, plans, [*failed, *failures], started)
+            _end_chunk(conn, batch_id, plans, [*failed, *failures], started, ready)
             return _claim_lines(conn, worker_id, limit)
 
     def set_batch_import_counts(self, batch_id: int, counts: dict[int, dict[str, Any]]) -> None:
@@ -443,6 +447,7 @@ def _end_chunk(
     plans: Sequence[WritePlan],
     failures: Sequence[dict[str, Any]],
     started: Sequence[dict[str, Any]],
+    ready: Callable[[], object] | None = None,
 ) -> Batch:
     # The start of a new file's import is set by the statement that ends it (one UPDATE of
     # the chunk's imports fewer, inside the write lock); the others' by a start of their own.
@@ -453,6 +458,8 @@ def _end_chunk(
     _start(conn, [s for s in started if s["id"] not in folded])
     _end_failed(conn, failures)
     write_many(conn, plans, started=folded)
+    if ready is not None:
+        ready()  # before the batch's row is locked by the settling, and before the commit
     return _settle_batch(conn, batch_id)
 
 
