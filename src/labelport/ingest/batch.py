@@ -426,24 +426,20 @@ class BatchJob:
         writing = [line for line in group if line.plan is not None]
         plans = [line.plan for line in writing if line.plan is not None]
         failures = [line.failure for line in group if line.failure is not None]
+        ending: dict[str, Any] = {
+            "started": start.started,
+            "failed": start.failures,
+            "ready": ready,
+        }
         try:
             if then_claim is None:
-                self.store.end_batch_imports(
-                    batch.id,
-                    plans,
-                    failures,
-                    started=start.started,
-                    failed=start.failures,
-                    ready=ready,
-                )
+                self.store.end_batch_imports(batch.id, plans, failures, **ending)
                 return True, []
             claimed = self.store.end_batch_imports_and_claim(
                 batch.id,
                 plans,
                 failures,
-                started=start.started,
-                failed=start.failures,
-                ready=ready,
+                **ending,
                 worker_id=then_claim,
                 limit=self.settings.batch_chunk,
             )
