@@ -50,7 +50,7 @@ from labelport.ingest.intake import (
 from labelport.media import MediaError
 from labelport.media.blobs import BlobStore
 from labelport.store import Store, WritePlan
-from labelport.store.errors import NotFound, StoreError
+from labelport.store.errors import StoreError
 from labelport.store.records import Batch, Import
 
 log = logging.getLogger(__name__)
@@ -315,13 +315,11 @@ class BatchJob:
         live = [line for line in live if line.failure is None]
         with self.store.reading():  # what the chunk needs of its project, read at once
             shared = load_context(self.store, project_id, None)
-            found = self.store.list_directories(project_id)  # the default one first
-        if not found or not found[0].is_default:
-            raise NotFound(f"default directory of project {project_id} not found")
+            directories = {d.id for d in self.store.list_directories(project_id)}
+            default = self.store.default_directory(project_id).id
         if not live:
-            return found[0].id
+            return default
         add_missing_labels(self.store, project_id, [line.packet for line in live], shared)
-        directories = {d.id for d in found}
         for line in live:
             packet, report = line.packet, line.report
             existing = target_problems(self.store, project_id, packet, report, directories)
@@ -340,7 +338,7 @@ class BatchJob:
             )
             if report.problem_count and packet.on_error != "skip_instances":
                 line.fail()
-        return found[0].id
+        return default
 
     def _resolve_media(
         self, batch: Batch, lines: list[_Line], tmp: Path, local_paths: dict[str, Path]

@@ -44,9 +44,9 @@ class JSONText(TypeDecorator[Any]):
 
     Written and read by msgspec, ten times the stdlib's speed (an import's counts: 9 us -> 1 us
     to write, three columns an import, thousands of imports a batch); what it cannot write (a
-    dict of int keys, an int past 64 bits) or read (NaN, written by the stdlib) goes through
-    the stdlib. The text is compact with sorted keys either way; msgspec writes non-ASCII
-    characters as they are, the stdlib as escapes: the same value when read."""
+    dict of int keys; a lone surrogate, which the stdlib escapes) or read (NaN, written by the
+    stdlib) goes through the stdlib. The text is compact with sorted keys either way; msgspec
+    writes non-ASCII characters as they are, the stdlib as escapes: the same value when read."""
 
     impl = Text
     cache_ok = True

@@ -96,19 +96,15 @@ def json_rows(
 
 
 def _json_value(value: Any) -> str:
-    """A value json cannot write: the aware datetimes of time columns, as PostgreSQL reads them."""
+    """A value json cannot write: the aware datetimes of time columns, as PostgreSQL reads them
+    (msgspec writes those itself, RFC 3339, and asks only about the others: refused)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.isoformat()
     raise TypeError(f"cannot send {type(value).__name__} to PostgreSQL as JSON")
 
 
-def _refuse(value: Any) -> Any:
-    raise TypeError(f"cannot send {type(value).__name__} to PostgreSQL as JSON")
-
-
-# msgspec writes aware datetimes (time columns' bound values) as RFC 3339, which PostgreSQL
-# reads, at several times json's speed.
-_encode = msgspec.json.Encoder(enc_hook=_refuse).encode
+# Several times json's speed; json where msgspec cannot write a value (`json_rows`)
+_encode = msgspec.json.Encoder(enc_hook=_json_value).encode
 
 
 def _update_on_sqlite(

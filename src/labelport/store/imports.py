@@ -79,8 +79,8 @@ def per_value(columns: Sequence[Column[Any]], where: str) -> TextualSelect:
     OFFSET in the lateral rows (an optimisation fence) keeps the planner from merging the two
     into one join. Merged, on a table it had no statistics for, it took 20,000 imports for one
     page and compared each value with every row (2.3 s for 500 values); apart, each value is a
-    scan of its own, which probes the key index (2 ms). Statistics
-    (`BatchesMixin._keep_statistics`) make that choice certain.
+    scan of its own, which probes the key index (2 ms). Statistics (`create_batch` has the
+    import table analyzed as it grows) make that choice certain.
 
     SQL text, built once by its callers (`functools.cache`): as a Core construct it cost a
     command ~10 ms of compiling on its first look-up, before its first batch could go, and,
@@ -103,18 +103,6 @@ def _imports_of_stems() -> TextualSelect:
         list(t.import_.c),
         "idempotency_key ~>=~ (wanted.value || '#') AND idempotency_key ~<~ (wanted.value || '$')",
     )
-
-
-def _stem_range_pg(stem: Any) -> Any:
-    """Keys STEM#... on PostgreSQL (see `ImportsMixin._stem_range`)."""
-    key = t.import_.c.idempotency_key
-    lo, hi = stem + "#", stem + "$"
-    # Pattern operators compare bytes whatever the database's collation (under en_US "a#x"
-    # sorts after "a$"); the index with varchar_pattern_ops serves them. They bind as tightly
-    # as ||: a concatenation needs its parentheses.
-    if not isinstance(stem, str):
-        lo, hi = lo.self_group(), hi.self_group()
-    return and_(key.op("~>=~", is_comparison=True)(lo), key.op("~<~", is_comparison=True)(hi))
 
 
 class ImportsMixin(StoreBase):
@@ -320,21 +308,17 @@ class ImportsMixin(StoreBase):
         # walk the stems outside. PostgreSQL's does the same without statistics (a table filled
         # by this very import, autovacuum off or behind): it read every import of the project
         # once per stem, 2.3 s for 500 stems among 20,000 imports; see `per_value`.
-        params: dict[str, Any] = {"values": wanted, "project_id": project_id}
         if self.dialect == "postgresql":
             q: Executable = _imports_of_stems()
+            params: dict[str, Any] = {"values": wanted, "project_id": project_id}
         else:
-            q = (
-                text(
-                    'SELECT "import".* FROM json_each(:stems) AS stem CROSS JOIN "import"'
-                    " ON \"import\".idempotency_key >= stem.value || '#'"
-                    " AND \"import\".idempotency_key < stem.value || '$'"
-                    ' WHERE "import".project_id = :project_id'
-                )
-                .bindparams(stems=json.dumps(wanted), project_id=project_id)
-                .columns(*i.c)
-            )
-            params = {}
+            q = text(
+                'SELECT "import".* FROM json_each(:stems) AS stem CROSS JOIN "import"'
+                " ON \"import\".idempotency_key >= stem.value || '#'"
+                " AND \"import\".idempotency_key < stem.value || '$'"
+                ' WHERE "import".project_id = :project_id'
+            ).columns(*i.c)
+            params = {"stems": json.dumps(wanted), "project_id": project_id}
         asked = set(wanted)
         with self._read() as conn:
             for row in conn.execute(q, params):
@@ -350,13 +334,16 @@ class ImportsMixin(StoreBase):
                     latest_success[key_stem] = record
         return latest, latest_success
 
-    def _stem_range(self, stem: Any) -> Any:
-        """Keys STEM#...: those in [STEM#, STEM$), "$" following "#", as one index range scan.
-        `stem`: a string or a column of them."""
-        if self.dialect == "postgresql":
-            return _stem_range_pg(stem)
+    def _stem_range(self, stem: str) -> Any:
+        """Keys STEM#...: those in [STEM#, STEM$), "$" following "#", as one index range scan."""
         key = t.import_.c.idempotency_key
-        return and_(key >= stem + "#", key < stem + "$")  # SQLite's BINARY collation: bytes
+        lo, hi = stem + "#", stem + "$"
+        if self.dialect == "postgresql":
+            # As in `_imports_of_stems`: pattern operators, served by the varchar_pattern_ops index
+            return and_(
+                key.op("~>=~", is_comparison=True)(lo), key.op("~<~", is_comparison=True)(hi)
+            )
+        return and_(key >= lo, key < hi)  # SQLite's BINARY collation already compares bytes
 
     def requeue_running_imports(self) -> int:
         """Every claimed, unfinished import goes back to `queued`: for a runner that knows (by its
