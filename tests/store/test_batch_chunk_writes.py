@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from labelport.store import Store, WritePlan
 from labelport.store.batches import BatchLine, _end_failed, _settle_batch
@@ -81,6 +82,59 @@ def test_a_claim_is_one_write_and_marks_its_batch_running(
     with _writes(store, monkeypatch) as opened:
         assert store.batch_state(batch_id)[0].status == "running"
     assert opened == []  # a reader found nothing to bring up to date
+
+
+def test_claimers_at_once_share_a_batch_s_lines_out_each_once(store: Store) -> None:
+    _, batch_id = _batch(store, 60)
+    got: dict[str, list[int]] = {"a": [], "b": [], "c": []}
+    errors: list[BaseException] = []
+
+    def claim(worker: str) -> None:
+        try:
+            while chunk := store.claim_next_imports(worker, 7):
+                assert all(row.claimed_by == worker for row in chunk)
+                got[worker] += [row.batch_line or 0 for row in chunk]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim, args=(w,)) for w in got]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    claimed = sorted(line for lines in got.values() for line in lines)
+    assert claimed == list(range(60))  # every line, none twice
+    assert all(sorted(lines) == lines for lines in got.values())  # each chunk in line order
+    assert store.get_batch(batch_id).status == "running"
+
+
+def test_a_claim_of_a_batch_s_chunk_is_two_statements_on_postgresql(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's statements are calls in this process, not round trips")
+    _batch(store, 5)
+    sent: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", note)
+    try:
+        chunk = store.claim_next_imports("w", 3)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", note)
+    assert [row.batch_line for row in chunk] == [0, 1, 2]
+    assert len(sent) == 2  # the fair pick, then the claim of the pick and its chunk
+
+
+def test_a_claim_whose_pick_is_not_a_batch_line_takes_it_alone(store: Store) -> None:
+    project, _ = _batch(store, 3)
+    alone, _ = store.create_import(project)  # older than none, but the batch came first
+    chunk = store.claim_next_imports("w", 5)
+    assert [row.batch_line for row in chunk] == [0, 1, 2]
+    (row,) = store.claim_next_imports("w", 5)
+    assert row.id == alone.id and row.batch_id is None and row.status == "fetching"
+    assert store.claim_next_imports("w", 5) == []
 
 
 def test_nothing_to_claim_takes_no_write_lock_on_sqlite(

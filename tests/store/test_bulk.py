@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from store_helpers import Ctx
 
-from labelport.store import INSTANCE_COLUMNS
+from labelport.store import INSTANCE_COLUMNS, bulk
 from labelport.store.bulk import insert_rows
 
 
@@ -58,3 +58,29 @@ def test_a_row_of_the_wrong_width_is_refused(ctx: Ctx, database) -> None:
     with pytest.raises(ValueError), ctx.store.engine.begin() as conn:
         conn.exec_driver_sql("CREATE TEMP TABLE bulk_width (a INTEGER, b INTEGER)")
         insert_rows(conn, "bulk_width", ("a", "b"), [(1, 2)] * 10 + [(3,)])
+
+
+def test_copy_looks_a_table_s_column_types_up_once_per_connection(
+    ctx: Ctx, database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("only COPY needs the columns' types")
+    imp = ctx.new_import()
+    constants = {"project_id": ctx.project_id, "file_id": ctx.file_id, "import_id": imp}
+    looked_up: list[str] = []
+    real = bulk._column_types
+
+    def counted(cur, table, names):
+        looked_up.append(table)
+        return real(cur, table, names)
+
+    monkeypatch.setattr(bulk, "_column_types", counted)
+    ctx.store.engine.dispose()  # a new connection, which knows no table yet
+    with ctx.store.engine.begin() as conn:
+        for n in range(3):
+            insert_rows(conn, "instance", INSTANCE_COLUMNS, [_row(n)], constants)
+    with ctx.store.engine.begin() as conn:  # the pool's one connection again
+        insert_rows(conn, "instance", INSTANCE_COLUMNS, [_row(4)], constants)
+    assert looked_up == ["instance"]
+    with ctx.store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM instance").scalar() == 4

@@ -14,7 +14,6 @@ once (a batch import writes a chunk's blobs, syncs once, then commits the chunk'
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import itertools
 import os
@@ -455,7 +454,9 @@ def _sync_file_system(path: Path) -> None:
     global _LIBC
     if _LIBC is None:
         try:
-            _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            # The process's own symbols, libc's among them: find_library("c") would run
+            # `ldconfig -p` in a subprocess, a fork of the whole worker, once per process.
+            _LIBC = ctypes.CDLL(None, use_errno=True)
         except OSError:
             _LIBC = False
     syncfs = getattr(_LIBC, "syncfs", None) if _LIBC else None

@@ -34,7 +34,11 @@ def insert_rows(
     raw = conn.connection.driver_connection
     if conn.dialect.name == "sqlite":
         return _sqlite_executemany(raw, table, columns, rows, constants)
-    return _postgres_copy(raw, table, columns, rows, constants)
+    # The columns' types, as the catalogue has them, looked up once per connection: a lookup
+    # per COPY was a round trip a table per chunk. The schema does not change under a live
+    # connection (migrations run before a store serves).
+    known: dict[tuple[str, tuple[str, ...]], list[int]] = conn.info.setdefault("copy_types", {})
+    return _postgres_copy(raw, table, columns, rows, constants, known)
 
 
 # Rows per executemany on SQLite: small enough that a chunk's columns stay in cache while they
@@ -106,6 +110,7 @@ def _postgres_copy(
     columns: Sequence[str],
     rows: Iterable[tuple[Any, ...]],
     constants: dict[str, int],
+    known: dict[tuple[str, tuple[str, ...]], list[int]],
 ) -> int:
     names = [*constants, *columns]
     prefix = tuple(constants.values())
@@ -115,7 +120,9 @@ def _postgres_copy(
     sql = f"COPY {quote(table)} ({', '.join(map(quote, names))}) FROM STDIN (FORMAT BINARY)"
     count = 0
     with raw.cursor() as cur:
-        types = _column_types(cur, table, names)
+        types = known.get((table, tuple(names)))
+        if types is None:
+            types = known[table, tuple(names)] = _column_types(cur, table, names)
         with cur.copy(sql) as copy:
             copy.set_types(types)
             write = copy.write_row

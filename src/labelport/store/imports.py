@@ -23,6 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TextualSelect
 
 from labelport.shapes import ProblemGroupOut, problem_dict
@@ -479,7 +480,7 @@ def claim_next(conn: Connection, worker_id: str) -> Row[Any] | None:
     # may pick the same import: the loser's UPDATE waits, finds it no longer queued and looks
     # again (each statement sees what has committed since).
     for _attempt in range(20):
-        next_id = conn.execute(_next_queued()).scalar()
+        next_id = conn.execute(next_queued()).scalar()
         if next_id is None:
             return None
         row = conn.execute(
@@ -494,7 +495,7 @@ def claim_next(conn: Connection, worker_id: str) -> Row[Any] | None:
 
 
 @cache
-def _next_queued() -> Select[Any]:
+def next_queued() -> Select[Any]:
     """The id of the import `claim_next` takes (built once: it names no value)."""
     i = t.import_
     p = t.project
@@ -546,8 +547,10 @@ REQUEUED: dict[str, Any] = {
 }
 
 
-def claimed_by(worker_id: str, now: datetime) -> dict[str, Any]:
-    """What claiming a queued import sets on it."""
+def claimed_by(
+    worker_id: str | BindParameter[Any], now: datetime | BindParameter[Any]
+) -> dict[str, Any]:
+    """What claiming a queued import sets on it (its values, or parameters that bind them)."""
     i = t.import_
     return {
         "status": "fetching",
