@@ -146,6 +146,32 @@ def test_lines_of_many_chunks_and_updates_of_existing_files(
     assert shown["directory_id"] == service.get_directory(project.id)["id"]
 
 
+def test_a_batch_is_read_once_for_all_its_chunks(
+    service: Service, project: Project, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _configure(service, batch_chunk=2)
+    by_chunks: list[int] = []
+    real = service.store.get_batch
+
+    def counted(batch_id: int, project_id: int | None = None) -> Any:
+        if sys._getframe(1).f_code.co_name == "_batch_of":
+            by_chunks.append(batch_id)
+        return real(batch_id, project_id)
+
+    monkeypatch.setattr(service.store, "get_batch", counted)
+    done = _run(service, project, [_image(media, id=None) for _ in range(6)])
+    assert done["counts"]["success"] == 6
+    assert by_chunks == [done["id"]]  # three chunks, one read
+    # A line whose body is not the held batch's (SQLite gives a deleted batch's id to the
+    # next one) has its batch read again.
+    job = service.batch_job
+    line = service.store.batch_imports(done["id"], 0, 0)[0]
+    assert job._batch_of(line) is job._batches[done["id"]]
+    assert by_chunks == [done["id"]]
+    job._batch_of(dataclasses.replace(line, packet_blob_key="batches/another.ndjson"))
+    assert by_chunks == [done["id"], done["id"]]
+
+
 @pytest.mark.parametrize(
     ("lengths", "groups"),
     [

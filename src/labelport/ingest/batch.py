@@ -136,6 +136,9 @@ class BatchJob:
         self._pool_of: ThreadPoolExecutor | None = None
         self._syncer_of: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # Batches whose chunks this process ran: what a chunk reads of its batch (project,
+        # options, body) is set when the batch is made and never changes.
+        self._batches: dict[int, Batch] = {}
 
     @property
     def _pool(self) -> ThreadPoolExecutor:
@@ -177,7 +180,7 @@ class BatchJob:
         writers again). Claimed, it is the caller's to run. Otherwise nothing is claimed."""
         if not rows:
             return []
-        batch = self.store.get_batch(rows[0].batch_id or 0)
+        batch = self._batch_of(rows[0])
         settled = False
         claimed: list[Import] = []
         try:
@@ -195,6 +198,18 @@ class BatchJob:
             if not settled:  # the chunk's last write did not bring the batch's status up to date
                 self.store.finish_batch_if_done(batch.id)
         return claimed
+
+    def _batch_of(self, row: Import) -> Batch:
+        """The batch of a line: read once per process, not once per chunk (a transaction of
+        its own, three round trips on PostgreSQL). The line's body key says the batch held is
+        its own: SQLite may give a deleted batch's id to the next one."""
+        batch = self._batches.get(row.batch_id or 0)
+        if batch is None or batch.body_blob_key != row.packet_blob_key:
+            batch = self.store.get_batch(row.batch_id or 0)
+            if len(self._batches) >= 100:  # a long-lived server's: only the recent ones
+                self._batches.clear()
+            self._batches[batch.id] = batch
+        return batch
 
     def _run(
         self, batch: Batch, rows: list[Import], then_claim: str | None
