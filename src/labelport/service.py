@@ -846,10 +846,11 @@ class Service:
         return self.get_batch(project_id, batch.id, per_page=0)
 
     def _enqueue_batch(self, batch: Batch) -> None:
-        """One job per chunk of lines (a thread runner is merely woken: it claims by itself)."""
+        """One job per chunk of lines, for a dispatcher that needs them; workers that claim by
+        themselves are merely woken."""
         if batch.status in BATCH_TERMINAL_STATUSES:
             return
-        if self.dispatcher.runs_jobs:
+        if self.dispatcher.claims_queued:
             self.dispatcher.notify()
             return
         for import_id in self.store.batch_chunk_heads(batch.id, self.settings.batch_chunk):
@@ -925,8 +926,9 @@ class Service:
     ) -> shapes.ImportsFound:
         """Many `find_import`s in one call: {"keys": {key: import}, "latest": {stem: import},
         "latest_success": {stem: import}}, each holding only what was found."""
-        found = self.store.find_imports_by_keys(project_id, list(keys))
-        newest, succeeded = self.store.find_latest_imports_by_key_stems(project_id, list(stems))
+        with self.store.reading():  # one read transaction, and both of one moment
+            found = self.store.find_imports_by_keys(project_id, list(keys))
+            newest, succeeded = self.store.find_latest_imports_by_key_stems(project_id, list(stems))
         latest = {s: public_import(r, problems_per_page=0) for s, r in newest.items()}
         latest_success = {s: public_import(r, problems_per_page=0) for s, r in succeeded.items()}
         return {

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 from ingest_helpers import Media, Project, box, codes, row_counts
+from sqlalchemy import event
 
 from labelport.errors import Invalid
 from labelport.ingest import batch as batch_module
@@ -170,6 +171,29 @@ def test_a_batch_is_read_once_for_all_its_chunks(
     assert by_chunks == [done["id"]]
     job._batch_of(dataclasses.replace(line, packet_blob_key="batches/another.ndjson"))
     assert by_chunks == [done["id"], done["id"]]
+
+
+def test_a_window_s_key_and_stem_look_ups_are_one_read(service: Service, project: Project) -> None:
+    begun: list[int] = []
+    listen = event.listens_for(service.store.engine, "begin")
+    listen(lambda conn: begun.append(1))
+    found = service.find_imports(project.id, keys=["a#1", "b#2"], stems=["a", "b"])
+    assert found == {"keys": {}, "latest": {}, "latest_success": {}}
+    assert len(begun) == 1
+
+
+def test_workers_that_claim_by_themselves_get_no_job_per_chunk(
+    service: Service, project: Project, media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_heads(*args: Any) -> Any:
+        raise AssertionError("chunk heads looked up for workers that claim by themselves")
+
+    monkeypatch.setattr(service.store, "batch_chunk_heads", no_heads)
+    woken: list[int] = []
+    monkeypatch.setattr(service.dispatcher, "notify", lambda: woken.append(1))
+    assert service.dispatcher.claims_queued
+    service.submit_batch(project.id, _ndjson([_image(media)]))
+    assert woken == [1]
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,9 @@ IMPORT_THREAD_PREFIX = "labelport-import"
 
 class Dispatcher(Protocol):
     runs_jobs: bool  # True when queued imports run in this very process
+    # True when its workers claim queued imports from the store themselves: a new batch needs
+    # a wake-up only, not a job per chunk (`enqueue` of each chunk's first line)
+    claims_queued: bool
 
     def notify(self) -> None:
         """A new import was queued: wake a worker now rather than at its next poll."""
@@ -82,6 +85,7 @@ class NoDispatch(JobsElsewhere):
     """For processes that only enqueue (the CLI next to a server, `serve --workers 0`)."""
 
     runs_jobs = False
+    claims_queued = True
 
     def notify(self) -> None:
         pass
@@ -123,6 +127,7 @@ class ThreadRunner:
     """
 
     runs_jobs = True
+    claims_queued = True
 
     def __init__(
         self,

@@ -63,6 +63,7 @@ class ProcessRunner:
     """
 
     runs_jobs = False  # jobs run in the children: nothing is handed over in memory
+    claims_queued = True
 
     def __init__(
         self,

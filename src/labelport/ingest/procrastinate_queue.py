@@ -144,6 +144,7 @@ class ProcrastinateDispatcher(JobsElsewhere):
     """The `Dispatcher` of an API server whose imports run in `labelport worker` processes."""
 
     runs_jobs = False
+    claims_queued = False  # each chunk of a batch is a job of its own
 
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
