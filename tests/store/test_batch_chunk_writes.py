@@ -12,14 +12,16 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
 from labelport.store import Store, WritePlan
-from labelport.store.batches import BatchLine, _end_failed, _settle_batch
+from labelport.store.batches import _CLAIM_SETS, BatchLine, _end_failed, _settle_batch
 from labelport.store.errors import Conflict
+from labelport.store.imports import claimed_by
 
 
 def _batch(store: Store, lines: int) -> tuple[int, int]:
@@ -125,6 +127,12 @@ def test_a_claim_of_a_batch_s_chunk_is_two_statements_on_postgresql(store: Store
         event.remove(store.engine, "before_cursor_execute", note)
     assert [row.batch_line for row in chunk] == [0, 1, 2]
     assert len(sent) == 2  # the fair pick, then the claim of the pick and its chunk
+
+
+def test_postgresql_s_claim_sets_what_any_claim_sets() -> None:
+    claimed = claimed_by("w", datetime.now(UTC))
+    assert set(_CLAIM_SETS) == set(claimed)
+    assert _CLAIM_SETS["status"] == f"'{claimed['status']}'"
 
 
 def test_a_claim_whose_pick_is_not_a_batch_line_takes_it_alone(store: Store) -> None:
