@@ -23,7 +23,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.sql import Executable
-from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TextualSelect
 
 from labelport.shapes import ProblemGroupOut, problem_dict
@@ -547,10 +546,9 @@ REQUEUED: dict[str, Any] = {
 }
 
 
-def claimed_by(
-    worker_id: str | BindParameter[Any], now: datetime | BindParameter[Any]
-) -> dict[str, Any]:
-    """What claiming a queued import sets on it (its values, or parameters that bind them)."""
+def claimed_by(worker_id: str, now: datetime) -> dict[str, Any]:
+    """What claiming a queued import sets on it (PostgreSQL's chunk claim says the same in SQL:
+    `store.batches._CLAIM_SETS`)."""
     i = t.import_
     return {
         "status": "fetching",
