@@ -40,9 +40,9 @@ from labelport.store.imports import (
     MEDIA_NAME_CHARS,
     MEDIA_URL_CHARS,
     claim_next,
+    claim_picked,
     claimed_by,
     clip,
-    next_queued,
     per_value,
 )
 from labelport.store.plan import WritePlan
@@ -498,20 +498,16 @@ def _claim_lines(conn: Connection, worker_id: str, limit: int) -> list[Import]:
 
 
 def _claim_lines_postgres(conn: Connection, worker_id: str, limit: int) -> list[Import]:
-    """`_claim_lines` in two statements: the fair pick (`next_queued`), then the pick and the
-    rest of its batch's chunk claimed at once (`_claim_with_its_batch`). A chunk's claim was
-    five round trips, each a wait for a server the other workers keep busy. Like `claim_next`,
-    it picks again when another claimer took the pick first."""
-    for _attempt in range(20):
-        next_id = conn.execute(next_queued()).scalar()
-        if next_id is None:
-            return []
+    """`_claim_lines` in two statements: the fair pick, then the pick and the rest of its
+    batch's chunk claimed at once (`_claim_with_its_batch`). A chunk's claim was five round
+    trips, each a wait for a server the other workers keep busy."""
+
+    def claim(next_id: int) -> Sequence[Row[Any]]:
         params = {"next": next_id, "more": max(limit - 1, 0), "worker": worker_id, "now": utcnow()}
-        rows = conn.execute(_claim_with_its_batch(), params).all()
-        if rows:
-            claimed = [from_row(Import, r) for r in rows]
-            return sorted(claimed, key=lambda r: r.batch_line or 0)
-    return []
+        return conn.execute(_claim_with_its_batch(), params).all()
+
+    claimed = [from_row(Import, r) for r in claim_picked(conn, claim)]
+    return sorted(claimed, key=lambda r: r.batch_line or 0)
 
 
 # What `claimed_by` sets, as the claim statement's SQL (tests/store: the same columns).

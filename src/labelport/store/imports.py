@@ -4,7 +4,7 @@ write that ends them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -469,33 +469,47 @@ class ImportsMixin(StoreBase):
 
 def claim_next(conn: Connection, worker_id: str) -> Row[Any] | None:
     """Claim the next queued import on `conn` (inside a write transaction): the import's row
-    after the claim, or None when nothing is queued.
-
-    Fair across projects: the oldest queued import of the project with the fewest imports
-    running, so a project with many slow or huge imports in flight does not keep the workers
-    from another project's. Oldest first within a project, and among projects running as many."""
+    after the claim, or None when nothing is queued. Which one: see `claim_picked`."""
     i = t.import_
-    # SQLite's write transaction (BEGIN IMMEDIATE) excludes other claimers. On PostgreSQL two
-    # may pick the same import: the loser's UPDATE waits, finds it no longer queued and looks
-    # again (each statement sees what has committed since).
-    for _attempt in range(20):
-        next_id = conn.execute(next_queued()).scalar()
-        if next_id is None:
-            return None
-        row = conn.execute(
+
+    def claim(next_id: int) -> Sequence[Row[Any]]:
+        return conn.execute(
             update(i)
             .where(i.c.id == next_id, i.c.status == "queued")
             .values(**claimed_by(worker_id, utcnow()))
             .returning(*i.c)
-        ).first()
-        if row is not None:
-            return row
-    return None
+        ).all()
+
+    rows = claim_picked(conn, claim)
+    return rows[0] if rows else None
+
+
+def claim_picked(
+    conn: Connection, claim: Callable[[int], Sequence[Row[Any]]]
+) -> Sequence[Row[Any]]:
+    """What `claim(id)` claimed of the next queued import (inside a write transaction); none
+    when nothing is queued. `claim` claims the import if it is still queued, and may claim more
+    with it (a chunk of its batch): its rows after the claim, none when it was not queued.
+
+    Fair across projects: the oldest queued import of the project with the fewest imports
+    running, so a project with many slow or huge imports in flight does not keep the workers
+    from another project's. Oldest first within a project, and among projects running as many."""
+    # SQLite's write transaction (BEGIN IMMEDIATE) excludes other claimers. On PostgreSQL two
+    # may pick the same import: the loser's claim waits, finds it no longer queued and looks
+    # again (each statement sees what has committed since).
+    for _attempt in range(20):
+        next_id = conn.execute(_next_queued()).scalar()
+        if next_id is None:
+            return []
+        rows = claim(next_id)
+        if rows:
+            return rows
+    return []
 
 
 @cache
-def next_queued() -> Select[Any]:
-    """The id of the import `claim_next` takes (built once: it names no value)."""
+def _next_queued() -> Select[Any]:
+    """The id of the import `claim_picked` picks (built once: it names no value)."""
     i = t.import_
     p = t.project
     # The running imports (a few per worker) counted per project, then each project's next
