@@ -5,6 +5,7 @@ scrypt. Work is measured by counting scrypt calls, time by a fake clock: nothing
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -21,6 +22,7 @@ from labelport.api import create_app
 from labelport.auth import FailureLimiter, use_limiter
 from labelport.service import Service
 from server_helpers import ProjectKeys, make_project
+from thread_helpers import run_together
 
 LIMIT = 3
 WINDOW = 60.0
@@ -231,22 +233,15 @@ def test_concurrent_guesses_cannot_run_more_scrypts_than_the_limit(
     monkeypatch.setattr(hashlib, "scrypt", counter)
     authenticator = app.state.authenticator
     client_id, _ = project.auth("viewer")
-    outcomes: list[str] = []
-    start = threading.Barrier(12)
 
-    def guess(i: int) -> None:
-        start.wait()
+    def guess(i: int) -> str:
         try:
             found = authenticator.authenticate(client_id, f"wrong-{i}", f"10.6.0.{i}")
-            outcomes.append("ok" if found else "wrong")
+            return "ok" if found else "wrong"
         except auth.TooManyFailures:
-            outcomes.append("refused")
+            return "refused"
 
-    threads = [threading.Thread(target=guess, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = run_together(*(functools.partial(guess, i) for i in range(12)))
     assert len(counter.calls) <= LIMIT
     assert outcomes.count("wrong") == len(counter.calls)
     assert outcomes.count("refused") == 12 - len(counter.calls)
@@ -262,18 +257,7 @@ def test_concurrent_identical_checks_share_one_scrypt_and_one_attempt(
     monkeypatch.setattr(hashlib, "scrypt", counter)
     authenticator = app.state.authenticator
     client_id, secret = project.auth("editor")
-    results: list[Any] = []
-    start = threading.Barrier(8)
-
-    def check() -> None:
-        start.wait()
-        results.append(authenticator.authenticate(client_id, secret, "10.7.0.1"))
-
-    threads = [threading.Thread(target=check) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_together(*[lambda: authenticator.authenticate(client_id, secret, "10.7.0.1")] * 8)
     assert len(counter.calls) == 1
     assert len(results) == 8 and all(r is not None and r.role == "editor" for r in results)
 

@@ -4,33 +4,13 @@ whichever process runs jobs, decoding the packet it was sent."""
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable
 
 from ingest_helpers import IMAGE_SIZE, box, row_counts
 from sqlalchemy import func, select
 
 from labelport.service import Service
 from labelport.store import tables
-
-
-def _together(*jobs: Callable[[], None]) -> None:
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job: Callable[[], None]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            job()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+from thread_helpers import run_together
 
 
 def _queue_only(database, tmp_path) -> Service:
@@ -65,7 +45,7 @@ def test_concurrent_imports_share_one_model_and_one_sequence(database, tmp_path,
 
         for _round in range(3):
             first, second = (svc.submit_packet(project_id, packet(f)) for f in (2 + _round, 20))
-            _together(*(functools.partial(svc.job.run, i["id"]) for i in (first, second)))
+            run_together(*(functools.partial(svc.job.run, i["id"]) for i in (first, second)))
             for imp in (first, second):
                 assert svc.get_import(project_id, imp["id"])["status"] == "success"
         with svc.store.engine.connect() as conn:
@@ -98,7 +78,7 @@ def test_concurrent_new_files_share_one_model(database, tmp_path, media) -> None
             )
             for name in ("image.png", "other.png")
         ]
-        _together(*(lambda i=i: svc.job.run(i["id"]) for i in imports))
+        run_together(*(lambda i=i: svc.job.run(i["id"]) for i in imports))
         for imp in imports:
             assert svc.get_import(project_id, imp["id"])["status"] == "success"
         counts = row_counts(svc)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 from ingest_helpers import IMAGE_SIZE, box, codes, row_counts
 from sqlalchemy import select
 
 from labelport.store import tables
+from thread_helpers import run_together
 
 
 def test_skip_instances_keeps_the_good_ones_and_lists_the_rest(project, media) -> None:
@@ -97,18 +96,7 @@ def test_idempotency_race_makes_one_import(project, media) -> None:
     packet = media.packet(
         "image.png", "image", instance_list=[box("cat", 1, 1, 10, 10)], idempotency_key="racy"
     )
-    barrier = threading.Barrier(2)
-    answers: list[dict] = []
-
-    def submit() -> None:
-        barrier.wait(timeout=10)
-        answers.append(project.submit(packet))
-
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    answers = run_together(*[lambda: project.submit(packet)] * 2)
     assert len(answers) == 2 and answers[0]["id"] == answers[1]["id"]
     done = project.service.wait_import(project.id, answers[0]["id"], timeout=30)
     assert done["status"] == "success"

@@ -7,6 +7,7 @@ batch's last lines ends the batch."""
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -22,6 +23,7 @@ from labelport.store import Store, WritePlan
 from labelport.store.batches import _CLAIM_SETS, BatchLine, _end_failed, _settle_batch
 from labelport.store.errors import Conflict
 from labelport.store.imports import claimed_by
+from thread_helpers import run_together
 
 
 def _batch(store: Store, lines: int) -> tuple[int, int]:
@@ -89,22 +91,13 @@ def test_a_claim_is_one_write_and_marks_its_batch_running(
 def test_claimers_at_once_share_a_batch_s_lines_out_each_once(store: Store) -> None:
     _, batch_id = _batch(store, 60)
     got: dict[str, list[int]] = {"a": [], "b": [], "c": []}
-    errors: list[BaseException] = []
 
     def claim(worker: str) -> None:
-        try:
-            while chunk := store.claim_next_imports(worker, 7):
-                assert all(row.claimed_by == worker for row in chunk)
-                got[worker] += [row.batch_line or 0 for row in chunk]
-        except BaseException as exc:
-            errors.append(exc)
+        while chunk := store.claim_next_imports(worker, 7):
+            assert all(row.claimed_by == worker for row in chunk)
+            got[worker] += [row.batch_line or 0 for row in chunk]
 
-    threads = [threading.Thread(target=claim, args=(w,)) for w in got]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together(*(functools.partial(claim, worker) for worker in got))
     claimed = sorted(line for lines in got.values() for line in lines)
     assert claimed == list(range(60))  # every line, none twice
     assert all(sorted(lines) == lines for lines in got.values())  # each chunk in line order

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import threading
-
 from labelport.store import Store
 from labelport.store.batches import BatchLine
+from thread_helpers import run_together
 
 
 def _lines(*keys: str | None) -> list[BatchLine]:
@@ -53,18 +52,7 @@ def test_a_batch_of_duplicates_only_is_as_done_as_their_first_imports(store: Sto
 
 def test_concurrent_batches_sending_one_key_make_one_import_of_it(store: Store) -> None:
     project = store.create_project("p").id
-    made: list[int] = []
-    start = threading.Barrier(4)
-
-    def send() -> None:
-        start.wait()
-        made.append(_create(store, project, _lines("same", None))[0])
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    made = run_together(*[lambda: _create(store, project, _lines("same", None))[0]] * 4)
     assert len(made) == 4
     owners = [b for b in made if store.batch_imports(b, 0, 0)]
     assert len(owners) == 1

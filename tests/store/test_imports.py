@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 from datetime import timedelta
 
 import pytest
@@ -11,32 +11,12 @@ from sqlalchemy import update
 from labelport.store import NotFound, Store
 from labelport.store import tables as t
 from labelport.store.coltypes import utcnow
+from thread_helpers import run_together
 
 
 @pytest.fixture
 def project_id(store: Store) -> int:
     return store.create_project("acme").id
-
-
-def _run_threads(n: int, work) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors, errors
-    return results
 
 
 def test_same_idempotency_key_returns_the_first_import(store: Store, project_id: int) -> None:
@@ -55,7 +35,7 @@ def test_same_idempotency_key_returns_the_first_import(store: Store, project_id:
 
 
 def test_concurrent_creates_with_one_key_make_one_import(store: Store, project_id: int) -> None:
-    results = _run_threads(6, lambda _: store.create_import(project_id, idempotency_key="race"))
+    results = run_together(*[lambda: store.create_import(project_id, idempotency_key="race")] * 6)
     assert len({imp.id for imp, _ in results}) == 1
     assert sum(created for _, created in results) == 1
 
@@ -120,7 +100,8 @@ def test_claim_takes_the_oldest_queued_import_once(store: Store, project_id: int
 
 def test_concurrent_claims_never_share_an_import(store: Store, project_id: int) -> None:
     made = {store.create_import(project_id)[0].id for _ in range(8)}
-    claimed = _run_threads(10, lambda i: store.claim_next_import(f"w{i}"))
+    claims = (functools.partial(store.claim_next_import, f"w{i}") for i in range(10))
+    claimed = run_together(*claims)
     ids = [c.id for c in claimed if c is not None]
     assert sorted(ids) == sorted(made)  # each once, two workers got nothing
 

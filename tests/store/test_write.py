@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import random
-import threading
 import time
 from collections import Counter
 from typing import Any
@@ -15,6 +15,7 @@ from store_helpers import Ctx, Spec, add_file, plan_of, row_of
 from labelport.store import Conflict, NotFound, Resolved
 from labelport.store import tables as t
 from labelport.store.plan import NO_DIGEST
+from thread_helpers import run_together
 
 
 def test_write_stores_rows_sequences_models_and_finishes_import(ctx: Ctx) -> None:
@@ -153,23 +154,7 @@ def test_concurrent_writes_create_one_model_run_and_sequence(ctx: Ctx) -> None:
         for _ in range(2)
     ]
     plans = same_video + other_videos
-    barrier = threading.Barrier(len(plans))
-    results: list = [None] * len(plans)
-    errors: list[BaseException] = []
-
-    def work(n: int) -> None:
-        try:
-            barrier.wait()
-            results[n] = ctx.store.write_import(plans[n])
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(len(plans))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors
+    results = run_together(*(functools.partial(ctx.store.write_import, plan) for plan in plans))
     assert ctx.counts() == {"instance": 4, "sequence": 1, "model": 1, "model_run": 1}
     assert sum(r.sequences_created for r in results[:2]) == 1
     [seq] = ctx.store.list_sequences(ctx.file_id)
